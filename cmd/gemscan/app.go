@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/gemscan-dev/gemscan/report"
+	"github.com/gemscan-dev/gemscan/scanner"
+)
+
+// Exit codes, fixed by the CLI contract.
+const (
+	exitClean    = 0 // nothing reported
+	exitFindings = 1 // findings reported
+	exitError    = 2 // the scan could not run, or not completely
+)
+
+// exitCode is returned by actions to choose the process's exit code.
+type exitCode int
+
+func (e exitCode) Error() string { return "exit " + strconv.Itoa(int(e)) }
+
+// env is the process environment, passed in so tests control it.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	vars           map[string]string
+	// usageFailed is set when the CLI library reported a usage error
+	// without returning one (an unknown command).
+	usageFailed bool
+}
+
+func (e *env) get(k string) string { return e.vars[k] }
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, vars: map[string]string{}}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			e.vars[k] = v
+		}
+	}
+	app := newApp(e)
+	err := app.RunContext(ctx, args)
+	var code exitCode
+	switch {
+	case err == nil && e.usageFailed:
+		return exitError
+	case err == nil:
+		return exitClean
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		fmt.Fprintf(stderr, "gemscan: %v\n", err)
+		return exitError
+	}
+}
+
+const appHelp = `gemscan finds leaked Gemini credentials and tells whether they still work.
+
+It knows Gemini exchange API keys (account-…, master-…) with their secrets,
+Google Gemini auth keys (AQ.…) and Google API keys (AIza…), in plain text and
+hidden in base64, JSON escapes or percent-encoding.
+
+Examples:
+   gemscan dir .                      scan this working tree (honours .gitignore)
+   gemscan dir --format json src/     machine-readable report
+   cat app.log | gemscan stdin        scan a stream
+
+Exit status: 0 nothing found, 1 credentials found, 2 the scan could not run
+(bad flag, missing path, unreadable file): an error never looks clean.
+
+Suppress a deliberate test fixture with "gemscan:allow" on its line, or list
+paths in .gemscanignore (gitignore syntax) at the root of the scan.`
+
+func newApp(e *env) *cli.App {
+	return &cli.App{
+		Name:                 "gemscan",
+		Usage:                "find leaked Gemini API keys and check whether they are live",
+		Description:          appHelp,
+		Version:              version(),
+		HideVersion:          true,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		Reader:               e.stdin,
+		EnableBashCompletion: false,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w (see 'gemscan %s --help')", err, c.Command.Name)
+		},
+		Commands: []*cli.Command{
+			dirCommand(e),
+			stdinCommand(e),
+			versionCommand(e),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(e.stderr, "gemscan: no command %q (see 'gemscan --help')\n", name)
+			e.usageFailed = true
+		},
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func versionCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print gemscan's version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(e.stdout, "gemscan %s\n", version())
+			return nil
+		},
+	}
+}
+
+// scanFlags are the flags every scanning command shares.
+func scanFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text",
+			Usage: "report format: " + strings.Join(report.Formats(), ", ")},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` instead of standard output"},
+		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default)"},
+		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, or output that is not a terminal)"},
+		&cli.StringFlag{Name: "baseline", Usage: "hide findings whose fingerprint is listed in `FILE`, an earlier JSON report"},
+	}
+}
+
+// output is where a report goes.
+type output struct {
+	w     io.Writer
+	close func() error
+	color bool
+}
+
+func openOutput(c *cli.Context, e *env) (*output, error) {
+	if name := c.String("output"); name != "" && name != "-" {
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, fmt.Errorf("create report: %w", err)
+		}
+		return &output{w: f, close: f.Close}, nil
+	}
+	color := !c.Bool("no-color") && e.get("NO_COLOR") == ""
+	if f, ok := e.stdout.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
+		color = false
+	}
+	return &output{w: e.stdout, close: func() error { return nil }, color: color}, nil
+}
+
+// finish applies the baseline, writes the report and turns the result into
+// the exit code: errors (exit 2) win over findings (exit 1).
+func finish(c *cli.Context, e *env, mode, target string, res *scanner.Result) error {
+	if err := checkFormat(c.String("format")); err != nil {
+		return err
+	}
+	if path := c.String("baseline"); path != "" {
+		base, err := scanner.LoadBaseline(path)
+		if err != nil {
+			res.Errors = append(res.Errors, err)
+		} else {
+			base.Apply(res)
+		}
+	}
+	out, err := openOutput(c, e)
+	if err != nil {
+		return err
+	}
+	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color}
+	werr := report.Write(out.w, c.String("format"), r)
+	if cerr := out.close(); werr == nil {
+		werr = cerr
+	}
+	for _, err := range res.Errors {
+		fmt.Fprintf(e.stderr, "gemscan: error: %v\n", err)
+	}
+	if werr != nil {
+		fmt.Fprintf(e.stderr, "gemscan: write report: %v\n", werr)
+		return exitCode(exitError)
+	}
+	switch {
+	case len(res.Errors) > 0:
+		return exitCode(exitError)
+	case len(res.Findings) > 0:
+		return exitCode(exitFindings)
+	}
+	return nil
+}
+
+func checkFormat(f string) error {
+	for _, known := range report.Formats() {
+		if f == known {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown --format %q (want one of %s)", f, strings.Join(report.Formats(), ", "))
+}
+
+// parseSize reads a size such as 10MiB, 512k, 2g or 1048576; 0 means no limit.
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10},
+		{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q (examples: 10MiB, 512k, 0 for no limit)", s)
+	}
+	return n * mult, nil
+}
+
+// flagsFirst rejects a flag given after a positional argument: the flag
+// parser stops at the first argument, so "gemscan dir . --format json"
+// would otherwise scan a path named "--format".
+func flagsFirst(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return fmt.Errorf("%s: flags must come before paths (gemscan dir [flags] PATH…)", a)
+		}
+	}
+	return nil
+}

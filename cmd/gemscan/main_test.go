@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gemscan": func() {
+			os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ()))
+		},
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: false,
+		Setup:               setupKeys,
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds:                scriptCmds(),
+	})
+}
+
+// setupKeys puts freshly generated credentials in the script's environment,
+// so no credential-shaped value is stored in testdata:
+// $EXCHANGE_KEY $MASTER_KEY $SECRET $SECRET2 $DECOY $AQ_KEY $API_KEY, and
+// the base64 of the exchange key as $EXCHANGE_KEY_B64.
+func setupKeys(e *testscript.Env) error {
+	k := testkeys.New(uint64(len(e.WorkDir))).Set()
+	for name, v := range map[string]string{
+		"EXCHANGE_KEY": k.ExchangeKey, "MASTER_KEY": k.MasterKey, "SECRET": k.Secret, "SECRET2": k.Secret2,
+		"DECOY": k.Decoy, "AQ_KEY": k.AQKey, "API_KEY": k.APIKey,
+		"EXCHANGE_KEY_B64": base64.StdEncoding.EncodeToString([]byte(k.ExchangeKey)),
+		"SECRET_B64":       base64.StdEncoding.EncodeToString([]byte(k.Secret)),
+	} {
+		e.Setenv(name, v)
+	}
+	e.Setenv("NO_COLOR", "")
+	return nil
+}
+
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		// expand FILE...: replace $NAME and ${NAME} in files with the
+		// script's environment, in place.
+		"expand": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) == 0 {
+				ts.Fatalf("usage: expand FILE...")
+			}
+			for _, f := range args {
+				data := ts.ReadFile(f)
+				out := os.Expand(data, func(k string) string {
+					if k == "$" {
+						return "$"
+					}
+					return ts.Getenv(k)
+				})
+				if err := os.WriteFile(ts.MkAbs(f), []byte(out), 0o666); err != nil {
+					ts.Fatalf("expand %s: %v", f, err)
+				}
+			}
+		},
+		// chmod MODE FILE: change a file's mode (octal).
+		"chmod": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 2 {
+				ts.Fatalf("usage: chmod MODE FILE")
+			}
+			var mode uint32
+			if _, err := fmt.Sscanf(args[0], "%o", &mode); err != nil {
+				ts.Fatalf("chmod: bad mode %q", args[0])
+			}
+			ts.Check(os.Chmod(ts.MkAbs(args[1]), os.FileMode(mode)))
+		},
+		// bigfile FILE SIZE LINE: write FILE of about SIZE bytes of filler
+		// text, with LINE (expanded) at its end.
+		"bigfile": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 3 {
+				ts.Fatalf("usage: bigfile FILE SIZE LINE")
+			}
+			var size int
+			fmt.Sscanf(args[1], "%d", &size)
+			filler := strings.Repeat("lorem ipsum dolor sit amet consectetur\n", size/39+1)
+			ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(filler+args[2]+"\n"), 0o666))
+		},
+		// status N PROGRAM ARGS...: run PROGRAM and require exit status N
+		// (stdout and stderr are kept for the next assertions).
+		"status": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) < 2 {
+				ts.Fatalf("usage: status N PROGRAM [ARGS...]")
+			}
+			want, err := strconv.Atoi(args[0])
+			if err != nil {
+				ts.Fatalf("status: bad exit status %q", args[0])
+			}
+			got := 0
+			if err := ts.Exec(args[1], args[2:]...); err != nil {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					ts.Fatalf("status: %v", err)
+				}
+				got = ee.ExitCode()
+			}
+			if got != want {
+				ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+			}
+		},
+	}
+}

@@ -1,0 +1,53 @@
+// Package report writes scan results for people and tools: text (for a
+// terminal), json (the stable machine contract), sarif (code scanning) and
+// github (workflow commands and a job summary). It never decides exit codes.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gemscan-dev/gemscan/scanner"
+)
+
+// Report is everything a writer needs.
+type Report struct {
+	// Mode is the scan mode: "dir", "git", "staged", "stdin" or "verify".
+	Mode string
+	// Target is what was scanned (paths, a repository, a range).
+	Target string
+	// Result is the scan's outcome.
+	Result *scanner.Result
+	// NoRedact includes credentials in full.
+	NoRedact bool
+	// Color enables colour in text output.
+	Color bool
+	// Verified says whether verification ran (adds its column and advice).
+	Verified bool
+}
+
+// Formats lists the output formats, the default first.
+var formats = []string{"text", "json"}
+
+// Formats returns the names of the output formats, the default first.
+func Formats() []string { return append([]string(nil), formats...) }
+
+// Write writes r to w in the named format.
+func Write(w io.Writer, format string, r *Report) error {
+	switch format {
+	case "text", "":
+		return writeText(w, r)
+	case "json":
+		return writeJSON(w, r)
+	}
+	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(formats, ", "))
+}
+
+// shown returns the credential as the report may show it.
+func (r *Report) shown(f *scanner.Finding) string {
+	if r.NoRedact {
+		return f.Value
+	}
+	return f.Redacted()
+}

@@ -1,0 +1,214 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fatih/color"
+
+	"github.com/gemscan-dev/gemscan/rules"
+	"github.com/gemscan-dev/gemscan/scanner"
+)
+
+// palette holds the colours of the text report; all are plain when colour
+// is off.
+type palette struct {
+	file, rule, bad, warn, good, dim *color.Color
+}
+
+func newPalette(on bool) palette {
+	p := palette{
+		file: color.New(color.Bold),
+		rule: color.New(color.FgRed, color.Bold),
+		bad:  color.New(color.FgRed),
+		warn: color.New(color.FgYellow),
+		good: color.New(color.FgGreen),
+		dim:  color.New(color.Faint),
+	}
+	for _, c := range []*color.Color{p.file, p.rule, p.bad, p.warn, p.good, p.dim} {
+		if on {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+	}
+	return p
+}
+
+func writeText(w io.Writer, r *Report) error {
+	ew := &errWriter{w: w}
+	p := newPalette(r.Color)
+	res := r.Result
+	titles := map[string]string{}
+	for _, rule := range rules.All() {
+		titles[rule.ID] = rule.Title
+	}
+	files := map[string]bool{}
+	used := map[string]bool{}
+	lastFile := ""
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		files[f.File] = true
+		used[f.Rule] = true
+		if f.File != lastFile {
+			if lastFile != "" {
+				ew.printf("\n")
+			}
+			ew.printf("%s\n", p.file.Sprint(f.File))
+			lastFile = f.File
+		}
+		ew.printf("  %s  %s  %s\n", p.dim.Sprintf("%d:%d", f.Line, f.Column), p.rule.Sprint(titles[f.Rule]), p.dim.Sprint(f.Rule))
+		var facts []string
+		facts = append(facts, r.shown(f))
+		switch {
+		case f.Rule == rules.ExchangeKey && f.SecretLine > 0:
+			what := "its secret"
+			if r.NoRedact {
+				what = "secret " + f.Secret()
+			}
+			facts = append(facts, fmt.Sprintf("with %s on line %d", what, f.SecretLine))
+		case f.Rule == rules.ExchangeKey:
+			facts = append(facts, "no secret found beside it")
+		}
+		if f.Encoding != "" {
+			facts = append(facts, "encoded as "+f.Encoding)
+		}
+		if f.Confidence == rules.Medium {
+			facts = append(facts, "unusual shape")
+		}
+		ew.printf("      %s\n", strings.Join(facts, " · "))
+		if f.Commit != "" {
+			head := "removed from HEAD"
+			if f.InHead {
+				head = "still in HEAD"
+			}
+			ew.printf("      %s\n", p.dim.Sprintf("introduced in %.12s by %s on %s · %s",
+				f.Commit, f.Author, f.Date.Format("2006-01-02"), head))
+		}
+		if v := f.Verification; v != nil {
+			c := p.dim
+			switch {
+			case v.Status.IsLive():
+				c = p.bad
+			case v.Status == scanner.StatusUnknown || v.Status == scanner.StatusUnverifiable:
+				c = p.warn
+			case v.Status == scanner.StatusInvalid || v.Status == scanner.StatusRejected || v.Status == scanner.StatusBlocked:
+				c = p.good
+			}
+			ew.printf("      %s %s\n", c.Sprintf("verification: %s", v.Status), p.dim.Sprint("— "+v.Detail))
+			if v.Status.IsLive() {
+				for _, line := range liveAdvice(f) {
+					ew.printf("      %s %s\n", p.bad.Sprint("!"), line)
+				}
+			}
+		}
+	}
+	if len(res.Findings) > 0 {
+		ew.printf("\nWhat to do:\n")
+		for _, rule := range rules.All() {
+			if used[rule.ID] {
+				ew.printf("  • %s: %s\n", rule.Title, rule.Remediation)
+			}
+		}
+		ew.printf("  • Removing a key from the code does not un-leak it: revoke it first.\n")
+		ew.printf("  • A deliberate test fixture: add %q on its line, or list its path in %s.\n",
+			scanner.AllowMarker, scanner.IgnoreFile)
+	}
+	for _, n := range res.Stats.Notes {
+		ew.printf("%s %s\n", p.warn.Sprint("note:"), n)
+	}
+	ew.printf("\n%s\n", summary(r, p, len(files)))
+	return ew.err
+}
+
+// liveAdvice is what to do about a credential that works.
+func liveAdvice(f *scanner.Finding) []string {
+	where := "the Cloud console's Credentials page or Google AI Studio's API keys page"
+	if f.Rule == rules.ExchangeKey || f.Rule == rules.ExchangeSecret {
+		where = "the Gemini exchange's API settings page (Account > Settings > API)"
+	}
+	return []string{
+		"revoke it now in " + where,
+		"rewriting git history does not un-leak a key that was pushed: revoke, then clean up",
+		fmt.Sprintf("find every other copy: gemscan git --format json . | grep %s", f.ValueSHA256()[:16]),
+	}
+}
+
+func summary(r *Report, p palette, files int) string {
+	st := r.Result.Stats
+	scanned := fmt.Sprintf("scanned %d files, %s in %s", st.Files, humanBytes(st.Bytes), humanDuration(st.Duration))
+	if st.Commits > 0 {
+		scanned = fmt.Sprintf("scanned %d commits, %d blobs, %s in %s", st.Commits, st.Files, humanBytes(st.Bytes), humanDuration(st.Duration))
+	}
+	var extra []string
+	if st.Binary > 0 {
+		extra = append(extra, fmt.Sprintf("%d binary", st.Binary))
+	}
+	if st.TooLarge > 0 {
+		extra = append(extra, fmt.Sprintf("%d too large (see --max-file-size)", st.TooLarge))
+	}
+	if st.Allowed > 0 {
+		extra = append(extra, fmt.Sprintf("%d allowed by %s", st.Allowed, scanner.AllowMarker))
+	}
+	if st.Ignored > 0 {
+		extra = append(extra, fmt.Sprintf("%d in the baseline", st.Ignored))
+	}
+	if len(extra) > 0 {
+		scanned += "; skipped " + strings.Join(extra, ", ")
+	}
+	n := len(r.Result.Findings)
+	var head string
+	switch {
+	case n == 0 && len(r.Result.Errors) > 0:
+		head = p.warn.Sprintf("No Gemini credentials found, but the scan is incomplete (%d %s)", len(r.Result.Errors), plural(len(r.Result.Errors), "error", "errors"))
+	case n == 0:
+		head = p.good.Sprint("No Gemini credentials found")
+	default:
+		head = p.bad.Sprintf("%d Gemini %s in %d %s", n, plural(n, "credential", "credentials"), files, plural(files, "file", "files"))
+		if len(r.Result.Errors) > 0 {
+			head += p.warn.Sprintf(" (scan incomplete: %d %s)", len(r.Result.Errors), plural(len(r.Result.Errors), "error", "errors"))
+		}
+	}
+	return head + p.dim.Sprint(" · "+scanned)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func humanDuration(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// errWriter remembers the first write error so a writer can print freely
+// and check once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

@@ -1,0 +1,194 @@
+// Package rules knows what a Gemini credential looks like: the Gemini
+// exchange's API keys and secrets, and Google's Gemini (AQ.) and API (AIza)
+// keys. It holds the patterns, the keyword prefilter, the validation that
+// rejects placeholders, the pairing of exchange keys with their secrets and
+// the decoding of encoded text. Everything here is a pure function over bytes.
+package rules
+
+// Rule describes one kind of credential for people and report formats.
+// Detection itself is done by a Detector, which implements every rule.
+type Rule struct {
+	// ID is the stable rule ID used in reports.
+	ID string
+	// Title is a short plain-language name.
+	Title string
+	// Description says what the credential is and what a leak allows.
+	Description string
+	// Remediation says what to do about a leak.
+	Remediation string
+	// Examples are text templates the rule must report (Positive) or must
+	// not report. See Example.
+	Examples []Example
+}
+
+// Example is a test case carried by its rule. Text is a text/template whose
+// fields are credentials generated at test time, so that no credential-shaped
+// value is ever stored in the source tree:
+//
+//	.ExchangeKey .MasterKey  exchange API keys (account-…, master-…)
+//	.Secret .Secret2         exchange API secrets (28 and 27 characters)
+//	.Decoy                   a random 28-character token that is not a secret
+//	.AQKey                   a Google auth key of the usual shape (AQ.Ab8RN6…)
+//	.AQOther                 an AQ. key of a less usual shape
+//	.APIKey                  a standard Google API key (AIza…)
+//
+// and whose functions encode text: b64, b64url, jsesc (JSON \u escapes),
+// pct (percent-encoding), json (a JSON string literal).
+type Example struct {
+	Name string
+	Text string
+	// Positive says the rule must report Want; otherwise it must report
+	// nothing at all.
+	Positive bool
+	// Want names the field whose value must be reported (default: the
+	// rule's usual field).
+	Want string
+	// Secret names the field that must be paired as the key's first secret;
+	// "-" means the key must be reported without a secret.
+	Secret string
+	// Line is the line the finding must be reported on (1-based); 0 skips
+	// the check.
+	Line int
+}
+
+// All returns the four rules in report order.
+func All() []Rule {
+	return []Rule{exchangeKeyRule(), exchangeSecretRule(), googleGeminiRule(), googleAPIRule()}
+}
+
+// ByID returns the rule with the given ID.
+func ByID(id string) (Rule, bool) {
+	for _, r := range All() {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+func exchangeKeyRule() Rule {
+	return Rule{
+		ID:    ExchangeKey,
+		Title: "Gemini exchange API key",
+		Description: "An API key of the Gemini cryptocurrency exchange (account- or master- key). " +
+			"With its API secret it can read balances and, depending on its roles, trade or withdraw funds.",
+		Remediation: "Revoke the key in the exchange's API settings (Account > Settings > API), " +
+			"create a new one, and keep it in an environment variable or secret store, never in the repository.",
+		Examples: []Example{
+			{Name: "env pair on next line", Positive: true, Secret: "Secret", Line: 1,
+				Text: "GEMINI_API_KEY={{.ExchangeKey}}\nGEMINI_API_SECRET={{.Secret}}\n"},
+			{Name: "master key", Positive: true, Want: "MasterKey", Secret: "Secret2",
+				Text: "export GEMINI_MASTER_KEY=\"{{.MasterKey}}\"\nexport GEMINI_MASTER_SECRET=\"{{.Secret2}}\"\n"},
+			{Name: "secret three lines down beside a decoy", Positive: true, Secret: "Secret", Line: 2,
+				Text: "exchange:\n  api_key: \"{{.ExchangeKey}}\"\n  session: \"{{.Decoy}}\"\n  region: us\n  api_secret: \"{{.Secret}}\"\n"},
+			{Name: "secret above the key", Positive: true, Secret: "Secret2", Line: 2,
+				Text: "secret = '{{.Secret2}}'\nkey = '{{.ExchangeKey}}'\n"},
+			{Name: "no secret nearby", Positive: true, Secret: "-",
+				Text: "const key = \"{{.ExchangeKey}}\";\n"},
+			{Name: "minified js", Positive: true, Secret: "Secret", Line: 1,
+				Text: `!function(){var a={id:"{{.Decoy}}",k:"{{.ExchangeKey}}",s:"{{.Secret}}",u:"https://api.gemini.com"};fetch(a.u)}();`},
+			{Name: "crlf", Positive: true, Secret: "Secret", Line: 2,
+				Text: "[gemini]\r\napi_key = {{.ExchangeKey}}\r\napi_secret = {{.Secret}}\r\n"},
+			{Name: "notebook json", Positive: true, Secret: "Secret", Line: 4,
+				Text: "{\n \"cells\": [{\n   \"source\": [\n    \"API_KEY = \\\"{{.ExchangeKey}}\\\"\\n\",\n    \"API_SECRET = \\\"{{.Secret}}\\\"\\n\"\n   ]\n }]\n}\n"},
+			{Name: "yaml", Positive: true, Secret: "Secret", Line: 2,
+				Text: "gemini:\n  key: {{.ExchangeKey}}\n  secret: {{.Secret}}\n  sandbox: false\n"},
+			{Name: "toml", Positive: true, Secret: "Secret", Line: 2,
+				Text: "[exchange.gemini]\nkey = \"{{.ExchangeKey}}\"\nsecret = \"{{.Secret}}\"\n"},
+			{Name: "go source", Positive: true, Secret: "Secret", Line: 3,
+				Text: "package main\n\nconst apiKey = \"{{.ExchangeKey}}\"\nconst apiSecret = \"{{.Secret}}\"\n"},
+			{Name: "python source", Positive: true, Secret: "Secret", Line: 1,
+				Text: "client = GeminiClient(api_key='{{.ExchangeKey}}', api_secret='{{.Secret}}')\n"},
+			{Name: "typescript source", Positive: true, Secret: "Secret", Line: 2,
+				Text: "export const gemini = {\n  apiKey: `{{.ExchangeKey}}`,\n  apiSecret: `{{.Secret}}`,\n};\n"},
+			{Name: "kubernetes secret data", Positive: true, Secret: "Secret", Line: 6,
+				Text: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: gemini\ndata:\n  api-key: {{b64 .ExchangeKey}}\n  api-secret: {{b64 .Secret}}\n"},
+			{Name: "base64 env file", Positive: true, Secret: "Secret", Line: 1,
+				Text: "ENV_FILE={{b64 (printf \"GEMINI_API_KEY=%s\\nGEMINI_API_SECRET=%s\\n\" .ExchangeKey .Secret)}}\n"},
+			{Name: "json unicode escapes", Positive: true, Secret: "Secret", Line: 1,
+				Text: "{\"key\":\"{{jsesc .ExchangeKey}}\",\"secret\":\"{{.Secret}}\"}\n"},
+			{Name: "percent-encoded", Positive: true, Line: 1,
+				Text: "https://example.invalid/cb?key={{pct .ExchangeKey}}&x=1\n"},
+			{Name: "placeholder x", Text: "GEMINI_API_KEY=account-XXXXXXXXXXXXXXXXXXXX\n"},
+			{Name: "placeholder words", Text: "GEMINI_API_KEY=account-YOURAPIKEYGOESHERE42\n"},
+			{Name: "template text", Text: "key: master-EXAMPLEKEY0000000000\n"},
+			{Name: "sequential", Text: "key: account-abcdefghijklmnopqrst\n"},
+			{Name: "repeated", Text: "key: account-aaaaaaaaaaaaaaaaaaa1\n"},
+			{Name: "plain words", Text: "see account-ProjectSettingsPanel\n"},
+			{Name: "glued to a longer word", Text: "subaccount-{{slice .ExchangeKey 8}}\n"},
+			{Name: "longer token", Text: "id: {{.ExchangeKey}}9x\n"},
+			{Name: "too short", Text: "account-{{slice .ExchangeKey 9}}\n"},
+			{Name: "url path", Text: "https://example.invalid/{{.ExchangeKey}}/\n"},
+		},
+	}
+}
+
+func exchangeSecretRule() Rule {
+	return Rule{
+		ID:    ExchangeSecret,
+		Title: "Gemini exchange API secret",
+		Description: "The secret half of a Gemini exchange API key, found without its key. " +
+			"Whoever also has the key can sign requests as its owner.",
+		Remediation: "Find the key this secret belongs to in the exchange's API settings, revoke it and create a new one; " +
+			"keep secrets in a secret store, never in the repository.",
+		Examples: []Example{
+			{Name: "env", Positive: true, Want: "Secret", Line: 2,
+				Text: "# exchange\nGEMINI_API_SECRET={{.Secret}}\n"},
+			{Name: "yaml nested", Positive: true, Want: "Secret2", Line: 2,
+				Text: "gemini:\n  api_secret: \"{{.Secret2}}\"\n"},
+			{Name: "snake case", Positive: true, Want: "Secret", Line: 1,
+				Text: "gemini_secret: {{.Secret}}\n"},
+			{Name: "no gemini context", Text: "DB_SECRET={{.Secret}}\n"},
+			{Name: "gemini but not a secret", Text: "GEMINI_SESSION_ID={{.Decoy}}\n"},
+			{Name: "gemini comment above", Text: "# Gemini exchange settings\nDB_SECRET={{.Secret}}\n"},
+			{Name: "placeholder", Text: "GEMINI_API_SECRET=YOURGEMINIAPISECRETGOESHERE1\n"},
+			{Name: "lower case word", Text: "GEMINI_API_SECRET=thisisnotarealsecretvaluexyz\n"},
+			{Name: "longer token", Text: "GEMINI_API_SECRET={{.Secret}}{{.Secret2}}\n"},
+		},
+	}
+}
+
+func googleGeminiRule() Rule {
+	return Rule{
+		ID:    GoogleGemini,
+		Title: "Google Gemini API key (AQ. auth key)",
+		Description: "A Google AI Studio auth key (AQ.…) for the Gemini API (also used by Vertex AI express mode). " +
+			"It lets anyone call Gemini on the owner's quota and bill, and read files and cached content they uploaded.",
+		Remediation: "Delete the key in Google AI Studio (API keys page) or the Cloud console's Credentials page, " +
+			"create a new one, and load it from an environment variable or secret manager.",
+		Examples: []Example{
+			{Name: "env", Positive: true, Want: "AQKey", Line: 1, Text: "GEMINI_API_KEY={{.AQKey}}\n"},
+			{Name: "python", Positive: true, Want: "AQKey", Line: 2,
+				Text: "from google import genai\nclient = genai.Client(api_key=\"{{.AQKey}}\")\n"},
+			{Name: "other shape", Positive: true, Want: "AQOther", Line: 1, Text: "key: '{{.AQOther}}'\n"},
+			{Name: "json escapes", Positive: true, Want: "AQKey", Line: 1, Text: "{\"k\":\"{{jsesc .AQKey}}\"}\n"},
+			{Name: "base64", Positive: true, Want: "AQKey", Line: 2, Text: "data:\n  key: {{b64 .AQKey}}\n"},
+			{Name: "placeholder", Text: "GEMINI_API_KEY=AQ.YOUR_API_KEY_HERE_0000000000000000000000000000000\n"},
+			{Name: "short", Text: "AQ.Ab8RN6abcdefghijk\n"},
+			{Name: "inside a dotted token", Text: "tok=eyJhbGciOi.{{.AQKey}}.sig\n"},
+			{Name: "followed by a segment", Text: "tok={{.AQKey}}.c2lnbmF0dXJl\n"},
+		},
+	}
+}
+
+func googleAPIRule() Rule {
+	return Rule{
+		ID:    GoogleAPI,
+		Title: "Google API key (AIza…)",
+		Description: "A standard Google API key. Any such key can call the Gemini API once its project enables the " +
+			"Generative Language API, and it may also unlock Maps, Firebase or other paid Google APIs.",
+		Remediation: "Delete or rotate the key in the Cloud console's Credentials page (or Google AI Studio), " +
+			"restrict its replacement to the APIs and apps that need it, and load it from configuration, not code.",
+		Examples: []Example{
+			{Name: "env", Positive: true, Want: "APIKey", Line: 1, Text: "GOOGLE_API_KEY={{.APIKey}}\n"},
+			{Name: "js", Positive: true, Want: "APIKey", Line: 1, Text: "const firebaseConfig = {apiKey: \"{{.APIKey}}\"};\n"},
+			{Name: "percent", Positive: true, Want: "APIKey", Line: 1, Text: "GET /v1?key={{pct .APIKey}} HTTP/1.1\n"},
+			{Name: "json escapes", Positive: true, Want: "APIKey", Line: 1, Text: "{\"key\": \"{{jsesc .APIKey}}\"}\n"},
+			{Name: "base64 url", Positive: true, Want: "APIKey", Line: 1, Text: "cfg={{b64url .APIKey}}\n"},
+			{Name: "placeholder", Text: "GOOGLE_API_KEY=AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"},
+			{Name: "placeholder words", Text: "key=AIzaYOUR_GOOGLE_API_KEY_GOES_IN_HERE_XY\n"},
+			{Name: "too long", Text: "k={{.APIKey}}abc\n"},
+			{Name: "glued", Text: "k=x{{.APIKey}}\n"},
+		},
+	}
+}

@@ -1,0 +1,139 @@
+package rules_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
+	"github.com/gemscan-dev/gemscan/rules"
+)
+
+// exampleFuncs are the encoders an Example's template may use.
+var exampleFuncs = template.FuncMap{
+	"b64":    func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
+	"b64url": func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) },
+	"jsesc": func(s string) string {
+		return strings.NewReplacer("-", `\u002d`, ".", `\u002e`, "_", `\u005f`).Replace(s)
+	},
+	"pct": func(s string) string {
+		var b strings.Builder
+		for _, c := range []byte(s) {
+			if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				b.WriteByte(c)
+			} else {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+		return b.String()
+	},
+	"query": url.QueryEscape,
+}
+
+func expand(t *testing.T, text string, keys testkeys.Set) string {
+	t.Helper()
+	tmpl, err := template.New("example").Funcs(exampleFuncs).Parse(text)
+	if err != nil {
+		t.Fatalf("parse example: %v", err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, keys); err != nil {
+		t.Fatalf("expand example: %v", err)
+	}
+	return b.String()
+}
+
+func field(keys testkeys.Set, name string) string {
+	switch name {
+	case "ExchangeKey":
+		return keys.ExchangeKey
+	case "MasterKey":
+		return keys.MasterKey
+	case "Secret":
+		return keys.Secret
+	case "Secret2":
+		return keys.Secret2
+	case "AQKey":
+		return keys.AQKey
+	case "AQOther":
+		return keys.AQOther
+	case "APIKey":
+		return keys.APIKey
+	}
+	panic("unknown example field " + name)
+}
+
+var defaultWant = map[string]string{
+	rules.ExchangeKey:    "ExchangeKey",
+	rules.ExchangeSecret: "Secret",
+	rules.GoogleGemini:   "AQKey",
+	rules.GoogleAPI:      "APIKey",
+}
+
+func lineOf(text string, off int) int { return strings.Count(text[:off], "\n") + 1 }
+
+// TestExamples runs every example of every rule, with several generated key
+// sets so that no example passes by the luck of one draw.
+func TestExamples(t *testing.T) {
+	det := rules.NewDetector()
+	for seed := uint64(1); seed <= 5; seed++ {
+		keys := testkeys.New(seed).Set()
+		for _, r := range rules.All() {
+			if len(r.Examples) == 0 {
+				t.Errorf("rule %s has no examples", r.ID)
+			}
+			for _, ex := range r.Examples {
+				t.Run(fmt.Sprintf("%s/%s/%d", r.ID, ex.Name, seed), func(t *testing.T) {
+					text := expand(t, ex.Text, keys)
+					ms := det.Detect([]byte(text))
+					if !ex.Positive {
+						for _, m := range ms {
+							if m.Rule == r.ID {
+								t.Errorf("reported %s %q in false-positive example:\n%s", m.Rule, m.Value, text)
+							}
+						}
+						return
+					}
+					wantName := ex.Want
+					if wantName == "" {
+						wantName = defaultWant[r.ID]
+					}
+					want := field(keys, wantName)
+					var got *rules.Match
+					for i := range ms {
+						if ms[i].Rule == r.ID && ms[i].Value == want {
+							got = &ms[i]
+						}
+					}
+					if got == nil {
+						t.Fatalf("did not report %s %q in:\n%s\ngot %+v", r.ID, want, text, ms)
+					}
+					if ex.Line > 0 {
+						if l := lineOf(text, got.Start); l != ex.Line {
+							t.Errorf("reported on line %d, want %d", l, ex.Line)
+						}
+					}
+					switch ex.Secret {
+					case "":
+					case "-":
+						if len(got.Secrets) > 0 {
+							t.Errorf("paired with %q, want no secret", got.Secrets[0].Value)
+						}
+					default:
+						ws := field(keys, ex.Secret)
+						if len(got.Secrets) == 0 || got.Secrets[0].Value != ws {
+							t.Errorf("secrets %+v, want first %q", got.Secrets, ws)
+						}
+					}
+					if got.Start < 0 || got.End > len(text) || got.Start >= got.End {
+						t.Errorf("bad span %d..%d", got.Start, got.End)
+					}
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package rules
+
+import (
+	"bytes"
+	"math"
+)
+
+// Character classes used by the token scanners.
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// isKeyChar reports whether c may appear in a URL-safe key body.
+func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
+
+// isTokenChar reports whether c would continue a token: a credential that is
+// glued to one of these characters is part of a longer token, not a key.
+func isTokenChar(c byte) bool { return isKeyChar(c) || c == '+' || c == '/' }
+
+// placeholderWords are fragments of template or documentation text. A body
+// that contains one (case-insensitively) is a placeholder, not a credential.
+var placeholderWords = [][]byte{
+	[]byte("your"), []byte("here"), []byte("example"), []byte("sample"),
+	[]byte("dummy"), []byte("test"), []byte("placeholder"), []byte("replace"),
+	[]byte("changeme"), []byte("fake"), []byte("insert"), []byte("redacted"),
+	[]byte("xxxx"), []byte("secret"), []byte("apikey"), []byte("mock"),
+}
+
+// bodyCheck says why a credential body is not a real credential, or "" when
+// it looks like one. minEntropy is in bits per character.
+func bodyCheck(body []byte, minEntropy float64) string {
+	if len(body) == 0 {
+		return "empty"
+	}
+	var lower, upper, digit, vowels int
+	var fill int // x, X and 0 characters
+	run, maxRun := 1, 1
+	seq, maxSeq := 1, 1
+	var counts [256]int
+	for i, c := range body {
+		counts[c]++
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower++
+		case c >= 'A' && c <= 'Z':
+			upper++
+		case c >= '0' && c <= '9':
+			digit++
+		}
+		switch c {
+		case 'a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U':
+			vowels++
+		case 'x', 'X', '0':
+			fill++
+		}
+		if i > 0 {
+			p := body[i-1]
+			if c == p {
+				run++
+			} else {
+				run = 1
+			}
+			if isAlnum(c) && (c == p+1 || c == p-1) {
+				seq++
+			} else {
+				seq = 1
+			}
+			maxRun = max(maxRun, run)
+			maxSeq = max(maxSeq, seq)
+		}
+	}
+	switch {
+	case maxRun >= 5:
+		return "repeated characters"
+	case maxSeq >= 5:
+		return "sequential characters"
+	case fill*2 >= len(body):
+		return "filled with x or 0"
+	}
+	classes := 0
+	for _, n := range []int{lower, upper, digit} {
+		if n > 0 {
+			classes++
+		}
+	}
+	if classes < 2 {
+		return "too few character classes"
+	}
+	lowerBody := bytes.ToLower(body)
+	for _, w := range placeholderWords {
+		if bytes.Contains(lowerBody, w) {
+			return "placeholder text"
+		}
+	}
+	if digit == 0 && looksLikeWords(body, vowels) {
+		return "plain words"
+	}
+	if entropy(&counts, len(body)) < minEntropy {
+		return "low entropy"
+	}
+	return ""
+}
+
+// looksLikeWords reports whether a digit-free body reads as words run
+// together (camelCase or snake_case identifiers) rather than random text.
+// Random letters are about 19% vowels; English words are nearer 38%.
+func looksLikeWords(body []byte, vowels int) bool {
+	letters := 0
+	for _, c := range body {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			letters++
+		}
+	}
+	if letters == 0 || float64(vowels)/float64(letters) < 0.3 {
+		return false
+	}
+	// Every word must be an upper-case letter (or the start) followed by at
+	// least two lower-case letters: "MyProjectAccessToken".
+	wordLen := 0
+	for i, c := range body {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			if i > 0 && wordLen < 3 {
+				return false
+			}
+			wordLen = 1
+		case c >= 'a' && c <= 'z':
+			wordLen++
+		case c == '_' || c == '-':
+			if wordLen < 3 {
+				return false
+			}
+			wordLen = 0
+		default:
+			return false
+		}
+	}
+	return wordLen >= 3
+}
+
+// entropy returns the Shannon entropy, in bits per character, of a string
+// of length n whose byte histogram is counts.
+func entropy(counts *[256]int, n int) float64 {
+	var h float64
+	for _, c := range counts {
+		if c == 0 {
+			continue
+		}
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h
+}
+
+// Entropy returns the Shannon entropy of s in bits per character.
+func Entropy(s []byte) float64 {
+	var counts [256]int
+	for _, c := range s {
+		counts[c]++
+	}
+	return entropy(&counts, len(s))
+}
