@@ -103,7 +103,13 @@ func ScanBytes(det *rules.Detector, data []byte, file, path string) (findings []
 // gemscan:allow, the bytes read, and any read error (with the findings made
 // before it).
 func ScanReader(det *rules.Detector, r io.Reader, file, path string) ([]Finding, int, int64, error) {
-	buf := make([]byte, 0, chunkSize)
+	return scanChunks(det, r, file, path, chunkSize, chunkOverlap)
+}
+
+// scanChunks is ScanReader with the chunk size and overlap as parameters
+// (overlap must be even and well below size).
+func scanChunks(det *rules.Detector, r io.Reader, file, path string, size, overlap int) ([]Finding, int, int64, error) {
+	buf := make([]byte, 0, size)
 	var out []Finding
 	var allowedTotal int
 	var total int64
@@ -114,15 +120,17 @@ func ScanReader(det *rules.Detector, r io.Reader, file, path string) ([]Finding,
 		buf = buf[:len(buf)+n]
 		total += int64(n)
 		last := err != nil
+		var readErr error
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return out, allowedTotal, total, fmt.Errorf("read %s: %w", file, err)
+			// Scan what was read before the error, then report it.
+			readErr = fmt.Errorf("read %s: %w", file, err)
 		}
 		lo, hi := 0, len(buf)
 		if !first {
-			lo = chunkOverlap / 2
+			lo = overlap / 2
 		}
 		if !last {
-			hi = len(buf) - chunkOverlap/2
+			hi = len(buf) - overlap/2
 		}
 		var ms []rules.Match
 		for _, m := range det.Detect(buf) {
@@ -134,13 +142,13 @@ func ScanReader(det *rules.Detector, r io.Reader, file, path string) ([]Finding,
 		out = append(out, fs...)
 		allowedTotal += allowed
 		if last {
-			return out, allowedTotal, total, nil
+			return out, allowedTotal, total, readErr
 		}
 		// Keep the overlap for the next chunk.
-		keep := len(buf) - chunkOverlap
+		keep := len(buf) - overlap
 		baseLine += bytes.Count(buf[:keep], []byte{'\n'})
 		copy(buf, buf[keep:])
-		buf = buf[:chunkOverlap]
+		buf = buf[:overlap]
 		first = false
 	}
 }

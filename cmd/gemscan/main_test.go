@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestScripts(t *testing.T) {
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
-		Cmds:                scriptCmds(),
+		Cmds: scriptCmds(),
 	})
 }
 
@@ -99,6 +100,7 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			var size int
 			fmt.Sscanf(args[1], "%d", &size)
 			filler := strings.Repeat("lorem ipsum dolor sit amet consectetur\n", size/39+1)
+			ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[0])), 0o777))
 			ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(filler+args[2]+"\n"), 0o666))
 		},
 		// status N PROGRAM ARGS...: run PROGRAM and require exit status N
