@@ -99,6 +99,7 @@ func newApp(e *env) *cli.App {
 		Commands: []*cli.Command{
 			dirCommand(e),
 			stdinCommand(e),
+			verifyCommand(e),
 			versionCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -127,15 +128,16 @@ func versionCommand(e *env) *cli.Command {
 }
 
 // scanFlags are the flags every scanning command shares.
-func scanFlags() []cli.Flag {
-	return []cli.Flag{
+func scanFlags(e *env) []cli.Flag {
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text",
 			Usage: "report format: " + strings.Join(report.Formats(), ", ")},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` instead of standard output"},
 		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default)"},
 		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, or output that is not a terminal)"},
 		&cli.StringFlag{Name: "baseline", Usage: "hide findings whose fingerprint is listed in `FILE`, an earlier JSON report"},
-	}
+		&cli.BoolFlag{Name: "verify", Usage: "check each credential with its provider (one harmless call each; see 'gemscan verify --help')"},
+	}, verifyFlags(e)...)
 }
 
 // output is where a report goes.
@@ -160,12 +162,9 @@ func openOutput(c *cli.Context, e *env) (*output, error) {
 	return &output{w: e.stdout, close: func() error { return nil }, color: color}, nil
 }
 
-// finish applies the baseline, writes the report and turns the result into
-// the exit code: errors (exit 2) win over findings (exit 1).
+// finish applies the baseline, verifies when asked, writes the report and
+// turns the result into the exit code.
 func finish(c *cli.Context, e *env, mode, target string, res *scanner.Result) error {
-	if err := checkFormat(c.String("format")); err != nil {
-		return err
-	}
 	if path := c.String("baseline"); path != "" {
 		base, err := scanner.LoadBaseline(path)
 		if err != nil {
@@ -174,6 +173,19 @@ func finish(c *cli.Context, e *env, mode, target string, res *scanner.Result) er
 			base.Apply(res)
 		}
 	}
+	if c.Bool("verify") && len(res.Findings) > 0 {
+		v, err := newVerifier(c)
+		if err != nil {
+			return err
+		}
+		v.Findings(c.Context, res.Findings)
+	}
+	return finishVerified(c, e, mode, target, res)
+}
+
+// finishVerified writes the report and chooses the exit code: errors (2) win
+// over findings (1); with --fail-on live only live findings count.
+func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Result) error {
 	out, err := openOutput(c, e)
 	if err != nil {
 		return err
@@ -190,13 +202,23 @@ func finish(c *cli.Context, e *env, mode, target string, res *scanner.Result) er
 		fmt.Fprintf(e.stderr, "gemscan: write report: %v\n", werr)
 		return exitCode(exitError)
 	}
-	switch {
-	case len(res.Errors) > 0:
+	if len(res.Errors) > 0 {
 		return exitCode(exitError)
-	case len(res.Findings) > 0:
-		return exitCode(exitFindings)
+	}
+	for _, f := range res.Findings {
+		if c.String("fail-on") != "live" || f.Verification != nil && f.Verification.Status.IsLive() {
+			return exitCode(exitFindings)
+		}
 	}
 	return nil
+}
+
+// checkScanFlags validates the flags every scanning command shares.
+func checkScanFlags(c *cli.Context) error {
+	if err := checkFormat(c.String("format")); err != nil {
+		return err
+	}
+	return checkFailOn(c, c.Bool("verify"))
 }
 
 func checkFormat(f string) error {

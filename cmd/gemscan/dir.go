@@ -23,12 +23,12 @@ Examples:
    gemscan dir config/ deploy/app.env   scan some paths
    gemscan dir --format json -o leaks.json .
    gemscan dir --max-file-size 0 dumps/ scan files of any size`,
-		Flags: append(scanFlags(),
+		Flags: append(scanFlags(e),
 			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip files larger than `SIZE` (0: no limit)"},
 			&cli.BoolFlag{Name: "binary", Usage: "scan files that look binary too"},
 		),
 		Action: func(c *cli.Context) error {
-			if err := checkFormat(c.String("format")); err != nil {
+			if err := checkScanFlags(c); err != nil {
 				return err
 			}
 			max, err := parseSize(c.String("max-file-size"))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/gemscan-dev/gemscan/internal/fakeprov"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -56,7 +57,27 @@ func setupKeys(e *testscript.Env) error {
 		e.Setenv(name, v)
 	}
 	e.Setenv("NO_COLOR", "")
+
+	// Loopback fakes of both providers: the exchange key with its secret is
+	// a live trader that can withdraw (with a time-based nonce, so several runs
+	// in one second all succeed), the master key's secret is wrong, the
+	// AQ. key is live and the AIza key is unknown to Google.
+	ex, g := fakeprov.NewExchange(), fakeprov.NewGoogle()
+	e.Defer(ex.Close)
+	e.Defer(g.Close)
+	ex.Add(k.ExchangeKey, fakeprov.Account{Secret: k.Secret, TimeNonce: true, Roles: map[string]bool{"isTrader": true, "isFundManager": true}})
+	ex.Add(k.MasterKey, fakeprov.Account{Secret: "not-the-secret-in-the-file"})
+	g.Live(k.AQKey)
+	e.Setenv("GEMSCAN_GEMINI_URL", ex.URL)
+	e.Setenv("GEMSCAN_GOOGLE_URL", g.URL)
+	e.Values["fakes"] = &providers{ex: ex, g: g, secrets: []string{k.Secret, k.Secret2}}
 	return nil
+}
+
+type providers struct {
+	ex      *fakeprov.Exchange
+	g       *fakeprov.Google
+	secrets []string
 }
 
 func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
@@ -102,6 +123,34 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			filler := strings.Repeat("lorem ipsum dolor sit amet consectetur\n", size/39+1)
 			ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[0])), 0o777))
 			ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(filler+args[2]+"\n"), 0o666))
+		},
+		// requests exchange|google N: the fake provider has received exactly
+		// N requests, and none of them carried an exchange secret.
+		"requests": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 2 {
+				ts.Fatalf("usage: requests exchange|google N")
+			}
+			p := ts.Value("fakes").(*providers)
+			var reqs []fakeprov.Request
+			switch args[0] {
+			case "exchange":
+				reqs = p.ex.Requests()
+			case "google":
+				reqs = p.g.Requests()
+			default:
+				ts.Fatalf("requests: unknown provider %q", args[0])
+			}
+			want, _ := strconv.Atoi(args[1])
+			if len(reqs) != want {
+				ts.Fatalf("%s received %d requests, want %d", args[0], len(reqs), want)
+			}
+			for _, r := range reqs {
+				for _, sec := range p.secrets {
+					if strings.Contains(r.Dump(), sec) {
+						ts.Fatalf("a request to %s carried a secret", args[0])
+					}
+				}
+			}
 		},
 		// status N PROGRAM ARGS...: run PROGRAM and require exit status N
 		// (stdout and stderr are kept for the next assertions).

@@ -18,11 +18,11 @@ func stdinCommand(e *env) *cli.Command {
 Examples:
    kubectl get secret -o yaml app | gemscan stdin
    git show HEAD:config.yaml | gemscan stdin --name config.yaml`,
-		Flags: append(scanFlags(),
+		Flags: append(scanFlags(e),
 			&cli.StringFlag{Name: "name", Value: "stdin", Usage: "report findings as in file `NAME`"},
 		),
 		Action: func(c *cli.Context) error {
-			if err := checkFormat(c.String("format")); err != nil {
+			if err := checkScanFlags(c); err != nil {
 				return err
 			}
 			start := time.Now()

@@ -1,0 +1,200 @@
+// Package verify asks each provider, with the least intrusive call it offers,
+// whether a leaked credential still works: a signed read-only POST /v1/roles
+// for Gemini exchange keys, GET /v1beta/models for Google keys. It enforces
+// its own safety rules in code — an allow-list of those two endpoints, HTTPS
+// only (plain HTTP only to loopback test servers), no redirects, timeouts, a
+// per-host rate limit, bounded concurrency, one request per credential per run
+// — and never sends an exchange secret, only signatures made with it.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Default base URLs of the providers.
+const (
+	DefaultGeminiURL = "https://api.gemini.com"
+	DefaultGoogleURL = "https://generativelanguage.googleapis.com"
+	// SandboxGeminiURL is the exchange's sandbox, for sandbox keys.
+	SandboxGeminiURL = "https://api.sandbox.gemini.com"
+)
+
+// The only requests this package ever makes.
+const (
+	rolesPath  = "/v1/roles"
+	modelsPath = "/v1beta/models"
+)
+
+// maxBody bounds how much of a response is read.
+const maxBody = 1 << 20
+
+// safeClient sends only allow-listed requests, never follows redirects, and
+// spaces requests to each host.
+type safeClient struct {
+	http      *http.Client
+	userAgent string
+	// allowed maps "METHOD host path" to true for the allowed requests.
+	allowed  map[string]bool
+	limiter  *hostLimiter
+	inFlight chan struct{}
+}
+
+// ErrRefused is returned for a request outside the allow-list or to an
+// unsafe URL; nothing was sent.
+var ErrRefused = errors.New("request refused by gemscan's safety rules")
+
+// checkBaseURL accepts https URLs, and http URLs only to loopback hosts.
+func checkBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("base URL %q: %w", raw, err)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base URL %q: want scheme://host[:port] with no credentials, query or fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("base URL %q: plain http is allowed only to loopback test servers", raw)
+		}
+	default:
+		return nil, fmt.Errorf("base URL %q: scheme must be https", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func newSafeClient(userAgent string, perSecond float64, maxInFlight int, timeout time.Duration) *safeClient {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   2,
+		ForceAttemptHTTP2:     true,
+	}
+	return &safeClient{
+		http: &http.Client{
+			Transport: transport,
+			Timeout:   timeout,
+			// A redirect would carry credentials somewhere unvetted.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		userAgent: userAgent,
+		allowed:   map[string]bool{},
+		limiter:   newHostLimiter(perSecond),
+		inFlight:  make(chan struct{}, max(1, maxInFlight)),
+	}
+}
+
+func (c *safeClient) allow(method string, base *url.URL, path string) {
+	c.allowed[method+" "+base.Host+" "+base.Path+path] = true
+}
+
+// response is what the classifiers need of an HTTP response.
+type response struct {
+	status   int
+	body     []byte
+	location string
+}
+
+// do sends req if it is allow-listed, after waiting for the host's rate
+// limit and a free slot.
+func (c *safeClient) do(ctx context.Context, req *http.Request) (*response, error) {
+	u := req.URL
+	if !c.allowed[req.Method+" "+u.Host+" "+u.Path] || u.RawQuery != "" || u.User != nil {
+		return nil, fmt.Errorf("%w: %s %s is not an allowed verification endpoint", ErrRefused, req.Method, u.Redacted())
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return nil, fmt.Errorf("%w: %s is not https", ErrRefused, u.Redacted())
+	}
+	select {
+	case c.inFlight <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-c.inFlight }()
+	if err := c.limiter.wait(ctx, u.Host); err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	resp, err := c.http.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, scrubURLError(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	return &response{status: resp.StatusCode, body: body, location: resp.Header.Get("Location")}, nil
+}
+
+// scrubURLError drops the URL from a client error: it never holds a secret
+// here, but the message reads better without it.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	return err
+}
+
+// hostLimiter spaces requests to each host at least interval apart.
+type hostLimiter struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     map[string]time.Time
+	now      func() time.Time
+}
+
+func newHostLimiter(perSecond float64) *hostLimiter {
+	l := &hostLimiter{next: map[string]time.Time{}, now: time.Now}
+	if perSecond > 0 {
+		l.interval = time.Duration(float64(time.Second) / perSecond)
+	}
+	return l
+}
+
+// wait blocks until host may be sent another request.
+func (l *hostLimiter) wait(ctx context.Context, host string) error {
+	l.mu.Lock()
+	now := l.now()
+	at := l.next[host]
+	if at.Before(now) {
+		at = now
+	}
+	l.next[host] = at.Add(l.interval)
+	l.mu.Unlock()
+	d := at.Sub(now)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,133 @@
+package verify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gemscan-dev/gemscan/scanner"
+)
+
+// Sign returns the exchange's signature of a base64 payload: the hex
+// HMAC-SHA384 of the payload string, keyed with the API secret.
+func Sign(secret, payloadB64 string) string {
+	m := hmac.New(sha512.New384, []byte(secret))
+	m.Write([]byte(payloadB64))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// rolesPayload is the JSON payload of a POST /v1/roles. The nonce is Unix
+// seconds: keys with a time-based nonce accept only that, and every other key
+// accepts any nonce above its last one, so seconds never push the key's
+// floor above what its owner's own client will send next.
+type rolesPayload struct {
+	Request string `json:"request"`
+	Nonce   int64  `json:"nonce"`
+}
+
+// exchangeCheck verifies one key with one secret: exactly one request.
+func (v *Verifier) exchangeCheck(ctx context.Context, key, secret string, nonce int64) scanner.Verification {
+	payload, _ := json.Marshal(rolesPayload{Request: rolesPath, Nonce: nonce})
+	b64 := base64.StdEncoding.EncodeToString(payload)
+	req, err := http.NewRequest(http.MethodPost, v.gemini.String()+rolesPath, http.NoBody)
+	if err != nil {
+		return unknown("build request: %v", err)
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Content-Length", "0")
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header.Set("X-GEMINI-APIKEY", key)
+	req.Header.Set("X-GEMINI-PAYLOAD", b64)
+	req.Header.Set("X-GEMINI-SIGNATURE", Sign(secret, b64))
+	resp, err := v.client.do(ctx, req)
+	if err != nil {
+		return networkFailure(err)
+	}
+	return classifyExchange(resp)
+}
+
+// exchangeError is the exchange's error body.
+type exchangeError struct {
+	Result  string `json:"result"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// roles is the body of a successful POST /v1/roles.
+type roles struct {
+	IsAuditor      bool `json:"isAuditor"`
+	IsTrader       bool `json:"isTrader"`
+	IsFundManager  bool `json:"isFundManager"`
+	IsAccountAdmin bool `json:"isAccountAdmin"`
+}
+
+func classifyExchange(r *response) scanner.Verification {
+	if r.status >= 300 && r.status < 400 {
+		return unknown("HTTP %d redirect to %q not followed", r.status, r.location)
+	}
+	var e exchangeError
+	_ = json.Unmarshal(r.body, &e)
+	if r.status == http.StatusOK && e.Result != "error" {
+		var ro roles
+		if err := json.Unmarshal(r.body, &ro); err != nil {
+			return unknown("HTTP 200 with a body that is not the roles document")
+		}
+		return scanner.Verification{Status: scanner.StatusLive, Detail: describeRoles(ro)}
+	}
+	reason := e.Reason
+	msg := oneLine(e.Message)
+	switch {
+	case reason == "InvalidApiKey" || strings.EqualFold(strings.TrimSuffix(msg, "."), "Invalid API key"):
+		return scanner.Verification{Status: scanner.StatusInvalid, Detail: "the exchange does not know this API key (InvalidApiKey)"}
+	case reason == "InvalidSignature":
+		return scanner.Verification{Status: scanner.StatusRejected,
+			Detail: "signature rejected (InvalidSignature): the key was revoked, or the secret beside it is not its secret"}
+	case reason == "MissingRole":
+		return scanner.Verification{Status: scanner.StatusLiveRestricted, Detail: "the key is valid but lacks the role for /v1/roles (MissingRole)"}
+	case reason == "RemoteAddressForbidden" || reason == "ApiKeyIpFilteringFailure":
+		return scanner.Verification{Status: scanner.StatusLiveRestricted,
+			Detail: fmt.Sprintf("the key is valid but only from its allowed IP addresses (%s)", reason)}
+	case reason == "InvalidNonce" || reason == "BadNonce":
+		return scanner.Verification{Status: scanner.StatusLikelyLive,
+			Detail: fmt.Sprintf("the exchange checked the nonce (%s), which it likely does only for a valid key and signature", reason)}
+	case reason == "AccountClosed":
+		return scanner.Verification{Status: scanner.StatusBlocked, Detail: "the account is closed (AccountClosed)"}
+	case r.status == http.StatusTooManyRequests || reason == "RateLimit" || reason == "RateLimited":
+		return unknown("rate limited by the exchange (HTTP %d %s); try again later", r.status, reason)
+	case reason == "Maintenance" || reason == "System" || r.status >= 500:
+		return unknown("the exchange could not answer (HTTP %d %s)", r.status, reason)
+	case strings.HasPrefix(reason, "Missing") && strings.HasSuffix(reason, "Header"),
+		reason == "InvalidJson", reason == "EndpointMismatch":
+		return unknown("gemscan sent a malformed request (%s): please report this bug", reason)
+	}
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return unknown("unexpected answer HTTP %d (%s)", r.status, reason)
+}
+
+func describeRoles(ro roles) string {
+	var rs []string
+	if ro.IsAccountAdmin {
+		rs = append(rs, "account admin")
+	}
+	if ro.IsTrader {
+		rs = append(rs, "trader (can trade)")
+	}
+	if ro.IsFundManager {
+		rs = append(rs, "fund manager (can withdraw)")
+	}
+	if ro.IsAuditor {
+		rs = append(rs, "auditor (read-only)")
+	}
+	if len(rs) == 0 {
+		return "the key and secret work; no roles reported"
+	}
+	return "roles: " + strings.Join(rs, ", ")
+}
