@@ -1,0 +1,176 @@
+package odb
+
+import (
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@example.invalid",
+		"GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@example.invalid", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// makeRepo builds a history whose files change a little each commit, so
+// that a repack stores most blobs as deltas.
+func makeRepo(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "main")
+	var lines []string
+	for i := 0; i < 200; i++ {
+		lines = append(lines, fmt.Sprintf("line %d of a file that changes slowly", i))
+	}
+	for c := 0; c < 40; c++ {
+		lines[(c*7)%len(lines)] = fmt.Sprintf("edited in commit %d", c)
+		for f := 0; f < 3; f++ {
+			p := filepath.Join(dir, fmt.Sprintf("dir%d", f), "file.txt")
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte(strings.Join(lines, "\n")+fmt.Sprintf("\nfile %d\n", f)), 0o644)
+		}
+		git(t, dir, "add", "-A")
+		git(t, dir, "commit", "-q", "-m", fmt.Sprintf("c%d", c))
+	}
+	return dir
+}
+
+func blobHash(data []byte) plumbing.Hash {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(data))
+	h.Write(data)
+	var out plumbing.Hash
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func allBlobs(t *testing.T, dir string) map[string]bool {
+	out := git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)")
+	m := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if h, typ, ok := strings.Cut(l, " "); ok && typ == "blob" {
+			m[h] = true
+		}
+	}
+	return m
+}
+
+func checkBlobs(t *testing.T, dir string) {
+	t.Helper()
+	db, err := Open(filepath.Join(dir, ".git", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	errs := db.Blobs(context.Background(), BlobsOptions{Workers: 2}, func(h plumbing.Hash, data []byte) {
+		if got := blobHash(data); got != h {
+			t.Errorf("blob %s inflated to content hashing to %s", h, got)
+		}
+		mu.Lock()
+		seen[h.String()]++
+		mu.Unlock()
+	})
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	want := allBlobs(t, dir)
+	for h := range want {
+		if seen[h] != 1 {
+			t.Errorf("blob %s visited %d times, want once", h, seen[h])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("visited %d blobs, repository has %d", len(seen), len(want))
+	}
+	// Random access agrees.
+	for h := range want {
+		typ, data, err := db.Read(plumbing.NewHash(h))
+		if err != nil || typ != Blob || blobHash(data).String() != h {
+			t.Fatalf("Read(%s) = %v, %v", h, typ, err)
+		}
+	}
+}
+
+func TestBlobsLoose(t *testing.T) { checkBlobs(t, makeRepo(t)) }
+
+func TestBlobsPackedWithDeltas(t *testing.T) {
+	dir := makeRepo(t)
+	git(t, dir, "gc", "-q", "--aggressive")
+	out := git(t, dir, "verify-pack", "-v", filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir)))
+	if !strings.Contains(out, "chain length") {
+		t.Fatalf("repack made no deltas:\n%s", out)
+	}
+	checkBlobs(t, dir)
+}
+
+func TestBlobsMixedPacksAndLoose(t *testing.T) {
+	dir := makeRepo(t)
+	git(t, dir, "repack", "-q", "-d")
+	os.WriteFile(filepath.Join(dir, "new.txt"), []byte("after the repack\n"), 0o644)
+	git(t, dir, "add", "new.txt")
+	git(t, dir, "commit", "-q", "-m", "loose")
+	// A second pack holding some of the same objects.
+	git(t, dir, "repack", "-q")
+	checkBlobs(t, dir)
+}
+
+func TestAlternates(t *testing.T) {
+	src := makeRepo(t)
+	git(t, src, "gc", "-q")
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(t, filepath.Dir(clone), "clone", "-q", "--shared", src, clone)
+	os.WriteFile(filepath.Join(clone, "own.txt"), []byte("only in the clone\n"), 0o644)
+	git(t, clone, "add", "own.txt")
+	git(t, clone, "commit", "-q", "-m", "own")
+	checkBlobs(t, clone)
+}
+
+func mustGlob(t *testing.T, dir string) string {
+	m, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
+	if len(m) == 0 {
+		t.Fatal("no pack")
+	}
+	return filepath.Base(m[0])
+}
+
+func TestCorruptObjectNamed(t *testing.T) {
+	dir := makeRepo(t)
+	// Corrupt one loose blob.
+	h := git(t, dir, "rev-parse", "HEAD:dir0/file.txt")
+	p := filepath.Join(dir, ".git", "objects", h[:2], h[2:])
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, []byte("not zlib"), 0o644)
+	db, err := Open(filepath.Join(dir, ".git", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var mu sync.Mutex
+	errs := db.Blobs(context.Background(), BlobsOptions{}, func(plumbing.Hash, []byte) { mu.Lock(); n++; mu.Unlock() })
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), h) {
+		t.Fatalf("errors %v, want one naming %s", errs, h)
+	}
+	if n == 0 {
+		t.Errorf("no other blob was visited")
+	}
+}

@@ -1,0 +1,204 @@
+package odb
+
+import (
+	"bufio"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+)
+
+// pack is one pack file with its index.
+type pack struct {
+	db   *DB
+	path string // without extension
+	f    *os.File
+	size int64
+	idx  *idxfile.MemoryIndex
+}
+
+func openPack(base string) (*pack, error) {
+	idxf, err := os.Open(base + ".idx")
+	if err != nil {
+		return nil, fmt.Errorf("open pack index: %w", err)
+	}
+	defer idxf.Close()
+	idx := idxfile.NewMemoryIndex()
+	if err := idxfile.NewDecoder(bufio.NewReaderSize(idxf, 1<<16)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("read pack index %s.idx: %w", base, err)
+	}
+	f, err := os.Open(base + ".pack")
+	if err != nil {
+		return nil, fmt.Errorf("open pack: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open pack: %w", err)
+	}
+	return &pack{path: base, f: f, size: st.Size(), idx: idx}, nil
+}
+
+func (p *pack) close() error { return p.f.Close() }
+
+func (p *pack) find(h plumbing.Hash) (int64, bool) {
+	off, err := p.idx.FindOffset(h)
+	return off, err == nil
+}
+
+// header is a pack object's header.
+type header struct {
+	t       Type
+	size    int64 // inflated size (of the delta, for deltas)
+	data    int64 // offset of the zlib stream
+	baseOff int64 // ofsDelta: base object's offset
+	baseRef plumbing.Hash
+}
+
+var errBadHeader = errors.New("corrupt pack object header")
+
+// parseHeader decodes the header at the start of b, which holds the bytes
+// of the pack from offset off.
+func parseHeader(b []byte, off int64) (header, error) {
+	if len(b) == 0 {
+		return header{}, errBadHeader
+	}
+	c := b[0]
+	h := header{t: Type(c >> 4 & 7), size: int64(c & 15)}
+	i, shift := 1, 4
+	for c&0x80 != 0 {
+		if i >= len(b) || shift > 56 {
+			return header{}, errBadHeader
+		}
+		c = b[i]
+		h.size |= int64(c&0x7f) << shift
+		shift += 7
+		i++
+	}
+	switch h.t {
+	case Commit, Tree, Blob, Tag:
+	case ofsDelta:
+		if i >= len(b) {
+			return header{}, errBadHeader
+		}
+		c = b[i]
+		i++
+		rel := int64(c & 0x7f)
+		for c&0x80 != 0 {
+			if i >= len(b) || rel > 1<<48 {
+				return header{}, errBadHeader
+			}
+			c = b[i]
+			i++
+			rel = (rel+1)<<7 | int64(c&0x7f)
+		}
+		h.baseOff = off - rel
+		if h.baseOff < 12 || h.baseOff >= off {
+			return header{}, errBadHeader
+		}
+	case refDelta:
+		if i+20 > len(b) {
+			return header{}, errBadHeader
+		}
+		copy(h.baseRef[:], b[i:i+20])
+		i += 20
+	default:
+		return header{}, errBadHeader
+	}
+	h.data = off + int64(i)
+	return h, nil
+}
+
+func (p *pack) header(off int64) (header, error) {
+	var buf [64]byte
+	n, err := p.f.ReadAt(buf[:], off)
+	if n == 0 && err != nil {
+		return header{}, fmt.Errorf("read pack %s at %d: %w", p.path, off, err)
+	}
+	return parseHeader(buf[:n], off)
+}
+
+// inflater is a reusable zlib decoder.
+type inflater struct {
+	br *bufio.Reader
+	zr io.ReadCloser
+}
+
+var inflaters = sync.Pool{New: func() any { return &inflater{br: bufio.NewReaderSize(nil, 32<<10)} }}
+
+// inflate decompresses the zlib stream at off into dst, which must have
+// exactly the inflated size.
+func inflate(r io.ReaderAt, off, limit int64, dst []byte) error {
+	inf := inflaters.Get().(*inflater)
+	defer inflaters.Put(inf)
+	inf.br.Reset(io.NewSectionReader(r, off, limit-off))
+	var err error
+	if inf.zr == nil {
+		inf.zr, err = zlib.NewReader(inf.br)
+	} else {
+		err = inf.zr.(zlib.Resetter).Reset(inf.br, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("corrupt zlib stream: %w", err)
+	}
+	if _, err := io.ReadFull(inf.zr, dst); err != nil {
+		return fmt.Errorf("corrupt zlib stream: %w", err)
+	}
+	// The stream must end here: one more byte is corruption.
+	var one [1]byte
+	if n, _ := inf.zr.Read(one[:]); n != 0 {
+		return errors.New("corrupt zlib stream: longer than its header says")
+	}
+	return nil
+}
+
+// maxObject bounds the size of a single object read into memory.
+const maxObject = 1 << 30
+
+// readAt reads the object at off, resolving deltas.
+func (p *pack) readAt(off int64) (Type, []byte, error) {
+	key := cacheKey{p, off}
+	if t, data, ok := p.db.cache.get(key); ok {
+		return t, data, nil
+	}
+	h, err := p.header(off)
+	if err != nil {
+		return 0, nil, err
+	}
+	if h.size > maxObject {
+		return 0, nil, fmt.Errorf("object at %d is too large (%d bytes)", off, h.size)
+	}
+	raw := make([]byte, h.size)
+	if err := inflate(p.f, h.data, p.size, raw); err != nil {
+		return 0, nil, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
+	}
+	var t Type
+	var data []byte
+	switch h.t {
+	case ofsDelta, refDelta:
+		var bt Type
+		var base []byte
+		if h.t == ofsDelta {
+			bt, base, err = p.readAt(h.baseOff)
+		} else {
+			bt, base, err = p.db.Read(h.baseRef)
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("delta base: %w", err)
+		}
+		data, err = applyDelta(base, raw, nil)
+		if err != nil {
+			return 0, nil, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
+		}
+		t = bt
+	default:
+		t, data = h.t, raw
+	}
+	p.db.cache.put(key, t, data)
+	return t, data, nil
+}
