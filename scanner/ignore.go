@@ -63,8 +63,13 @@ func readIgnore(path string) (*ignore.GitIgnore, error) {
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	return compileIgnore(data), nil
+}
+
+// compileIgnore compiles gitignore-style patterns.
+func compileIgnore(data []byte) *ignore.GitIgnore {
 	lines := strings.Split(string(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))), "\n")
-	return ignore.CompileIgnoreLines(lines...), nil
+	return ignore.CompileIgnoreLines(lines...)
 }
 
 // rootIgnores collects the patterns that apply at a scan root from outside

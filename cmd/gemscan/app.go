@@ -98,6 +98,7 @@ func newApp(e *env) *cli.App {
 		},
 		Commands: []*cli.Command{
 			dirCommand(e),
+			gitCommand(e),
 			stdinCommand(e),
 			verifyCommand(e),
 			versionCommand(e),

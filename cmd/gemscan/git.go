@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/gemscan-dev/gemscan/scanner"
+)
+
+func gitCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "git",
+		Usage:     "scan a repository's whole history: every commit of every branch, tag and remote",
+		ArgsUsage: "[REPO]",
+		Description: `Scans every blob that any commit reachable from any ref introduced — branches,
+tags (annotated and lightweight), remote-tracking refs, refs/stash and a
+detached HEAD — reading each unique blob once. Each credential is reported
+once per path, attributed to the earliest commit that introduced it there
+(author, date), with in_head telling whether HEAD still has it at that path.
+REPO is a work tree, a .git directory or a bare repository (default: .).
+No git binary is needed.
+
+Examples:
+   gemscan git                               audit this repository's history
+   gemscan git --format json -o audit.json /srv/repos/app.git
+   gemscan git --range origin/main..HEAD     only what this branch adds
+   gemscan git --branch main --since 2025-01-01
+   gemscan git --verify --fail-on live .     fail only on keys that still work`,
+		Flags: append(scanFlags(e),
+			&cli.StringFlag{Name: "range", Usage: "scan only what commits reachable from B but not from A introduced (`A..B`)"},
+			&cli.StringSliceFlag{Name: "branch", Usage: "scan only the history of `REF` (repeatable; branch, tag or remote name)"},
+			&cli.StringFlag{Name: "since", Usage: "skip commits committed before `DATE` (2006-01-02 or RFC 3339)"},
+			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
+		),
+		Action: func(c *cli.Context) error {
+			if err := checkScanFlags(c); err != nil {
+				return err
+			}
+			if c.NArg() > 1 {
+				return fmt.Errorf("one repository at a time (got %d)", c.NArg())
+			}
+			if err := flagsFirst(c.Args().Slice()); err != nil {
+				return err
+			}
+			max, err := parseSize(c.String("max-file-size"))
+			if err != nil {
+				return err
+			}
+			opts := scanner.GitOptions{Options: scanner.Options{MaxFileSize: max},
+				Range: c.String("range"), Branches: c.StringSlice("branch")}
+			if s := c.String("since"); s != "" {
+				if opts.Since, err = parseDate(s); err != nil {
+					return err
+				}
+			}
+			repo := c.Args().First()
+			if repo == "" {
+				repo = "."
+			}
+			var prog *progress
+			if !c.Bool("quiet") {
+				prog = newProgress(e.stderr)
+			}
+			if prog != nil {
+				opts.OnProgress = prog.update
+			}
+			res := scanner.ScanGit(c.Context, repo, opts)
+			prog.done()
+			target := repo
+			if opts.Range != "" {
+				target += " " + opts.Range
+			}
+			return finish(c, e, "git", target, res)
+		},
+	}
+}
+
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a date like 2025-01-31 or 2025-01-31T12:00:00Z", s)
+}
+
+// progress draws a one-line progress display on a terminal.
+type progress struct {
+	w     io.Writer
+	start time.Time
+	drawn bool
+}
+
+// newProgress returns a display on w, or nil when w is not a terminal.
+func newProgress(w io.Writer) *progress {
+	f, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return nil
+	}
+	return &progress{w: w, start: time.Now()}
+}
+
+func (p *progress) update(done, total, bytes int64) {
+	el := time.Since(p.start)
+	rate := float64(bytes) / (1 << 20) / max(el.Seconds(), 1e-3)
+	eta := "?"
+	if done > 0 && total >= done {
+		eta = (time.Duration(float64(el) * float64(total-done) / float64(done))).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r\033[Kscanning blobs: %d/%d, %.1f MiB, %.1f MiB/s, ETA %s", done, total, float64(bytes)/(1<<20), rate, eta)
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p != nil && p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+

@@ -1,0 +1,165 @@
+package odb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// CommitInfo is what history scanning needs of a commit.
+type CommitInfo struct {
+	Tree    plumbing.Hash
+	Parents []plumbing.Hash
+	// Author is "Name <email>"; When is the author date.
+	Author string
+	When   time.Time
+	// CommitTime is the committer date, in Unix seconds.
+	CommitTime int64
+}
+
+var errBadObject = errors.New("malformed object")
+
+// ParseCommit decodes a commit object's headers.
+func ParseCommit(data []byte) (CommitInfo, error) {
+	var c CommitInfo
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			nl = len(data)
+		}
+		line := data[:nl]
+		if len(line) == 0 {
+			break // end of headers
+		}
+		data = data[min(nl+1, len(data)):]
+		key, val, _ := bytes.Cut(line, []byte{' '})
+		switch string(key) {
+		case "tree":
+			h, ok := hashFromHex(string(val))
+			if !ok {
+				return c, fmt.Errorf("%w: bad tree line", errBadObject)
+			}
+			c.Tree = h
+		case "parent":
+			h, ok := hashFromHex(string(val))
+			if !ok {
+				return c, fmt.Errorf("%w: bad parent line", errBadObject)
+			}
+			c.Parents = append(c.Parents, h)
+		case "author":
+			c.Author, c.When = parseSignature(val)
+		case "committer":
+			_, when := parseSignature(val)
+			c.CommitTime = when.Unix()
+		}
+	}
+	if c.Tree.IsZero() {
+		return c, fmt.Errorf("%w: commit without a tree", errBadObject)
+	}
+	return c, nil
+}
+
+// parseSignature splits "Name <email> 1700000000 +0100".
+func parseSignature(b []byte) (string, time.Time) {
+	gt := bytes.LastIndexByte(b, '>')
+	if gt < 0 {
+		return string(b), time.Time{}
+	}
+	who := string(b[:gt+1])
+	rest := bytes.Fields(b[gt+1:])
+	if len(rest) == 0 {
+		return who, time.Time{}
+	}
+	sec, err := strconv.ParseInt(string(rest[0]), 10, 64)
+	if err != nil {
+		return who, time.Time{}
+	}
+	loc := time.UTC
+	if len(rest) > 1 && len(rest[1]) == 5 {
+		tz := rest[1]
+		h, _ := strconv.Atoi(string(tz[1:3]))
+		m, _ := strconv.Atoi(string(tz[3:5]))
+		off := (h*60 + m) * 60
+		if tz[0] == '-' {
+			off = -off
+		}
+		loc = time.FixedZone(string(tz), off)
+	}
+	return who, time.Unix(sec, 0).In(loc)
+}
+
+// TreeEntry is one entry of a tree object.
+type TreeEntry struct {
+	Name string
+	Mode uint32
+	Hash plumbing.Hash
+}
+
+// Tree entry modes.
+const (
+	ModeTree    = 0o040000
+	ModeGitlink = 0o160000
+	ModeSymlink = 0o120000
+)
+
+// IsTree reports whether the entry is a subdirectory.
+func (e TreeEntry) IsTree() bool { return e.Mode == ModeTree }
+
+// IsBlob reports whether the entry is a file (regular, executable or link).
+func (e TreeEntry) IsBlob() bool { return e.Mode&0o170000 == 0o100000 || e.Mode == ModeSymlink }
+
+// ParseTree decodes a tree object.
+func ParseTree(data []byte) ([]TreeEntry, error) {
+	var out []TreeEntry
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		if sp < 0 {
+			return nil, fmt.Errorf("%w: bad tree entry", errBadObject)
+		}
+		mode, err := strconv.ParseUint(string(data[:sp]), 8, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad tree mode", errBadObject)
+		}
+		data = data[sp+1:]
+		nul := bytes.IndexByte(data, 0)
+		if nul < 0 || nul+21 > len(data) {
+			return nil, fmt.Errorf("%w: truncated tree entry", errBadObject)
+		}
+		e := TreeEntry{Name: string(data[:nul]), Mode: uint32(mode)}
+		copy(e.Hash[:], data[nul+1:nul+21])
+		out = append(out, e)
+		data = data[nul+21:]
+	}
+	return out, nil
+}
+
+// ParseTag returns the object a tag points at and its type.
+func ParseTag(data []byte) (plumbing.Hash, Type, error) {
+	var h plumbing.Hash
+	var t Type
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data, '\n')
+		if nl <= 0 {
+			break
+		}
+		key, val, _ := bytes.Cut(data[:nl], []byte{' '})
+		switch string(key) {
+		case "object":
+			var ok bool
+			if h, ok = hashFromHex(string(val)); !ok {
+				return h, 0, fmt.Errorf("%w: bad tag object line", errBadObject)
+			}
+		case "type":
+			t, _ = parseType(string(val))
+		}
+		data = data[nl+1:]
+	}
+	if h.IsZero() || t == 0 {
+		return h, 0, fmt.Errorf("%w: tag without a target", errBadObject)
+	}
+	return h, t, nil
+}
