@@ -140,7 +140,8 @@ func summary(r *Report, p palette, files int) string {
 	st := r.Result.Stats
 	scanned := fmt.Sprintf("scanned %d %s, %s in %s", st.Files, plural(int(st.Files), "file", "files"), humanBytes(st.Bytes), humanDuration(st.Duration))
 	if st.Commits > 0 {
-		scanned = fmt.Sprintf("scanned %d commits, %d blobs, %s in %s", st.Commits, st.Files, humanBytes(st.Bytes), humanDuration(st.Duration))
+		scanned = fmt.Sprintf("scanned %d %s, %d %s, %s in %s", st.Commits, plural(int(st.Commits), "commit", "commits"),
+			st.Files, plural(int(st.Files), "blob", "blobs"), humanBytes(st.Bytes), humanDuration(st.Duration))
 	}
 	var extra []string
 	if st.Binary > 0 {

@@ -75,8 +75,21 @@ func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
 		res.Errors = append(res.Errors, ctx.Err())
 		return res
 	}
-	h.diffAll(ctx)
-	h.scanBlobs(ctx)
+	if h.opts.Range == "" && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
+		// A whole-history audit scans (nearly) every blob anyway: scan them
+		// all while the commits are being diffed, on the other core.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.scanBlobs(ctx, nil)
+		}()
+		h.diffAll(ctx)
+		<-done
+	} else {
+		h.diffAll(ctx)
+		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
+	}
+	h.checkMissing()
 	h.attribute()
 	SortFindings(res.Findings)
 	return res
@@ -100,6 +113,10 @@ type history struct {
 	shallow  map[plumbing.Hash]bool
 	lfs      int
 	submods  map[string]bool
+	// written by scanBlobs, read after it returns
+	seen      map[plumbing.Hash]bool
+	blobErrs  []error
+	blobStats Stats
 }
 
 func (h *history) errorf(format string, args ...any) {
@@ -335,57 +352,72 @@ func (h *history) diffTree(old, cur plumbing.Hash, prefix string, order int32) e
 	if old == cur {
 		return nil
 	}
-	newEntries, err := h.tree(cur)
+	curData, err := h.r.db.ReadType(cur, odb.Tree)
 	if err != nil {
 		return err
 	}
-	var oldEntries []odb.TreeEntry
+	var oldData []byte
 	if !old.IsZero() {
-		if oldEntries, err = h.tree(old); err != nil {
+		if oldData, err = h.r.db.ReadType(old, odb.Tree); err != nil {
 			return err
 		}
 	}
-	prev := map[string]odb.TreeEntry{}
-	for _, e := range oldEntries {
-		prev[e.Name] = e
+	// Both trees are sorted in git's order: merge them.
+	oi, ni := odb.TreeIter{Data: oldData}, odb.TreeIter{Data: curData}
+	o, haveO, err := oi.Next()
+	if err != nil {
+		return fmt.Errorf("tree %s: %w", old, err)
 	}
-	for _, e := range newEntries {
-		p := prefix + e.Name
-		o, had := prev[e.Name]
-		if had && o.Hash == e.Hash && o.Mode == e.Mode {
+	for {
+		n, ok, err := ni.Next()
+		if err != nil {
+			return fmt.Errorf("tree %s: %w", cur, err)
+		}
+		if !ok {
+			return nil
+		}
+		for haveO && odb.CompareEntries(o, n) < 0 {
+			if o, haveO, err = oi.Next(); err != nil {
+				return fmt.Errorf("tree %s: %w", old, err)
+			}
+		}
+		had := haveO && odb.CompareEntries(o, n) == 0
+		if had && o.Hash == n.Hash && o.Mode == n.Mode {
 			continue
 		}
 		switch {
-		case e.IsTree():
+		case n.IsTree():
 			var base plumbing.Hash
-			if had && o.IsTree() {
+			if had {
 				base = o.Hash
 			}
-			if err := h.diffTree(base, e.Hash, p+"/", order); err != nil {
+			if err := h.diffTree(base, n.Hash, prefix+string(n.Name)+"/", order); err != nil {
 				return err
 			}
-		case e.Mode == odb.ModeGitlink:
-			h.submods[p] = true
-		case e.IsBlob():
-			if had && o.Hash == e.Hash {
+		case n.Mode == odb.ModeGitlink:
+			h.submods[prefix+string(n.Name)] = true
+		case n.IsBlob():
+			if had && o.Hash == n.Hash {
 				continue // only the mode changed
 			}
-			h.intros = append(h.intros, intro{path: h.pathID(p), blob: e.Hash, order: order})
-			h.needed[e.Hash] = true
+			h.intros = append(h.intros, intro{path: h.pathID(prefix + string(n.Name)), blob: n.Hash, order: order})
+			h.needed[n.Hash] = true
 		}
 	}
-	return nil
 }
 
 // lfsPointer is how a Git LFS pointer file starts.
 var lfsPointer = []byte("version https://git-lfs.github.com/spec/")
 
-// scanBlobs reads every needed blob once and keeps what it holds.
-func (h *history) scanBlobs(ctx context.Context) {
+// scanBlobs reads every wanted blob (all, when want is nil) once and keeps
+// what it holds. It may run while diffAll does: it touches only its own
+// fields.
+func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) {
 	det := h.opts.detector()
 	h.hits = map[plumbing.Hash][]blobHit{}
 	var mu sync.Mutex
-	seen := make(map[plumbing.Hash]bool, len(h.needed))
+	h.seen = map[plumbing.Hash]bool{}
+	seen := h.seen
 	prog := &odb.Progress{}
 	stop := make(chan struct{})
 	var tick sync.WaitGroup
@@ -406,9 +438,9 @@ func (h *history) scanBlobs(ctx context.Context) {
 			}
 		}()
 	}
-	var binary, tooLarge, lfs, allowed int64
+	var binary, tooLarge, lfs, allowed, files, size int64
 	errs := h.r.db.Blobs(ctx, odb.BlobsOptions{
-		Want:     func(b plumbing.Hash) bool { return h.needed[b] },
+		Want:     want,
 		Workers:  runtime.GOMAXPROCS(0),
 		Progress: prog,
 	}, func(b plumbing.Hash, data []byte) {
@@ -431,8 +463,8 @@ func (h *history) scanBlobs(ctx context.Context) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[b] = true
-		h.res.Stats.Files++
-		h.res.Stats.Bytes += int64(len(data))
+		files++
+		size += int64(len(data))
 		if skipBinary {
 			binary++
 		}
@@ -449,16 +481,25 @@ func (h *history) scanBlobs(ctx context.Context) {
 	})
 	close(stop)
 	tick.Wait()
-	h.res.Errors = append(h.res.Errors, errs...)
-	h.res.Stats.Binary, h.res.Stats.TooLarge, h.res.Stats.Allowed = binary, tooLarge, allowed
-	if lfs > 0 {
+	h.blobErrs = errs
+	h.blobStats = Stats{Files: files, Bytes: size, Binary: binary, TooLarge: tooLarge, Allowed: allowed}
+	h.lfs = int(lfs)
+}
+
+// checkMissing merges the blob pass's results and reports the blobs the
+// history names but the database does not hold.
+func (h *history) checkMissing() {
+	h.res.Errors = append(h.res.Errors, h.blobErrs...)
+	st := &h.res.Stats
+	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
+	st.Binary, st.TooLarge, st.Allowed = h.blobStats.Binary, h.blobStats.TooLarge, h.blobStats.Allowed
+	if h.lfs > 0 {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
-			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", lfs))
+			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))
 	}
-	// Blobs the history names but the database does not hold.
 	var missing []string
 	for b := range h.needed {
-		if !seen[b] {
+		if !h.seen[b] {
 			if _, _, err := h.r.db.Read(b); errors.Is(err, odb.ErrNotFound) {
 				missing = append(missing, b.String())
 			}

@@ -276,6 +276,20 @@ func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan,
 	return pl, nil
 }
 
+// end returns where object i's compressed data ends: the next object's
+// offset, or the pack's trailing checksum.
+func (pl *packPlan) end(i int32) int64 {
+	if int(i)+1 < len(pl.offs) {
+		return pl.offs[i+1]
+	}
+	return pl.p.size - 20
+}
+
+// extent returns the length of object i's compressed data.
+func (pl *packPlan) extent(i int32) int {
+	return int(pl.end(i) - pl.data[i])
+}
+
 // walker inflates families for one goroutine, reusing its buffers.
 type walker struct {
 	db     *DB
@@ -305,7 +319,6 @@ func (w *walker) visit(h plumbing.Hash, data []byte) {
 // family inflates the root and rebuilds its needed descendants depth-first.
 func (w *walker) family(pl *packPlan, root int32) {
 	var data []byte
-	limit := func(i int32) int64 { return pl.p.size }
 	if pl.base[root] == -2 {
 		// A delta on a base outside this pack (a thin pack, or an
 		// alternate's object).
@@ -314,7 +327,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 			w.report(fmt.Errorf("object %s: delta base %s: %w", pl.hashes[root], pl.ext[root], err))
 			return
 		}
-		if w.delta, err = w.inflateRaw(pl, root, limit(root)); err != nil {
+		if w.delta, err = w.inflateRaw(pl, root); err != nil {
 			w.report(err)
 			return
 		}
@@ -331,7 +344,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 			return
 		}
 		data = w.buf(0, pl.sizes[root])
-		if err := inflate(pl.p.f, pl.data[root], pl.p.size, data); err != nil {
+		if err := inflate(pl.p.f, pl.data[root], pl.end(root), pl.extent(root), data); err != nil {
 			w.report(fmt.Errorf("object %s in pack %s: %w", pl.hashes[root], pl.p.path, err))
 			return
 		}
@@ -342,7 +355,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 	w.children(pl, root, data, 1)
 }
 
-func (w *walker) inflateRaw(pl *packPlan, i int32, limit int64) ([]byte, error) {
+func (w *walker) inflateRaw(pl *packPlan, i int32) ([]byte, error) {
 	if pl.sizes[i] > maxObject {
 		return nil, fmt.Errorf("object %s: delta too large (%d bytes)", pl.hashes[i], pl.sizes[i])
 	}
@@ -350,7 +363,7 @@ func (w *walker) inflateRaw(pl *packPlan, i int32, limit int64) ([]byte, error) 
 		w.delta = make([]byte, pl.sizes[i])
 	}
 	d := w.delta[:pl.sizes[i]]
-	if err := inflate(pl.p.f, pl.data[i], limit, d); err != nil {
+	if err := inflate(pl.p.f, pl.data[i], pl.end(i), pl.extent(i), d); err != nil {
 		return nil, fmt.Errorf("object %s in pack %s: %w", pl.hashes[i], pl.p.path, err)
 	}
 	return d, nil
@@ -361,7 +374,7 @@ func (w *walker) children(pl *packPlan, parent int32, data []byte, depth int) {
 		if !pl.needed[k] {
 			continue
 		}
-		delta, err := w.inflateRaw(pl, k, pl.p.size)
+		delta, err := w.inflateRaw(pl, k)
 		if err != nil {
 			w.report(err)
 			continue

@@ -2,8 +2,7 @@ package odb
 
 import (
 	"bytes"
-	"compress/zlib"
-	"errors"
+		"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/klauspost/compress/zlib"
 )
 
 func loosePath(dir string, h plumbing.Hash) string {

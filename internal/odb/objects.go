@@ -163,3 +163,77 @@ func ParseTag(data []byte) (plumbing.Hash, Type, error) {
 	}
 	return h, t, nil
 }
+
+// RawEntry is a tree entry whose name points into the tree's data.
+type RawEntry struct {
+	Name []byte
+	Mode uint32
+	Hash plumbing.Hash
+}
+
+// IsTree reports whether the entry is a subdirectory.
+func (e RawEntry) IsTree() bool { return e.Mode == ModeTree }
+
+// IsBlob reports whether the entry is a file (regular, executable or link).
+func (e RawEntry) IsBlob() bool { return e.Mode&0o170000 == 0o100000 || e.Mode == ModeSymlink }
+
+// TreeIter walks a tree object's entries without allocating.
+type TreeIter struct {
+	Data []byte
+}
+
+// Next returns the next entry, or false at the end.
+func (it *TreeIter) Next() (RawEntry, bool, error) {
+	var e RawEntry
+	d := it.Data
+	if len(d) == 0 {
+		return e, false, nil
+	}
+	i := 0
+	for ; i < len(d) && d[i] != ' '; i++ {
+		c := d[i]
+		if c < '0' || c > '7' || i > 7 {
+			return e, false, fmt.Errorf("%w: bad tree mode", errBadObject)
+		}
+		e.Mode = e.Mode<<3 | uint32(c-'0')
+	}
+	if i == 0 || i >= len(d) {
+		return e, false, fmt.Errorf("%w: bad tree entry", errBadObject)
+	}
+	d = d[i+1:]
+	nul := bytes.IndexByte(d, 0)
+	if nul < 0 || nul+21 > len(d) {
+		return e, false, fmt.Errorf("%w: truncated tree entry", errBadObject)
+	}
+	e.Name = d[:nul]
+	copy(e.Hash[:], d[nul+1:nul+21])
+	it.Data = d[nul+21:]
+	return e, true, nil
+}
+
+// CompareEntries orders tree entries as git sorts them: by name, with a
+// directory's name compared as if it ended in "/".
+func CompareEntries(a, b RawEntry) int {
+	n := min(len(a.Name), len(b.Name))
+	if c := bytes.Compare(a.Name[:n], b.Name[:n]); c != 0 {
+		return c
+	}
+	ca, cb := byte(0), byte(0)
+	if len(a.Name) > n {
+		ca = a.Name[n]
+	} else if a.IsTree() {
+		ca = '/'
+	}
+	if len(b.Name) > n {
+		cb = b.Name[n]
+	} else if b.IsTree() {
+		cb = '/'
+	}
+	switch {
+	case ca < cb:
+		return -1
+	case ca > cb:
+		return 1
+	}
+	return 0
+}

@@ -2,9 +2,9 @@ package odb
 
 import (
 	"bufio"
-	"compress/zlib"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zlib"
 	"io"
 	"os"
 	"sync"
@@ -123,25 +123,94 @@ func (p *pack) header(off int64) (header, error) {
 	return parseHeader(buf[:n], off)
 }
 
-// inflater is a reusable zlib decoder.
+// inflater is a reusable zlib decoder with its input buffer.
 type inflater struct {
-	br *bufio.Reader
-	zr io.ReadCloser
+	src chunkReader
+	zr  io.ReadCloser
 }
 
-var inflaters = sync.Pool{New: func() any { return &inflater{br: bufio.NewReaderSize(nil, 32<<10)} }}
+var inflaters = sync.Pool{New: func() any { return &inflater{} }}
 
-// inflate decompresses the zlib stream at off into dst, which must have
-// exactly the inflated size.
-func inflate(r io.ReaderAt, off, limit int64, dst []byte) error {
+// chunkReader reads a pack from an offset in chunks that start small and
+// double, so inflating a small object reads little more than the object,
+// and it implements io.ByteReader so flate reads it directly.
+type chunkReader struct {
+	r        io.ReaderAt
+	off, end int64 // next offset to read; where the readable extent ends
+	buf      []byte
+	pos      int
+	next     int // size of the next chunk
+	err      error
+}
+
+func (c *chunkReader) reset(r io.ReaderAt, off, end int64, first int) {
+	c.r, c.off, c.end, c.pos, c.err = r, off, end, 0, nil
+	c.buf = c.buf[:0]
+	c.next = first
+}
+
+func (c *chunkReader) fill() bool {
+	if c.err != nil {
+		return false
+	}
+	n := int64(c.next)
+	if c.off+n > c.end {
+		n = c.end - c.off
+	}
+	if n <= 0 {
+		c.err = io.EOF
+		return false
+	}
+	if int64(cap(c.buf)) < n {
+		c.buf = make([]byte, n)
+	}
+	c.buf = c.buf[:n]
+	m, err := c.r.ReadAt(c.buf, c.off)
+	c.buf, c.pos = c.buf[:m], 0
+	c.off += int64(m)
+	if c.next < 256<<10 {
+		c.next *= 2
+	}
+	if m == 0 {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		c.err = err
+		return false
+	}
+	return true
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.pos == len(c.buf) && !c.fill() {
+		return 0, c.err
+	}
+	n := copy(p, c.buf[c.pos:])
+	c.pos += n
+	return n, nil
+}
+
+func (c *chunkReader) ReadByte() (byte, error) {
+	if c.pos == len(c.buf) && !c.fill() {
+		return 0, c.err
+	}
+	b := c.buf[c.pos]
+	c.pos++
+	return b, nil
+}
+
+// inflate decompresses the zlib stream at off, which ends by end, into dst,
+// which must have exactly the inflated size. first is the size of the first
+// read: the whole extent when it is known, or a guess.
+func inflate(r io.ReaderAt, off, end int64, first int, dst []byte) error {
 	inf := inflaters.Get().(*inflater)
 	defer inflaters.Put(inf)
-	inf.br.Reset(io.NewSectionReader(r, off, limit-off))
+	inf.src.reset(r, off, end, max(first, 64))
 	var err error
 	if inf.zr == nil {
-		inf.zr, err = zlib.NewReader(inf.br)
+		inf.zr, err = zlib.NewReader(&inf.src)
 	} else {
-		err = inf.zr.(zlib.Resetter).Reset(inf.br, nil)
+		err = inf.zr.(zlib.Resetter).Reset(&inf.src, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("corrupt zlib stream: %w", err)
@@ -174,7 +243,8 @@ func (p *pack) readAt(off int64) (Type, []byte, error) {
 		return 0, nil, fmt.Errorf("object at %d is too large (%d bytes)", off, h.size)
 	}
 	raw := make([]byte, h.size)
-	if err := inflate(p.f, h.data, p.size, raw); err != nil {
+	// Compressed data is rarely much larger than a quarter of the object.
+	if err := inflate(p.f, h.data, p.size, int(min(h.size/2+64, 64<<10)), raw); err != nil {
 		return 0, nil, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
 	}
 	var t Type
