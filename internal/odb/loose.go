@@ -2,7 +2,7 @@ package odb
 
 import (
 	"bytes"
-		"errors"
+	"errors"
 	"fmt"
 	"io"
 	"os"
