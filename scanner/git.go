@@ -66,6 +66,10 @@ func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
 		return res
 	}
 	defer r.close()
+	if err := r.db.LoadIndexes(); err != nil {
+		res.Errors = append(res.Errors, err)
+		return res
+	}
 	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}}
 	if err := h.graph(); err != nil {
 		res.Errors = append(res.Errors, err)

@@ -142,7 +142,11 @@ type packPlan struct {
 }
 
 func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan, error) {
-	iter, err := p.idx.Entries()
+	idx, err := p.loadIndex()
+	if err != nil {
+		return nil, err
+	}
+	iter, err := idx.Entries()
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", p.path, err)
 	}

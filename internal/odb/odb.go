@@ -135,6 +135,17 @@ func (db *DB) addDir(dir string, seen map[string]bool, depth int) error {
 	return sc.Err()
 }
 
+// LoadIndexes decodes every pack index in full, which makes lookups
+// memory-only: worth it before reading many objects.
+func (db *DB) LoadIndexes() error {
+	for _, p := range db.packs {
+		if _, err := p.loadIndex(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close releases the pack files.
 func (db *DB) Close() error {
 	var first error

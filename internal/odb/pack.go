@@ -2,53 +2,140 @@ package odb
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/klauspost/compress/zlib"
 	"io"
 	"os"
+	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 )
 
-// pack is one pack file with its index.
+// pack is one pack file with its index. The index is not decoded until
+// a caller needs all of it (LoadIndexes, Blobs): a lookup reads just the
+// fan-out bucket it needs, so opening a large repository to read a handful
+// of objects (a pre-commit check) costs microseconds, not a decode of every
+// index.
 type pack struct {
 	db   *DB
 	path string // without extension
 	f    *os.File
 	size int64
-	idx  *idxfile.MemoryIndex
+
+	idxf   *os.File
+	count  int64
+	fanout [256]uint32
+
+	once sync.Once
+	idx  atomic.Pointer[idxfile.MemoryIndex]
+	err  error
 }
+
+// idx v2 layout.
+const (
+	idxHeader  = 8
+	idxFanout  = 256 * 4
+	idxNameOff = idxHeader + idxFanout
+)
 
 func openPack(base string) (*pack, error) {
 	idxf, err := os.Open(base + ".idx")
 	if err != nil {
 		return nil, fmt.Errorf("open pack index: %w", err)
 	}
-	defer idxf.Close()
-	idx := idxfile.NewMemoryIndex()
-	if err := idxfile.NewDecoder(bufio.NewReaderSize(idxf, 1<<16)).Decode(idx); err != nil {
+	p := &pack{path: base, idxf: idxf}
+	var head [idxNameOff]byte
+	if _, err := io.ReadFull(idxf, head[:]); err != nil {
+		idxf.Close()
 		return nil, fmt.Errorf("read pack index %s.idx: %w", base, err)
 	}
+	if string(head[:4]) != "\xfftOc" || binary.BigEndian.Uint32(head[4:8]) != 2 {
+		idxf.Close()
+		return nil, fmt.Errorf("read pack index %s.idx: not a version 2 index", base)
+	}
+	for i := range p.fanout {
+		p.fanout[i] = binary.BigEndian.Uint32(head[idxHeader+4*i:])
+	}
+	p.count = int64(p.fanout[255])
 	f, err := os.Open(base + ".pack")
 	if err != nil {
+		idxf.Close()
 		return nil, fmt.Errorf("open pack: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
+		idxf.Close()
 		return nil, fmt.Errorf("open pack: %w", err)
 	}
-	return &pack{path: base, f: f, size: st.Size(), idx: idx}, nil
+	p.f, p.size = f, st.Size()
+	return p, nil
 }
 
-func (p *pack) close() error { return p.f.Close() }
+// loadIndex decodes the whole index with go-git's decoder.
+func (p *pack) loadIndex() (*idxfile.MemoryIndex, error) {
+	p.once.Do(func() {
+		idx := idxfile.NewMemoryIndex()
+		r := bufio.NewReaderSize(io.NewSectionReader(p.idxf, 0, 1<<62), 1<<16)
+		if err := idxfile.NewDecoder(r).Decode(idx); err != nil {
+			p.err = fmt.Errorf("read pack index %s.idx: %w", p.path, err)
+			return
+		}
+		p.idx.Store(idx)
+	})
+	return p.idx.Load(), p.err
+}
 
+func (p *pack) close() error {
+	p.idxf.Close()
+	return p.f.Close()
+}
+
+// find returns the offset of h in the pack.
 func (p *pack) find(h plumbing.Hash) (int64, bool) {
-	off, err := p.idx.FindOffset(h)
-	return off, err == nil
+	if idx := p.idx.Load(); idx != nil {
+		off, err := idx.FindOffset(h)
+		return off, err == nil
+	}
+	// Read only h's fan-out bucket of names.
+	lo := int64(0)
+	if h[0] > 0 {
+		lo = int64(p.fanout[h[0]-1])
+	}
+	hi := int64(p.fanout[h[0]])
+	if hi <= lo {
+		return 0, false
+	}
+	names := make([]byte, (hi-lo)*20)
+	if _, err := p.idxf.ReadAt(names, idxNameOff+lo*20); err != nil {
+		return 0, false
+	}
+	n := int(hi - lo)
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(names[i*20:i*20+20], h[:]) >= 0 })
+	if i == n || !bytes.Equal(names[i*20:i*20+20], h[:]) {
+		return 0, false
+	}
+	pos := lo + int64(i)
+	var b [8]byte
+	offTable := idxNameOff + p.count*20 + p.count*4
+	if _, err := p.idxf.ReadAt(b[:4], offTable+pos*4); err != nil {
+		return 0, false
+	}
+	off := int64(binary.BigEndian.Uint32(b[:4]))
+	if off&0x80000000 != 0 {
+		big := offTable + p.count*4 + (off&0x7fffffff)*8
+		if _, err := p.idxf.ReadAt(b[:], big); err != nil {
+			return 0, false
+		}
+		off = int64(binary.BigEndian.Uint64(b[:]))
+	}
+	return off, true
 }
 
 // header is a pack object's header.
