@@ -116,6 +116,12 @@ func writeText(w io.Writer, r *Report) error {
 		ew.printf("  • A deliberate test fixture: add %q on its line, or list its path in %s.\n",
 			scanner.AllowMarker, scanner.IgnoreFile)
 	}
+	if r.Mode == "staged" && len(res.Findings) > 0 {
+		ew.printf("\n%s\n", p.bad.Sprint("Commit blocked: it would add a Gemini credential. Three ways forward:"))
+		ew.printf("  1. Move the value to an environment variable or a secret store, read it at run time, and stage that change.\n")
+		ew.printf("  2. Unstage it: git restore --staged <file> (then edit the file and git add it again).\n")
+		ew.printf("  3. A deliberate test fixture (not a real key)? Add %q on its line and git add it again.\n", scanner.AllowMarker)
+	}
 	for _, n := range res.Stats.Notes {
 		ew.printf("%s %s\n", p.warn.Sprint("note:"), n)
 	}

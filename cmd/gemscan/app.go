@@ -99,6 +99,7 @@ func newApp(e *env) *cli.App {
 		Commands: []*cli.Command{
 			dirCommand(e),
 			gitCommand(e),
+			stagedCommand(e),
 			stdinCommand(e),
 			verifyCommand(e),
 			versionCommand(e),

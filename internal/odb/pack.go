@@ -330,8 +330,9 @@ func (p *pack) readAt(off int64) (Type, []byte, error) {
 		return 0, nil, fmt.Errorf("object at %d is too large (%d bytes)", off, h.size)
 	}
 	raw := make([]byte, h.size)
-	// Compressed data is rarely much larger than a quarter of the object.
-	if err := inflate(p.f, h.data, p.size, int(min(h.size/2+64, 64<<10)), raw); err != nil {
+	// One 4 KiB read holds most objects whole (compressed, and deltas are
+	// small); larger ones are read in growing chunks.
+	if err := inflate(p.f, h.data, p.size, int(min(max(h.size/2, 4<<10), 64<<10)), raw); err != nil {
 		return 0, nil, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
 	}
 	var t Type

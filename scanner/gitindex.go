@@ -1,0 +1,102 @@
+package scanner
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// indexEntry is what the staged scan needs of one index entry.
+type indexEntry struct {
+	Name        string
+	Mode        uint32
+	Hash        plumbing.Hash
+	Stage       uint8
+	IntentToAdd bool
+}
+
+// Index entry modes.
+const (
+	modeSymlink = 0o120000
+	modeGitlink = 0o160000
+)
+
+var errBadIndex = errors.New("malformed index")
+
+// parseIndex reads the entries of a git index (versions 2, 3 and 4). The
+// entries' names share data's memory, which must not change afterwards.
+//
+// go-git's index decoder reads each field through encoding/binary's
+// reflection and hashes the whole file: about 14 ms on an index of 11.5k
+// entries, more than the whole pre-commit budget. This reads only the
+// fields the scan needs, straight from the bytes; TestParseIndexMatchesGoGit
+// checks it against go-git's decoder on real indexes of every version.
+func parseIndex(data []byte) ([]indexEntry, error) {
+	if len(data) < 12 || string(data[:4]) != "DIRC" {
+		return nil, fmt.Errorf("%w: no DIRC signature", errBadIndex)
+	}
+	version := binary.BigEndian.Uint32(data[4:8])
+	if version < 2 || version > 4 {
+		return nil, fmt.Errorf("%w: unsupported version %d", errBadIndex, version)
+	}
+	count := int(binary.BigEndian.Uint32(data[8:12]))
+	if count > len(data)/40 {
+		return nil, fmt.Errorf("%w: %d entries cannot fit", errBadIndex, count)
+	}
+	out := make([]indexEntry, count)
+	// Names are substrings of one string view of the index: no copy per
+	// entry. The caller must not modify data afterwards.
+	names := unsafe.String(&data[0], len(data))
+	pos := 12
+	var prev string
+	for i := range out {
+		const fixed = 62 // stat data (40), hash (20), flags (2)
+		if pos+fixed > len(data) {
+			return nil, fmt.Errorf("%w: truncated entry %d", errBadIndex, i)
+		}
+		start := pos
+		e := &out[i]
+		e.Mode = binary.BigEndian.Uint32(data[pos+24:])
+		copy(e.Hash[:], data[pos+40:pos+60])
+		flags := binary.BigEndian.Uint16(data[pos+60:])
+		e.Stage = uint8(flags >> 12 & 3)
+		pos += fixed
+		if flags&0x4000 != 0 {
+			if version < 3 || pos+2 > len(data) {
+				return nil, fmt.Errorf("%w: extended flags in entry %d", errBadIndex, i)
+			}
+			e.IntentToAdd = binary.BigEndian.Uint16(data[pos:])&0x2000 != 0
+			pos += 2
+		}
+		if version == 4 {
+			strip, n := binary.Uvarint(data[pos:])
+			if n <= 0 || int(strip) > len(prev) {
+				return nil, fmt.Errorf("%w: bad name prefix in entry %d", errBadIndex, i)
+			}
+			pos += n
+			end := bytes.IndexByte(data[pos:], 0)
+			if end < 0 {
+				return nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
+			}
+			e.Name = prev[:len(prev)-int(strip)] + string(data[pos:pos+end])
+			pos += end + 1
+			prev = e.Name
+			continue
+		}
+		end := bytes.IndexByte(data[pos:], 0)
+		if end < 0 {
+			return nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
+		}
+		e.Name = names[pos : pos+end]
+		// Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
+		pos = start + (pos+end-start+8)&^7
+		if pos > len(data) {
+			return nil, fmt.Errorf("%w: truncated entry %d", errBadIndex, i)
+		}
+	}
+	return out, nil
+}
