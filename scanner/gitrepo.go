@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
 )
 
@@ -26,50 +27,14 @@ type repo struct {
 
 // openRepo opens a work tree, a .git directory or a bare repository.
 func openRepo(path string) (*repo, error) {
-	abs, err := filepath.Abs(path)
+	d, err := gitdir.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", path, err)
+		return nil, err
 	}
-	r := &repo{}
-	dotgit := filepath.Join(abs, ".git")
-	switch st, err := os.Stat(dotgit); {
-	case err == nil && st.IsDir():
-		r.gitDir, r.workTree = dotgit, abs
-	case err == nil:
-		// A worktree or submodule: ".git" is a file naming the git dir.
-		data, err := os.ReadFile(dotgit)
-		if err != nil {
-			return nil, fmt.Errorf("open repository %s: %w", path, err)
-		}
-		dir, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
-		if !ok {
-			return nil, fmt.Errorf("open repository %s: .git file without a gitdir line", path)
-		}
-		dir = strings.TrimSpace(dir)
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(abs, dir)
-		}
-		r.gitDir, r.workTree = dir, abs
-	default:
-		if !isGitDir(abs) {
-			return nil, fmt.Errorf("open repository %s: not a git repository (no .git, HEAD or objects)", path)
-		}
-		r.gitDir = abs
-	}
-	r.commonDir = r.gitDir
-	if data, err := os.ReadFile(filepath.Join(r.gitDir, "commondir")); err == nil {
-		c := strings.TrimSpace(string(data))
-		if !filepath.IsAbs(c) {
-			c = filepath.Join(r.gitDir, c)
-		}
-		r.commonDir = filepath.Clean(c)
-	}
-	if !isGitDir(r.commonDir) {
-		return nil, fmt.Errorf("open repository %s: %s is not a git directory", path, r.commonDir)
-	}
-	openPath := abs
-	if r.workTree == "" {
-		openPath = r.gitDir
+	r := &repo{gitDir: d.GitDir, commonDir: d.CommonDir, workTree: d.WorkTree}
+	openPath := d.WorkTree
+	if openPath == "" {
+		openPath = d.GitDir
 	}
 	r.gg, err = git.PlainOpenWithOptions(openPath, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
 	if err != nil {
@@ -80,14 +45,6 @@ func openRepo(path string) (*repo, error) {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	return r, nil
-}
-
-func isGitDir(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
-		return false
-	}
-	st, err := os.Stat(filepath.Join(dir, "objects"))
-	return err == nil && st.IsDir()
 }
 
 func (r *repo) close() { r.db.Close() }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	ignore "github.com/sabhiram/go-gitignore"
+
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
 // IgnoreFile is the name of gemscan's own ignore file, read at the root of a
@@ -93,7 +95,11 @@ func rootIgnores(root string) (ignoreSet, []error) {
 	if err != nil {
 		return nil, []error{fmt.Errorf("resolve %s: %w", root, err)}
 	}
-	if top := workTreeTop(abs); top != "" && top != abs {
+	top := ""
+	if d, err := gitdir.Find(abs); err == nil {
+		top = d.WorkTree
+	}
+	if top != "" && top != abs {
 		for dir := abs; dir != top; {
 			dir = filepath.Dir(dir)
 			below, _ := filepath.Rel(dir, abs)
@@ -109,21 +115,6 @@ func rootIgnores(root string) (ignoreSet, []error) {
 	}
 	add(filepath.Join(abs, IgnoreFile), ignoreRules{})
 	return set, errs
-}
-
-// workTreeTop returns the nearest directory at or above dir that holds a
-// .git entry, or "".
-func workTreeTop(dir string) string {
-	for {
-		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // childIgnores returns the set in force inside directory rel, adding the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
 )
 
@@ -73,39 +74,14 @@ type change struct {
 }
 
 func openStaged(dir string) (*staged, error) {
-	abs, err := filepath.Abs(dir)
+	d, err := gitdir.Find(dir)
 	if err != nil {
 		return nil, err
 	}
-	top := workTreeTop(abs)
-	if top == "" {
-		return nil, fmt.Errorf("%s is not in a git work tree", dir)
+	if d.WorkTree == "" {
+		return nil, fmt.Errorf("%s is a bare repository: nothing is staged there", dir)
 	}
-	s := &staged{top: top, gitDir: filepath.Join(top, ".git")}
-	if st, err := os.Stat(s.gitDir); err == nil && !st.IsDir() {
-		// A worktree: .git names its git directory.
-		data, err := os.ReadFile(s.gitDir)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.gitDir, err)
-		}
-		d, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
-		if !ok {
-			return nil, fmt.Errorf("%s: no gitdir line", s.gitDir)
-		}
-		d = strings.TrimSpace(d)
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(top, d)
-		}
-		s.gitDir = d
-	}
-	s.commonDir = s.gitDir
-	if data, err := os.ReadFile(filepath.Join(s.gitDir, "commondir")); err == nil {
-		c := strings.TrimSpace(string(data))
-		if !filepath.IsAbs(c) {
-			c = filepath.Join(s.gitDir, c)
-		}
-		s.commonDir = filepath.Clean(c)
-	}
+	s := &staged{top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
 	}

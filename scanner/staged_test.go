@@ -136,3 +136,44 @@ func TestStagedFirstCommit(t *testing.T) {
 	r.git("add", "a.env")
 	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "a.env:1="+k)
 }
+
+func TestStagedWorktreeAlternatesMerge(t *testing.T) {
+	g := testkeys.New(53)
+	r := newRepo(t)
+	r.write("a.txt", "a\n")
+	r.write("conflict.txt", "base\n")
+	r.commit("base")
+	r.git("gc", "-q")
+
+	// A linked worktree: its own index and HEAD, the common objects.
+	wt := filepath.Join(t.TempDir(), "wt")
+	r.git("worktree", "add", "-q", "-b", "wt", wt)
+	k := g.APIKey()
+	os.WriteFile(filepath.Join(wt, "w.env"), []byte("K="+k+"\n"), 0o644)
+	runGit(t, wt, 1, "add", "w.env")
+	expectValues(t, stagedValues(t, wt, StagedOptions{}), "w.env:1="+k)
+	expectValues(t, stagedValues(t, r.dir, StagedOptions{}))
+
+	// A clone that borrows objects through alternates.
+	clone := filepath.Join(t.TempDir(), "clone")
+	runGit(t, ".", 0, "clone", "-q", "--shared", r.dir, clone)
+	k2 := g.AQKey()
+	os.WriteFile(filepath.Join(clone, "a.txt"), []byte("a\nK="+k2+"\n"), 0o644)
+	runGit(t, clone, 1, "add", "a.txt")
+	expectValues(t, stagedValues(t, clone, StagedOptions{}), "a.txt:2="+k2)
+
+	// A commit in the middle of a merge: conflicts are skipped until
+	// resolved, then the resolution is judged.
+	r.git("checkout", "-q", "-b", "side")
+	r.write("conflict.txt", "side\n")
+	r.commit("side")
+	r.git("checkout", "-q", "main")
+	r.write("conflict.txt", "main\n")
+	r.commit("main")
+	r.tryGit("merge", "-q", "side")
+	expectValues(t, stagedValues(t, r.dir, StagedOptions{}))
+	k3 := g.APIKey()
+	r.write("conflict.txt", "resolved "+k3+"\n")
+	r.git("add", "conflict.txt")
+	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "conflict.txt:1="+k3)
+}

@@ -72,6 +72,9 @@ hidden in base64, JSON escapes or percent-encoding.
 
 Examples:
    gemscan dir .                      scan this working tree (honours .gitignore)
+   gemscan git                        audit every commit of every branch and tag
+   gemscan install-hook               block commits that add a key
+   gemscan dir --verify .             ...and ask the providers which keys still work
    gemscan dir --format json src/     machine-readable report
    cat app.log | gemscan stdin        scan a stream
 
@@ -102,6 +105,7 @@ func newApp(e *env) *cli.App {
 			stagedCommand(e),
 			stdinCommand(e),
 			verifyCommand(e),
+			installHookCommand(e),
 			versionCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {

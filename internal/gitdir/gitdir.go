@@ -1,0 +1,93 @@
+// Package gitdir finds a repository's directories: its work tree, its own
+// git directory and the common directory that holds objects, refs and hooks
+// (they differ for a linked worktree), without opening the repository.
+package gitdir
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Dirs are a repository's directories, all absolute.
+type Dirs struct {
+	WorkTree  string // "" for a bare repository
+	GitDir    string // HEAD and index live here
+	CommonDir string // objects, refs, config and hooks live here
+}
+
+// Find locates the repository holding dir: the nearest work tree at or
+// above it.
+func Find(dir string) (Dirs, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Dirs{}, err
+	}
+	for d := abs; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return Open(d)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return Dirs{}, fmt.Errorf("%s is not in a git work tree", dir)
+		}
+		d = parent
+	}
+}
+
+// Open reads the repository at path: a work tree (whose .git is a
+// directory, or a file naming the git directory), a .git directory, or a
+// bare repository.
+func Open(path string) (Dirs, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Dirs{}, err
+	}
+	var d Dirs
+	dotgit := filepath.Join(abs, ".git")
+	switch st, err := os.Stat(dotgit); {
+	case err == nil && st.IsDir():
+		d.GitDir, d.WorkTree = dotgit, abs
+	case err == nil:
+		data, err := os.ReadFile(dotgit)
+		if err != nil {
+			return Dirs{}, fmt.Errorf("open repository %s: %w", path, err)
+		}
+		g, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
+		if !ok {
+			return Dirs{}, fmt.Errorf("open repository %s: .git file without a gitdir line", path)
+		}
+		g = strings.TrimSpace(g)
+		if !filepath.IsAbs(g) {
+			g = filepath.Join(abs, g)
+		}
+		d.GitDir, d.WorkTree = filepath.Clean(g), abs
+	default:
+		if !IsGitDir(abs) {
+			return Dirs{}, fmt.Errorf("open repository %s: not a git repository (no .git, HEAD or objects)", path)
+		}
+		d.GitDir = abs
+	}
+	d.CommonDir = d.GitDir
+	if data, err := os.ReadFile(filepath.Join(d.GitDir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(data))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(d.GitDir, c)
+		}
+		d.CommonDir = filepath.Clean(c)
+	}
+	if !IsGitDir(d.CommonDir) {
+		return Dirs{}, fmt.Errorf("open repository %s: %s is not a git directory", path, d.CommonDir)
+	}
+	return d, nil
+}
+
+// IsGitDir reports whether dir looks like a git directory.
+func IsGitDir(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(dir, "objects"))
+	return err == nil && st.IsDir()
+}
