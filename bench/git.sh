@@ -5,14 +5,14 @@
 # gitleaks is installed. Prints medians, ratios and peak RSS.
 #
 #   bench/git.sh [REPO]    default: builds bench/out/gosrc-history (the Go
-#                          toolchain's src/ plus 3000 editing commits)
+#                          toolchain's src/ plus 4000 editing commits)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out; mkdir -p "$out"
 repo="${1:-}"
 if [ -z "$repo" ]; then
   repo="$out/gosrc-history"
-  [ -d "$repo/.git" ] || python3 bench/mkrepo.py "$repo" 3000 >/dev/null
+  [ -d "$repo/.git" ] || python3 bench/mkrepo.py "$repo" 4000 >/dev/null
 fi
 go build -o "$out/gemscan" ./cmd/gemscan
 runs=5

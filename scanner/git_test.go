@@ -347,3 +347,36 @@ func TestGitCorruptObjectIsAnErrorNamingIt(t *testing.T) {
 		t.Errorf("the intact blob's finding was lost: %v", got)
 	}
 }
+
+func TestResolveRevisions(t *testing.T) {
+	r := newRepo(t)
+	c1 := r.commit("one")
+	c2 := r.commit("two")
+	r.git("checkout", "-q", "-b", "side", c1)
+	s1 := r.commit("side")
+	r.git("checkout", "-q", "main")
+	r.n++
+	r.git("merge", "-q", "--no-ff", "-m", "merge", "side")
+	m := r.git("rev-parse", "HEAD")
+	r.git("tag", "-a", "v1", "-m", "v1", c2)
+	r.git("pack-refs", "--all")
+	repo, err := openRepo(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.close()
+	for rev, want := range map[string]string{
+		"HEAD": m, "main": m, "refs/heads/main": m, "heads/main": m, "side": s1, "v1": c2, "tags/v1": c2,
+		"HEAD~1": c2, "HEAD^": c2, "HEAD^2": s1, "HEAD~2": c1, "main^2~1": c1, m[:7]: m, c1: c1, "HEAD^0": m,
+	} {
+		got, err := repo.resolve(rev)
+		if err != nil || got.String() != want {
+			t.Errorf("resolve(%q) = %s, %v; want %s", rev, got, err, want)
+		}
+	}
+	for _, bad := range []string{"nope", "HEAD~9", "HEAD^3", "zzzz"} {
+		if _, err := repo.resolve(bad); err == nil {
+			t.Errorf("resolve(%q) succeeded", bad)
+		}
+	}
+}

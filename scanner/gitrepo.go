@@ -6,22 +6,30 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
 )
 
-// repo is an opened git repository: go-git for refs and configuration, odb
-// for objects.
+// repo is an opened git repository: go-git's storage for refs and
+// configuration (not its Repository, whose package pulls in transports,
+// SSH and OpenPGP: a millisecond of start-up a pre-commit run notices),
+// odb for objects.
 type repo struct {
 	gitDir    string // the repository's own git directory
 	commonDir string // where objects, refs and shallow live (differs for worktrees)
 	workTree  string // "" for a bare repository
-	gg        *git.Repository
+	refs      *filesystem.Storage // go-git's storage: refs and config only
 	db        *odb.DB
 }
 
@@ -32,14 +40,11 @@ func openRepo(path string) (*repo, error) {
 		return nil, err
 	}
 	r := &repo{gitDir: d.GitDir, commonDir: d.CommonDir, workTree: d.WorkTree}
-	openPath := d.WorkTree
-	if openPath == "" {
-		openPath = d.GitDir
+	var fsys billy.Filesystem = osfs.New(d.GitDir)
+	if d.CommonDir != d.GitDir {
+		fsys = dotgit.NewRepositoryFilesystem(fsys, osfs.New(d.CommonDir))
 	}
-	r.gg, err = git.PlainOpenWithOptions(openPath, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
-	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", path, err)
-	}
+	r.refs = filesystem.NewStorage(fsys, cache.NewObjectLRU(0))
 	r.db, err = odb.Open(filepath.Join(r.commonDir, "objects"))
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
@@ -72,7 +77,7 @@ func (r *repo) shallow() (map[plumbing.Hash]bool, error) {
 // partialClone reports whether objects may be missing on purpose (a
 // promisor remote: git clone --filter).
 func (r *repo) partialClone() bool {
-	cfg, err := r.gg.Config()
+	cfg, err := r.refs.Config()
 	if err != nil {
 		return false
 	}
@@ -89,7 +94,7 @@ func (r *repo) partialClone() bool {
 
 // head returns the commit HEAD points at, or false for an unborn branch.
 func (r *repo) head() (plumbing.Hash, bool) {
-	ref, err := r.gg.Head()
+	ref, err := storer.ResolveReference(r.refs, plumbing.HEAD)
 	if err != nil {
 		return plumbing.ZeroHash, false
 	}
@@ -135,7 +140,7 @@ type tip struct {
 func (r *repo) tips(branches []string) ([]tip, []error) {
 	var out []tip
 	var errs []error
-	iter, err := r.gg.Storer.IterReferences()
+	iter, err := r.refs.IterReferences()
 	if err != nil {
 		return nil, []error{fmt.Errorf("list refs: %w", err)}
 	}
@@ -159,7 +164,7 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 		}
 		return nil
 	})
-	if ref, err := r.gg.Storer.Reference(plumbing.HEAD); err == nil && ref.Type() == plumbing.HashReference {
+	if ref, err := r.refs.Reference(plumbing.HEAD); err == nil && ref.Type() == plumbing.HashReference {
 		add("HEAD", ref.Hash()) // a detached HEAD
 	}
 	for _, b := range branches {
@@ -170,11 +175,9 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 			}
 		}
 		if !found {
-			if h, err := r.gg.ResolveRevision(plumbing.Revision(b)); err == nil {
-				if c, err := r.peel(*h); err == nil {
-					out = append(out, tip{b, c})
-					continue
-				}
+			if c, err := r.resolve(b); err == nil {
+				out = append(out, tip{b, c})
+				continue
 			}
 			errs = append(errs, fmt.Errorf("--branch %s: no such ref or revision", b))
 		}
@@ -193,18 +196,76 @@ func matchesRef(name string, pats []string) bool {
 	return false
 }
 
-// resolve turns a revision (a ref name, a hash, HEAD~2 …) into a commit.
+// resolve turns a revision into a commit: HEAD, a ref name (full, or
+// short as git searches it: refs/, refs/tags/, refs/heads/, refs/remotes/),
+// a full or abbreviated hash, each followed by any ~N and ^N steps.
 func (r *repo) resolve(rev string) (plumbing.Hash, error) {
-	h, err := r.gg.ResolveRevision(plumbing.Revision(rev))
+	base, steps := rev, ""
+	if i := strings.IndexAny(rev, "~^"); i >= 0 {
+		base, steps = rev[:i], rev[i:]
+	}
+	h, err := r.resolveBase(base)
 	if err != nil {
-		if len(rev) == 40 {
-			if h2, ok := hexHash(rev); ok {
-				return r.peel(h2)
-			}
-		}
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
 	}
-	return r.peel(*h)
+	for steps != "" {
+		op := steps[0]
+		steps = steps[1:]
+		n := 1
+		j := 0
+		for j < len(steps) && steps[j] >= '0' && steps[j] <= '9' {
+			j++
+		}
+		if j > 0 {
+			n, _ = strconv.Atoi(steps[:j])
+			steps = steps[j:]
+		}
+		if op == '^' && n == 0 {
+			continue
+		}
+		count := 1
+		parent := n
+		if op == '~' {
+			count, parent = n, 1
+		}
+		for ; count > 0; count-- {
+			data, err := r.db.ReadType(h, odb.Commit)
+			if err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
+			}
+			info, err := odb.ParseCommit(data)
+			if err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("resolve %q: commit %s: %w", rev, h, err)
+			}
+			if parent > len(info.Parents) {
+				return plumbing.ZeroHash, fmt.Errorf("resolve %q: commit %s has no parent %d", rev, h, parent)
+			}
+			h = info.Parents[parent-1]
+		}
+	}
+	return h, nil
+}
+
+func (r *repo) resolveBase(name string) (plumbing.Hash, error) {
+	for _, full := range []string{name, "refs/" + name, "refs/tags/" + name, "refs/heads/" + name,
+		"refs/remotes/" + name, "refs/remotes/" + name + "/HEAD"} {
+		if full != "HEAD" && !strings.HasPrefix(full, "refs/") {
+			continue
+		}
+		if ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(full)); err == nil {
+			return r.peel(ref.Hash())
+		}
+	}
+	if len(name) >= 4 && len(name) <= 40 {
+		if _, ok := hexHash(name); ok {
+			h, err := r.db.Expand(name)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			return r.peel(h)
+		}
+	}
+	return plumbing.ZeroHash, fmt.Errorf("no ref or object named %q", name)
 }
 
 func hexHash(s string) (plumbing.Hash, bool) {
@@ -212,6 +273,9 @@ func hexHash(s string) (plumbing.Hash, bool) {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return plumbing.ZeroHash, false
 		}
+	}
+	if len(s) != 40 {
+		return plumbing.ZeroHash, true
 	}
 	return plumbing.NewHash(s), true
 }

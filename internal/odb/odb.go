@@ -181,6 +181,61 @@ func (db *DB) Read(h plumbing.Hash) (Type, []byte, error) {
 	return 0, nil, fmt.Errorf("object %s: %w", h, ErrNotFound)
 }
 
+// ErrAmbiguous is returned for an abbreviated hash that names several
+// objects.
+var ErrAmbiguous = errors.New("ambiguous abbreviated hash")
+
+// Expand returns the one object whose hash starts with prefix (lower-case
+// hex, at least 4 digits).
+func (db *DB) Expand(prefix string) (plumbing.Hash, error) {
+	var found []plumbing.Hash
+	add := func(h plumbing.Hash) {
+		for _, f := range found {
+			if f == h {
+				return
+			}
+		}
+		found = append(found, h)
+	}
+	for _, p := range db.packs {
+		idx, err := p.loadIndex()
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		iter, err := idx.Entries()
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		for {
+			e, err := iter.Next()
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(e.Hash.String(), prefix) {
+				add(e.Hash)
+			}
+		}
+		iter.Close()
+	}
+	for _, d := range db.dirs {
+		names, _ := os.ReadDir(filepath.Join(d, prefix[:2]))
+		for _, n := range names {
+			if strings.HasPrefix(prefix[:2]+n.Name(), prefix) {
+				if h, ok := hashFromHex(prefix[:2] + n.Name()); ok {
+					add(h)
+				}
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return plumbing.ZeroHash, fmt.Errorf("%s: %w", prefix, ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%s: %w (%d objects)", prefix, ErrAmbiguous, len(found))
+}
+
 // ReadType reads an object and checks its type.
 func (db *DB) ReadType(h plumbing.Hash, want Type) ([]byte, error) {
 	t, data, err := db.Read(h)
