@@ -26,9 +26,9 @@ import (
 // SSH and OpenPGP: a millisecond of start-up a pre-commit run notices),
 // odb for objects.
 type repo struct {
-	gitDir    string // the repository's own git directory
-	commonDir string // where objects, refs and shallow live (differs for worktrees)
-	workTree  string // "" for a bare repository
+	gitDir    string              // the repository's own git directory
+	commonDir string              // where objects, refs and shallow live (differs for worktrees)
+	workTree  string              // "" for a bare repository
 	refs      *filesystem.Storage // go-git's storage: refs and config only
 	db        *odb.DB
 }
