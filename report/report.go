@@ -23,12 +23,18 @@ type Report struct {
 	NoRedact bool
 	// Color enables colour in text output.
 	Color bool
-	// Verified says whether verification ran (adds its column and advice).
-	Verified bool
+	// Root is the directory result paths are relative to (for SARIF's
+	// originalUriBaseIds); empty when they are relative to nothing on disk.
+	Root string
+	// Version is gemscan's version, for tool metadata.
+	Version string
+	// SummaryPath, when set, is a file (GitHub's $GITHUB_STEP_SUMMARY) the
+	// github format appends a Markdown job summary to.
+	SummaryPath string
 }
 
 // Formats lists the output formats, the default first.
-var formats = []string{"text", "json"}
+var formats = []string{"text", "json", "sarif", "github"}
 
 // Formats returns the names of the output formats, the default first.
 func Formats() []string { return append([]string(nil), formats...) }
@@ -40,6 +46,10 @@ func Write(w io.Writer, format string, r *Report) error {
 		return writeText(w, r)
 	case "json":
 		return writeJSON(w, r)
+	case "sarif":
+		return writeSARIF(w, r)
+	case "github":
+		return writeGitHub(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(formats, ", "))
 }

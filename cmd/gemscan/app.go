@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
@@ -105,6 +106,7 @@ func newApp(e *env) *cli.App {
 			stagedCommand(e),
 			stdinCommand(e),
 			verifyCommand(e),
+			baselineCommand(e),
 			installHookCommand(e),
 			versionCommand(e),
 		},
@@ -139,6 +141,7 @@ func scanFlags(e *env) []cli.Flag {
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text",
 			Usage: "report format: " + strings.Join(report.Formats(), ", ")},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` instead of standard output"},
+		&cli.StringFlag{Name: "sarif", Usage: "also write a SARIF 2.1.0 report to `FILE` (for code scanning uploads)"},
 		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default)"},
 		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, or output that is not a terminal)"},
 		&cli.StringFlag{Name: "baseline", Usage: "hide findings whose fingerprint is listed in `FILE`, an earlier JSON report"},
@@ -196,10 +199,14 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 	if err != nil {
 		return err
 	}
-	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color}
+	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color,
+		Root: rootOf(mode, target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY")}
 	werr := report.Write(out.w, c.String("format"), r)
 	if cerr := out.close(); werr == nil {
 		werr = cerr
+	}
+	if path := c.String("sarif"); path != "" && werr == nil {
+		werr = writeFile(path, func(w io.Writer) error { return report.Write(w, "sarif", r) })
 	}
 	for _, err := range res.Errors {
 		fmt.Fprintf(e.stderr, "gemscan: error: %v\n", err)
@@ -225,6 +232,35 @@ func checkScanFlags(c *cli.Context) error {
 		return err
 	}
 	return checkFailOn(c, c.Bool("verify"))
+}
+
+// writeFile writes a file through write, reporting the first error.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	werr := write(f)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	return werr
+}
+
+// rootOf returns the directory report paths are relative to: the scanned
+// directory, or the repository's work tree.
+func rootOf(mode, target string) string {
+	switch mode {
+	case "dir":
+		if st, err := os.Stat(target); err == nil && st.IsDir() {
+			return target
+		}
+	case "git", "staged":
+		if d, err := gitdir.Find(strings.Fields(target + " .")[0]); err == nil && d.WorkTree != "" {
+			return d.WorkTree
+		}
+	}
+	return ""
 }
 
 func checkFormat(f string) error {
