@@ -20,11 +20,11 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool               sarifTool                  `json:"tool"`
+	Tool               sarifTool                   `json:"tool"`
 	OriginalURIBaseIDs map[string]sarifArtifactLoc `json:"originalUriBaseIds,omitempty"`
-	Results            []sarifResult              `json:"results"`
-	ColumnKind         string                     `json:"columnKind"`
-	Properties         map[string]any             `json:"properties,omitempty"`
+	Results            []sarifResult               `json:"results"`
+	ColumnKind         string                      `json:"columnKind"`
+	Properties         map[string]any              `json:"properties,omitempty"`
 }
 
 type sarifTool struct {
@@ -138,7 +138,12 @@ func writeSARIF(w io.Writer, r *Report) error {
 		}
 		msg += ". " + rule.Remediation
 		var loc sarifLocation
-		loc.PhysicalLocation.ArtifactLocation = sarifArtifactLoc{URI: uriOf(f.File), URIBaseID: srcRoot}
+		// Paths relative to the scanned root when there is one on disk.
+		p := f.File
+		if r.Root != "" && f.Path != "" {
+			p = f.Path
+		}
+		loc.PhysicalLocation.ArtifactLocation = sarifArtifactLoc{URI: uriOf(p), URIBaseID: srcRoot}
 		loc.PhysicalLocation.Region = sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1),
 			EndLine: max(f.EndLine, f.Line, 1), EndColumn: max(f.EndColumn, 1)}
 		props := map[string]any{"redacted": f.Redacted(), "valueSha256": f.ValueSHA256()}
