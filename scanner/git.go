@@ -23,6 +23,9 @@ type GitOptions struct {
 	// Range "A..B" scans only what the commits reachable from B but not
 	// from A introduced.
 	Range string
+	// Include and Exclude, like Range, select the commits reachable from
+	// some Include revision and from no Exclude revision.
+	Include, Exclude []string
 	// Branches limits the refs whose history is scanned.
 	Branches []string
 	// Since skips commits committed before it.
@@ -79,7 +82,7 @@ func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
 		res.Errors = append(res.Errors, ctx.Err())
 		return res
 	}
-	if h.opts.Range == "" && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
+	if h.opts.Range == "" && len(h.opts.Include) == 0 && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
 		// A whole-history audit scans (nearly) every blob anyway: scan them
 		// all while the commits are being diffed, on the other core.
 		done := make(chan struct{})
@@ -141,24 +144,37 @@ func (h *history) graph() error {
 	}
 	h.byH = map[plumbing.Hash]int32{}
 	var starts []plumbing.Hash
-	var exclude map[plumbing.Hash]bool
+	exclude := map[plumbing.Hash]bool{}
+	include, excludeRevs := h.opts.Include, h.opts.Exclude
 	if h.opts.Range != "" {
 		from, to, ok := strings.Cut(h.opts.Range, "..")
 		if !ok || to == "" {
 			return fmt.Errorf("--range %q: want A..B", h.opts.Range)
 		}
-		toH, err := r.resolve(to)
-		if err != nil {
-			return fmt.Errorf("--range: %w", err)
-		}
-		starts = []plumbing.Hash{toH}
+		include = append(include, to)
 		if from != "" {
-			fromH, err := r.resolve(from)
+			excludeRevs = append(excludeRevs, from)
+		}
+	}
+	if len(include) > 0 {
+		for _, rev := range include {
+			c, err := r.resolve(rev)
 			if err != nil {
-				return fmt.Errorf("--range: %w", err)
+				return fmt.Errorf("range: %w", err)
 			}
-			if exclude, err = h.ancestors(fromH); err != nil {
+			starts = append(starts, c)
+		}
+		for _, rev := range excludeRevs {
+			c, err := r.resolve(rev)
+			if err != nil {
+				return fmt.Errorf("range: %w", err)
+			}
+			anc, err := h.ancestors(c)
+			if err != nil {
 				return err
+			}
+			for a := range anc {
+				exclude[a] = true
 			}
 		}
 	} else {

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gemscan-dev/gemscan/internal/ghaction"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
 
@@ -37,6 +39,8 @@ Examples:
 			&cli.StringFlag{Name: "since", Usage: "skip commits committed before `DATE` (2006-01-02 or RFC 3339)"},
 			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
+			&cli.BoolFlag{Name: "github", Usage: "in GitHub Actions: scan the commits of the event (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH), " +
+				"fetching what a shallow checkout lacks; --format defaults to github and outputs go to GITHUB_OUTPUT"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := checkScanFlags(c); err != nil {
@@ -63,6 +67,27 @@ Examples:
 			if repo == "" {
 				repo = "."
 			}
+			var notes []string
+			if c.Bool("github") {
+				if !c.IsSet("format") {
+					c.Set("format", "github")
+				}
+				spec, plan, err := githubRange(c, e, repo)
+				if err != nil {
+					return err
+				}
+				if spec.Empty {
+					fmt.Fprintf(e.stderr, "gemscan: %s\n", plan.Describe())
+					return writeGitHubOutputs(e, 0, "")
+				}
+				opts.Include, opts.Exclude = spec.Include, spec.Exclude
+				notes = spec.Notes
+				if spec.Full {
+					fmt.Fprintf(e.stderr, "gemscan: %s\n", plan.Describe())
+				} else {
+					fmt.Fprintf(e.stderr, "gemscan: %s: %d commit(s) to scan\n", plan.Describe(), spec.Commits)
+				}
+			}
 			var prog *progress
 			if !c.Bool("quiet") {
 				prog = newProgress(e.stderr)
@@ -72,11 +97,22 @@ Examples:
 			}
 			res := scanner.ScanGit(c.Context, repo, opts)
 			prog.done()
+			res.Stats.Notes = append(res.Stats.Notes, notes...)
 			target := repo
-			if opts.Range != "" {
+			switch {
+			case opts.Range != "":
 				target += " " + opts.Range
+			case len(opts.Include) > 0:
+				target += " " + shortRange(opts.Exclude, opts.Include)
 			}
-			return finish(c, e, "git", target, res)
+			err = finish(c, e, "git", target, res)
+			if c.Bool("github") {
+				if oerr := writeGitHubOutputs(e, len(res.Findings), c.String("sarif")); oerr != nil {
+					fmt.Fprintf(e.stderr, "gemscan: %v\n", oerr)
+					return exitCode(exitError)
+				}
+			}
+			return err
 		},
 	}
 }
@@ -121,4 +157,66 @@ func (p *progress) done() {
 	if p != nil && p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// githubRange reads the Actions event and prepares the checkout for it.
+func githubRange(c *cli.Context, e *env, repo string) (ghaction.Spec, ghaction.Plan, error) {
+	name, path := e.get("GITHUB_EVENT_NAME"), e.get("GITHUB_EVENT_PATH")
+	if name == "" {
+		return ghaction.Spec{}, ghaction.Plan{}, fmt.Errorf("--github: GITHUB_EVENT_NAME is not set (run it in GitHub Actions, or use --range)")
+	}
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return ghaction.Spec{}, ghaction.Plan{}, fmt.Errorf("--github: read the event: %w", err)
+		}
+	}
+	plan, err := ghaction.ParseEvent(name, data)
+	if err != nil {
+		return ghaction.Spec{}, plan, fmt.Errorf("--github: %w", err)
+	}
+	g := &ghaction.Git{Dir: repo, Log: func(s string) { fmt.Fprintf(e.stderr, "gemscan: %s\n", s) }}
+	spec, err := g.Prepare(c.Context, plan)
+	if err != nil {
+		return spec, plan, fmt.Errorf("--github: %s: %w", plan.Describe(), err)
+	}
+	return spec, plan, nil
+}
+
+func shortRange(exclude, include []string) string {
+	short := func(revs []string) string {
+		var out []string
+		for _, r := range revs {
+			if len(r) == 40 {
+				r = r[:12]
+			}
+			out = append(out, r)
+		}
+		return strings.Join(out, ",")
+	}
+	if len(exclude) == 0 {
+		return short(include)
+	}
+	return short(exclude) + ".." + short(include)
+}
+
+// writeGitHubOutputs appends the step outputs to GITHUB_OUTPUT.
+func writeGitHubOutputs(e *env, findings int, sarif string) error {
+	path := e.get("GITHUB_OUTPUT")
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("write GITHUB_OUTPUT: %w", err)
+	}
+	_, werr := fmt.Fprintf(f, "findings=%d\nsarif-file=%s\n", findings, sarif)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("write GITHUB_OUTPUT: %w", werr)
+	}
+	return nil
 }

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
+)
+
+// actionFile is the part of action.yml the simulated runner needs.
+type actionFile struct {
+	Inputs map[string]struct {
+		Default string `yaml:"default"`
+	} `yaml:"inputs"`
+	Outputs map[string]struct {
+		Value string `yaml:"value"`
+	} `yaml:"outputs"`
+	Runs struct {
+		Using string `yaml:"using"`
+		Steps []struct {
+			Name  string            `yaml:"name"`
+			ID    string            `yaml:"id"`
+			Uses  string            `yaml:"uses"`
+			Shell string            `yaml:"shell"`
+			Run   string            `yaml:"run"`
+			Env   map[string]string `yaml:"env"`
+			With  map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"runs"`
+}
+
+var expr = regexp.MustCompile(`\$\{\{\s*([^}]*?)\s*\}\}`)
+
+// runAction runs action.yml's steps in order the way a runner does: each
+// run step in bash -eo pipefail with the runner's environment, expressions
+// substituted; setup-go is satisfied by the Go running this test. It
+// returns the scan step's output and exit status, and the step outputs.
+func runAction(t *testing.T, workspace string, env []string, inputs map[string]string) (string, int, map[string]string) {
+	t.Helper()
+	data, err := os.ReadFile("../../action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a actionFile
+	if err := yaml.Unmarshal(data, &a); err != nil {
+		t.Fatalf("action.yml: %v", err)
+	}
+	if a.Runs.Using != "composite" {
+		t.Fatalf("action.yml runs using %q, want composite", a.Runs.Using)
+	}
+	actionPath, _ := filepath.Abs("../..")
+	values := map[string]string{"github.action_path": actionPath}
+	for name, in := range a.Inputs {
+		values["inputs."+name] = in.Default
+	}
+	for k, v := range inputs {
+		if _, ok := a.Inputs[k]; !ok {
+			t.Fatalf("action.yml has no input %q", k)
+		}
+		values["inputs."+k] = v
+	}
+	sub := func(s string) string {
+		return expr.ReplaceAllStringFunc(s, func(m string) string {
+			k := expr.FindStringSubmatch(m)[1]
+			v, ok := values[k]
+			if !ok {
+				t.Fatalf("unknown expression %s", m)
+			}
+			return v
+		})
+	}
+	outputFile := filepath.Join(t.TempDir(), "github_output")
+	env = append(env, "GITHUB_ACTION_PATH="+actionPath, "GITHUB_OUTPUT="+outputFile, "GITHUB_WORKSPACE="+workspace)
+	var scanOut string
+	status := 0
+	for _, step := range a.Runs.Steps {
+		if step.Uses != "" {
+			if !strings.HasPrefix(step.Uses, "actions/setup-go@") {
+				t.Fatalf("step %q uses %s, which this test cannot simulate", step.Name, step.Uses)
+			}
+			if f := sub(step.With["go-version-file"]); f != filepath.Join(actionPath, "go.mod") {
+				t.Fatalf("setup-go reads %s, want the action's own go.mod", f)
+			}
+			continue
+		}
+		if step.Shell != "bash" {
+			t.Fatalf("step %q: shell %q, want bash", step.Name, step.Shell)
+		}
+		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", sub(step.Run))
+		cmd.Dir = workspace
+		cmd.Env = append([]string(nil), env...)
+		for k, v := range step.Env {
+			cmd.Env = append(cmd.Env, k+"="+sub(v))
+		}
+		out, err := cmd.CombinedOutput()
+		if step.ID == "scan" {
+			scanOut = string(out)
+			if err != nil {
+				ee, ok := err.(*exec.ExitError)
+				if !ok {
+					t.Fatal(err)
+				}
+				status = ee.ExitCode()
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("step %q failed: %v\n%s", step.Name, err, out)
+		}
+	}
+	outputs := map[string]string{}
+	raw, _ := os.ReadFile(outputFile)
+	for _, l := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			outputs[k] = v
+		}
+	}
+	for name, o := range a.Outputs {
+		if !strings.Contains(o.Value, "steps.scan.outputs."+name) {
+			t.Errorf("output %s is not the scan step's", name)
+		}
+	}
+	return scanOut, status, outputs
+}
+
+// TestActionOnPullRequest runs the action on a pull_request event in a
+// one-commit-deep checkout (as actions/checkout makes) of a repository
+// whose PR adds a key three commits above a fork point deep in history.
+func TestActionOnPullRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gemscan; skipped with -short")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	k := testkeys.New(81).Set()
+	gitEnv := append(os.Environ(), "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
+		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, gitEnv
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	src := t.TempDir()
+	git(src, "init", "-q", "-b", "main")
+	// A key committed long ago on main: not the PR's business.
+	write(t, src, "old.env", "OLD="+k.APIKey+"\n")
+	git(src, "add", "-A")
+	git(src, "commit", "-q", "-m", "old leak")
+	for i := 0; i < 80; i++ {
+		write(t, src, "main.txt", strings.Repeat("x", i)+"\n")
+		git(src, "add", "main.txt")
+		git(src, "commit", "-q", "-m", "main")
+	}
+	git(src, "checkout", "-q", "-b", "pr", "HEAD~70")
+	write(t, src, "pr.txt", "work\n")
+	git(src, "add", "-A")
+	git(src, "commit", "-q", "-m", "pr 1")
+	write(t, src, "config/app.env", "GEMINI_API_KEY="+k.ExchangeKey+"\nGEMINI_API_SECRET="+k.Secret+"\n")
+	git(src, "add", "-A")
+	git(src, "commit", "-q", "-m", "pr 2")
+	git(src, "merge", "-q", "--no-ff", "-m", "merge main into pr", "main")
+	head := git(src, "rev-parse", "HEAD")
+	base := git(src, "rev-parse", "main")
+	bare := filepath.Join(t.TempDir(), "origin.git")
+	git(".", "clone", "-q", "--bare", src, bare)
+	git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+	workspace := filepath.Join(t.TempDir(), "ws")
+	git(".", "clone", "-q", "--depth=1", "--branch", "main", "file://"+bare, workspace)
+
+	ev, _ := json.Marshal(map[string]any{"number": 7, "pull_request": map[string]any{"number": 7,
+		"base": map[string]string{"sha": base, "ref": "main"}, "head": map[string]string{"sha": head, "ref": "pr"}}})
+	evPath := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(evPath, ev, 0o644)
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	runnerTemp := t.TempDir()
+	env := append(gitEnv, "GITHUB_EVENT_NAME=pull_request", "GITHUB_EVENT_PATH="+evPath,
+		"GITHUB_STEP_SUMMARY="+summary, "RUNNER_TEMP="+runnerTemp, "GITHUB_ACTIONS=true", "CI=true")
+
+	sarif := filepath.Join(workspace, "gemscan.sarif")
+	out, status, outputs := runAction(t, workspace, env, map[string]string{"sarif-file": sarif})
+	if status != 1 {
+		t.Fatalf("scan step exited %d, want 1 (findings fail the check):\n%s", status, out)
+	}
+	if !strings.Contains(out, "gemscan: pull_request #7: ") || !strings.Contains(out, "3 commit(s) to scan") {
+		t.Errorf("the step does not say what it scans:\n%s", out)
+	}
+	i := strings.Index(out, "::add-mask::"+k.ExchangeKey)
+	j := strings.Index(out, "::error file=config/app.env,line=1,")
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("want the mask before the annotation:\n%s", out)
+	}
+	if strings.Contains(out, "old.env") {
+		t.Errorf("the old key on main was reported as part of the PR:\n%s", out)
+	}
+	if strings.Contains(strings.ReplaceAll(out, "::add-mask::"+k.ExchangeKey, ""), k.ExchangeKey) {
+		t.Errorf("the key was printed outside its mask command")
+	}
+	if outputs["findings"] != "1" || outputs["sarif-file"] != sarif {
+		t.Errorf("outputs %v", outputs)
+	}
+	if sum, _ := os.ReadFile(summary); !strings.Contains(string(sum), "1 Gemini credential found** in 3 commits") {
+		t.Errorf("job summary:\n%s", sum)
+	}
+	doc, err := os.ReadFile(sarif)
+	if err != nil || !strings.Contains(string(doc), `"uri": "config/app.env"`) {
+		t.Errorf("SARIF: %v\n%s", err, doc)
+	}
+
+	// The same PR passes once the key is in a baseline made from the
+	// whole repository.
+	baseline := filepath.Join(t.TempDir(), "baseline.json")
+	cmd := exec.Command(filepath.Join(runnerTemp, "gemscan-bin", "gemscan"), "baseline", "--git", baseline, src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("baseline: %v\n%s", err, out)
+	}
+	out, status, outputs = runAction(t, workspace, env, map[string]string{"baseline": baseline})
+	if status != 0 || outputs["findings"] != "0" {
+		t.Errorf("with a baseline: status %d, outputs %v\n%s", status, outputs, out)
+	}
+}

@@ -1,0 +1,302 @@
+package ghaction
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// event reads a recorded payload and fills in its commit placeholders.
+func event(t *testing.T, name string, shas map[string]string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for k, v := range shas {
+		s = strings.ReplaceAll(s, k, v)
+	}
+	return []byte(s)
+}
+
+func TestParseEvent(t *testing.T) {
+	a, b := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	shas := map[string]string{"HEADSHA": a, "BASESHA": b, "AFTERSHA": a, "BEFORESHA": b}
+	for _, c := range []struct {
+		file, name string
+		want       Plan
+	}{
+		{"pull_request", "pull_request", Plan{Event: "pull_request", PR: 42, Base: b, Head: a, Ref: "feature/login"}},
+		{"pull_request_target", "pull_request_target", Plan{Event: "pull_request_target", PR: 42, Base: b, Head: a, Ref: "feature/login"}},
+		{"push", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/main"}},
+		{"push_forced", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/topic"}},
+		{"push_new_branch", "push", Plan{Event: "push", NewBranch: true, Head: a, Before: zeroSHA, Ref: "refs/heads/topic"}},
+		{"push_deleted", "push", Plan{Event: "push", Deleted: true, Before: b, Ref: "refs/heads/topic"}},
+		{"merge_group", "merge_group", Plan{Event: "merge_group", Base: b, Head: a, Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + b}},
+		{"workflow_dispatch", "workflow_dispatch", Plan{Event: "workflow_dispatch", Full: true}},
+		{"schedule", "schedule", Plan{Event: "schedule", Full: true}},
+	} {
+		got, err := ParseEvent(c.name, event(t, c.file, shas))
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.file, got, c.want)
+		}
+	}
+	if _, err := ParseEvent("issues", []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "--range") {
+		t.Errorf("unknown event: %v", err)
+	}
+	if _, err := ParseEvent("pull_request", []byte(`{"pull_request": {}}`)); err == nil {
+		t.Errorf("a pull_request without shas parsed")
+	}
+}
+
+// remoteRepo is a bare "origin" with a long main branch (deeper than the
+// first fetch) and a feature branch that forks deep in its history.
+type remoteRepo struct {
+	t       *testing.T
+	bare    string
+	main    []string // main's commits, oldest first
+	feature []string
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
+		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+var (
+	templateOnce sync.Once
+	templateDir  string
+	templateMain []string
+	templateFeat []string
+	templateErr  error
+)
+
+// buildTemplate makes the history once, with git fast-import.
+func buildTemplate() {
+	dir, err := os.MkdirTemp("", "gemscan-ghaction-")
+	if err != nil {
+		templateErr = err
+		return
+	}
+	templateDir = filepath.Join(dir, "template.git")
+	var stream strings.Builder
+	commit := func(branch, msg, path, content string, mark int, from int) {
+		fmt.Fprintf(&stream, "commit refs/heads/%s\nmark :%d\ncommitter Ada <ada@example.invalid> %d +0000\ndata %d\n%s\n",
+			branch, mark, 1700000000+mark*60, len(msg), msg)
+		if from > 0 {
+			fmt.Fprintf(&stream, "from :%d\n", from)
+		}
+		fmt.Fprintf(&stream, "M 100644 inline %s\ndata %d\n%s\n", path, len(content), content)
+	}
+	for i := 0; i < 150; i++ {
+		commit("main", fmt.Sprintf("main %d", i), "f.txt", fmt.Sprintf("%d\n", i), i+1, 0)
+	}
+	for i := 0; i < 3; i++ {
+		from := 0
+		if i == 0 {
+			from = 41 // main[40]
+		}
+		commit("feature", fmt.Sprintf("feature %d", i), "g.txt", fmt.Sprintf("%d\n", i), 1000+i, from)
+	}
+	for _, args := range [][]string{{"init", "-q", "--bare", "-b", "main", templateDir}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			templateErr = fmt.Errorf("git %v: %v: %s", args, err, out)
+			return
+		}
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir = templateDir
+	cmd.Stdin = strings.NewReader(stream.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		templateErr = fmt.Errorf("fast-import: %v: %s", err, out)
+		return
+	}
+	list := func(rev string) []string {
+		out, _ := exec.Command("git", "-C", templateDir, "rev-list", "--reverse", rev).Output()
+		return strings.Fields(string(out))
+	}
+	templateMain = list("main")
+	templateFeat = list("main..feature")
+}
+
+func newRemote(t *testing.T) *remoteRepo {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	templateOnce.Do(buildTemplate)
+	if templateErr != nil {
+		t.Fatal(templateErr)
+	}
+	if len(templateMain) != 150 || len(templateFeat) != 3 {
+		t.Fatalf("template history: %d main, %d feature commits", len(templateMain), len(templateFeat))
+	}
+	r := &remoteRepo{t: t, main: templateMain, feature: templateFeat}
+	r.bare = filepath.Join(t.TempDir(), "origin.git")
+	git(t, ".", "clone", "-q", "--bare", templateDir, r.bare)
+	git(t, r.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+	return r
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if templateDir != "" {
+		os.RemoveAll(filepath.Dir(templateDir))
+	}
+	os.Exit(code)
+}
+
+// checkout is what actions/checkout makes by default: one commit deep.
+func (r *remoteRepo) checkout(branch string) *Git {
+	dir := filepath.Join(r.t.TempDir(), "work")
+	git(r.t, ".", "clone", "-q", "--depth=1", "--branch", branch, "file://"+r.bare, dir)
+	return &Git{Dir: dir}
+}
+
+func (r *remoteRepo) head(name string) string {
+	return git(r.t, r.bare, "rev-parse", name)
+}
+
+func TestPrepareShallowPullRequest(t *testing.T) {
+	r := newRemote(t)
+	g := r.checkout("main")
+	p, _ := ParseEvent("pull_request", event(t, "pull_request", map[string]string{
+		"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The three feature commits, though the fork point is 109 commits
+	// below main's tip and the checkout started one commit deep.
+	if spec.Commits != 3 || spec.Include[0] != r.feature[2] || spec.Exclude[0] != r.main[149] {
+		t.Errorf("spec %+v", spec)
+	}
+}
+
+func TestPrepareForkPullRequestByRef(t *testing.T) {
+	r := newRemote(t)
+	// The head is only reachable through refs/pull/N/head, as for a fork.
+	git(t, r.bare, "update-ref", "refs/pull/42/head", r.feature[2])
+	git(t, r.bare, "update-ref", "-d", "refs/heads/feature")
+	git(t, r.bare, "config", "uploadpack.allowAnySHA1InWant", "false")
+	g := r.checkout("main")
+	p, _ := ParseEvent("pull_request_target", event(t, "pull_request_target", map[string]string{
+		"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Commits != 3 {
+		t.Errorf("spec %+v", spec)
+	}
+}
+
+func TestPreparePush(t *testing.T) {
+	r := newRemote(t)
+	g := r.checkout("main")
+	p, _ := ParseEvent("push", event(t, "push", map[string]string{"AFTERSHA": r.main[149], "BEFORESHA": r.main[144]}))
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Commits != 5 {
+		t.Errorf("spec %+v", spec)
+	}
+}
+
+func TestPreparePushNewBranch(t *testing.T) {
+	r := newRemote(t)
+	g := r.checkout("feature")
+	p, _ := ParseEvent("push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
+	p.Ref = "refs/heads/feature"
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only what no other branch (main) has.
+	if spec.Commits != 3 {
+		t.Errorf("spec %+v", spec)
+	}
+}
+
+func TestPreparePushForced(t *testing.T) {
+	r := newRemote(t)
+	// Rewrite feature: two new commits on the same fork point.
+	src := filepath.Join(t.TempDir(), "src")
+	git(t, ".", "clone", "-q", r.bare, src)
+	git(t, src, "checkout", "-q", "-B", "feature", r.main[40])
+	for i := 0; i < 2; i++ {
+		os.WriteFile(filepath.Join(src, "h.txt"), []byte(fmt.Sprint(i)), 0o644)
+		git(t, src, "add", "h.txt")
+		git(t, src, "commit", "-q", "-m", "rewritten")
+	}
+	git(t, src, "push", "-q", "--force", "origin", "feature")
+	after := r.head("feature")
+	g := r.checkout("feature")
+	p, _ := ParseEvent("push", event(t, "push_forced", map[string]string{"AFTERSHA": after, "BEFORESHA": r.feature[2]}))
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Commits != 2 || spec.Exclude[0] != r.main[40] || !strings.Contains(strings.Join(spec.Notes, " "), "force-push") {
+		t.Errorf("spec %+v (want the 2 new commits above the merge base %s)", spec, r.main[40])
+	}
+}
+
+func TestPrepareMergeGroup(t *testing.T) {
+	r := newRemote(t)
+	g := r.checkout("main")
+	p, _ := ParseEvent("merge_group", event(t, "merge_group", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[40]}))
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Commits != 3 {
+		t.Errorf("spec %+v", spec)
+	}
+}
+
+func TestPrepareFullHistory(t *testing.T) {
+	r := newRemote(t)
+	g := r.checkout("main")
+	p, _ := ParseEvent("schedule", nil)
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil || !spec.Full {
+		t.Fatalf("spec %+v, err %v", spec, err)
+	}
+	if sh, _ := g.shallow(context.Background()); len(sh) != 0 {
+		t.Errorf("still shallow after preparing a full scan")
+	}
+	if out := git(t, g.Dir, "rev-parse", "origin/feature"); out != r.feature[2] {
+		t.Errorf("other branches not fetched: %s", out)
+	}
+}
+
+func TestPrepareFailsClosed(t *testing.T) {
+	r := newRemote(t)
+	g := r.checkout("main")
+	p, _ := ParseEvent("pull_request", event(t, "pull_request", map[string]string{
+		"HEADSHA": strings.Repeat("c", 40), "BASESHA": r.main[149]}))
+	_, err := g.Prepare(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "fetch-depth: 0") {
+		t.Fatalf("err = %v, want a message that says what to change", err)
+	}
+}
