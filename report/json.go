@@ -28,6 +28,7 @@ type JSONScan struct {
 	DurationMS int64    `json:"duration_ms"`
 	Commits    int64    `json:"commits"`
 	Files      int64    `json:"files"`
+	Blobs      int64    `json:"blobs,omitempty"`
 	Bytes      int64    `json:"bytes"`
 	Skipped    *Skipped `json:"skipped,omitempty"`
 	Notes      []string `json:"notes,omitempty"`
@@ -73,6 +74,10 @@ func ToJSON(r *Report) JSONReport {
 		Scan: JSONScan{Mode: r.Mode, Target: r.Target, DurationMS: st.Duration.Milliseconds(),
 			Commits: st.Commits, Files: st.Files, Bytes: st.Bytes, Notes: st.Notes},
 		Findings: make([]JSONFinding, 0, len(res.Findings)),
+	}
+	if r.Mode == "git" {
+		// In history, what is scanned is blobs, each once.
+		out.Scan.Blobs = st.Files
 	}
 	if st.Binary+st.TooLarge+st.Allowed+st.Ignored > 0 {
 		out.Scan.Skipped = &Skipped{Binary: st.Binary, TooLarge: st.TooLarge, Allowed: st.Allowed, Baseline: st.Ignored}

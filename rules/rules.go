@@ -119,6 +119,8 @@ func exchangeKeyRule() Rule {
 			{Name: "longer token", Text: "id: {{.ExchangeKey}}9x\n"},
 			{Name: "too short", Text: "account-{{slice .ExchangeKey 9}}\n"},
 			{Name: "url path", Text: "https://example.invalid/{{.ExchangeKey}}/\n"},
+			{Name: "hexadecimal id", Text: "ref: account-3f9a2b7c4d1e8f6a0b5c\n"},
+			{Name: "git branch name", Text: "remotes/origin/{{.MasterKey}}\n"},
 		},
 	}
 }
@@ -144,6 +146,7 @@ func exchangeSecretRule() Rule {
 			{Name: "placeholder", Text: "GEMINI_API_SECRET=YOURGEMINIAPISECRETGOESHERE1\n"},
 			{Name: "lower case word", Text: "GEMINI_API_SECRET=thisisnotarealsecretvaluexyz\n"},
 			{Name: "longer token", Text: "GEMINI_API_SECRET={{.Secret}}{{.Secret2}}\n"},
+			{Name: "a hash", Text: "gemini_secret_sha: 9c1f3e5a7b2d4f6e8a0c1b3d5f7e\n"},
 		},
 	}
 }

@@ -32,13 +32,16 @@ func bodyCheck(body []byte, minEntropy float64) string {
 	if len(body) == 0 {
 		return "empty"
 	}
-	var lower, upper, digit, vowels int
+	var lower, upper, digit, vowels, hex int
 	var fill int // x, X and 0 characters
 	run, maxRun := 1, 1
 	seq, maxSeq := 1, 1
 	var counts [256]int
 	for i, c := range body {
 		counts[c]++
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			hex++
+		}
 		switch {
 		case c >= 'a' && c <= 'z':
 			lower++
@@ -76,6 +79,9 @@ func bodyCheck(body []byte, minEntropy float64) string {
 		return "sequential characters"
 	case fill*2 >= len(body):
 		return "filled with x or 0"
+	case hex == len(body):
+		// A hash or an ID; random credential bodies use the whole alphabet.
+		return "hexadecimal"
 	}
 	classes := 0
 	for _, n := range []int{lower, upper, digit} {

@@ -380,3 +380,24 @@ func TestResolveRevisions(t *testing.T) {
 		}
 	}
 }
+
+func TestGitSubmodulesAndLFSAreNoted(t *testing.T) {
+	g := testkeys.New(46)
+	sub := newRepo(t)
+	sub.write("inner.txt", "k="+g.APIKey()+"\n")
+	sub.commit("inner")
+	r := newRepo(t)
+	r.write("big.bin", "version https://git-lfs.github.com/spec/v1\noid sha256:"+strings.Repeat("a", 64)+"\nsize 12345\n")
+	r.commit("lfs pointer")
+	r.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", sub.dir, "vendor/inner")
+	r.commit("submodule")
+	got, res := scanRepo(t, r.dir, GitOptions{})
+	noErrors(t, res)
+	if len(got) != 0 {
+		t.Errorf("the submodule was entered: %v", got)
+	}
+	notes := strings.Join(res.Stats.Notes, "\n")
+	if !strings.Contains(notes, "submodule vendor/inner is not entered") || !strings.Contains(notes, "1 Git LFS pointer file") {
+		t.Errorf("notes: %q", notes)
+	}
+}
