@@ -115,8 +115,11 @@ func NewDetector() *Detector {
 	for _, p := range []string{"account", "master", "AQ"} {
 		add(litEscaped, p+`\u00`, p+`\x2`, p+`%2`)
 	}
+	// Base64 forms are searched for the prefixes every public example has
+	// (AIzaSy…, AQ.Ab8…): their encodings are longer and share anchor bytes
+	// with the other literals, which spares the prefilter two passes.
 	seen := map[string]bool{}
-	for _, kw := range []string{"account-", "master-", "AIza", "AQ."} {
+	for _, kw := range []string{"account-", "master-", "AIzaSy", "AQ.Ab8"} {
 		for _, v := range base64Variants(kw) {
 			if !seen[v] {
 				seen[v] = true

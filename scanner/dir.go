@@ -260,7 +260,9 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		buf = make([]byte, 0, size+size/8+512)
 	}
 	buf = buf[:0]
-	// Read to EOF: the file may have grown since Fstat.
+	// Read to EOF. A read that leaves room in the buffer has reached the
+	// end of a regular file, which saves the usual extra read returning 0
+	// on every small file; a file that grew since Fstat is read on.
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -273,10 +275,11 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
-		if n == 0 {
+		room := cap(buf) - len(buf)
+		buf = buf[:len(buf)+n]
+		if n == 0 || n < room && int64(len(buf)) >= size {
 			break
 		}
-		buf = buf[:len(buf)+n]
 	}
 	if !opts.Binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
 		col.count(func(s *Stats) { s.Binary++ })
