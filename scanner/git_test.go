@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 	"github.com/gemscan-dev/gemscan/rules"
 )
@@ -23,9 +23,7 @@ type gitRepo struct {
 
 func newRepo(t *testing.T) *gitRepo {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	gittest.Need(t)
 	r := &gitRepo{t: t, dir: t.TempDir()}
 	r.git("init", "-q", "-b", "main")
 	return r
@@ -33,35 +31,17 @@ func newRepo(t *testing.T) *gitRepo {
 
 func (r *gitRepo) git(args ...string) string {
 	r.t.Helper()
-	return runGit(r.t, r.dir, r.n, args...)
+	return gittest.RunAt(r.t, r.dir, r.n, args...)
 }
 
 func runGit(t *testing.T, dir string, n int, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv(n)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.RunAt(t, dir, n, args...)
 }
 
 // tryGit runs git and ignores its failure (a merge that conflicts).
 func (r *gitRepo) tryGit(args ...string) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = r.dir
-	cmd.Env = gitEnv(r.n)
-	cmd.Run()
-}
-
-func gitEnv(n int) []string {
-	date := fmt.Sprintf("2024-01-01T00:%02d:%02dZ", n/60, n%60)
-	return append(os.Environ(), "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid",
-		"GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date,
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	gittest.Try(r.dir, r.n, args...)
 }
 
 func (r *gitRepo) write(path, content string) {

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -137,21 +138,12 @@ func TestActionOnPullRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds gemscan; skipped with -short")
 	}
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
-	}
+	gittest.Need(t)
 	k := testkeys.New(81).Set()
-	gitEnv := append(os.Environ(), "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	gitEnv := gittest.Env(0)
 	git := func(dir string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, gitEnv
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
+		return gittest.Run(t, dir, args...)
 	}
 	src := t.TempDir()
 	git(src, "init", "-q", "-b", "main")

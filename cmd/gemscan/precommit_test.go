@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -29,10 +30,7 @@ func TestPreCommitFramework(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go env: %v", err)
 	}
-	env := append(os.Environ(),
-		"GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+	env := append(gittest.Env(0),
 		"PRE_COMMIT_HOME="+t.TempDir(),
 		// Reuse the module cache: pre-commit points GOPATH at its own env.
 		"GOMODCACHE="+strings.TrimSpace(string(gomodcache)),

@@ -119,15 +119,20 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// hooksOf returns the hooks directory of the repository holding dir.
+func hooksOf(dir string) (string, error) {
+	d, err := gitdir.Find(dir)
+	if err != nil {
+		return "", err
+	}
+	return HooksDir(d)
+}
+
 // Install writes the pre-commit hook for the repository holding dir. An
 // existing hook that is not gemscan's is chained (moved aside and run
 // first); with force it is replaced instead (moved to pre-commit.bak).
 func Install(dir, binary string, force bool) (Result, error) {
-	d, err := gitdir.Find(dir)
-	if err != nil {
-		return Result{}, err
-	}
-	hooks, err := HooksDir(d)
+	hooks, err := hooksOf(dir)
 	if err != nil {
 		return Result{}, err
 	}
@@ -183,11 +188,7 @@ func Install(dir, binary string, force bool) (Result, error) {
 
 // Uninstall removes gemscan's hook and puts a chained hook back.
 func Uninstall(dir string) (Result, error) {
-	d, err := gitdir.Find(dir)
-	if err != nil {
-		return Result{}, err
-	}
-	hooks, err := HooksDir(d)
+	hooks, err := hooksOf(dir)
 	if err != nil {
 		return Result{}, err
 	}

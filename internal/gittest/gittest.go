@@ -1,0 +1,58 @@
+// Package gittest runs the git CLI for tests that build real repositories:
+// a fixed identity, commit dates that the caller advances, and no user or
+// system configuration, so every machine builds the same history.
+package gittest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Env returns the environment for a git command whose commits are dated n
+// seconds after 2024-01-01T00:00:00Z.
+func Env(n int) []string {
+	date := fmt.Sprintf("2024-01-01T%02d:%02d:%02dZ", n/3600, n/60%60, n%60)
+	return append(os.Environ(),
+		"GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
+		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid",
+		"GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date,
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+}
+
+// Need skips the test when git is not installed.
+func Need(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+}
+
+// Run runs git in dir and returns its trimmed output, failing the test on
+// error.
+func Run(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return RunAt(t, dir, 0, args...)
+}
+
+// RunAt is Run with commits dated n seconds into 2024.
+func RunAt(t testing.TB, dir string, n int, args ...string) string {
+	t.Helper()
+	out, err := Try(dir, n, args...)
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Try runs git and returns its trimmed output and error, for commands that
+// are expected to fail (a merge that conflicts).
+func Try(dir string, n int, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = Env(n)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
