@@ -151,7 +151,7 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 		}
 		info, err := os.Stat(p)
 		if err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("scan %s: %w", p, err))
+			col.add(nil, 0, 0, fmt.Errorf("scan %s: %w", p, err))
 			continue
 		}
 		if !info.IsDir() {
@@ -159,7 +159,9 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 			continue
 		}
 		ign, errs := rootIgnores(p)
-		res.Errors = append(res.Errors, errs...)
+		for _, err := range errs {
+			col.add(nil, 0, 0, err) // workers are adding theirs meanwhile
+		}
 		w := walker{ctx: ctx, root: p, jobs: jobs, col: col}
 		w.walk(p, "", ign)
 	}
