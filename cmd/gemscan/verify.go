@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,13 +68,13 @@ const verifyHelp = `Checks whether credentials still work, with one harmless cal
 
 Credentials come from the arguments (an exchange key and its secret as
 KEY:SECRET), else from a JSON report made with --no-redact (--report FILE,
-or - for stdin), else from the environment: GEMINI_API_KEY with
-GEMINI_API_SECRET, GOOGLE_API_KEY.
+or - for stdin), else from the environment (GEMINI_API_KEY with
+GEMINI_API_SECRET, GOOGLE_API_KEY), else from a report piped to stdin.
 
 Examples:
    gemscan verify "$GEMINI_API_KEY:$GEMINI_API_SECRET"
    gemscan verify AQ.Ab8RN6...
-   gemscan dir --no-redact --format json . | gemscan verify --report -
+   gemscan dir --no-redact --format json . | gemscan verify
    gemscan verify --gemini-url https://api.sandbox.gemini.com account-...:...
 
 Exit status: 0 none is usable, 1 some credential is reported (with --fail-on
@@ -107,8 +108,11 @@ func verifyCommand(e *env) *cli.Command {
 				fs, err = credentialsFromArgs(c.Args().Slice())
 			case c.String("report") != "":
 				fs, err = credentialsFromReport(e, c.String("report"))
-			default:
+			case hasEnvCredentials(e) || stdinIsTerminal(e):
 				fs, err = credentialsFromEnv(e)
+			default:
+				// Piped input and no credentials in the environment: a report.
+				fs, err = credentialsFromReport(e, "-")
 			}
 			if err != nil {
 				return err
@@ -158,6 +162,24 @@ func credentialsFromArgs(args []string) ([]scanner.Finding, error) {
 	return fs, nil
 }
 
+var errNothingToVerify = errors.New("nothing to verify: give credentials as arguments, --report FILE, " +
+	"a report on stdin, or set GEMINI_API_KEY (and GEMINI_API_SECRET) or GOOGLE_API_KEY")
+
+func hasEnvCredentials(e *env) bool {
+	return strings.TrimSpace(e.get("GEMINI_API_KEY")) != "" || strings.TrimSpace(e.get("GOOGLE_API_KEY")) != ""
+}
+
+// stdinIsTerminal reports whether standard input is a terminal, or not a
+// file at all (nothing piped in).
+func stdinIsTerminal(e *env) bool {
+	f, ok := e.stdin.(*os.File)
+	if !ok {
+		return e.stdin == nil
+	}
+	st, err := f.Stat()
+	return err != nil || st.Mode()&os.ModeCharDevice != 0
+}
+
 func credentialsFromEnv(e *env) ([]scanner.Finding, error) {
 	var fs []scanner.Finding
 	for _, name := range []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"} {
@@ -178,7 +200,7 @@ func credentialsFromEnv(e *env) ([]scanner.Finding, error) {
 		fs = append(fs, f)
 	}
 	if len(fs) == 0 {
-		return nil, fmt.Errorf("nothing to verify: give credentials as arguments, --report FILE, or set GEMINI_API_KEY (and GEMINI_API_SECRET) or GOOGLE_API_KEY")
+		return nil, errNothingToVerify
 	}
 	return fs, nil
 }
@@ -209,6 +231,9 @@ func credentialsFromReport(e *env, path string) ([]scanner.Finding, error) {
 		} `json:"findings"`
 	}
 	if err := json.NewDecoder(r).Decode(&doc); err != nil || doc.Version != 1 {
+		if errors.Is(err, io.EOF) && path == "-" {
+			return nil, errNothingToVerify
+		}
 		return nil, fmt.Errorf("read report %s: not a gemscan JSON report", path)
 	}
 	var fs []scanner.Finding
