@@ -463,6 +463,13 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 		Want:     want,
 		Workers:  runtime.GOMAXPROCS(0),
 		Progress: prog,
+		MaxSize:  h.opts.MaxFileSize,
+		OnSkip: func(b plumbing.Hash, _ int64) {
+			mu.Lock()
+			seen[b] = true
+			tooLarge++
+			mu.Unlock()
+		},
 	}, func(b plumbing.Hash, data []byte) {
 		var found []blobHit
 		var skipBinary, skipLarge, isLFS bool

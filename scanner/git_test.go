@@ -381,3 +381,27 @@ func TestGitSubmodulesAndLFSAreNoted(t *testing.T) {
 		t.Errorf("notes: %q", notes)
 	}
 }
+
+func TestGitLargeBlobsSkippedUnlessAsked(t *testing.T) {
+	g := testkeys.New(47)
+	r := newRepo(t)
+	k := g.APIKey()
+	r.write("big.txt", strings.Repeat("filler line\n", 20000)+"k="+k+"\n")
+	r.write("small.txt", "k="+g.AQKey()+"\n")
+	r.commit("c")
+	for _, packed := range []bool{false, true} {
+		if packed {
+			r.git("gc", "-q")
+		}
+		got, res := scanRepo(t, r.dir, GitOptions{Options: Options{MaxFileSize: 64 << 10}})
+		noErrors(t, res)
+		if len(got) != 1 || got[0].path != "small.txt" || res.Stats.TooLarge != 1 {
+			t.Errorf("packed=%v: %v, %d too large", packed, got, res.Stats.TooLarge)
+		}
+		got, res = scanRepo(t, r.dir, GitOptions{})
+		noErrors(t, res)
+		if len(got) != 2 {
+			t.Errorf("packed=%v, no limit: %v", packed, got)
+		}
+	}
+}

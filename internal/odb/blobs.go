@@ -29,6 +29,11 @@ type BlobsOptions struct {
 	Workers int
 	// Progress, when set, is updated as the pass runs.
 	Progress *Progress
+	// MaxSize, when positive, skips wanted blobs larger than it without
+	// inflating them (unless another wanted blob is a delta on them) and
+	// reports each to OnSkip.
+	MaxSize int64
+	OnSkip  func(h plumbing.Hash, size int64)
 }
 
 // BlobFunc visits one blob. data is valid only during the call, and calls
@@ -92,13 +97,13 @@ func (db *DB) Blobs(ctx context.Context, opts BlobsOptions, fn BlobFunc) []error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := &walker{db: db, fn: fn, prog: opts.Progress, report: report}
+			wk := &walker{db: db, fn: fn, prog: opts.Progress, report: report, max: opts.MaxSize, skip: opts.OnSkip}
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
 				if j.loose != nil {
-					wk.loose(*j.loose, want)
+					wk.loose(*j.loose)
 				} else {
 					wk.family(j.plan, j.root)
 				}
@@ -302,6 +307,25 @@ type walker struct {
 	report func(error)
 	delta  []byte
 	bufs   [][]byte // one buffer per delta depth
+	max    int64
+	skip   func(plumbing.Hash, int64)
+}
+
+// tooLarge reports whether object i is a leaf too large to inflate, and
+// says so to the skip callback.
+func (w *walker) tooLarge(pl *packPlan, i int32, size int64) bool {
+	if w.max <= 0 || size <= w.max {
+		return false
+	}
+	for _, k := range pl.kids[pl.kidStart[i]:pl.kidStart[i+1]] {
+		if pl.needed[k] {
+			return false // a wanted delta needs it as its base
+		}
+	}
+	if pl.emit[i] && w.skip != nil {
+		w.skip(pl.hashes[i], size)
+	}
+	return true
 }
 
 func (w *walker) buf(depth int, size int64) []byte {
@@ -343,6 +367,9 @@ func (w *walker) family(pl *packPlan, root int32) {
 		w.bufs[0] = out
 		data = out
 	} else {
+		if w.tooLarge(pl, root, pl.sizes[root]) {
+			return
+		}
 		if pl.sizes[root] > maxObject {
 			w.report(fmt.Errorf("object %s: too large to scan (%d bytes)", pl.hashes[root], pl.sizes[root]))
 			return
@@ -388,6 +415,9 @@ func (w *walker) children(pl *packPlan, parent int32, data []byte, depth int) {
 			w.report(fmt.Errorf("object %s: %w", pl.hashes[k], err))
 			continue
 		}
+		if w.tooLarge(pl, k, int64(size)) {
+			continue
+		}
 		out, err := applyDelta(data, delta, w.buf(depth, int64(size))[:0])
 		if err != nil {
 			w.report(fmt.Errorf("object %s: %w", pl.hashes[k], err))
@@ -401,8 +431,14 @@ func (w *walker) children(pl *packPlan, parent int32, data []byte, depth int) {
 	}
 }
 
-func (w *walker) loose(lo looseObject, want func(plumbing.Hash) bool) {
-	t, data, err := readLoose(lo.dir, lo.hash)
+func (w *walker) loose(lo looseObject) {
+	t, data, err := readLooseMax(lo.dir, lo.hash, w.max)
+	if errors.Is(err, errTooLarge) {
+		if w.skip != nil && t == Blob {
+			w.skip(lo.hash, int64(len(data)))
+		}
+		return
+	}
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			w.report(fmt.Errorf("object %s: %w", lo.hash, err))

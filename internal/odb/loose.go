@@ -20,6 +20,15 @@ func loosePath(dir string, h plumbing.Hash) string {
 
 // readLoose reads a loose object from objects directory dir.
 func readLoose(dir string, h plumbing.Hash) (Type, []byte, error) {
+	return readLooseMax(dir, h, 0)
+}
+
+// errTooLarge is returned by readLooseMax for an object over its limit.
+var errTooLarge = errors.New("object too large")
+
+// readLooseMax is readLoose that, for an object larger than max (when
+// positive), reads only its header and returns errTooLarge with its type.
+func readLooseMax(dir string, h plumbing.Hash, max int64) (Type, []byte, error) {
 	f, err := os.Open(loosePath(dir, h))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -28,11 +37,11 @@ func readLoose(dir string, h plumbing.Hash) (Type, []byte, error) {
 		return 0, nil, err
 	}
 	defer f.Close()
-	return inflateLoose(f)
+	return inflateLoose(f, max)
 }
 
 // inflateLoose decodes a loose object: zlib("<type> <size>\x00<content>").
-func inflateLoose(r io.Reader) (Type, []byte, error) {
+func inflateLoose(r io.Reader, max int64) (Type, []byte, error) {
 	zr, err := zlib.NewReader(r)
 	if err != nil {
 		return 0, nil, fmt.Errorf("corrupt loose object: %w", err)
@@ -59,8 +68,11 @@ func inflateLoose(r io.Reader) (Type, []byte, error) {
 		return 0, nil, fmt.Errorf("corrupt loose object: unknown type %q", head[:sp])
 	}
 	size, err := strconv.ParseInt(string(head[sp+1:n-1]), 10, 64)
-	if err != nil || size < 0 {
+	if err != nil || size < 0 || size > maxObject {
 		return 0, nil, errors.New("corrupt loose object: bad size")
+	}
+	if max > 0 && size > max {
+		return t, nil, errTooLarge
 	}
 	data := make([]byte, size)
 	if _, err := io.ReadFull(zr, data); err != nil {
