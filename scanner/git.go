@@ -51,11 +51,6 @@ type intro struct {
 	order int32
 }
 
-// blobHit is one credential found in a blob.
-type blobHit struct {
-	f Finding // located, without path or attribution
-}
-
 // ScanGit scans the history of the repository at path: every blob that any
 // selected commit introduced is read and scanned once, then each credential
 // is attributed, per path, to the earliest commit that introduced it there.
@@ -115,7 +110,7 @@ type history struct {
 	paths    map[string]int32
 	pathList []string
 	needed   map[plumbing.Hash]bool
-	hits     map[plumbing.Hash][]blobHit
+	hits     map[plumbing.Hash][]Finding // located, without path or attribution
 	trees    map[plumbing.Hash][]odb.TreeEntry
 	shallow  map[plumbing.Hash]bool
 	lfs      int
@@ -434,7 +429,7 @@ var lfsPointer = []byte("version https://git-lfs.github.com/spec/")
 // fields.
 func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) {
 	det := h.opts.detector()
-	h.hits = map[plumbing.Hash][]blobHit{}
+	h.hits = map[plumbing.Hash][]Finding{}
 	var mu sync.Mutex
 	h.seen = map[plumbing.Hash]bool{}
 	seen := h.seen
@@ -471,7 +466,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 			mu.Unlock()
 		},
 	}, func(b plumbing.Hash, data []byte) {
-		var found []blobHit
+		var found []Finding
 		var skipBinary, skipLarge, isLFS bool
 		var nAllowed int
 		switch {
@@ -481,11 +476,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 			skipBinary = true
 		default:
 			isLFS = bytes.HasPrefix(data, lfsPointer)
-			fs, a := ScanBytes(det, data, "", "")
-			nAllowed = a
-			for _, f := range fs {
-				found = append(found, blobHit{f: f})
-			}
+			found, nAllowed = ScanBytes(det, data, "", "")
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -561,7 +552,7 @@ func (h *history) attribute() {
 	first := map[credKey]int{} // → index in h.intros
 	for i, in := range h.intros {
 		for _, hit := range h.hits[in.blob] {
-			k := credKey{hit.f.Rule, hit.f.Value, in.path}
+			k := credKey{hit.Rule, hit.Value, in.path}
 			if _, ok := first[k]; !ok {
 				first[k] = i
 			}
@@ -573,10 +564,6 @@ func (h *history) attribute() {
 			headTree, hasHead = info.Tree, true
 		}
 	}
-	nodeAt := make([]int32, len(h.order))
-	for _, i := range h.order {
-		nodeAt[h.nodes[i].order] = i
-	}
 	for k, i := range first {
 		in := h.intros[i]
 		p := h.pathList[in.path]
@@ -585,12 +572,12 @@ func (h *history) attribute() {
 		}
 		var f Finding
 		for _, hit := range h.hits[in.blob] {
-			if hit.f.Rule == k.rule && hit.f.Value == k.value {
-				f = hit.f
+			if hit.Rule == k.rule && hit.Value == k.value {
+				f = hit
 				break
 			}
 		}
-		n := &h.nodes[nodeAt[in.order]]
+		n := &h.nodes[h.order[in.order]]
 		f.File, f.Path = p, p
 		f.Commit = n.hash.String()
 		f.Author, f.Date = n.info.Author, n.info.When
@@ -615,13 +602,10 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
 		if err != nil {
 			return false
 		}
-		fs, _ := ScanBytes(h.opts.detector(), data, "", "")
-		for _, f := range fs {
-			hits = append(hits, blobHit{f: f})
-		}
+		hits, _ = ScanBytes(h.opts.detector(), data, "", "")
 	}
 	for _, hit := range hits {
-		if hit.f.Rule == rule && hit.f.Value == value {
+		if hit.Rule == rule && hit.Value == value {
 			return true
 		}
 	}
