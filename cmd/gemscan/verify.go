@@ -21,7 +21,7 @@ import (
 func verifyFlags(e *env) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "fail-on", Value: "any",
-			Usage: "exit 1 for `any` finding, or only for `live` ones (live, live-restricted, likely-live; needs verification)"},
+			Usage: "when to exit 1: `MODE` any (every finding) or live (only credentials verified live, live-restricted or likely-live)"},
 		&cli.Float64Flag{Name: "rate", Value: 1, Usage: "at most `N` verification requests per second to each provider"},
 		&cli.StringFlag{Name: "gemini-url", Value: orDefault(e.get("GEMSCAN_GEMINI_URL"), verify.DefaultGeminiURL),
 			Usage: "the exchange's API base `URL` (sandbox: " + verify.SandboxGeminiURL + "; env GEMSCAN_GEMINI_URL)"},
