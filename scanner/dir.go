@@ -242,12 +242,28 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 			syscall.Close(fd)
 		}
 	}()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
+	// Most files are small: one read into a buffer larger than the file
+	// returns it whole (a regular file's read is short only at its end),
+	// with no fstat. Larger files are sized with fstat and read on.
+	if cap(buf) < firstRead {
+		buf = make([]byte, 0, firstRead)
+	}
+	buf = buf[:0]
+	n, err := readSome(fd, buf[:cap(buf)])
+	if err != nil {
 		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
-	size := st.Size
+	buf = buf[:n]
+	size := int64(n)
+	if n == cap(buf) {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+			return buf
+		}
+		size = max(st.Size, size)
+	}
 	if opts.MaxFileSize > 0 && size > opts.MaxFileSize {
 		col.count(func(s *Stats) { s.TooLarge++ })
 		return buf
@@ -258,30 +274,21 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		fd = -1
 		return scanLargeFile(det, f, j, opts, col, buf)
 	}
-	if int64(cap(buf)) < size+1 {
-		buf = make([]byte, 0, size+size/8+512)
-	}
-	buf = buf[:0]
-	// Read to EOF. A read that leaves room in the buffer has reached the
-	// end of a regular file, which saves the usual extra read returning 0
-	// on every small file; a file that grew since Fstat is read on.
-	for {
+	// A read that filled the buffer may have left more: read on, growing
+	// the buffer, until a read comes back short.
+	for full := n == cap(buf); full; {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			grown := make([]byte, len(buf), max(int(size)+1, 2*cap(buf)))
+			copy(grown, buf)
+			buf = grown
 		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
+		room := cap(buf) - len(buf)
+		if n, err = readSome(fd, buf[len(buf):cap(buf)]); err != nil {
 			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
-		room := cap(buf) - len(buf)
 		buf = buf[:len(buf)+n]
-		if n == 0 || n < room && int64(len(buf)) >= size {
-			break
-		}
+		full = n == room
 	}
 	if !opts.Binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
 		col.count(func(s *Stats) { s.Binary++ })
@@ -291,6 +298,19 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	col.count(func(s *Stats) { s.Files++ })
 	col.add(fs, allowed, int64(len(buf)), nil)
 	return buf
+}
+
+// firstRead is the buffer a file is first read into.
+const firstRead = 256 << 10
+
+// readSome reads once into p, retrying on EINTR.
+func readSome(fd int, p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(fd, p)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
 }
 
 func openRead(path string) (int, error) {
