@@ -580,7 +580,7 @@ func (h *history) attribute() {
 		n := &h.nodes[h.order[in.order]]
 		f.File, f.Path = p, p
 		f.Commit = n.hash.String()
-		f.Author, f.Date = n.info.Author, n.info.When
+		f.Author, f.Date = n.info.Author, n.info.When()
 		if hasHead {
 			f.InHead = h.inTree(headTree, p, k.rule, k.value)
 		}

@@ -384,6 +384,23 @@ func (w *walker) family(pl *packPlan, root int32) {
 		w.visit(pl.hashes[root], data)
 	}
 	w.children(pl, root, data, 1)
+	w.release()
+}
+
+// keepBuf is the largest buffer a walker keeps between families: a family
+// of large blobs needs one buffer per delta depth, and keeping them all
+// would hold that memory for the rest of the pass.
+const keepBuf = 1 << 20
+
+func (w *walker) release() {
+	for i, b := range w.bufs {
+		if cap(b) > keepBuf {
+			w.bufs[i] = nil
+		}
+	}
+	if cap(w.delta) > keepBuf {
+		w.delta = nil
+	}
 }
 
 func (w *walker) inflateRaw(pl *packPlan, i int32) ([]byte, error) {

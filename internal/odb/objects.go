@@ -14,9 +14,11 @@ import (
 type CommitInfo struct {
 	Tree    plumbing.Hash
 	Parents []plumbing.Hash
-	// Author is "Name <email>"; When is the author date.
-	Author string
-	When   time.Time
+	// Author is "Name <email>"; AuthorTime and AuthorZone (seconds east
+	// of UTC) are the author date: see When.
+	Author     string
+	AuthorTime int64
+	AuthorZone int
 	// CommitTime is the committer date, in Unix seconds.
 	CommitTime int64
 }
@@ -51,10 +53,9 @@ func ParseCommit(data []byte) (CommitInfo, error) {
 			}
 			c.Parents = append(c.Parents, h)
 		case "author":
-			c.Author, c.When = parseSignature(val)
+			c.Author, c.AuthorTime, c.AuthorZone = parseSignature(val)
 		case "committer":
-			_, when := parseSignature(val)
-			c.CommitTime = when.Unix()
+			_, c.CommitTime, _ = parseSignature(val)
 		}
 	}
 	if c.Tree.IsZero() {
@@ -63,33 +64,42 @@ func ParseCommit(data []byte) (CommitInfo, error) {
 	return c, nil
 }
 
-// parseSignature splits "Name <email> 1700000000 +0100".
-func parseSignature(b []byte) (string, time.Time) {
+// When returns the author date in the author's time zone.
+func (c CommitInfo) When() time.Time {
+	t := time.Unix(c.AuthorTime, 0)
+	if c.AuthorZone == 0 {
+		return t.UTC()
+	}
+	return t.In(time.FixedZone("", c.AuthorZone))
+}
+
+// parseSignature splits "Name <email> 1700000000 +0100" into the person,
+// the Unix time and the zone's offset in seconds.
+func parseSignature(b []byte) (string, int64, int) {
 	gt := bytes.LastIndexByte(b, '>')
 	if gt < 0 {
-		return string(b), time.Time{}
+		return string(b), 0, 0
 	}
 	who := string(b[:gt+1])
 	rest := bytes.Fields(b[gt+1:])
 	if len(rest) == 0 {
-		return who, time.Time{}
+		return who, 0, 0
 	}
 	sec, err := strconv.ParseInt(string(rest[0]), 10, 64)
 	if err != nil {
-		return who, time.Time{}
+		return who, 0, 0
 	}
-	loc := time.UTC
+	zone := 0
 	if len(rest) > 1 && len(rest[1]) == 5 {
 		tz := rest[1]
 		h, _ := strconv.Atoi(string(tz[1:3]))
 		m, _ := strconv.Atoi(string(tz[3:5]))
-		off := (h*60 + m) * 60
+		zone = (h*60 + m) * 60
 		if tz[0] == '-' {
-			off = -off
+			zone = -zone
 		}
-		loc = time.FixedZone(string(tz), off)
 	}
-	return who, time.Unix(sec, 0).In(loc)
+	return who, sec, zone
 }
 
 // TreeEntry is one entry of a tree object.

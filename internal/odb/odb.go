@@ -60,6 +60,10 @@ func parseType(s string) (Type, bool) {
 	return 0, false
 }
 
+// baseCacheSize bounds the cache of inflated objects (trees, mostly, read
+// while diffing commits; deltified in chains, they share bases).
+const baseCacheSize = 32 << 20
+
 // ErrNotFound is returned for an object the database does not hold.
 var ErrNotFound = errors.New("object not found")
 
@@ -74,7 +78,7 @@ type DB struct {
 // Open opens the objects directory dir (usually .git/objects) and every
 // directory it borrows from through objects/info/alternates.
 func Open(dir string) (*DB, error) {
-	db := &DB{cache: newBaseCache(64 << 20)}
+	db := &DB{cache: newBaseCache(baseCacheSize)}
 	seen := map[string]bool{}
 	if err := db.addDir(dir, seen, 0); err != nil {
 		return nil, err

@@ -313,6 +313,9 @@ func inflate(r io.ReaderAt, off, end int64, first int, dst []byte) error {
 	return nil
 }
 
+// deltaBufs holds buffers for deltas being applied.
+var deltaBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // maxObject bounds the size of a single object read into memory.
 const maxObject = 1 << 30
 
@@ -329,7 +332,19 @@ func (p *pack) readAt(off int64) (Type, []byte, error) {
 	if h.size > maxObject {
 		return 0, nil, fmt.Errorf("object at %d is too large (%d bytes)", off, h.size)
 	}
-	raw := make([]byte, h.size)
+	isDelta := h.t == ofsDelta || h.t == refDelta
+	var raw []byte
+	if isDelta {
+		// A delta is only needed until it is applied: borrow a buffer.
+		bp := deltaBufs.Get().(*[]byte)
+		defer deltaBufs.Put(bp)
+		if int64(cap(*bp)) < h.size {
+			*bp = make([]byte, h.size)
+		}
+		raw = (*bp)[:h.size]
+	} else {
+		raw = make([]byte, h.size)
+	}
 	// One 4 KiB read holds most objects whole (compressed, and deltas are
 	// small); larger ones are read in growing chunks.
 	if err := inflate(p.f, h.data, p.size, int(min(max(h.size/2, 4<<10), 64<<10)), raw); err != nil {
