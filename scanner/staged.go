@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,7 @@ type staged struct {
 	top, gitDir, commonDir string
 	db                     *odb.DB
 	entries                []indexEntry
+	cacheTree              *cacheTree
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
 	changed                []change
 	deleted                []plumbing.Hash // blobs at paths the commit removes
@@ -127,7 +129,7 @@ func (s *staged) readIndex() error {
 	if _, err := io.ReadFull(f, data); err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	if s.entries, err = parseIndex(data); err != nil {
+	if s.entries, s.cacheTree, err = parseIndexWithTree(data); err != nil {
 		return fmt.Errorf("read index %s: %w", f.Name(), err)
 	}
 	return nil
@@ -193,127 +195,116 @@ func packedRef(path, name string) (string, error) {
 // stageMerged is the stage of an entry that is not in conflict.
 const stageMerged = 0
 
-// dirNode is one directory of the index, with the tree hash git would
-// write for it.
-type dirNode struct {
-	name  string
-	kids  []node // in git tree order
-	hash  plumbing.Hash
-	valid bool // false when an entry is unmerged or intent-to-add
+// treeOf computes what git write-tree would for a range of the index, so
+// that only directories whose hash differs from HEAD's are read. A
+// directory the index's cache-tree still vouches for costs nothing; the
+// others are hashed from their entries (once: results are memoised).
+type treeOf struct {
+	entries []indexEntry
+	memo    map[string]dirHash
+	buf     []byte
+	h       hash.Hash
 }
 
-type node struct {
-	dir   *dirNode    // a directory, or
-	entry *indexEntry // a file
+type dirHash struct {
+	hash plumbing.Hash
+	ok   bool // false when an entry is unmerged or intent-to-add
 }
 
-func (n node) name() string {
-	if n.dir != nil {
-		return n.dir.name
-	}
-	return n.entry.Name[strings.LastIndexByte(n.entry.Name, '/')+1:]
+// groupEnd returns the end of the run of entries, from i, below dir
+// ("a/b/").
+func (t *treeOf) groupEnd(i, hi int, dir string) int {
+	return i + sort.Search(hi-i, func(k int) bool {
+		n := t.entries[i+k].Name
+		return !strings.HasPrefix(n, dir) && n > dir
+	})
 }
 
-// build groups index entries (in index order) into directories.
-func build(entries []indexEntry) *dirNode {
-	root := &dirNode{valid: true}
-	stack := []*dirNode{root}
-	cur := "" // the directory at the top of the stack
-	for i := range entries {
-		e := &entries[i]
-		dir := ""
-		if j := strings.LastIndexByte(e.Name, '/'); j >= 0 {
-			dir = e.Name[:j]
-		}
-		if dir != cur {
-			// Pop to the deepest directory that contains dir...
-			for cur != "" && dir != cur && !strings.HasPrefix(dir, cur+"/") {
-				stack = stack[:len(stack)-1]
-				if j := strings.LastIndexByte(cur, '/'); j >= 0 {
-					cur = cur[:j]
-				} else {
-					cur = ""
-				}
-			}
-			// ... then push the directories below it.
-			if rest := strings.TrimPrefix(dir[len(cur):], "/"); rest != "" {
-				for _, name := range strings.Split(rest, "/") {
-					n := &dirNode{name: name, valid: true}
-					top := stack[len(stack)-1]
-					top.kids = append(top.kids, node{dir: n})
-					stack = append(stack, n)
-				}
-			}
-			cur = dir
-		}
-		top := stack[len(stack)-1]
-		top.kids = append(top.kids, node{entry: e})
-	}
-	root.computeHash()
-	return root
-}
-
-// computeHash computes the tree hashes bottom-up, as git write-tree would.
-func (d *dirNode) computeHash() {
-	var t treeHasher
-	t.hash(d)
-}
-
-// treeHasher serialises directories into one reused buffer.
-type treeHasher struct {
-	buf []byte
-	h   hash.Hash
-}
-
-func (t *treeHasher) hash(d *dirNode) {
-	for _, k := range d.kids {
-		if k.dir != nil {
-			t.hash(k.dir)
-			if !k.dir.valid {
-				d.valid = false
-			}
-		} else if e := k.entry; e.Stage != stageMerged || e.IntentToAdd {
-			d.valid = false
-		}
-	}
-	if !d.valid {
-		return
-	}
-	b := t.buf[:0]
-	for _, k := range d.kids {
-		if k.dir != nil {
-			b = append(b, "40000 "...)
-			b = append(b, k.dir.name...)
-			b = append(b, 0)
-			b = append(b, k.dir.hash[:]...)
+// each calls file for each entry directly in dir and sub for each
+// subdirectory's range, in index (= tree) order.
+func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name string), sub func(lo, hi int, name string)) {
+	for i := lo; i < hi; {
+		e := &t.entries[i]
+		rest := e.Name[len(dir):]
+		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+			name := rest[:slash]
+			j := t.groupEnd(i, hi, dir+name+"/")
+			sub(i, j, name)
+			i = j
 			continue
 		}
-		b = strconv.AppendUint(b, uint64(k.entry.Mode), 8)
-		b = append(b, ' ')
-		b = append(b, k.name()...)
-		b = append(b, 0)
-		b = append(b, k.entry.Hash[:]...)
+		file(e, rest)
+		i++
 	}
-	t.buf = b
-	if t.h == nil {
-		t.h = sha1.New()
+}
+
+// hash returns the tree hash of entries[lo:hi], the directory dir.
+func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
+	if ct.valid() && ct.count == hi-lo {
+		return dirHash{ct.hash, true}
 	}
-	t.h.Reset()
-	var head [32]byte
-	t.h.Write(strconv.AppendInt(append(head[:0], "tree "...), int64(len(b)), 10))
-	t.h.Write([]byte{0})
-	t.h.Write(b)
-	t.h.Sum(d.hash[:0])
+	if r, ok := t.memo[dir]; ok {
+		return r
+	}
+	// Children first: their hashes go into this directory's object.
+	type kid struct {
+		name  string
+		entry *indexEntry
+		sub   dirHash
+	}
+	var kids []kid
+	ok := true
+	t.each(lo, hi, dir, func(e *indexEntry, name string) {
+		if e.Stage != stageMerged || e.IntentToAdd {
+			ok = false
+		}
+		kids = append(kids, kid{name: name, entry: e})
+	}, func(l, h int, name string) {
+		r := t.hash(l, h, dir+name+"/", ct.child(name))
+		ok = ok && r.ok
+		kids = append(kids, kid{name: name, sub: r})
+	})
+	res := dirHash{ok: ok}
+	if ok {
+		b := t.buf[:0]
+		for _, k := range kids {
+			if k.entry == nil {
+				b = append(b, "40000 "...)
+				b = append(b, k.name...)
+				b = append(b, 0)
+				b = append(b, k.sub.hash[:]...)
+				continue
+			}
+			b = strconv.AppendUint(b, uint64(k.entry.Mode), 8)
+			b = append(b, ' ')
+			b = append(b, k.name...)
+			b = append(b, 0)
+			b = append(b, k.entry.Hash[:]...)
+		}
+		t.buf = b
+		if t.h == nil {
+			t.h = sha1.New()
+		}
+		t.h.Reset()
+		var head [32]byte
+		t.h.Write(strconv.AppendInt(append(head[:0], "tree "...), int64(len(b)), 10))
+		t.h.Write([]byte{0})
+		t.h.Write(b)
+		t.h.Sum(res.hash[:0])
+	}
+	t.memo[dir] = res
+	return res
 }
 
 // changes finds the staged files that differ from HEAD, reading HEAD's tree
 // only where the index's directory hashes differ from it.
 func (s *staged) changes() error {
-	return s.compare(build(s.entries), s.head, "")
+	t := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+	return s.compare(t, 0, len(s.entries), "", s.cacheTree, s.head)
 }
 
-func (s *staged) compare(d *dirNode, headTree plumbing.Hash, prefix string) error {
-	if d.valid && d.hash == headTree {
+func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headTree plumbing.Hash) error {
+	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
 		return nil
 	}
 	var head []odb.TreeEntry
@@ -334,29 +325,30 @@ func (s *staged) compare(d *dirNode, headTree plumbing.Hash, prefix string) erro
 		}
 		inHead[key] = e
 	}
-	for _, k := range d.kids {
-		if k.dir != nil {
-			old := inHead[k.dir.name+"/"]
-			delete(inHead, k.dir.name+"/")
-			if err := s.compare(k.dir, old.Hash, prefix+k.dir.name+"/"); err != nil {
-				return err
-			}
-			continue
-		}
-		e := k.entry
-		old, had := inHead[k.name()]
-		delete(inHead, k.name())
+	var err error
+	t.each(lo, hi, dir, func(e *indexEntry, name string) {
+		old, had := inHead[name]
+		delete(inHead, name)
 		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {
-			continue
+			return
 		}
 		if had && old.Hash == e.Hash {
-			continue
+			return
 		}
 		c := change{path: e.Name, new: e.Hash}
 		if had && old.IsBlob() {
 			c.old = old.Hash
 		}
 		s.changed = append(s.changed, c)
+	}, func(l, h int, name string) {
+		old := inHead[name+"/"]
+		delete(inHead, name+"/")
+		if err == nil {
+			err = s.compare(t, l, h, dir+name+"/", ct.child(name), old.Hash)
+		}
+	})
+	if err != nil {
+		return err
 	}
 	// What HEAD has and the index does not: deletions (and rename sources).
 	for _, e := range inHead {

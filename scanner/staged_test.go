@@ -177,3 +177,53 @@ func TestStagedWorktreeAlternatesMerge(t *testing.T) {
 	r.git("add", "conflict.txt")
 	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "conflict.txt:1="+k3)
 }
+
+// TestCacheTreeAgreesWithHashing compares the changes found with the
+// index's cache-tree and without it (every directory hashed from its
+// entries), and checks the cache-tree spares that hashing.
+func TestCacheTreeAgreesWithHashing(t *testing.T) {
+	r := newRepo(t)
+	for i := 0; i < 5; i++ {
+		for j := 0; j < 4; j++ {
+			r.write(filepath.Join("d"+strconv.Itoa(i), "s"+strconv.Itoa(j), "f.txt"), "x\n")
+		}
+		r.write(filepath.Join("d"+strconv.Itoa(i), "top.txt"), "y\n")
+	}
+	r.commit("base")
+	r.write("d3/s1/f.txt", "changed\n")
+	r.write("d3/new.txt", "new\n")
+	r.git("rm", "-q", "d1/top.txt")
+	// Named paths: "add -A" re-adds racily clean files (written in the
+	// same second as the index), which invalidates their directories too.
+	r.git("add", "d3/s1/f.txt", "d3/new.txt")
+	run := func(useTree bool) ([]string, int) {
+		s, err := openStaged(r.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.db.Close()
+		if !useTree {
+			s.cacheTree = nil
+		} else if s.cacheTree == nil {
+			t.Fatal("git wrote no cache-tree")
+		}
+		tr := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+		if err := s.compare(tr, 0, len(s.entries), "", s.cacheTree, s.head); err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, c := range s.changed {
+			paths = append(paths, c.path)
+		}
+		return paths, len(tr.memo)
+	}
+	with, hashedWith := run(true)
+	without, hashedWithout := run(false)
+	want := "d3/new.txt d3/s1/f.txt"
+	if strings.Join(with, " ") != want || strings.Join(without, " ") != want {
+		t.Errorf("changes with cache-tree %v, without %v, want %s", with, without, want)
+	}
+	if hashedWith >= hashedWithout {
+		t.Errorf("hashed %d directories with the cache-tree, %d without", hashedWith, hashedWithout)
+	}
+}
