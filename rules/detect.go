@@ -62,9 +62,12 @@ const (
 	aqExpectedBody   = 50
 	aqExpectedStart  = "Ab8RN6"
 
-	// pairLines and pairBytes bound where a key's secret is looked for.
-	pairLines = 5
-	pairBytes = 2048
+	// pairLines and pairBytes bound where a key's secret is looked for; a
+	// candidate whose name does not say "secret" must be within
+	// pairLinesUnnamed lines of the key.
+	pairLines        = 8
+	pairBytes        = 3072
+	pairLinesUnnamed = 2
 	// decodeLines and decodeBytes bound the window decoded around a hit on
 	// an encoded keyword.
 	decodeLines = 6
@@ -443,7 +446,11 @@ func pairSecrets(data []byte, keys []Match) map[span]bool {
 				continue
 			}
 			lines := candLines[ci] - keyLines[ki]
-			perKey[ki] = append(perKey[ki], scored{ki, ci, pairScore(data, k, c, lines)})
+			named := nameSaysSecret(data, c.start)
+			if !named && (lines > pairLinesUnnamed || lines < -pairLinesUnnamed) {
+				continue // a far token that does not say it is a secret
+			}
+			perKey[ki] = append(perKey[ki], scored{ki, ci, pairScore(data, k, c, lines, named)})
 		}
 		sort.SliceStable(perKey[ki], func(i, j int) bool { return perKey[ki][i].score > perKey[ki][j].score })
 		all = append(all, perKey[ki]...)
@@ -501,14 +508,14 @@ func lineNumbers(data []byte, n int, offset func(int) int) []int {
 }
 
 // pairScore rates how plausibly candidate c is key k's secret; lines is the
-// candidate's line minus the key's.
-func pairScore(data []byte, k Match, c secretCandidate, lines int) float64 {
+// candidate's line minus the key's, named whether its name says "secret".
+func pairScore(data []byte, k Match, c secretCandidate, lines int, named bool) float64 {
 	score := c.entropy - 3.5
 	if c.start >= k.End {
 		score += 0.5 // secrets usually follow their key
 	}
 	score -= math.Abs(float64(lines))
-	if nameSaysSecret(data, c.start) {
+	if named {
 		score += 5
 	}
 	if k.Start > 0 && c.start > 0 && data[k.Start-1] == data[c.start-1] && !isAlnum(data[c.start-1]) {
