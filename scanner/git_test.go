@@ -405,3 +405,16 @@ func TestGitLargeBlobsSkippedUnlessAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestGitFromASubdirectory(t *testing.T) {
+	g := testkeys.New(48)
+	r := newRepo(t)
+	k := g.AQKey()
+	r.write("a/b/c.txt", "k="+k+"\n")
+	r.commit("c")
+	got, res := scanRepo(t, filepath.Join(r.dir, "a", "b"), GitOptions{})
+	noErrors(t, res)
+	if len(got) != 1 || got[0].path != "a/b/c.txt" {
+		t.Errorf("from a subdirectory: %v", got)
+	}
+}

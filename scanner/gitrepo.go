@@ -34,10 +34,14 @@ type repo struct {
 }
 
 // openRepo opens a work tree, a .git directory or a bare repository.
+// A directory inside a work tree opens the work tree, as git does.
 func openRepo(path string) (*repo, error) {
 	d, err := gitdir.Open(path)
 	if err != nil {
-		return nil, err
+		var ferr error
+		if d, ferr = gitdir.Find(path); ferr != nil {
+			return nil, err
+		}
 	}
 	r := &repo{gitDir: d.GitDir, commonDir: d.CommonDir, workTree: d.WorkTree}
 	var fsys billy.Filesystem = osfs.New(d.GitDir)
