@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gemscan-dev/gemscan/rules"
@@ -229,27 +228,26 @@ func displayPath(root, rel string) string {
 }
 
 // scanFile scans one file, reusing buf for its contents, and returns buf.
-// It reads through raw system calls: os.File's poller registration costs a
-// system call per file that a tree of small files notices.
 func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
-	fd, err := openRead(j.abs)
+	f, err := openRaw(j.abs)
 	if err != nil {
 		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
+	owned := true
 	defer func() {
-		if fd >= 0 {
-			syscall.Close(fd)
+		if owned {
+			f.close()
 		}
 	}()
 	// Most files are small: one read into a buffer larger than the file
 	// returns it whole (a regular file's read is short only at its end),
-	// with no fstat. Larger files are sized with fstat and read on.
+	// with no stat. Larger files are sized and read on.
 	if cap(buf) < firstRead {
 		buf = make([]byte, 0, firstRead)
 	}
 	buf = buf[:0]
-	n, err := readSome(fd, buf[:cap(buf)])
+	n, err := f.read(buf[:cap(buf)])
 	if err != nil {
 		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
@@ -257,22 +255,22 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	buf = buf[:n]
 	size := int64(n)
 	if n == cap(buf) {
-		var st syscall.Stat_t
-		if err := syscall.Fstat(fd, &st); err != nil {
+		st, err := f.size()
+		if err != nil {
 			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
-		size = max(st.Size, size)
+		size = max(st, size)
 	}
 	if opts.MaxFileSize > 0 && size > opts.MaxFileSize {
 		col.count(func(s *Stats) { s.TooLarge++ })
 		return buf
 	}
 	if size > streamThreshold {
-		f := os.NewFile(uintptr(fd), j.abs)
-		defer f.Close()
-		fd = -1
-		return scanLargeFile(det, f, j, opts, col, buf)
+		owned = false
+		osf := f.file(j.abs)
+		defer osf.Close()
+		return scanLargeFile(det, osf, j, opts, col, buf)
 	}
 	// A read that filled the buffer may have left more: read on, growing
 	// the buffer, until a read comes back short.
@@ -283,7 +281,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 			buf = grown
 		}
 		room := cap(buf) - len(buf)
-		if n, err = readSome(fd, buf[len(buf):cap(buf)]); err != nil {
+		if n, err = f.read(buf[len(buf):cap(buf)]); err != nil {
 			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
@@ -302,29 +300,6 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 
 // firstRead is the buffer a file is first read into.
 const firstRead = 256 << 10
-
-// readSome reads once into p, retrying on EINTR.
-func readSome(fd int, p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, p)
-		if err != syscall.EINTR {
-			return n, err
-		}
-	}
-}
-
-func openRead(path string) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, err
-		}
-		return fd, nil
-	}
-}
 
 func scanLargeFile(det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector, buf []byte) []byte {
 	head := make([]byte, binarySniff)
