@@ -22,11 +22,17 @@ type indexEntry struct {
 
 // Index entry modes.
 const (
+	modeTree    = 0o040000 // a sparse index's collapsed directory
 	modeSymlink = 0o120000
 	modeGitlink = 0o160000
 )
 
 var errBadIndex = errors.New("malformed index")
+
+// errSplitIndex is returned for a split index, which gemscan does not read:
+// judging only part of the entries could pass a commit it should block.
+var errSplitIndex = errors.New("the index is split (core.splitIndex), which gemscan cannot read; " +
+	"run 'git update-index --no-split-index' (and 'git config core.splitIndex false')")
 
 // parseIndex reads the entries of a git index (versions 2, 3 and 4). The
 // entries' names share data's memory, which must not change afterwards.
@@ -145,6 +151,10 @@ func readExtensions(data []byte) (*cacheTree, error) {
 		sig, size := string(data[:4]), int(binary.BigEndian.Uint32(data[4:8]))
 		if size < 0 || 8+size > len(data) {
 			return nil, fmt.Errorf("%w: truncated %q extension", errBadIndex, sig)
+		}
+		if sig == "link" {
+			// core.splitIndex: most entries live in a shared index file.
+			return nil, errSplitIndex
 		}
 		if sig == "TREE" && size > 0 {
 			t, rest, err := parseCacheTree(data[8 : 8+size])

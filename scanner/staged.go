@@ -226,6 +226,12 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name stri
 	for i := lo; i < hi; {
 		e := &t.entries[i]
 		rest := e.Name[len(dir):]
+		if e.Mode == modeTree {
+			// A sparse directory entry ("out/"): one entry, like a file.
+			file(e, strings.TrimSuffix(rest, "/"))
+			i++
+			continue
+		}
 		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
 			name := rest[:slash]
 			j := t.groupEnd(i, hi, dir+name+"/")
@@ -327,6 +333,17 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 	}
 	var err error
 	t.each(lo, hi, dir, func(e *indexEntry, name string) {
+		if e.Mode == modeTree {
+			// A sparse index keeps a directory outside the sparse cone
+			// as one entry with its tree's hash.
+			old, had := inHead[name+"/"]
+			delete(inHead, name+"/")
+			if (!had || old.Hash != e.Hash) && err == nil {
+				err = fmt.Errorf("%s: a sparse-index directory differs from HEAD; gemscan reads only expanded entries "+
+					"(run 'git sparse-checkout disable' or scan with 'gemscan dir')", e.Name)
+			}
+			return
+		}
 		old, had := inHead[name]
 		delete(inHead, name)
 		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {

@@ -227,3 +227,45 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 		t.Errorf("hashed %d directories with the cache-tree, %d without", hashedWith, hashedWithout)
 	}
 }
+
+func TestStagedSplitAndSparseIndexes(t *testing.T) {
+	g := testkeys.New(54)
+	r := newRepo(t)
+	r.write("in/a.txt", "a\n")
+	r.write("out/b.txt", "b\n")
+	r.commit("base")
+	k := g.APIKey()
+
+	// A sparse index: out/ collapses to one tree entry; a key staged in
+	// the cone is still found.
+	r.git("sparse-checkout", "init", "--cone", "--sparse-index")
+	r.git("sparse-checkout", "set", "in")
+	r.write("in/a.txt", "a\nK="+k+"\n")
+	r.git("add", "in/a.txt")
+	s, err := openStaged(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sparse := false
+	for _, e := range s.entries {
+		sparse = sparse || e.Mode == modeTree && e.Name == "out/"
+	}
+	if !sparse {
+		t.Fatalf("git wrote no sparse directory entry: %+v", s.entries)
+	}
+	// Without the cache-tree too: the sparse entry hashes as a subtree.
+	tr := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+	if err := s.compare(tr, 0, len(s.entries), "", nil, s.head); err != nil || len(s.changed) != 1 || s.changed[0].path != "in/a.txt" {
+		t.Fatalf("without cache-tree: %v, %+v", err, s.changed)
+	}
+	s.db.Close()
+	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "in/a.txt:2="+k)
+	r.git("sparse-checkout", "disable")
+
+	// A split index is refused, never passed.
+	r.git("update-index", "--split-index")
+	res := ScanStaged(r.dir, StagedOptions{})
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "split") {
+		t.Fatalf("split index: errors %v", res.Errors)
+	}
+}
