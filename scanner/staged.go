@@ -433,8 +433,12 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 		}
 	}
+	ignore := s.ignoreFile()
 	var renameLines map[string]int
 	for _, c := range todo {
+		if ignore != nil && ignore.matches(c.path) {
+			continue
+		}
 		data, err := s.db.ReadType(c.new, odb.Blob)
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("read staged %s: %w", c.path, err))
@@ -486,6 +490,19 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 		}
 	}
+}
+
+// ignoreFile reads the staged .gemscanignore at the top of the work tree.
+func (s *staged) ignoreFile() ignoreSet {
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Name >= IgnoreFile })
+	if i == len(s.entries) || s.entries[i].Name != IgnoreFile || s.entries[i].Stage != stageMerged {
+		return nil
+	}
+	data, err := s.db.ReadType(s.entries[i].Hash, odb.Blob)
+	if err != nil {
+		return nil
+	}
+	return ignoreSet{{matcher: compileIgnore(data)}}
 }
 
 // eachLine calls fn with each line of data (without its line ending) and
