@@ -418,3 +418,19 @@ func TestGitFromASubdirectory(t *testing.T) {
 		t.Errorf("from a subdirectory: %v", got)
 	}
 }
+
+func TestSHA256RepositoriesAreRefused(t *testing.T) {
+	gittest.Need(t)
+	dir := t.TempDir()
+	if _, err := gittest.Try(dir, 0, "init", "-q", "--object-format=sha256"); err != nil {
+		t.Skip("this git cannot make sha256 repositories")
+	}
+	for name, errs := range map[string][]error{
+		"git":    ScanGit(context.Background(), dir, GitOptions{}).Errors,
+		"staged": ScanStaged(dir, StagedOptions{}).Errors,
+	} {
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), "sha256") {
+			t.Errorf("%s: errors %v", name, errs)
+		}
+	}
+}

@@ -43,6 +43,9 @@ func openRepo(path string) (*repo, error) {
 			return nil, err
 		}
 	}
+	if err := gitdir.CheckSupported(d); err != nil {
+		return nil, err
+	}
 	r := &repo{gitDir: d.GitDir, commonDir: d.CommonDir, workTree: d.WorkTree}
 	var fsys billy.Filesystem = osfs.New(d.GitDir)
 	if d.CommonDir != d.GitDir {

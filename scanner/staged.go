@@ -83,6 +83,9 @@ func openStaged(dir string) (*staged, error) {
 	if d.WorkTree == "" {
 		return nil, fmt.Errorf("%s is a bare repository: nothing is staged there", dir)
 	}
+	if err := gitdir.CheckSupported(d); err != nil {
+		return nil, err
+	}
 	s := &staged{top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err

@@ -33,12 +33,14 @@ type rolesPayload struct {
 
 // exchangeCheck verifies one key with one secret: exactly one request.
 func (v *Verifier) exchangeCheck(ctx context.Context, key, secret string, nonce int64) scanner.Verification {
-	payload, _ := json.Marshal(rolesPayload{Request: rolesPath, Nonce: nonce})
-	b64 := base64.StdEncoding.EncodeToString(payload)
 	req, err := http.NewRequest(http.MethodPost, v.gemini.String()+rolesPath, http.NoBody)
 	if err != nil {
 		return unknown("build request: %v", err)
 	}
+	// The payload names the request's path, which the exchange checks
+	// (under a base URL with a path, such as a proxy's, the whole path).
+	payload, _ := json.Marshal(rolesPayload{Request: req.URL.Path, Nonce: nonce})
+	b64 := base64.StdEncoding.EncodeToString(payload)
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("Content-Length", "0")
 	req.Header.Set("Cache-Control", "no-cache")

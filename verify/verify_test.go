@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -336,5 +337,30 @@ func TestUnsafeBaseURLs(t *testing.T) {
 		if _, err := New(Config{GeminiURL: u}); err != nil {
 			t.Errorf("%s refused: %v", u, err)
 		}
+	}
+}
+
+// TestBasePathPrefix checks a base URL with a path (a server mounted below
+// the root) reaches the endpoint under it, with a payload that names the
+// whole path the server sees.
+func TestBasePathPrefix(t *testing.T) {
+	ex := fakeprov.NewExchange()
+	defer ex.Close()
+	k := testkeys.New(13).Set()
+	ex.Add(k.ExchangeKey, fakeprov.Account{Secret: k.Secret, Roles: map[string]bool{"isTrader": true}})
+	mux := http.NewServeMux()
+	mux.Handle("/gemini/", ex.Config.Handler)
+	mounted := httptest.NewServer(mux)
+	defer mounted.Close()
+	v, err := New(Config{GeminiURL: mounted.URL + "/gemini/", RatePerSecond: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.Check(context.Background(), Credential{Rule: rules.ExchangeKey, Value: k.ExchangeKey, Secrets: []string{k.Secret}})
+	if got.Status != scanner.StatusLive {
+		t.Errorf("got %+v", got)
+	}
+	if reqs := ex.Requests(); len(reqs) != 1 || reqs[0].Path != "/gemini/v1/roles" {
+		t.Errorf("requests %+v", reqs)
 	}
 }

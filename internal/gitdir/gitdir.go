@@ -4,10 +4,13 @@
 package gitdir
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/format/config"
 )
 
 // Dirs are a repository's directories, all absolute.
@@ -90,4 +93,36 @@ func IsGitDir(dir string) bool {
 	}
 	st, err := os.Stat(filepath.Join(dir, "objects"))
 	return err == nil && st.IsDir()
+}
+
+// ObjectFormat returns the repository's object format: "sha1", or what
+// extensions.objectFormat names ("sha256").
+func ObjectFormat(d Dirs) (string, error) {
+	data, err := os.ReadFile(filepath.Join(d.CommonDir, "config"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return "sha1", nil
+		}
+		return "", fmt.Errorf("read config: %w", err)
+	}
+	cfg := config.New()
+	if err := config.NewDecoder(bytes.NewReader(data)).Decode(cfg); err != nil {
+		return "", fmt.Errorf("read %s: %w", filepath.Join(d.CommonDir, "config"), err)
+	}
+	if f := strings.ToLower(cfg.Section("extensions").Option("objectformat")); f != "" {
+		return f, nil
+	}
+	return "sha1", nil
+}
+
+// CheckSupported fails for repositories gemscan cannot read.
+func CheckSupported(d Dirs) error {
+	f, err := ObjectFormat(d)
+	if err != nil {
+		return err
+	}
+	if f != "sha1" {
+		return fmt.Errorf("%s uses %s object names, which gemscan does not read yet (only sha1)", d.CommonDir, f)
+	}
+	return nil
 }
