@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/gemscan-dev/gemscan/rules"
@@ -86,6 +87,33 @@ func (l *locator) findings(ms []rules.Match, file, path string) (out []Finding, 
 		out = append(out, f)
 	}
 	return out, allowed
+}
+
+// textOf returns data as the UTF-8 text to scan: UTF-16 with a byte-order
+// mark (PowerShell scripts, .reg files, some Windows configs) is transcoded,
+// other data with a NUL byte in its first 8 KiB is binary and is returned
+// as is only when scanBinary is set; ok is false for skipped binary data.
+func textOf(data []byte, scanBinary bool) (text []byte, ok bool) {
+	if len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff) && len(data)%2 == 0 {
+		little := data[0] == 0xff
+		units := make([]uint16, 0, len(data)/2-1)
+		for i := 2; i+1 < len(data); i += 2 {
+			if little {
+				units = append(units, uint16(data[i])|uint16(data[i+1])<<8)
+			} else {
+				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+			}
+		}
+		out := make([]byte, 0, len(units))
+		for _, r := range utf16.Decode(units) {
+			out = utf8.AppendRune(out, r)
+		}
+		return out, true
+	}
+	if !scanBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
+		return nil, false
+	}
+	return data, true
 }
 
 // ScanBytes returns the findings in data, reported at file (display path)

@@ -288,11 +288,12 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		buf = buf[:len(buf)+n]
 		full = n == room
 	}
-	if !opts.Binary && bytes.IndexByte(buf[:min(len(buf), binarySniff)], 0) >= 0 {
+	text, ok := textOf(buf, opts.Binary)
+	if !ok {
 		col.count(func(s *Stats) { s.Binary++ })
 		return buf
 	}
-	fs, allowed := ScanBytes(det, buf, j.file, j.path)
+	fs, allowed := ScanBytes(det, text, j.file, j.path)
 	col.count(func(s *Stats) { s.Files++ })
 	col.add(fs, allowed, int64(len(buf)), nil)
 	return buf

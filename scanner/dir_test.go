@@ -41,3 +41,30 @@ func TestReadsWholeFiles(t *testing.T) {
 		t.Errorf("read %d bytes, files hold %d", res.Stats.Bytes, total)
 	}
 }
+
+func utf16le(s string) []byte {
+	out := []byte{0xff, 0xfe}
+	for _, r := range s {
+		out = append(out, byte(r), byte(r>>8))
+	}
+	return out
+}
+
+// TestUTF16Text checks UTF-16 files with a byte-order mark are read as
+// text (in the working tree and in history), not skipped as binary.
+func TestUTF16Text(t *testing.T) {
+	k := testkeys.New(92).Set()
+	r := newRepo(t)
+	r.write("setup.ps1", string(utf16le("# setup\r\n$env:GEMINI_API_KEY = \""+k.AQKey+"\"\r\n")))
+	r.write("blob.bin", "\x00\x01"+k.AQKey)
+	r.commit("ps1")
+	res := ScanPaths(context.Background(), []string{r.dir}, Options{})
+	if len(res.Findings) != 1 || res.Findings[0].Path != "setup.ps1" || res.Findings[0].Line != 2 || res.Stats.Binary != 1 {
+		t.Errorf("dir: %+v, %d binary", res.Findings, res.Stats.Binary)
+	}
+	got, gres := scanRepo(t, r.dir, GitOptions{})
+	noErrors(t, gres)
+	if len(got) != 1 || got[0].path != "setup.ps1" {
+		t.Errorf("git: %v", got)
+	}
+}

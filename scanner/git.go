@@ -469,14 +469,13 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 		var found []Finding
 		var skipBinary, skipLarge, isLFS bool
 		var nAllowed int
-		switch {
-		case h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize:
+		if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
 			skipLarge = true
-		case !h.opts.Binary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0:
+		} else if text, ok := textOf(data, h.opts.Binary); !ok {
 			skipBinary = true
-		default:
-			isLFS = bytes.HasPrefix(data, lfsPointer)
-			found, nAllowed = ScanBytes(det, data, "", "")
+		} else {
+			isLFS = bytes.HasPrefix(text, lfsPointer)
+			found, nAllowed = ScanBytes(det, text, "", "")
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -602,7 +601,9 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
 		if err != nil {
 			return false
 		}
-		hits, _ = ScanBytes(h.opts.detector(), data, "", "")
+		if text, ok := textOf(data, h.opts.Binary); ok {
+			hits, _ = ScanBytes(h.opts.detector(), text, "", "")
+		}
 	}
 	for _, hit := range hits {
 		if hit.Rule == rule && hit.Value == value {

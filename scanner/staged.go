@@ -451,12 +451,14 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			res.Stats.TooLarge++
 			continue
 		}
-		if !opts.Binary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 {
+		res.Stats.Bytes += int64(len(data))
+		text, ok := textOf(data, opts.Binary)
+		if !ok {
 			res.Stats.Binary++
 			continue
 		}
+		data = text
 		res.Stats.Files++
-		res.Stats.Bytes += int64(len(data))
 		fs, allowed := ScanBytes(det, data, c.path, c.path)
 		res.Stats.Allowed += int64(allowed)
 		if len(fs) == 0 {
@@ -473,6 +475,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 				res.Errors = append(res.Errors, fmt.Errorf("read HEAD's %s: %w", c.path, err))
 				continue
 			}
+			od, _ = textOf(od, true)
 			old = lineCounts(nil, od)
 		} else {
 			// A new path: a file renamed or moved here keeps its lines.
@@ -480,6 +483,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 				renameLines = map[string]int{}
 				for _, b := range s.deleted {
 					if od, err := s.db.ReadType(b, odb.Blob); err == nil {
+						od, _ = textOf(od, true)
 						lineCounts(renameLines, od)
 					}
 				}
