@@ -44,6 +44,22 @@ func (r *gitRepo) tryGit(args ...string) {
 	gittest.Try(r.dir, r.n, args...)
 }
 
+// conflictedMerge leaves the repository in the middle of a merge of a new
+// branch, side, into main, with conflict.txt in conflict.
+func (r *gitRepo) conflictedMerge() {
+	r.t.Helper()
+	r.git("checkout", "-q", "-b", "side")
+	r.write("conflict.txt", "side\n")
+	r.commit("side")
+	r.git("checkout", "-q", "main")
+	r.write("conflict.txt", "main\n")
+	r.commit("main")
+	r.tryGit("merge", "-q", "side")
+	if _, err := os.Stat(filepath.Join(r.dir, ".git", "MERGE_HEAD")); err != nil {
+		r.t.Fatalf("merge did not stop on a conflict: %v", err)
+	}
+}
+
 func (r *gitRepo) write(path, content string) {
 	r.t.Helper()
 	p := filepath.Join(r.dir, path)
@@ -163,17 +179,8 @@ func TestGitHistoryCases(t *testing.T) {
 	r.git("reset", "-q", "--hard", "HEAD~1")
 
 	// Introduced in a merge resolution.
-	r.git("checkout", "-q", "-b", "side")
-	r.write("conflict.txt", "side\n")
-	r.commit("side")
-	r.git("checkout", "-q", "main")
-	r.write("conflict.txt", "main\n")
-	r.commit("main")
 	mergeKey := g.APIKey()
-	r.tryGit("merge", "-q", "side") // conflicts
-	if _, err := os.Stat(filepath.Join(r.dir, ".git", "MERGE_HEAD")); err != nil {
-		t.Fatalf("merge did not stop on a conflict: %v", err)
-	}
+	r.conflictedMerge()
 	r.write("conflict.txt", "resolved with "+mergeKey+"\n")
 	r.n++
 	r.git("add", "-A")

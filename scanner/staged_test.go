@@ -164,13 +164,7 @@ func TestStagedWorktreeAlternatesMerge(t *testing.T) {
 
 	// A commit in the middle of a merge: conflicts are skipped until
 	// resolved, then the resolution is judged.
-	r.git("checkout", "-q", "-b", "side")
-	r.write("conflict.txt", "side\n")
-	r.commit("side")
-	r.git("checkout", "-q", "main")
-	r.write("conflict.txt", "main\n")
-	r.commit("main")
-	r.tryGit("merge", "-q", "side")
+	r.conflictedMerge()
 	expectValues(t, stagedValues(t, r.dir, StagedOptions{}))
 	k3 := g.APIKey()
 	r.write("conflict.txt", "resolved "+k3+"\n")
