@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Match is one credential found in a byte slice.
@@ -98,6 +99,20 @@ type Detector struct {
 // text contains; any input without one of them holds no plain credential.
 func Keywords() []string {
 	return []string{"account-", "master-", "AIza", "AQ."}
+}
+
+// RuleOf names the rule of a credential given on its own (a command-line
+// argument, an environment variable) by its prefix, without validating it.
+func RuleOf(v string) (string, bool) {
+	switch {
+	case strings.HasPrefix(v, "account-"), strings.HasPrefix(v, "master-"):
+		return ExchangeKey, true
+	case strings.HasPrefix(v, "AQ."):
+		return GoogleGemini, true
+	case strings.HasPrefix(v, "AIza"):
+		return GoogleAPI, true
+	}
+	return "", false
 }
 
 // NewDetector builds a Detector with its keyword prefilter.

@@ -113,7 +113,7 @@ func (f *Finding) Redacted() string { return Redact(f.Value) }
 // characters.
 func Redact(v string) string {
 	keep := 0
-	for _, p := range []string{"account-", "master-", "AIza", "AQ."} {
+	for _, p := range rules.Keywords() {
 		if strings.HasPrefix(v, p) {
 			keep = len(p)
 			break

@@ -131,13 +131,8 @@ func verifyCommand(e *env) *cli.Command {
 
 // classify names the rule of a credential by its prefix.
 func classify(v string) (string, error) {
-	switch {
-	case strings.HasPrefix(v, "account-") || strings.HasPrefix(v, "master-"):
-		return rules.ExchangeKey, nil
-	case strings.HasPrefix(v, "AQ."):
-		return rules.GoogleGemini, nil
-	case strings.HasPrefix(v, "AIza"):
-		return rules.GoogleAPI, nil
+	if rule, ok := rules.RuleOf(v); ok {
+		return rule, nil
 	}
 	return "", fmt.Errorf("%s: not a Gemini credential (want account-…, master-…, AQ.… or AIza…)", scanner.Redact(v))
 }

@@ -193,16 +193,6 @@ func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(roles)
 }
 
-// LastNonce returns the highest nonce the key has accepted.
-func (e *Exchange) LastNonce(key string) int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if a, ok := e.accounts[key]; ok {
-		return a.lastNonce
-	}
-	return 0
-}
-
 // GoogleAnswer is how the Google fake answers for one key.
 type GoogleAnswer struct {
 	Status  int
