@@ -159,36 +159,50 @@ func scrubURLError(err error) error {
 	return err
 }
 
-// hostLimiter spaces requests to each host at least interval apart.
+// hostLimiter spaces requests to each host at least interval apart. Its
+// clock and its sleep are fields so tests can check the send times it
+// reserves without depending on the wall clock.
 type hostLimiter struct {
 	mu       sync.Mutex
 	interval time.Duration
 	next     map[string]time.Time
 	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
 }
 
 func newHostLimiter(perSecond float64) *hostLimiter {
-	l := &hostLimiter{next: map[string]time.Time{}, now: time.Now}
+	l := &hostLimiter{next: map[string]time.Time{}, now: time.Now, sleep: sleepCtx}
 	if perSecond > 0 {
 		l.interval = time.Duration(float64(time.Second) / perSecond)
 	}
 	return l
 }
 
-// wait blocks until host may be sent another request.
-func (l *hostLimiter) wait(ctx context.Context, host string) error {
+// reserve books the next send time for host and returns it with the time
+// the booking was made.
+func (l *hostLimiter) reserve(host string) (at, now time.Time) {
 	l.mu.Lock()
-	now := l.now()
-	at := l.next[host]
+	defer l.mu.Unlock()
+	now = l.now()
+	at = l.next[host]
 	if at.Before(now) {
 		at = now
 	}
 	l.next[host] = at.Add(l.interval)
-	l.mu.Unlock()
-	d := at.Sub(now)
-	if d <= 0 {
-		return nil
+	return at, now
+}
+
+// wait blocks until host may be sent another request.
+func (l *hostLimiter) wait(ctx context.Context, host string) error {
+	at, now := l.reserve(host)
+	if d := at.Sub(now); d > 0 {
+		return l.sleep(ctx, d)
 	}
+	return ctx.Err()
+}
+
+// sleepCtx sleeps for d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

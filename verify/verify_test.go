@@ -5,9 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gemscan-dev/gemscan/internal/fakeprov"
@@ -249,26 +252,104 @@ func TestEachCredentialCheckedOnce(t *testing.T) {
 	}
 }
 
+// TestRateLimitPerHost checks the send times the limiter reserves, on a
+// frozen clock: six requests to one host are booked exactly 1/rate apart,
+// whatever the machine's load.
 func TestRateLimitPerHost(t *testing.T) {
 	const rate = 20 // requests per second
 	f := newFakes(t, Config{RatePerSecond: rate})
+	t0 := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	var waits []time.Duration
+	lim := f.v.client.limiter
+	lim.now = func() time.Time { return t0 }
+	lim.sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return nil
+	}
 	g := testkeys.New(10)
 	var fs []scanner.Finding
 	for i := 0; i < 6; i++ {
 		fs = append(fs, scanner.Finding{Rule: rules.GoogleAPI, Value: g.APIKey()})
 	}
 	f.v.Findings(context.Background(), fs)
-	reqs := f.g.Requests()
-	if len(reqs) != 6 {
-		t.Fatalf("%d requests", len(reqs))
+	if n := len(f.g.Requests()); n != 6 {
+		t.Fatalf("%d requests, want 6", n)
 	}
-	// Requests leave at least 1/rate apart; allow for arrival jitter.
-	min := time.Second / rate * 8 / 10
-	for i := 1; i < len(reqs); i++ {
-		if gap := reqs[i].At.Sub(reqs[i-1].At); gap < min {
-			t.Errorf("requests %d and %d arrived %v apart, want at least %v", i-1, i, gap, min)
+	slices.Sort(waits)
+	step := time.Second / rate
+	want := []time.Duration{step, 2 * step, 3 * step, 4 * step, 5 * step}
+	if !slices.Equal(waits, want) {
+		t.Errorf("requests waited %v, want %v (the first leaves at once)", waits, want)
+	}
+}
+
+func TestLimiterReserve(t *testing.T) {
+	l := newHostLimiter(4)
+	t0 := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	l.now = func() time.Time { return now }
+	step := 250 * time.Millisecond
+	steps := []struct {
+		host string
+		want time.Time
+	}{
+		{"a", t0}, {"a", t0.Add(step)}, {"b", t0}, {"a", t0.Add(2 * step)}, {"b", t0.Add(step)},
+	}
+	for i, s := range steps {
+		if at, _ := l.reserve(s.host); !at.Equal(s.want) {
+			t.Errorf("step %d host %s: reserved %v, want %v", i, s.host, at.Sub(t0), s.want.Sub(t0))
 		}
 	}
+	// After a quiet spell the next request leaves at once, without a burst
+	// of saved-up slots.
+	now = t0.Add(10 * time.Second)
+	for i, want := range []time.Time{now, now.Add(step)} {
+		if at, _ := l.reserve("a"); !at.Equal(want) {
+			t.Errorf("after idle %d: reserved %v, want %v", i, at.Sub(t0), want.Sub(t0))
+		}
+	}
+}
+
+// TestLimiterWait runs the real sleep in a synctest bubble, where time is
+// virtual: waits end exactly at the reserved times, and a cancelled
+// context ends a wait at once.
+func TestLimiterWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newHostLimiter(10)
+		start := time.Now()
+		var mu sync.Mutex
+		var sent []time.Duration
+		var wg sync.WaitGroup
+		for i := 0; i < 3; i++ {
+			wg.Go(func() {
+				if err := l.wait(context.Background(), "h"); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				sent = append(sent, time.Since(start))
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		slices.Sort(sent)
+		if want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond}; !slices.Equal(sent, want) {
+			t.Errorf("sent at %v, want %v", sent, want)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.wait(ctx, "h") }()
+		synctest.Wait()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled wait returned %v", err)
+		}
+		if d := time.Since(start); d != 200*time.Millisecond {
+			t.Errorf("cancelled wait ended at %v, want at once (200ms)", d)
+		}
+	})
 }
 
 func TestRedirectNotFollowed(t *testing.T) {
