@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,11 +29,31 @@ const (
 	SandboxGeminiURL = "https://api.sandbox.gemini.com"
 )
 
+// The only hosts credentials are ever sent to, besides loopback test
+// servers: an exchange key goes only to the exchange, a Google key only to
+// Google.
+var (
+	geminiHosts = []string{"api.gemini.com", "api.sandbox.gemini.com"}
+	googleHosts = []string{"generativelanguage.googleapis.com"}
+)
+
 // The only requests this package ever makes.
 const (
 	rolesPath  = "/v1/roles"
 	modelsPath = "/v1beta/models"
 )
+
+// Time limits: a provider that does not accept the connection within
+// connectTimeout, or does not answer the whole check within checkTimeout,
+// is reported unknown.
+const (
+	connectTimeout = 3 * time.Second
+	checkTimeout   = 8 * time.Second
+)
+
+// MaxRate is the most requests per second gemscan sends to one provider,
+// whatever is asked: the exchange's guidance for its private API.
+const MaxRate = 5
 
 // maxBody bounds how much of a response is read.
 const maxBody = 1 << 20
@@ -52,42 +73,58 @@ type safeClient struct {
 // unsafe URL; nothing was sent.
 var ErrRefused = errors.New("request refused by gemscan's safety rules")
 
-// checkBaseURL accepts https URLs, and http URLs only to loopback hosts.
-func checkBaseURL(raw string) (*url.URL, error) {
+// checkBaseURL accepts the provider's official hosts over https with no
+// path, port or query, and plain http or https to a loopback IP address
+// with a port (a local test server). Anything else is refused: the URL
+// decides where credentials are sent.
+func checkBaseURL(raw string, official []string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("base URL %q: %w", raw, err)
+		return nil, fmt.Errorf("%w: base URL %q: %v", ErrRefused, raw, err)
 	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("base URL %q: want scheme://host[:port] with no credentials, query or fragment", raw)
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" ||
+		(u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("%w: base URL %q: want scheme://host[:port] with no credentials, path, query or fragment",
+			ErrRefused, raw)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("base URL %q: plain http is allowed only to loopback test servers", raw)
+	u.Path, u.RawPath = "", ""
+	host := u.Hostname()
+	if isLoopback(host) {
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("%w: base URL %q: scheme must be http or https", ErrRefused, raw)
 		}
-	default:
-		return nil, fmt.Errorf("base URL %q: scheme must be https", raw)
+		return u, nil
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
+	if !slices.Contains(official, host) {
+		return nil, fmt.Errorf("%w: base URL %q: credentials go only to %s, or to a loopback test server (http://127.0.0.1:PORT)",
+			ErrRefused, raw, strings.Join(official, " or "))
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("%w: base URL %q: scheme must be https (plain http is allowed only to loopback test servers)",
+			ErrRefused, raw)
+	}
+	if p := u.Port(); p != "" && p != "443" {
+		return nil, fmt.Errorf("%w: base URL %q: port must be 443", ErrRefused, raw)
+	}
+	u.Host = host
 	return u, nil
 }
 
+// isLoopback reports whether host is a loopback IP address. Names (even
+// "localhost") are refused: a resolver decides where they lead.
 func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 
 func newSafeClient(userAgent string, perSecond float64, maxInFlight int, timeout time.Duration) *safeClient {
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	dialer := &net.Dialer{Timeout: connectTimeout}
 	transport := &http.Transport{
+		// HTTPS_PROXY is honoured: the proxy sees a CONNECT to the pinned
+		// host, and TLS runs end to end with it.
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
+		TLSHandshakeTimeout:   connectTimeout,
 		ResponseHeaderTimeout: timeout,
 		MaxIdleConnsPerHost:   2,
 		ForceAttemptHTTP2:     true,
@@ -124,7 +161,7 @@ func (c *safeClient) do(ctx context.Context, req *http.Request) (*response, erro
 	if !c.allowed[req.Method+" "+u.Host+" "+u.Path] || u.RawQuery != "" || u.User != nil {
 		return nil, fmt.Errorf("%w: %s %s is not an allowed verification endpoint", ErrRefused, req.Method, u.Redacted())
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: %s is not https", ErrRefused, u.Redacted())
 	}
 	select {

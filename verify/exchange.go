@@ -51,53 +51,77 @@ func (v *Verifier) exchangeCheck(ctx context.Context, key, secret string, nonce 
 	if err != nil {
 		return networkFailure(err)
 	}
-	return classifyExchange(resp)
+	return v.classifyExchange(resp)
 }
 
-// exchangeError is the exchange's error body.
+// exchangeError is the exchange's error body. Its SDK fixtures show the
+// reason under two names: {"reason": R} and {"error": R}.
 type exchangeError struct {
 	Result  string `json:"result"`
 	Reason  string `json:"reason"`
+	Error   string `json:"error"`
 	Message string `json:"message"`
 }
 
-// roles is the body of a successful POST /v1/roles.
+// roles is the body of a successful POST /v1/roles; a flag the exchange
+// did not send stays nil.
 type roles struct {
-	IsAuditor      bool `json:"isAuditor"`
-	IsTrader       bool `json:"isTrader"`
-	IsFundManager  bool `json:"isFundManager"`
-	IsAccountAdmin bool `json:"isAccountAdmin"`
+	IsAuditor      *bool `json:"isAuditor"`
+	IsTrader       *bool `json:"isTrader"`
+	IsFundManager  *bool `json:"isFundManager"`
+	IsAccountAdmin *bool `json:"isAccountAdmin"`
 }
 
-func classifyExchange(r *response) scanner.Verification {
+func (ro roles) any() bool {
+	return ro.IsAuditor != nil || ro.IsTrader != nil || ro.IsFundManager != nil || ro.IsAccountAdmin != nil
+}
+
+// isSandbox reports whether the base URL is the exchange's sandbox.
+func (v *Verifier) isSandbox() bool { return v.gemini.Hostname() == "api.sandbox.gemini.com" }
+
+func (v *Verifier) classifyExchange(r *response) scanner.Verification {
 	if r.status >= 300 && r.status < 400 {
-		return unknown("HTTP %d redirect to %q not followed", r.status, r.location)
+		return unknown("HTTP %d redirect to %q not followed", r.status, oneLine(r.location))
 	}
 	var e exchangeError
-	_ = json.Unmarshal(r.body, &e)
-	if r.status == http.StatusOK && e.Result != "error" {
+	jsonErr := json.Unmarshal(r.body, &e)
+	reason := e.Reason
+	if reason == "" {
+		reason = e.Error
+	}
+	reason = oneLine(reason)
+	if r.status == http.StatusOK && e.Result != "error" && reason == "" {
 		var ro roles
-		if err := json.Unmarshal(r.body, &ro); err != nil {
-			return unknown("HTTP 200 with a body that is not the roles document")
+		if jsonErr != nil || json.Unmarshal(r.body, &ro) != nil || !ro.any() {
+			return unknown("HTTP 200 without the role flags of /v1/roles: not the exchange's answer")
 		}
 		return scanner.Verification{Status: scanner.StatusLive, Detail: describeRoles(ro)}
 	}
-	reason := e.Reason
 	msg := oneLine(e.Message)
 	switch {
 	case reason == "InvalidApiKey" || strings.EqualFold(strings.TrimSuffix(msg, "."), "Invalid API key"):
-		return scanner.Verification{Status: scanner.StatusInvalid, Detail: "the exchange does not know this API key (InvalidApiKey)"}
+		d := "the exchange does not know this API key (InvalidApiKey)"
+		if !v.isSandbox() {
+			d += "; it may be a sandbox key: try --gemini-url " + SandboxGeminiURL
+		}
+		return scanner.Verification{Status: scanner.StatusInvalid, Detail: d}
 	case reason == "InvalidSignature":
 		return scanner.Verification{Status: scanner.StatusRejected,
 			Detail: "signature rejected (InvalidSignature): the key was revoked, or the secret beside it is not its secret"}
 	case reason == "MissingRole":
-		return scanner.Verification{Status: scanner.StatusLiveRestricted, Detail: "the key is valid but lacks the role for /v1/roles (MissingRole)"}
+		return scanner.Verification{Status: scanner.StatusLiveRestricted,
+			Detail: "the key and secret work but the key lacks the role for /v1/roles (MissingRole)"}
 	case reason == "RemoteAddressForbidden" || reason == "ApiKeyIpFilteringFailure":
 		return scanner.Verification{Status: scanner.StatusLiveRestricted,
-			Detail: fmt.Sprintf("the key is valid but only from its allowed IP addresses (%s)", reason)}
+			Detail: fmt.Sprintf("the key works only from its allowed IP addresses (%s)", reason)}
+	case reason == "MissingAccounts" || reason == "MissingAccountName" || reason == "InvalidAccountName":
+		return scanner.Verification{Status: scanner.StatusLikelyLive,
+			Detail: fmt.Sprintf("a master key: the exchange asks which account to act for (%s), which it does for a "+
+				"master key it knows; roles not read (no second request is made)", reason)}
 	case reason == "InvalidNonce" || reason == "BadNonce":
 		return scanner.Verification{Status: scanner.StatusLikelyLive,
-			Detail: fmt.Sprintf("the exchange checked the nonce (%s), which it likely does only for a valid key and signature", reason)}
+			Detail: fmt.Sprintf("the exchange knows this key but refused the nonce (%s), as it does when the key's owner "+
+				"signs with millisecond nonces; the secret was not confirmed and the roles were not read", reason)}
 	case reason == "AccountClosed":
 		return scanner.Verification{Status: scanner.StatusBlocked, Detail: "the account is closed (AccountClosed)"}
 	case r.status == http.StatusTooManyRequests || reason == "RateLimit" || reason == "RateLimited":
@@ -115,21 +139,22 @@ func classifyExchange(r *response) scanner.Verification {
 }
 
 func describeRoles(ro roles) string {
+	on := func(b *bool) bool { return b != nil && *b }
 	var rs []string
-	if ro.IsAccountAdmin {
+	if on(ro.IsAccountAdmin) {
 		rs = append(rs, "account admin")
 	}
-	if ro.IsTrader {
+	if on(ro.IsTrader) {
 		rs = append(rs, "trader (can trade)")
 	}
-	if ro.IsFundManager {
+	if on(ro.IsFundManager) {
 		rs = append(rs, "fund manager (can withdraw)")
 	}
-	if ro.IsAuditor {
+	if on(ro.IsAuditor) {
 		rs = append(rs, "auditor (read-only)")
 	}
 	if len(rs) == 0 {
-		return "the key and secret work; no roles reported"
+		return "the key and secret work; no roles granted"
 	}
 	return "roles: " + strings.Join(rs, ", ")
 }

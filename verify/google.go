@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/gemscan-dev/gemscan/rules"
 
 	"github.com/gemscan-dev/gemscan/scanner"
 )
@@ -13,7 +17,7 @@ import (
 // googleCheck lists the public Gemini models with the key in a header (never
 // in the URL, where logs and proxies would keep it). It costs nothing and
 // reads no user data.
-func (v *Verifier) googleCheck(ctx context.Context, key string) scanner.Verification {
+func (v *Verifier) googleCheck(ctx context.Context, rule, key string) scanner.Verification {
 	req, err := http.NewRequest(http.MethodGet, v.google.String()+modelsPath, nil)
 	if err != nil {
 		return unknown("build request: %v", err)
@@ -24,7 +28,7 @@ func (v *Verifier) googleCheck(ctx context.Context, key string) scanner.Verifica
 	if err != nil {
 		return networkFailure(err)
 	}
-	return classifyGoogle(resp)
+	return classifyGoogle(rule, resp)
 }
 
 // googleError is Google's error body.
@@ -50,16 +54,27 @@ var restrictions = map[string]string{
 	"API_KEY_IOS_APP_BLOCKED":       "the key is restricted to certain iOS apps",
 }
 
-func classifyGoogle(r *response) scanner.Verification {
+// The key's project, in Google's error metadata ("projects/my-app-1234",
+// "projects/123456") or message ("… in project 123456 before …").
+var (
+	projectIDRe  = regexp.MustCompile(`^(?:projects/)?([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,20})$`)
+	projectMsgRe = regexp.MustCompile(`\bproject ([0-9]{6,20})\b`)
+)
+
+// classifyGoogle reads Google's answer for a key found by rule. The same
+// answer means different things for standard (AIza) and auth (AQ.) keys:
+// since September 2026 Gemini answers API_KEY_INVALID to every standard key.
+func classifyGoogle(rule string, r *response) scanner.Verification {
 	if r.status >= 300 && r.status < 400 {
-		return unknown("HTTP %d redirect to %q not followed", r.status, r.location)
+		return unknown("HTTP %d redirect to %q not followed", r.status, oneLine(r.location))
 	}
+	standard := rule == rules.GoogleAPI
 	if r.status == http.StatusOK {
 		var ok struct {
 			Models []json.RawMessage `json:"models"`
 		}
 		if err := json.Unmarshal(r.body, &ok); err != nil || ok.Models == nil {
-			return unknown("HTTP 200 without a model list")
+			return unknown("HTTP 200 without a model list: not Google's answer")
 		}
 		return scanner.Verification{Status: scanner.StatusLive,
 			Detail: fmt.Sprintf("the key can call the Gemini API (lists %d models)", len(ok.Models))}
@@ -69,25 +84,35 @@ func classifyGoogle(r *response) scanner.Verification {
 	msg := oneLine(e.Error.Message)
 	lower := strings.ToLower(msg)
 	var reasons []string
+	project := ""
 	for _, d := range e.Error.Details {
 		if d.Reason != "" {
-			reasons = append(reasons, d.Reason)
+			reasons = append(reasons, oneLine(d.Reason))
 		}
-	}
-	has := func(reason string) bool {
-		for _, r := range reasons {
-			if r == reason {
-				return true
+		for _, k := range []string{"consumer", "containerInfo", "project"} {
+			if m := projectIDRe.FindStringSubmatch(d.Metadata[k]); project == "" && m != nil {
+				project = m[1]
 			}
 		}
-		return false
 	}
+	if m := projectMsgRe.FindStringSubmatch(msg); project == "" && m != nil {
+		project = m[1]
+	}
+	inProject := ""
+	if project != "" {
+		inProject = " in project " + project
+	}
+	has := func(reason string) bool { return slices.Contains(reasons, reason) }
 	switch {
 	case strings.Contains(lower, "reported as leaked"):
-		return scanner.Verification{Status: scanner.StatusBlocked, Detail: "Google blocked the key: it was reported as leaked"}
+		return scanner.Verification{Status: scanner.StatusBlocked, Detail: "Google blocked the key: it was reported as leaked" + inProject}
 	case has("CONSUMER_SUSPENDED"):
-		return scanner.Verification{Status: scanner.StatusBlocked, Detail: "Google suspended the key's project (CONSUMER_SUSPENDED)"}
+		return scanner.Verification{Status: scanner.StatusBlocked, Detail: "Google suspended the key's project" + inProject + " (CONSUMER_SUSPENDED)"}
 	case has("API_KEY_INVALID") || strings.Contains(lower, "api key not valid") || strings.Contains(lower, "api key expired"):
+		if standard {
+			return unknown("Gemini no longer accepts standard keys (API_KEY_INVALID for every AIza key since September 2026); " +
+				"this cannot tell a deleted key from one still live for Maps, Firebase or other Google APIs")
+		}
 		what := "not valid"
 		switch {
 		case strings.Contains(lower, "expired"):
@@ -96,22 +121,32 @@ func classifyGoogle(r *response) scanner.Verification {
 			what = "not found"
 		}
 		return scanner.Verification{Status: scanner.StatusInvalid, Detail: fmt.Sprintf("Google says the key is %s (API_KEY_INVALID)", what)}
+	case r.status == http.StatusUnauthorized && (has("ACCESS_TOKEN_TYPE_UNSUPPORTED") || strings.Contains(msg, "ACCESS_TOKEN_TYPE_UNSUPPORTED")):
+		if standard {
+			return scanner.Verification{Status: scanner.StatusLiveRestricted,
+				Detail: "standard key refused by Gemini (ACCESS_TOKEN_TYPE_UNSUPPORTED): Google knows it, and it may still work for other Google APIs" + inProject}
+		}
+		return unknown("Google did not accept this kind of credential for the call (ACCESS_TOKEN_TYPE_UNSUPPORTED); " +
+			"this does not tell whether the key is live")
+	case has("CREDENTIALS_MISSING"):
+		return unknown("Google saw no credential in the request (CREDENTIALS_MISSING): please report this bug")
 	}
 	for _, reason := range reasons {
 		if why, ok := restrictions[reason]; ok {
-			return scanner.Verification{Status: scanner.StatusLiveRestricted, Detail: fmt.Sprintf("the key is valid but %s (%s)", why, reason)}
+			d := fmt.Sprintf("the key is valid but %s%s (%s)", why, inProject, reason)
+			if reason == "API_KEY_SERVICE_BLOCKED" && !standard {
+				d += "; an AQ. key refused this way may be a Vertex AI express-mode key, which works on Vertex AI"
+			}
+			return scanner.Verification{Status: scanner.StatusLiveRestricted, Detail: d}
 		}
 	}
 	switch {
-	case r.status == http.StatusUnauthorized && (has("ACCESS_TOKEN_TYPE_UNSUPPORTED") || strings.Contains(msg, "ACCESS_TOKEN_TYPE_UNSUPPORTED")):
-		return scanner.Verification{Status: scanner.StatusLikelyLive,
-			Detail: "Google recognised the credential but not for this call (ACCESS_TOKEN_TYPE_UNSUPPORTED)"}
 	case r.status == http.StatusTooManyRequests || r.status == http.StatusPaymentRequired:
-		return unknown("Google answered HTTP %d %s (quota or billing); try again later", r.status, e.Error.Status)
+		return unknown("Google answered HTTP %d %s (quota or billing); try again later", r.status, oneLine(e.Error.Status))
 	case r.status >= 500:
-		return unknown("Google could not answer (HTTP %d %s)", r.status, e.Error.Status)
+		return unknown("Google could not answer (HTTP %d %s)", r.status, oneLine(e.Error.Status))
 	}
-	status := e.Error.Status
+	status := oneLine(e.Error.Status)
 	if len(reasons) > 0 {
 		status += " " + strings.Join(reasons, ",")
 	}

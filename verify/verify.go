@@ -17,15 +17,17 @@ import (
 // providers at one request per second per host.
 type Config struct {
 	// GeminiURL and GoogleURL are the providers' base URLs (defaults:
-	// DefaultGeminiURL, DefaultGoogleURL). Only https is accepted, or plain
-	// http to a loopback address for test servers.
+	// DefaultGeminiURL, DefaultGoogleURL). Only the official hosts over
+	// https are accepted, or a loopback IP address for test servers; callers
+	// take them from the command line, never from the environment.
 	GeminiURL, GoogleURL string
 	// RatePerSecond is the most requests per second sent to one host;
-	// 0 means 1.
+	// 0 means 1, and more than MaxRate is refused.
 	RatePerSecond float64
-	// MaxInFlight bounds the requests under way at once; 0 means 4.
+	// MaxInFlight bounds the checks under way at once; 0 means 4.
 	MaxInFlight int
-	// Timeout bounds each request; 0 means 15s.
+	// Timeout bounds each request, connection included; 0 or more than
+	// 8s means 8s.
 	Timeout time.Duration
 	// UserAgent identifies gemscan to the providers.
 	UserAgent string
@@ -33,23 +35,38 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Verifier checks credentials with their providers. Each distinct credential
-// is checked at most once per Verifier, however often it is asked about.
+// Verifier checks credentials with their providers. Each key+secret pair
+// (each Google key) is sent at most once per Verifier, however often and
+// with whatever other candidate secrets it is asked about, and the requests
+// for one key are never under way at once.
 type Verifier struct {
 	gemini, google *url.URL
 	client         *safeClient
 	now            func() time.Time
+	workers        int
 
 	mu    sync.Mutex
-	cache map[string]*cacheEntry
+	cache map[pair]*cacheEntry
+	keys  map[string]*sync.Mutex
 }
+
+// pair is what one request checks: a key, with a secret for exchange keys.
+type pair struct{ key, secret string }
 
 type cacheEntry struct {
 	done chan struct{}
 	v    scanner.Verification
 }
 
-// New returns a Verifier, or an error for an unsafe or malformed base URL.
+// CheckConfig reports whether cfg would be accepted by New, without
+// building anything: callers validate flags before a scan starts.
+func CheckConfig(cfg Config) error {
+	_, err := New(cfg)
+	return err
+}
+
+// New returns a Verifier, or an error (wrapping ErrRefused for a base URL
+// that is not a provider's) for an unsafe configuration.
 func New(cfg Config) (*Verifier, error) {
 	if cfg.GeminiURL == "" {
 		cfg.GeminiURL = DefaultGeminiURL
@@ -60,14 +77,14 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.RatePerSecond == 0 {
 		cfg.RatePerSecond = 1
 	}
-	if cfg.RatePerSecond < 0 {
-		return nil, fmt.Errorf("rate %v: must be positive", cfg.RatePerSecond)
+	if !(cfg.RatePerSecond > 0 && cfg.RatePerSecond <= MaxRate) {
+		return nil, fmt.Errorf("rate %v: want more than 0 and at most %d requests per second", cfg.RatePerSecond, MaxRate)
 	}
-	if cfg.MaxInFlight == 0 {
+	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 15 * time.Second
+	if cfg.Timeout <= 0 || cfg.Timeout > checkTimeout {
+		cfg.Timeout = checkTimeout
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "gemscan (secret scanner; checks whether a leaked key is live)"
@@ -75,15 +92,16 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	gem, err := checkBaseURL(cfg.GeminiURL)
+	gem, err := checkBaseURL(cfg.GeminiURL, geminiHosts)
 	if err != nil {
-		return nil, fmt.Errorf("gemini exchange %w", err)
+		return nil, fmt.Errorf("gemini exchange: %w", err)
 	}
-	goo, err := checkBaseURL(cfg.GoogleURL)
+	goo, err := checkBaseURL(cfg.GoogleURL, googleHosts)
 	if err != nil {
-		return nil, fmt.Errorf("google %w", err)
+		return nil, fmt.Errorf("google: %w", err)
 	}
-	v := &Verifier{gemini: gem, google: goo, now: cfg.Now, cache: map[string]*cacheEntry{},
+	v := &Verifier{gemini: gem, google: goo, now: cfg.Now, workers: cfg.MaxInFlight,
+		cache: map[pair]*cacheEntry{}, keys: map[string]*sync.Mutex{},
 		client: newSafeClient(cfg.UserAgent, cfg.RatePerSecond, cfg.MaxInFlight, cfg.Timeout)}
 	v.client.allow("POST", gem, rolesPath)
 	v.client.allow("GET", goo, modelsPath)
@@ -93,7 +111,8 @@ func New(cfg Config) (*Verifier, error) {
 // Credential is what is checked: a key, and for an exchange key the
 // candidate secrets, best first.
 type Credential struct {
-	// Rule is the rule ID that found it.
+	// Rule is the rule ID that found it. Check refuses a value the rules do
+	// not recognise as that rule's.
 	Rule    string
 	Value   string
 	Secrets []string
@@ -102,23 +121,90 @@ type Credential struct {
 // maxSecrets is how many candidate secrets an exchange key is tried with.
 const maxSecrets = 2
 
-func (c Credential) cacheKey() string {
-	s := c.Secrets
-	if len(s) > maxSecrets {
-		s = s[:maxSecrets]
+// Classify names the rule that recognises value on its own: the rules
+// package's detector must find exactly this value, and nothing else, in it.
+// An exchange secret is judged as the value of a GEMINI_API_SECRET setting.
+func Classify(value string) (string, bool) {
+	d := rules.NewDetector()
+	if ms := d.Detect([]byte(value)); len(ms) == 1 && ms[0].Value == value && ms[0].Start == 0 && ms[0].End == len(value) &&
+		ms[0].Encoding == "" && ms[0].Rule != rules.ExchangeSecret {
+		return ms[0].Rule, true
 	}
-	return c.Rule + "\x00" + c.Value + "\x00" + strings.Join(s, "\x00")
+	const name = "GEMINI_API_SECRET="
+	if ms := d.Detect([]byte(name + value)); len(ms) == 1 && ms[0].Rule == rules.ExchangeSecret && ms[0].Value == value &&
+		ms[0].Encoding == "" {
+		return rules.ExchangeSecret, true
+	}
+	return "", false
 }
 
-// Check verifies one credential, reusing the answer for a credential
-// already checked by this Verifier.
+// Check verifies one credential. A key+secret pair (a Google key) already
+// sent by this Verifier is answered from its cache.
 func (v *Verifier) Check(ctx context.Context, c Credential) scanner.Verification {
-	k := c.cacheKey()
+	if rule, ok := Classify(c.Value); !ok || rule != c.Rule {
+		return scanner.Verification{Status: scanner.StatusUnknown,
+			Detail: fmt.Sprintf("not checked: the value is not a %s credential; nothing was sent", c.Rule)}
+	}
+	switch c.Rule {
+	case rules.GoogleGemini, rules.GoogleAPI:
+		return v.cached(ctx, pair{key: c.Value}, func() scanner.Verification { return v.googleCheck(ctx, c.Rule, c.Value) })
+	case rules.ExchangeSecret:
+		return scanner.Verification{Status: scanner.StatusUnverifiable,
+			Detail: "a secret without its API key cannot be checked; find the key it belongs to"}
+	case rules.ExchangeKey:
+		if len(c.Secrets) == 0 {
+			return scanner.Verification{Status: scanner.StatusUnverifiable,
+				Detail: "no API secret was found beside the key; a key alone cannot be checked"}
+		}
+		// Requests for one key go one at a time, each pair at most once,
+		// all with the same nonce in seconds: a failure is never retried
+		// with a larger nonce.
+		km := v.keyLock(c.Value)
+		km.Lock()
+		defer km.Unlock()
+		nonce := v.now().Unix()
+		var res scanner.Verification
+		tried := 0
+		for _, s := range c.Secrets {
+			if tried == maxSecrets {
+				break
+			}
+			tried++
+			res = v.cached(ctx, pair{key: c.Value, secret: s}, func() scanner.Verification {
+				return v.exchangeCheck(ctx, c.Value, s, nonce)
+			})
+			if res.Status != scanner.StatusRejected {
+				break
+			}
+		}
+		if res.Status == scanner.StatusRejected && tried > 1 {
+			res.Detail += fmt.Sprintf(" (tried the %d most likely secrets)", tried)
+		}
+		return res
+	}
+	return scanner.Verification{Status: scanner.StatusUnverifiable, Detail: "no verifier for rule " + c.Rule}
+}
+
+// keyLock returns the mutex that serialises requests for one key.
+func (v *Verifier) keyLock(key string) *sync.Mutex {
 	v.mu.Lock()
-	e, ok := v.cache[k]
+	defer v.mu.Unlock()
+	m := v.keys[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		v.keys[key] = m
+	}
+	return m
+}
+
+// cached returns the answer for p, running check only the first time p is
+// asked about; concurrent callers wait for that one answer.
+func (v *Verifier) cached(ctx context.Context, p pair, check func() scanner.Verification) scanner.Verification {
+	v.mu.Lock()
+	e, ok := v.cache[p]
 	if !ok {
 		e = &cacheEntry{done: make(chan struct{})}
-		v.cache[k] = e
+		v.cache[p] = e
 	}
 	v.mu.Unlock()
 	if ok {
@@ -129,56 +215,28 @@ func (v *Verifier) Check(ctx context.Context, c Credential) scanner.Verification
 			return unknown("interrupted: %v", ctx.Err())
 		}
 	}
-	e.v = v.check(ctx, c)
+	e.v = check()
 	close(e.done)
 	return e.v
 }
 
-func (v *Verifier) check(ctx context.Context, c Credential) scanner.Verification {
-	switch c.Rule {
-	case rules.GoogleGemini, rules.GoogleAPI:
-		return v.googleCheck(ctx, c.Value)
-	case rules.ExchangeSecret:
-		return scanner.Verification{Status: scanner.StatusUnverifiable,
-			Detail: "a secret without its API key cannot be checked; find the key it belongs to"}
-	case rules.ExchangeKey:
-		if len(c.Secrets) == 0 {
-			return scanner.Verification{Status: scanner.StatusUnverifiable,
-				Detail: "no API secret was found beside the key; a key alone cannot be checked"}
-		}
-		// One nonce per key, in seconds; each key+secret pair gets exactly
-		// one request, and a failure is never retried with a larger nonce.
-		nonce := v.now().Unix()
-		var res scanner.Verification
-		for i, s := range c.Secrets {
-			if i == maxSecrets {
-				break
-			}
-			res = v.exchangeCheck(ctx, c.Value, s, nonce)
-			if res.Status != scanner.StatusRejected {
-				break
-			}
-		}
-		if res.Status == scanner.StatusRejected && len(c.Secrets) > 1 {
-			res.Detail += fmt.Sprintf(" (tried the %d most likely secrets)", min(len(c.Secrets), maxSecrets))
-		}
-		return res
-	}
-	return scanner.Verification{Status: scanner.StatusUnverifiable, Detail: "no verifier for rule " + c.Rule}
-}
-
-// Findings verifies every finding concurrently (within the client's limits)
-// and stores the answers in their Verification fields.
+// Findings verifies every finding with a bounded pool of workers (and the
+// client's limits) and stores the answers in their Verification fields.
 func (v *Verifier) Findings(ctx context.Context, fs []scanner.Finding) {
+	jobs := make(chan *scanner.Finding)
 	var wg sync.WaitGroup
-	for i := range fs {
-		wg.Add(1)
-		go func(f *scanner.Finding) {
-			defer wg.Done()
-			res := v.Check(ctx, Credential{Rule: f.Rule, Value: f.Value, Secrets: f.Secrets})
-			f.Verification = &res
-		}(&fs[i])
+	for range min(v.workers, len(fs)) {
+		wg.Go(func() {
+			for f := range jobs {
+				res := v.Check(ctx, Credential{Rule: f.Rule, Value: f.Value, Secrets: f.Secrets})
+				f.Verification = &res
+			}
+		})
 	}
+	for i := range fs {
+		jobs <- &fs[i]
+	}
+	close(jobs)
 	wg.Wait()
 }
 

@@ -193,7 +193,8 @@ func finish(c *cli.Context, e *env, mode, target string, res *scanner.Result) er
 }
 
 // finishVerified writes the report and chooses the exit code: errors (2) win
-// over findings (1); with --fail-on live only live findings count.
+// over findings (1); with --fail-on live every finding counts but those
+// proven dead (invalid, blocked).
 func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Result) error {
 	out, err := openOutput(c, e)
 	if err != nil {
@@ -218,10 +219,8 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 	if len(res.Errors) > 0 {
 		return exitCode(exitError)
 	}
-	for _, f := range res.Findings {
-		if c.String("fail-on") != "live" || f.Verification != nil && f.Verification.Status.IsLive() {
-			return exitCode(exitFindings)
-		}
+	if failsGate(c, res.Findings) {
+		return exitCode(exitFindings)
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/gemscan-dev/gemscan/internal/fakeprov"
+	"github.com/gemscan-dev/gemscan/internal/provtest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -58,25 +58,41 @@ func setupKeys(e *testscript.Env) error {
 	}
 	e.Setenv("NO_COLOR", "")
 
-	// Loopback fakes of both providers: the exchange key with its secret is
-	// a live trader that can withdraw (with a time-based nonce, so several runs
-	// in one second all succeed), the master key's secret is wrong, the
-	// AQ. key is live and the AIza key is unknown to Google.
-	ex, g := fakeprov.NewExchange(), fakeprov.NewGoogle()
+	// Loopback fakes of both providers, answering as they do since
+	// September 2026. Their URLs reach gemscan only as flags
+	// (--gemini-url $EXCHANGE_URL --google-url $GOOGLE_URL), never through
+	// the environment. The exchange key with its secret is a live trader that
+	// can withdraw (time-based nonce, so several runs in one second all
+	// succeed); the master key's secret is wrong; $NONCE_KEY with $SECRET
+	// gets InvalidNonce. The AQ. key is live, $AQ_DEAD is unknown to Google,
+	// $AQ_LEAKED was blocked as leaked, $AQ_RESTRICTED is restricted to
+	// other APIs; the AIza key gets Gemini's answer to every standard key.
+	g := testkeys.New(uint64(len(e.WorkDir)) + 1000)
+	more := map[string]string{"NONCE_KEY": g.ExchangeKey("account-"), "AQ_DEAD": g.AQKey(), "AQ_LEAKED": g.AQKey(),
+		"AQ_RESTRICTED": g.AQKey()}
+	for name, v := range more {
+		e.Setenv(name, v)
+	}
+	ex, gg := provtest.NewExchange(), provtest.NewGoogle(provtest.StandardSeptember2026)
 	e.Defer(ex.Close)
-	e.Defer(g.Close)
-	ex.Add(k.ExchangeKey, fakeprov.Account{Secret: k.Secret, TimeNonce: true, Roles: map[string]bool{"isTrader": true, "isFundManager": true}})
-	ex.Add(k.MasterKey, fakeprov.Account{Secret: "not-the-secret-in-the-file"})
-	g.Live(k.AQKey)
-	e.Setenv("GEMSCAN_GEMINI_URL", ex.URL)
-	e.Setenv("GEMSCAN_GOOGLE_URL", g.URL)
-	e.Values["fakes"] = &providers{ex: ex, g: g, secrets: []string{k.Secret, k.Secret2}}
+	e.Defer(gg.Close)
+	ex.Add(k.ExchangeKey, provtest.Account{Secret: k.Secret, TimeNonce: true, Roles: map[string]bool{"isTrader": true, "isFundManager": true}})
+	ex.Add(k.MasterKey, provtest.Account{Secret: "not-the-secret-in-the-file"})
+	ex.Add(more["NONCE_KEY"], provtest.Account{Secret: k.Secret, Fail: "InvalidNonce"})
+	gg.Live(k.AQKey)
+	gg.Live(k.APIKey)
+	gg.Set(more["AQ_LEAKED"], provtest.Leaked)
+	gg.Set(more["AQ_RESTRICTED"], provtest.GoogleAnswer{Status: 403, Reason: "API_KEY_SERVICE_BLOCKED", State: "PERMISSION_DENIED",
+		Metadata: map[string]string{"consumer": "projects/123456789012"}})
+	e.Setenv("EXCHANGE_URL", ex.URL)
+	e.Setenv("GOOGLE_URL", gg.URL)
+	e.Values["fakes"] = &providers{ex: ex, g: gg, secrets: []string{k.Secret, k.Secret2}}
 	return nil
 }
 
 type providers struct {
-	ex      *fakeprov.Exchange
-	g       *fakeprov.Google
+	ex      *provtest.Exchange
+	g       *provtest.Google
 	secrets []string
 }
 
@@ -131,7 +147,7 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 				ts.Fatalf("usage: requests exchange|google N")
 			}
 			p := ts.Value("fakes").(*providers)
-			var reqs []fakeprov.Request
+			var reqs []provtest.Request
 			switch args[0] {
 			case "exchange":
 				reqs = p.ex.Requests()

@@ -1,9 +1,13 @@
-// Package fakeprov runs loopback fakes of the Gemini exchange's private REST
-// API and Google's Generative Language API for tests. The exchange fake
-// checks requests the way the real service does — header names, the payload's
-// request path, the HMAC-SHA384 signature, nonce rules — and both record what
-// they received so tests can assert what was (and was not) sent.
-package fakeprov
+// Package provtest runs loopback fakes of the Gemini exchange's private REST
+// API and Google's Generative Language API, for tests only (as httptest does
+// for servers). They model the providers, not gemscan: the exchange fake
+// checks header names, the payload's request path, the HMAC-SHA384 signature
+// and the nonce rules, answers errors in either of the two body shapes the
+// exchange uses, and names a counterparty only for master keys; the Google
+// fake answers standard keys as Gemini did before June 2026, from June, and
+// from September 2026. Both record what they received so tests can assert
+// what was (and was not) sent.
+package provtest
 
 import (
 	"crypto/hmac"
@@ -90,6 +94,10 @@ type Exchange struct {
 	// Override, when set, answers every request with this status and body
 	// before any check (to simulate 429, 5xx, maintenance, redirects).
 	Override func(w http.ResponseWriter, r *http.Request) bool
+	// ErrorField names the field that carries an error's reason: "reason"
+	// (the default) or "error", the two shapes the exchange's SDK fixtures
+	// show.
+	ErrorField string
 }
 
 // NewExchange starts an exchange fake on 127.0.0.1.
@@ -106,10 +114,14 @@ func (e *Exchange) Add(key string, a Account) {
 	e.accounts[key] = &a
 }
 
-func exchangeErr(w http.ResponseWriter, status int, reason, msg string) {
+func (e *Exchange) fail(w http.ResponseWriter, status int, reason, msg string) {
+	field := e.ErrorField
+	if field == "" {
+		field = "reason"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"result": "error", "reason": reason, "message": msg})
+	json.NewEncoder(w).Encode(map[string]string{"result": "error", field: reason, "message": msg})
 }
 
 func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
@@ -119,18 +131,18 @@ func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		exchangeErr(w, 405, "MethodNotAllowed", "POST only")
+		e.fail(w, 405, "MethodNotAllowed", "POST only")
 		return
 	}
 	for _, h := range []string{"X-GEMINI-APIKEY", "X-GEMINI-PAYLOAD", "X-GEMINI-SIGNATURE"} {
 		if r.Header.Get(h) == "" {
 			name := strings.TrimPrefix(h, "X-GEMINI-")
-			exchangeErr(w, 400, "Missing"+strings.ToUpper(name[:1])+strings.ToLower(name[1:])+"Header", "missing header "+h)
+			e.fail(w, 401, "Missing"+strings.ToUpper(name[:1])+strings.ToLower(name[1:])+"Header", "missing header "+h)
 			return
 		}
 	}
 	if len(req.Body) != 0 || r.Header.Get("Content-Type") != "text/plain" || r.Header.Get("Cache-Control") != "no-cache" {
-		exchangeErr(w, 400, "InvalidRequest", "private API requests carry an empty text/plain body and no-cache")
+		e.fail(w, 400, "InvalidRequest", "private API requests carry an empty text/plain body and no-cache")
 		return
 	}
 	payloadB64 := r.Header.Get("X-GEMINI-PAYLOAD")
@@ -141,16 +153,16 @@ func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
 		Account string          `json:"account"`
 	}
 	if err != nil || json.Unmarshal(raw, &payload) != nil {
-		exchangeErr(w, 400, "InvalidJson", "payload is not base64 JSON")
+		e.fail(w, 400, "InvalidJson", "payload is not base64 JSON")
 		return
 	}
 	if payload.Request != r.URL.Path {
-		exchangeErr(w, 400, "EndpointMismatch", "payload request does not match the endpoint")
+		e.fail(w, 400, "EndpointMismatch", "payload request does not match the endpoint")
 		return
 	}
 	var nonce int64
 	if err := json.Unmarshal(payload.Nonce, &nonce); err != nil {
-		exchangeErr(w, 400, "InvalidNonce", "nonce must be an integer")
+		e.fail(w, 400, "InvalidNonce", "nonce must be an integer")
 		return
 	}
 	req.Nonce = nonce
@@ -158,22 +170,22 @@ func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
 	defer e.mu.Unlock()
 	acct, ok := e.accounts[r.Header.Get("X-GEMINI-APIKEY")]
 	if !ok {
-		exchangeErr(w, 400, "InvalidApiKey", "Invalid API key")
+		e.fail(w, 400, "InvalidApiKey", "Invalid API key")
 		return
 	}
 	m := hmac.New(sha512.New384, []byte(acct.Secret))
 	m.Write([]byte(payloadB64))
 	if !hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(r.Header.Get("X-GEMINI-SIGNATURE"))) {
-		exchangeErr(w, 400, "InvalidSignature", "InvalidSignature")
+		e.fail(w, 400, "InvalidSignature", "InvalidSignature")
 		return
 	}
 	if acct.TimeNonce {
 		if d := nonce - time.Now().Unix(); d < -30 || d > 30 {
-			exchangeErr(w, 400, "InvalidNonce", fmt.Sprintf("Nonce '%d' not within 30 seconds of server time", nonce))
+			e.fail(w, 400, "InvalidNonce", fmt.Sprintf("Nonce '%d' not within 30 seconds of server time", nonce))
 			return
 		}
 	} else if nonce <= acct.lastNonce {
-		exchangeErr(w, 400, "InvalidNonce", fmt.Sprintf("Nonce '%d' has not increased since your last call", nonce))
+		e.fail(w, 400, "InvalidNonce", fmt.Sprintf("Nonce '%d' has not increased since your last call", nonce))
 		return
 	}
 	acct.lastNonce = nonce
@@ -182,13 +194,19 @@ func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = 400
 		}
-		exchangeErr(w, status, acct.Fail, acct.Fail)
+		e.fail(w, status, acct.Fail, acct.Fail)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	roles := map[string]any{"counterparty_id": "ABC123"}
-	for k, v := range acct.Roles {
-		roles[k] = v
+	roles := map[string]any{}
+	for _, k := range []string{"isAuditor", "isTrader", "isFundManager"} {
+		roles[k] = acct.Roles[k]
+	}
+	if strings.HasPrefix(r.Header.Get("X-GEMINI-APIKEY"), "master-") {
+		// Only a master (group) key names its counterparty and reports
+		// whether it administers the group's accounts.
+		roles["isAccountAdmin"] = acct.Roles["isAccountAdmin"]
+		roles["counterparty_id"] = "ABC123"
 	}
 	json.NewEncoder(w).Encode(roles)
 }
@@ -196,10 +214,32 @@ func (e *Exchange) serve(w http.ResponseWriter, r *http.Request) {
 // GoogleAnswer is how the Google fake answers for one key.
 type GoogleAnswer struct {
 	Status  int
-	Reason  string // error.details[].reason
+	Reason  string // error.details[].reason; no details when empty
 	State   string // error.status
 	Message string
+	// Metadata is the ErrorInfo's metadata (e.g. "consumer": "projects/N").
+	Metadata map[string]string
 }
+
+// Leaked is Google's answer for a key it blocked as leaked: a 403 with no
+// details at all.
+var Leaked = GoogleAnswer{Status: 403, State: "PERMISSION_DENIED",
+	Message: "Your API key was reported as leaked. Please use another API key."}
+
+// StandardKeys is how Gemini treats standard (AIza) Google API keys.
+type StandardKeys int
+
+// The eras of standard keys on Gemini.
+const (
+	// StandardAccepted: before June 2026, standard keys work like any key.
+	StandardAccepted StandardKeys = iota
+	// StandardJune2026: unrestricted standard keys are refused with 401
+	// ACCESS_TOKEN_TYPE_UNSUPPORTED; unknown ones are API_KEY_INVALID.
+	StandardJune2026
+	// StandardSeptember2026: every standard key, live or not, gets 400
+	// API_KEY_INVALID.
+	StandardSeptember2026
+)
 
 // Google is a fake of the Generative Language API's model list.
 type Google struct {
@@ -207,12 +247,13 @@ type Google struct {
 	recorder
 	mu   sync.Mutex
 	keys map[string]GoogleAnswer
+	era  StandardKeys
 }
 
-// NewGoogle starts a Google fake on 127.0.0.1. Unknown keys get the
-// API_KEY_INVALID answer.
-func NewGoogle() *Google {
-	g := &Google{keys: map[string]GoogleAnswer{}}
+// NewGoogle starts a Google fake on 127.0.0.1 that answers standard keys as
+// era says. Unknown keys get the API_KEY_INVALID answer.
+func NewGoogle(era StandardKeys) *Google {
+	g := &Google{keys: map[string]GoogleAnswer{}, era: era}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	return g
 }
@@ -220,12 +261,21 @@ func NewGoogle() *Google {
 // Live registers a key that works.
 func (g *Google) Live(key string) { g.Set(key, GoogleAnswer{Status: 200}) }
 
-// Set registers how to answer for key.
+// Set registers how to answer for key (before the era's rules apply).
 func (g *Google) Set(key string, a GoogleAnswer) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.keys[key] = a
 }
+
+var (
+	invalidKey = GoogleAnswer{Status: 400, Reason: "API_KEY_INVALID", State: "INVALID_ARGUMENT",
+		Message: "API key not valid. Please pass a valid API key."}
+	tokenType = GoogleAnswer{Status: 401, Reason: "ACCESS_TOKEN_TYPE_UNSUPPORTED", State: "UNAUTHENTICATED",
+		Message: "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."}
+	missing = GoogleAnswer{Status: 401, Reason: "CREDENTIALS_MISSING", State: "UNAUTHENTICATED",
+		Message: "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential."}
+)
 
 func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 	req := g.record(r)
@@ -237,20 +287,35 @@ func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("x-goog-api-key")
+	if key == "" {
+		key = r.URL.Query().Get("key")
+	}
 	g.mu.Lock()
 	a, ok := g.keys[key]
+	era := g.era
 	g.mu.Unlock()
-	if !ok {
-		a = GoogleAnswer{Status: 400, Reason: "API_KEY_INVALID", State: "INVALID_ARGUMENT", Message: "API key not valid. Please pass a valid API key."}
+	switch {
+	case key == "":
+		a = missing
+	case strings.HasPrefix(key, "AIza") && era == StandardSeptember2026:
+		a = invalidKey
+	case !ok:
+		a = invalidKey
+	case strings.HasPrefix(key, "AIza") && era == StandardJune2026 && a.Status == 200:
+		a = tokenType
 	}
 	if a.Status == 200 {
 		fmt.Fprint(w, `{"models":[{"name":"models/gemini-2.5-flash"},{"name":"models/gemini-2.5-pro"}]}`)
 		return
 	}
 	w.WriteHeader(a.Status)
-	body := map[string]any{"error": map[string]any{
-		"code": a.Status, "message": a.Message, "status": a.State,
-		"details": []map[string]any{{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": a.Reason, "domain": "googleapis.com"}},
-	}}
-	json.NewEncoder(w).Encode(body)
+	e := map[string]any{"code": a.Status, "message": a.Message, "status": a.State}
+	if a.Reason != "" {
+		info := map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": a.Reason, "domain": "googleapis.com"}
+		if a.Metadata != nil {
+			info["metadata"] = a.Metadata
+		}
+		e["details"] = []map[string]any{info}
+	}
+	json.NewEncoder(w).Encode(map[string]any{"error": e})
 }
