@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
@@ -251,11 +254,30 @@ func networkFailure(err error) scanner.Verification {
 	return unknown("no answer: %v", err)
 }
 
-// oneLine trims a provider's message to one short line.
+// oneLine trims a provider's text to one short line, with control and
+// formatting characters (terminal escapes, bidirectional overrides) and
+// invalid UTF-8 shown escaped as strconv.Quote shows them: whatever prints
+// a Detail prints no raw provider bytes.
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(s); n++ {
+		if n == 200 {
+			b.WriteString("…")
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
 	}
-	return s
+	return b.String()
 }

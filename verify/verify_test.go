@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gemscan-dev/gemscan/internal/provtest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
@@ -749,5 +750,21 @@ func TestBaseURLs(t *testing.T) {
 		if _, err := New(Config{GeminiURL: u.gemini, GoogleURL: u.google}); err != nil {
 			t.Errorf("%+v refused: %v", u, err)
 		}
+	}
+}
+
+// TestProviderTextEscaped: what a provider writes reaches a Detail with its
+// control characters escaped, on one line, cut short.
+func TestProviderTextEscaped(t *testing.T) {
+	f := newFakes(t, Config{})
+	g := testkeys.New(96)
+	key := g.AQKey()
+	f.g.Set(key, provtest.GoogleAnswer{Status: 403, State: "PERMISSION_DENIED\x1b]0;x\x07", Reason: "R\u202e\n" + strings.Repeat("é", 300)})
+	got := f.v.Check(context.Background(), Credential{Rule: rules.GoogleGemini, Value: key})
+	if strings.ContainsAny(got.Detail, "\x1b\x07\u202e\n") || !utf8.ValidString(got.Detail) {
+		t.Errorf("raw control characters or invalid UTF-8 in %q", got.Detail)
+	}
+	if !strings.Contains(got.Detail, `PERMISSION_DENIED\x1b]0;x\a R\u202e`) || !strings.HasSuffix(got.Detail, "…") {
+		t.Errorf("detail %q", got.Detail)
 	}
 }

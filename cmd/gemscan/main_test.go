@@ -66,10 +66,11 @@ func setupKeys(e *testscript.Env) error {
 	// succeed); the master key's secret is wrong; $NONCE_KEY with $SECRET
 	// gets InvalidNonce. The AQ. key is live, $AQ_DEAD is unknown to Google,
 	// $AQ_LEAKED was blocked as leaked, $AQ_RESTRICTED is restricted to
-	// other APIs; the AIza key gets Gemini's answer to every standard key.
+	// other APIs, $AQ_HOSTILE gets an answer holding terminal escapes; the
+	// AIza key gets Gemini's answer to every standard key.
 	g := testkeys.New(uint64(len(e.WorkDir)) + 1000)
 	more := map[string]string{"NONCE_KEY": g.ExchangeKey("account-"), "AQ_DEAD": g.AQKey(), "AQ_LEAKED": g.AQKey(),
-		"AQ_RESTRICTED": g.AQKey()}
+		"AQ_RESTRICTED": g.AQKey(), "AQ_HOSTILE": g.AQKey()}
 	for name, v := range more {
 		e.Setenv(name, v)
 	}
@@ -84,6 +85,8 @@ func setupKeys(e *testscript.Env) error {
 	gg.Set(more["AQ_LEAKED"], provtest.Leaked)
 	gg.Set(more["AQ_RESTRICTED"], provtest.GoogleAnswer{Status: 403, Reason: "API_KEY_SERVICE_BLOCKED", State: "PERMISSION_DENIED",
 		Metadata: map[string]string{"consumer": "projects/123456789012"}})
+	// $AQ_HOSTILE's answer carries terminal escape sequences.
+	gg.Set(more["AQ_HOSTILE"], provtest.GoogleAnswer{Status: 403, State: "PERMISSION_DENIED\x1b]0;owned\x07", Reason: "X\x1b[2J\u202e"})
 	e.Setenv("EXCHANGE_URL", ex.URL)
 	e.Setenv("GOOGLE_URL", gg.URL)
 	e.Values["fakes"] = &providers{ex: ex, g: gg, secrets: []string{k.Secret, k.Secret2}}
