@@ -95,6 +95,7 @@ func checkBaseURL(raw string, official []string) (*url.URL, error) {
 		}
 		return u, nil
 	}
+	host = strings.ToLower(host)
 	if !slices.Contains(official, host) {
 		return nil, fmt.Errorf("%w: base URL %q: credentials go only to %s, or to a loopback test server (http://127.0.0.1:PORT)",
 			ErrRefused, raw, strings.Join(official, " or "))

@@ -57,10 +57,22 @@ func (v *Verifier) exchangeCheck(ctx context.Context, key, secret string, nonce 
 // exchangeError is the exchange's error body. Its SDK fixtures show the
 // reason under two names: {"reason": R} and {"error": R}.
 type exchangeError struct {
-	Result  string `json:"result"`
-	Reason  string `json:"reason"`
-	Error   string `json:"error"`
-	Message string `json:"message"`
+	Result, Reason, Error, Message string
+}
+
+// parseExchangeError reads the error fields one by one, so a field of an
+// unexpected type loses only itself.
+func parseExchangeError(body []byte) (exchangeError, bool) {
+	var e exchangeError
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return e, false
+	}
+	_ = json.Unmarshal(doc["result"], &e.Result)
+	_ = json.Unmarshal(doc["reason"], &e.Reason)
+	_ = json.Unmarshal(doc["error"], &e.Error)
+	_ = json.Unmarshal(doc["message"], &e.Message)
+	return e, true
 }
 
 // roles is the body of a successful POST /v1/roles; a flag the exchange
@@ -83,8 +95,7 @@ func (v *Verifier) classifyExchange(r *response) scanner.Verification {
 	if r.status >= 300 && r.status < 400 {
 		return unknown("HTTP %d redirect to %q not followed", r.status, oneLine(r.location))
 	}
-	var e exchangeError
-	jsonErr := json.Unmarshal(r.body, &e)
+	e, isObject := parseExchangeError(r.body)
 	reason := e.Reason
 	if reason == "" {
 		reason = e.Error
@@ -92,7 +103,7 @@ func (v *Verifier) classifyExchange(r *response) scanner.Verification {
 	reason = oneLine(reason)
 	if r.status == http.StatusOK && e.Result != "error" && reason == "" {
 		var ro roles
-		if jsonErr != nil || json.Unmarshal(r.body, &ro) != nil || !ro.any() {
+		if !isObject || json.Unmarshal(r.body, &ro) != nil || !ro.any() {
 			return unknown("HTTP 200 without the role flags of /v1/roles: not the exchange's answer")
 		}
 		return scanner.Verification{Status: scanner.StatusLive, Detail: describeRoles(ro)}

@@ -31,17 +31,50 @@ func (v *Verifier) googleCheck(ctx context.Context, rule, key string) scanner.Ve
 	return classifyGoogle(rule, resp)
 }
 
-// googleError is Google's error body.
+// googleError is what classifyGoogle reads of Google's error body.
 type googleError struct {
-	Error struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Status  string `json:"status"`
-		Details []struct {
-			Reason   string            `json:"reason"`
-			Metadata map[string]string `json:"metadata"`
-		} `json:"details"`
-	} `json:"error"`
+	Message, Status string
+	Details         []googleDetail
+}
+
+type googleDetail struct {
+	Reason   string
+	Metadata map[string]string
+}
+
+// parseGoogleError reads error.message, error.status and each detail's
+// reason and metadata, field by field: a field of an unexpected type (a
+// detail kind gemscan does not know) loses only itself, never the reason
+// beside it.
+func parseGoogleError(body []byte) googleError {
+	var e googleError
+	var doc struct {
+		Error map[string]json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return e
+	}
+	_ = json.Unmarshal(doc.Error["message"], &e.Message)
+	_ = json.Unmarshal(doc.Error["status"], &e.Status)
+	var details []map[string]json.RawMessage
+	_ = json.Unmarshal(doc.Error["details"], &details)
+	for _, raw := range details {
+		var d googleDetail
+		_ = json.Unmarshal(raw["reason"], &d.Reason)
+		var meta map[string]json.RawMessage
+		_ = json.Unmarshal(raw["metadata"], &meta)
+		for k, v := range meta {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				if d.Metadata == nil {
+					d.Metadata = map[string]string{}
+				}
+				d.Metadata[k] = s
+			}
+		}
+		e.Details = append(e.Details, d)
+	}
+	return e
 }
 
 // restrictions names the reasons that mean "valid key, not allowed here".
@@ -79,13 +112,12 @@ func classifyGoogle(rule string, r *response) scanner.Verification {
 		return scanner.Verification{Status: scanner.StatusLive,
 			Detail: fmt.Sprintf("the key can call the Gemini API (lists %d models)", len(ok.Models))}
 	}
-	var e googleError
-	_ = json.Unmarshal(r.body, &e)
-	msg := oneLine(e.Error.Message)
+	e := parseGoogleError(r.body)
+	msg := oneLine(e.Message)
 	lower := strings.ToLower(msg)
 	var reasons []string
 	project := ""
-	for _, d := range e.Error.Details {
+	for _, d := range e.Details {
 		if d.Reason != "" {
 			reasons = append(reasons, oneLine(d.Reason))
 		}
@@ -129,7 +161,8 @@ func classifyGoogle(rule string, r *response) scanner.Verification {
 		return unknown("Google did not accept this kind of credential for the call (ACCESS_TOKEN_TYPE_UNSUPPORTED); " +
 			"this does not tell whether the key is live")
 	case has("CREDENTIALS_MISSING"):
-		return unknown("Google saw no credential in the request (CREDENTIALS_MISSING): please report this bug")
+		return unknown("Google did not take the key as a credential for this API (CREDENTIALS_MISSING); " +
+			"this does not tell whether the key is live")
 	}
 	for _, reason := range reasons {
 		if why, ok := restrictions[reason]; ok {
@@ -142,11 +175,11 @@ func classifyGoogle(rule string, r *response) scanner.Verification {
 	}
 	switch {
 	case r.status == http.StatusTooManyRequests || r.status == http.StatusPaymentRequired:
-		return unknown("Google answered HTTP %d %s (quota or billing); try again later", r.status, oneLine(e.Error.Status))
+		return unknown("Google answered HTTP %d %s (quota or billing); try again later", r.status, oneLine(e.Status))
 	case r.status >= 500:
-		return unknown("Google could not answer (HTTP %d %s)", r.status, oneLine(e.Error.Status))
+		return unknown("Google could not answer (HTTP %d %s)", r.status, oneLine(e.Status))
 	}
-	status := oneLine(e.Error.Status)
+	status := oneLine(e.Status)
 	if len(reasons) > 0 {
 		status += " " + strings.Join(reasons, ",")
 	}

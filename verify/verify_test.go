@@ -731,6 +731,13 @@ func TestBaseURLs(t *testing.T) {
 		{gemini: "http://127.0.0.1:9/gemini"},
 		{gemini: "://"},
 		{gemini: "api.gemini.com"},
+		{gemini: "https://api.gemini.com."},
+		{gemini: "https://api.gemini.com@evil.example"},
+		{gemini: "https://evil.example#@api.gemini.com"},
+		{gemini: "http://127.1:9"},
+		{gemini: "http://0x7f000001:9"},
+		{gemini: "http://127.0.0.1.nip.io:9"},
+		{google: "https://generativelanguage.googleapis.com?x=y"},
 	}
 	for _, u := range refused {
 		_, err := New(Config{GeminiURL: u.gemini, GoogleURL: u.google})
@@ -746,6 +753,7 @@ func TestBaseURLs(t *testing.T) {
 		{"https://api.sandbox.gemini.com/", "https://generativelanguage.googleapis.com:443"},
 		{"http://127.0.0.1:9", "http://[::1]:9"},
 		{"https://127.0.0.1:9", ""},
+		{"HTTPS://API.Gemini.com", "https://GenerativeLanguage.googleapis.com"},
 	} {
 		if _, err := New(Config{GeminiURL: u.gemini, GoogleURL: u.google}); err != nil {
 			t.Errorf("%+v refused: %v", u, err)
@@ -766,5 +774,60 @@ func TestProviderTextEscaped(t *testing.T) {
 	}
 	if !strings.Contains(got.Detail, `PERMISSION_DENIED\x1b]0;x\a R\u202e`) || !strings.HasSuffix(got.Detail, "…") {
 		t.Errorf("detail %q", got.Detail)
+	}
+}
+
+// TestClassifyBodies reads answers as the providers write them, extra
+// fields and unexpected types included.
+func TestClassifyBodies(t *testing.T) {
+	f := newFakes(t, Config{})
+	exchange := []struct {
+		status int
+		body   string
+		want   scanner.Status
+	}{
+		{200, `{"counterparty_id":"ABC","isAuditor":false,"isFundManager":true,"isTrader":true}`, scanner.StatusLive},
+		{200, `{"isAuditor":true}`, scanner.StatusLive},
+		{200, `{"isTrader":"yes"}`, scanner.StatusUnknown},
+		{400, `{"result":"error","reason":"InvalidSignature","message":"InvalidSignature"}`, scanner.StatusRejected},
+		{400, `{"error":"InvalidSignature"}`, scanner.StatusRejected},
+		{403, `{"error":"MissingRole","message":"role required"}`, scanner.StatusLiveRestricted},
+		{400, `{"result":"error","reason":{"nested":true},"message":"Invalid API key"}`, scanner.StatusInvalid},
+		{400, `{"result":"error","error":"MissingAccounts","message":"Master API keys require an account"}`, scanner.StatusLikelyLive},
+		{200, `{"result":"error","reason":"AccountClosed"}`, scanner.StatusBlocked},
+		{502, `<html>Bad gateway</html>`, scanner.StatusUnknown},
+		{400, `not json`, scanner.StatusUnknown},
+	}
+	for _, c := range exchange {
+		if got := f.v.classifyExchange(&response{status: c.status, body: []byte(c.body)}); got.Status != c.want {
+			t.Errorf("exchange %d %s: got %+v, want %s", c.status, c.body, got, c.want)
+		}
+	}
+	google := []struct {
+		rule   string
+		status int
+		body   string
+		want   scanner.Status
+	}{
+		{rules.GoogleGemini, 400, `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com"}},{"@type":"type.googleapis.com/google.rpc.LocalizedMessage","locale":"en-US","message":"API key not valid. Please pass a valid API key."}]}}`, scanner.StatusInvalid},
+		{rules.GoogleAPI, 400, `{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}`, scanner.StatusUnknown},
+		{rules.GoogleAPI, 401, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_TYPE_UNSUPPORTED","metadata":{"method":"google.ai.generativelanguage.v1beta.ModelService.ListModels","service":"generativelanguage.googleapis.com"}}]}}`, scanner.StatusLiveRestricted},
+		{rules.GoogleGemini, 401, `{"error":{"code":401,"status":"UNAUTHENTICATED","details":[{"reason":"ACCESS_TOKEN_TYPE_UNSUPPORTED"}]}}`, scanner.StatusUnknown},
+		{rules.GoogleGemini, 403, `{"error":{"code":403,"message":"Requests to this API generativelanguage.googleapis.com method google.ai.generativelanguage.v1beta.ModelService.ListModels are blocked.","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.Help","links":[{"url":"https://x"}]},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_SERVICE_BLOCKED","metadata":{"consumer":"projects/my-app-1234","weird":7}}]}}`, scanner.StatusLiveRestricted},
+		{rules.GoogleAPI, 403, `{"error":{"code":403,"message":"Your API key was reported as leaked. Please use another API key.","status":"PERMISSION_DENIED"}}`, scanner.StatusBlocked},
+		{rules.GoogleAPI, 200, `{"models":[]}`, scanner.StatusLive},
+		{rules.GoogleAPI, 200, `{}`, scanner.StatusUnknown},
+		{rules.GoogleAPI, 200, `<html>captive portal</html>`, scanner.StatusUnknown},
+		{rules.GoogleAPI, 302, ``, scanner.StatusUnknown},
+	}
+	for _, c := range google {
+		got := classifyGoogle(c.rule, &response{status: c.status, body: []byte(c.body)})
+		if got.Status != c.want {
+			t.Errorf("google %s %d %.60s: got %+v, want %s", c.rule, c.status, c.body, got, c.want)
+		}
+	}
+	got := classifyGoogle(rules.GoogleGemini, &response{status: 403, body: []byte(google[4].body)})
+	if !strings.Contains(got.Detail, "in project my-app-1234") {
+		t.Errorf("project not named: %s", got.Detail)
 	}
 }
