@@ -47,6 +47,7 @@ type Verifier struct {
 	client         *safeClient
 	now            func() time.Time
 	workers        int
+	classifier     *Classifier
 
 	mu    sync.Mutex
 	cache map[pair]*cacheEntry
@@ -103,7 +104,7 @@ func New(cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("google: %w", err)
 	}
-	v := &Verifier{gemini: gem, google: goo, now: cfg.Now, workers: cfg.MaxInFlight,
+	v := &Verifier{gemini: gem, google: goo, now: cfg.Now, workers: cfg.MaxInFlight, classifier: NewClassifier(),
 		cache: map[pair]*cacheEntry{}, keys: map[string]*sync.Mutex{},
 		client: newSafeClient(cfg.UserAgent, cfg.RatePerSecond, cfg.MaxInFlight, cfg.Timeout)}
 	v.client.allow("POST", gem, rolesPath)
@@ -124,17 +125,24 @@ type Credential struct {
 // maxSecrets is how many candidate secrets an exchange key is tried with.
 const maxSecrets = 2
 
+// Classifier names the rule that recognises a credential given on its own.
+// It is safe for concurrent use.
+type Classifier struct{ det *rules.Detector }
+
+// NewClassifier builds a Classifier (it holds the rules' detector, which
+// costs about a millisecond to build).
+func NewClassifier() *Classifier { return &Classifier{det: rules.NewDetector()} }
+
 // Classify names the rule that recognises value on its own: the rules
 // package's detector must find exactly this value, and nothing else, in it.
 // An exchange secret is judged as the value of a GEMINI_API_SECRET setting.
-func Classify(value string) (string, bool) {
-	d := rules.NewDetector()
-	if ms := d.Detect([]byte(value)); len(ms) == 1 && ms[0].Value == value && ms[0].Start == 0 && ms[0].End == len(value) &&
+func (c *Classifier) Classify(value string) (string, bool) {
+	if ms := c.det.Detect([]byte(value)); len(ms) == 1 && ms[0].Value == value && ms[0].Start == 0 && ms[0].End == len(value) &&
 		ms[0].Encoding == "" && ms[0].Rule != rules.ExchangeSecret {
 		return ms[0].Rule, true
 	}
 	const name = "GEMINI_API_SECRET="
-	if ms := d.Detect([]byte(name + value)); len(ms) == 1 && ms[0].Rule == rules.ExchangeSecret && ms[0].Value == value &&
+	if ms := c.det.Detect([]byte(name + value)); len(ms) == 1 && ms[0].Rule == rules.ExchangeSecret && ms[0].Value == value &&
 		ms[0].Encoding == "" {
 		return rules.ExchangeSecret, true
 	}
@@ -144,7 +152,7 @@ func Classify(value string) (string, bool) {
 // Check verifies one credential. A key+secret pair (a Google key) already
 // sent by this Verifier is answered from its cache.
 func (v *Verifier) Check(ctx context.Context, c Credential) scanner.Verification {
-	if rule, ok := Classify(c.Value); !ok || rule != c.Rule {
+	if rule, ok := v.classifier.Classify(c.Value); !ok || rule != c.Rule {
 		return scanner.Verification{Status: scanner.StatusUnknown,
 			Detail: fmt.Sprintf("not checked: the value is not a %s credential; nothing was sent", c.Rule)}
 	}

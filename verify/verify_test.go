@@ -482,12 +482,13 @@ func TestMismatchedRuleSendsNothing(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	k := testkeys.New(93).Set()
+	c := NewClassifier()
 	for v, want := range map[string]string{
 		k.ExchangeKey: rules.ExchangeKey, k.MasterKey: rules.ExchangeKey, k.AQKey: rules.GoogleGemini,
 		k.AQOther: rules.GoogleGemini, k.APIKey: rules.GoogleAPI, k.Secret: rules.ExchangeSecret, k.Secret2: rules.ExchangeSecret,
 		"hello": "", "": "", k.APIKey + " " + k.AQKey: "", "account-xxxxxxxxxxxxxxxxxxxx": "",
 	} {
-		if got, ok := Classify(v); got != want || ok != (want != "") {
+		if got, ok := c.Classify(v); got != want || ok != (want != "") {
 			t.Errorf("Classify(%q) = %q, %v; want %q", v, got, ok, want)
 		}
 	}

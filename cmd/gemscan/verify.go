@@ -148,6 +148,7 @@ func verifyCommand(e *env) *cli.Command {
 			if err := checkFailOn(c, true); err != nil {
 				return err
 			}
+			cl := verify.NewClassifier()
 			var fs []scanner.Finding
 			var err error
 			switch {
@@ -155,17 +156,17 @@ func verifyCommand(e *env) *cli.Command {
 				if c.String("report") != "" || c.Bool("env") {
 					return errors.New("give credentials as arguments, --report or --env, not several")
 				}
-				fs, err = credentialsFromArgs(c.Args().Slice())
+				fs, err = credentialsFromArgs(cl, c.Args().Slice())
 			case c.String("report") != "":
 				if c.Bool("env") {
 					return errors.New("give --report or --env, not both")
 				}
-				fs, err = credentialsFromReport(e, c.String("report"))
+				fs, err = credentialsFromReport(cl, e, c.String("report"))
 			case c.Bool("env") || stdinIsTerminal(e):
-				fs, err = credentialsFromEnv(e)
+				fs, err = credentialsFromEnv(cl, e)
 			default:
 				// Piped input: a report, whatever the environment holds.
-				fs, err = credentialsFromReport(e, "-")
+				fs, err = credentialsFromReport(cl, e, "-")
 			}
 			if err != nil {
 				return err
@@ -208,8 +209,8 @@ func isSandbox(raw string) bool {
 
 // classify names the rule of a credential given on its own, as the rules
 // package recognises it.
-func classify(v string) (string, error) {
-	if rule, ok := verify.Classify(v); ok && rule != rules.ExchangeSecret {
+func classify(cl *verify.Classifier, v string) (string, error) {
+	if rule, ok := cl.Classify(v); ok && rule != rules.ExchangeSecret {
 		return rule, nil
 	}
 	return "", fmt.Errorf("%s: not a Gemini credential (want account-…, master-…, AQ.… or AIza…)", scanner.Redact(v))
@@ -217,18 +218,18 @@ func classify(v string) (string, error) {
 
 // checkSecret refuses a candidate secret the rules do not take for an
 // exchange API secret.
-func checkSecret(s string) error {
-	if rule, ok := verify.Classify(s); !ok || rule != rules.ExchangeSecret {
+func checkSecret(cl *verify.Classifier, s string) error {
+	if rule, ok := cl.Classify(s); !ok || rule != rules.ExchangeSecret {
 		return fmt.Errorf("%s: not an exchange API secret", scanner.Redact(s))
 	}
 	return nil
 }
 
-func credentialsFromArgs(args []string) ([]scanner.Finding, error) {
+func credentialsFromArgs(cl *verify.Classifier, args []string) ([]scanner.Finding, error) {
 	var fs []scanner.Finding
 	for i, a := range args {
 		key, secret, hasSecret := strings.Cut(a, ":")
-		rule, err := classify(key)
+		rule, err := classify(cl, key)
 		if err != nil {
 			return nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
@@ -237,7 +238,7 @@ func credentialsFromArgs(args []string) ([]scanner.Finding, error) {
 			if rule != rules.ExchangeKey {
 				return nil, fmt.Errorf("argument %d: only exchange keys take a :SECRET", i+1)
 			}
-			if err := checkSecret(secret); err != nil {
+			if err := checkSecret(cl, secret); err != nil {
 				return nil, fmt.Errorf("argument %d: %w", i+1, err)
 			}
 			f.Secrets = []string{secret}
@@ -261,20 +262,20 @@ func stdinIsTerminal(e *env) bool {
 	return err != nil || st.Mode()&os.ModeCharDevice != 0
 }
 
-func credentialsFromEnv(e *env) ([]scanner.Finding, error) {
+func credentialsFromEnv(cl *verify.Classifier, e *env) ([]scanner.Finding, error) {
 	var fs []scanner.Finding
 	for _, name := range []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"} {
 		v := strings.TrimSpace(e.get(name))
 		if v == "" {
 			continue
 		}
-		rule, err := classify(v)
+		rule, err := classify(cl, v)
 		if err != nil {
 			return nil, fmt.Errorf("$%s: %w", name, err)
 		}
 		f := scanner.Finding{Rule: rule, File: "$" + name, Path: "environment", Value: v}
 		if s := strings.TrimSpace(e.get("GEMINI_API_SECRET")); s != "" && rule == rules.ExchangeKey {
-			if err := checkSecret(s); err != nil {
+			if err := checkSecret(cl, s); err != nil {
 				return nil, fmt.Errorf("$GEMINI_API_SECRET: %w", err)
 			}
 			f.Secrets = []string{s}
@@ -291,7 +292,7 @@ func credentialsFromEnv(e *env) ([]scanner.Finding, error) {
 // --no-redact. Each value is classified again with the rules: a report
 // edited to call an exchange secret a Google key (or the reverse) is
 // refused, so no value goes to a provider it does not belong to.
-func credentialsFromReport(e *env, path string) ([]scanner.Finding, error) {
+func credentialsFromReport(cl *verify.Classifier, e *env, path string) ([]scanner.Finding, error) {
 	var r io.Reader = e.stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -331,7 +332,7 @@ func credentialsFromReport(e *env, path string) ([]scanner.Finding, error) {
 		if jf.Value == "" {
 			return nil, fmt.Errorf("%s has no value: write the report with --no-redact", where)
 		}
-		rule, ok := verify.Classify(jf.Value)
+		rule, ok := cl.Classify(jf.Value)
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("%s: the value is not a credential gemscan recognises; refusing to send it anywhere", where)
@@ -350,7 +351,7 @@ func credentialsFromReport(e *env, path string) ([]scanner.Finding, error) {
 			return nil, fmt.Errorf("%s: only exchange keys have secrets; refusing it", where)
 		}
 		for _, s := range f.Secrets {
-			if err := checkSecret(s); err != nil {
+			if err := checkSecret(cl, s); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 		}
