@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -57,6 +58,9 @@ func newVerifier(c *cli.Context) (*verify.Verifier, error) {
 // or sent: --fail-on, and the provider URLs and --rate (refused, whether or
 // not verifying, so a bad setting never waits for the end of a scan).
 func checkFailOn(c *cli.Context, verifying bool) error {
+	if r := c.Float64("rate"); !(r > 0) {
+		return fmt.Errorf("--rate %v: want more than 0 and at most %d requests per second", r, verify.MaxRate)
+	}
 	if err := verify.CheckConfig(verifierConfig(c)); err != nil {
 		return err
 	}
@@ -157,6 +161,10 @@ func verifyCommand(e *env) *cli.Command {
 					return errors.New("give credentials as arguments, --report or --env, not several")
 				}
 				fs, err = credentialsFromArgs(cl, c.Args().Slice())
+				if err == nil && slices.ContainsFunc(fs, func(f scanner.Finding) bool { return len(f.Secrets) > 0 }) {
+					fmt.Fprintln(e.stderr, "gemscan: warning: a secret on the command line is kept in shell history "+
+						"and shown by ps; prefer --env or a report on stdin")
+				}
 			case c.String("report") != "":
 				if c.Bool("env") {
 					return errors.New("give --report or --env, not both")
