@@ -1,10 +1,13 @@
 // Package verify asks each provider, with the least intrusive call it offers,
 // whether a leaked credential still works: a signed read-only POST /v1/roles
 // for Gemini exchange keys, GET /v1beta/models for Google keys. It enforces
-// its own safety rules in code — an allow-list of those two endpoints, HTTPS
-// only (plain HTTP only to loopback test servers), no redirects, timeouts, a
-// per-host rate limit, bounded concurrency, one request per credential per run
-// — and never sends an exchange secret, only signatures made with it.
+// its own safety rules in code: credentials go only to their provider's
+// official host over https (or to a loopback test server), only to those
+// two endpoints, with no redirects followed; every value is classified again
+// with the rules before it is sent; timeouts, a per-host rate limit of at
+// most MaxRate, a bounded pool of workers, and one request per key+secret
+// pair per run. An exchange secret is never sent, only signatures made with
+// it.
 package verify
 
 import (

@@ -62,16 +62,31 @@ type cacheEntry struct {
 	v    scanner.Verification
 }
 
-// CheckConfig reports whether cfg would be accepted by New, without
-// building anything: callers validate flags before a scan starts.
+// CheckConfig reports whether New would accept cfg, without building a
+// Verifier: callers validate flags before a scan starts.
 func CheckConfig(cfg Config) error {
-	_, err := New(cfg)
+	_, _, _, err := settle(cfg)
 	return err
 }
 
 // New returns a Verifier, or an error (wrapping ErrRefused for a base URL
 // that is not a provider's) for an unsafe configuration.
 func New(cfg Config) (*Verifier, error) {
+	cfg, gem, goo, err := settle(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{gemini: gem, google: goo, now: cfg.Now, workers: cfg.MaxInFlight, classifier: NewClassifier(),
+		cache: map[pair]*cacheEntry{}, keys: map[string]*sync.Mutex{},
+		client: newSafeClient(cfg.UserAgent, cfg.RatePerSecond, cfg.MaxInFlight, cfg.Timeout)}
+	v.client.allow("POST", gem, rolesPath)
+	v.client.allow("GET", goo, modelsPath)
+	return v, nil
+}
+
+// settle fills in cfg's defaults and checks it, returning the providers'
+// base URLs.
+func settle(cfg Config) (Config, *url.URL, *url.URL, error) {
 	if cfg.GeminiURL == "" {
 		cfg.GeminiURL = DefaultGeminiURL
 	}
@@ -82,7 +97,7 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.RatePerSecond = 1
 	}
 	if !(cfg.RatePerSecond > 0 && cfg.RatePerSecond <= MaxRate) {
-		return nil, fmt.Errorf("rate %v: want more than 0 and at most %d requests per second", cfg.RatePerSecond, MaxRate)
+		return cfg, nil, nil, fmt.Errorf("rate %v: want more than 0 and at most %d requests per second", cfg.RatePerSecond, MaxRate)
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4
@@ -98,18 +113,13 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	gem, err := checkBaseURL(cfg.GeminiURL, geminiHosts)
 	if err != nil {
-		return nil, fmt.Errorf("gemini exchange: %w", err)
+		return cfg, nil, nil, fmt.Errorf("gemini exchange: %w", err)
 	}
 	goo, err := checkBaseURL(cfg.GoogleURL, googleHosts)
 	if err != nil {
-		return nil, fmt.Errorf("google: %w", err)
+		return cfg, nil, nil, fmt.Errorf("google: %w", err)
 	}
-	v := &Verifier{gemini: gem, google: goo, now: cfg.Now, workers: cfg.MaxInFlight, classifier: NewClassifier(),
-		cache: map[pair]*cacheEntry{}, keys: map[string]*sync.Mutex{},
-		client: newSafeClient(cfg.UserAgent, cfg.RatePerSecond, cfg.MaxInFlight, cfg.Timeout)}
-	v.client.allow("POST", gem, rolesPath)
-	v.client.allow("GET", goo, modelsPath)
-	return v, nil
+	return cfg, gem, goo, nil
 }
 
 // Credential is what is checked: a key, and for an exchange key the
