@@ -12,17 +12,24 @@ import (
 var detailProjectRe = regexp.MustCompile(` in project ([a-z0-9-]+)`)
 
 // Impact says what whoever holds a credential can do, given what its
-// check found ("" when nothing is known to be usable).
+// check found: "" for one proven dead, and what it could do if it is still
+// live for one not proven either way.
 func Impact(rule string, res scanner.Verification) string {
-	if !res.Status.IsLive() {
-		switch res.Status {
-		case scanner.StatusUnknown, scanner.StatusUnverifiable, scanner.StatusRejected:
-			return "not known: treat it as live until it is revoked"
-		}
+	switch {
+	case res.Status.IsLive():
+		return ruleImpact(rule, res)
+	case res.Status == scanner.StatusInvalid, res.Status == scanner.StatusBlocked:
 		return ""
 	}
+	if i := ruleImpact(rule, scanner.Verification{}); i != "" {
+		return "not known; if it is live, it " + i
+	}
+	return ""
+}
+
+func ruleImpact(rule string, res scanner.Verification) string {
 	switch rule {
-	case rules.ExchangeKey:
+	case rules.ExchangeKey, rules.ExchangeSecret:
 		d := res.Detail
 		var can []string
 		if strings.Contains(d, "fund manager") {
@@ -38,7 +45,7 @@ func Impact(rule string, res scanner.Verification) string {
 			can = append(can, "read balances and history")
 		}
 		if len(can) == 0 {
-			return "whatever its roles allow (not read): at worst trade and withdraw funds"
+			return "can do whatever its roles allow (not read): at worst trade and withdraw funds"
 		}
 		return "can " + strings.Join(can, ", ")
 	case rules.GoogleGemini:
