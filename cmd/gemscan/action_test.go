@@ -267,3 +267,35 @@ func TestActionOnPullRequest(t *testing.T) {
 		t.Errorf("summary: false still wrote the job summary:\n%s", after[len(before):])
 	}
 }
+
+// TestActionBaseHeadInputs: a workflow whose event names no range
+// (workflow_dispatch would scan the whole history) scans exactly what head
+// adds over base when the action is given both.
+func TestActionBaseHeadInputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gemscan; skipped with -short")
+	}
+	gittest.Need(t)
+	k := testkeys.New(82).Set()
+	repo := t.TempDir()
+	gittest.Run(t, repo, "init", "-q", "-b", "main")
+	write(t, repo, "old.env", "OLD="+k.APIKey+"\n")
+	gittest.Run(t, repo, "add", "-A")
+	gittest.Run(t, repo, "commit", "-q", "-m", "old leak, before the range")
+	base := gittest.Run(t, repo, "rev-parse", "HEAD")
+	write(t, repo, "new.env", "GEMINI_KEY="+k.AQKey+"\n")
+	gittest.Run(t, repo, "add", "-A")
+	gittest.Run(t, repo, "commit", "-q", "-m", "new leak")
+	head := gittest.Run(t, repo, "rev-parse", "HEAD")
+	evPath := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(evPath, []byte(`{"inputs":{}}`), 0o644)
+	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+evPath,
+		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true", "CI=true")
+	out, status, outputs := runAction(t, repo, env, map[string]string{"base": base, "head": head})
+	if status != 1 || outputs["findings"] != "1" {
+		t.Fatalf("status %d, outputs %v\n%s", status, outputs, out)
+	}
+	if !strings.Contains(out, "new.env") || strings.Contains(out, "old.env") {
+		t.Errorf("want only new.env reported:\n%s", out)
+	}
+}
