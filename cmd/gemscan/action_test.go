@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,7 @@ type actionFile struct {
 		Steps []struct {
 			Name  string            `yaml:"name"`
 			ID    string            `yaml:"id"`
+			If    string            `yaml:"if"`
 			Uses  string            `yaml:"uses"`
 			Shell string            `yaml:"shell"`
 			Run   string            `yaml:"run"`
@@ -41,8 +44,11 @@ var expr = regexp.MustCompile(`\$\{\{\s*([^}]*?)\s*\}\}`)
 
 // runAction runs action.yml's steps in order the way a runner does: each
 // run step in bash -eo pipefail with the runner's environment, expressions
-// substituted; setup-go is satisfied by the Go running this test. It
-// returns the scan step's output and exit status, and the step outputs.
+// substituted and `if:` conditions evaluated; the action is used from this
+// checkout (github.action_ref is empty, so it builds from source), the
+// source-build cache always misses and setup-go is satisfied by the Go
+// running this test. It returns the scan step's output and exit status, and
+// the step outputs.
 func runAction(t *testing.T, workspace string, env []string, inputs map[string]string) (string, int, map[string]string) {
 	t.Helper()
 	data, err := os.ReadFile("../../action.yml")
@@ -57,7 +63,7 @@ func runAction(t *testing.T, workspace string, env []string, inputs map[string]s
 		t.Fatalf("action.yml runs using %q, want composite", a.Runs.Using)
 	}
 	actionPath, _ := filepath.Abs("../..")
-	values := map[string]string{"github.action_path": actionPath}
+	values := map[string]string{"github.action_path": actionPath, "github.action_ref": ""}
 	for name, in := range a.Inputs {
 		values["inputs."+name] = in.Default
 	}
@@ -67,42 +73,83 @@ func runAction(t *testing.T, workspace string, env []string, inputs map[string]s
 		}
 		values["inputs."+k] = v
 	}
-	sub := func(s string) string {
-		return expr.ReplaceAllStringFunc(s, func(m string) string {
-			k := expr.FindStringSubmatch(m)[1]
-			v, ok := values[k]
-			if !ok {
-				t.Fatalf("unknown expression %s", m)
-			}
-			return v
-		})
+	lookup := func(k string) string {
+		v, ok := values[k]
+		if !ok && !strings.HasPrefix(k, "steps.") { // a skipped step's outputs are empty
+			t.Fatalf("unknown expression %s", k)
+		}
+		return v
 	}
-	outputFile := filepath.Join(t.TempDir(), "github_output")
-	env = append(env, "GITHUB_ACTION_PATH="+actionPath, "GITHUB_OUTPUT="+outputFile, "GITHUB_WORKSPACE="+workspace)
+	sub := func(s string) string {
+		return expr.ReplaceAllStringFunc(s, func(m string) string { return lookup(expr.FindStringSubmatch(m)[1]) })
+	}
+	// cond evaluates the `if:` forms action.yml uses: X == 'v' and X != 'v'
+	// joined by &&.
+	cond := func(s string) bool {
+		if s == "" {
+			return true
+		}
+		for _, term := range strings.Split(s, "&&") {
+			term = strings.TrimSpace(term)
+			op := " == "
+			if strings.Contains(term, " != ") {
+				op = " != "
+			}
+			k, v, ok := strings.Cut(term, op)
+			if !ok || !strings.HasPrefix(v, "'") || !strings.HasSuffix(v, "'") {
+				t.Fatalf("if: %q: this test cannot evaluate %q", s, term)
+			}
+			if (lookup(strings.TrimSpace(k)) == strings.Trim(v, "'")) != (op == " == ") {
+				return false
+			}
+		}
+		return true
+	}
+	tmp := t.TempDir()
+	env = append(env, "GITHUB_ACTION_PATH="+actionPath, "GITHUB_WORKSPACE="+workspace, "RUNNER_OS=Linux", "RUNNER_ARCH=X64")
 	var scanOut string
 	status := 0
-	for _, step := range a.Runs.Steps {
+	outputs := map[string]string{}
+	for i, step := range a.Runs.Steps {
+		if !cond(step.If) {
+			continue
+		}
 		if step.Uses != "" {
-			if !strings.HasPrefix(step.Uses, "actions/setup-go@") {
+			switch {
+			case strings.HasPrefix(step.Uses, "actions/cache@"): // a miss
+			case strings.HasPrefix(step.Uses, "actions/setup-go@"):
+				if strings.Contains(step.With["go-version-file"]+step.With["go-version"], "${{") {
+					t.Errorf("step %q: setup-go's version uses an expression (containers do not translate it)", step.Name)
+				}
+			default:
 				t.Fatalf("step %q uses %s, which this test cannot simulate", step.Name, step.Uses)
-			}
-			if f := sub(step.With["go-version-file"]); f != filepath.Join(actionPath, "go.mod") {
-				t.Fatalf("setup-go reads %s, want the action's own go.mod", f)
 			}
 			continue
 		}
 		if step.Shell != "bash" {
 			t.Fatalf("step %q: shell %q, want bash", step.Name, step.Shell)
 		}
+		outputFile := filepath.Join(tmp, fmt.Sprintf("github_output_%d", i))
 		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", sub(step.Run))
 		cmd.Dir = workspace
-		cmd.Env = append([]string(nil), env...)
+		cmd.Env = append(append([]string(nil), env...), "GITHUB_OUTPUT="+outputFile)
 		for k, v := range step.Env {
 			cmd.Env = append(cmd.Env, k+"="+sub(v))
 		}
 		out, err := cmd.CombinedOutput()
+		stepOutputs := map[string]string{}
+		raw, _ := os.ReadFile(outputFile)
+		for _, l := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				stepOutputs[k] = v
+				if step.ID != "" {
+					values["steps."+step.ID+".outputs."+k] = v
+				}
+			}
+		}
 		if step.ID == "scan" {
 			scanOut = string(out)
+			outputs = stepOutputs
 			if err != nil {
 				ee, ok := err.(*exec.ExitError)
 				if !ok {
@@ -114,13 +161,6 @@ func runAction(t *testing.T, workspace string, env []string, inputs map[string]s
 		}
 		if err != nil {
 			t.Fatalf("step %q failed: %v\n%s", step.Name, err, out)
-		}
-	}
-	outputs := map[string]string{}
-	raw, _ := os.ReadFile(outputFile)
-	for _, l := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			outputs[k] = v
 		}
 	}
 	for name, o := range a.Outputs {
@@ -218,8 +258,44 @@ func TestActionOnPullRequest(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("baseline: %v\n%s", err, out)
 	}
-	out, status, outputs = runAction(t, workspace, env, map[string]string{"baseline": baseline})
+	before, _ := os.ReadFile(summary)
+	out, status, outputs = runAction(t, workspace, env, map[string]string{"baseline": baseline, "summary": "false"})
 	if status != 0 || outputs["findings"] != "0" {
 		t.Errorf("with a baseline: status %d, outputs %v\n%s", status, outputs, out)
+	}
+	if after, _ := os.ReadFile(summary); !bytes.Equal(before, after) {
+		t.Errorf("summary: false still wrote the job summary:\n%s", after[len(before):])
+	}
+}
+
+// TestActionBaseHeadInputs: a workflow whose event names no range
+// (workflow_dispatch would scan the whole history) scans exactly what head
+// adds over base when the action is given both.
+func TestActionBaseHeadInputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gemscan; skipped with -short")
+	}
+	gittest.Need(t)
+	k := testkeys.New(82).Set()
+	repo := t.TempDir()
+	gittest.Run(t, repo, "init", "-q", "-b", "main")
+	write(t, repo, "old.env", "OLD="+k.APIKey+"\n")
+	gittest.Run(t, repo, "add", "-A")
+	gittest.Run(t, repo, "commit", "-q", "-m", "old leak, before the range")
+	base := gittest.Run(t, repo, "rev-parse", "HEAD")
+	write(t, repo, "new.env", "GEMINI_KEY="+k.AQKey+"\n")
+	gittest.Run(t, repo, "add", "-A")
+	gittest.Run(t, repo, "commit", "-q", "-m", "new leak")
+	head := gittest.Run(t, repo, "rev-parse", "HEAD")
+	evPath := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(evPath, []byte(`{"inputs":{}}`), 0o644)
+	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+evPath,
+		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true", "CI=true")
+	out, status, outputs := runAction(t, repo, env, map[string]string{"base": base, "head": head})
+	if status != 1 || outputs["findings"] != "1" {
+		t.Fatalf("status %d, outputs %v\n%s", status, outputs, out)
+	}
+	if !strings.Contains(out, "new.env") || strings.Contains(out, "old.env") {
+		t.Errorf("want only new.env reported:\n%s", out)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -48,6 +47,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			e.vars[k] = v
 		}
+	}
+	if len(args) == 2 && (args[1] == "--version" || args[1] == "-v") {
+		printVersion(stdout)
+		return exitClean
 	}
 	app := newApp(e)
 	err := app.RunContext(ctx, args)
@@ -91,7 +94,7 @@ func newApp(e *env) *cli.App {
 		Usage:                "find leaked Gemini API keys and check whether they are live",
 		Description:          appHelp,
 		Version:              version(),
-		HideVersion:          true,
+		HideVersion:          true, // run handles --version and -v: the same line as 'gemscan version'
 		Writer:               e.stdout,
 		ErrWriter:            e.stderr,
 		Reader:               e.stdin,
@@ -113,24 +116,6 @@ func newApp(e *env) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "gemscan: no command %q (see 'gemscan --help')\n", name)
 			e.usageFailed = true
-		},
-	}
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
-
-func versionCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:  "version",
-		Usage: "print gemscan's version",
-		Action: func(c *cli.Context) error {
-			fmt.Fprintf(e.stdout, "gemscan %s\n", version())
-			return nil
 		},
 	}
 }

@@ -42,6 +42,8 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.BoolFlag{Name: "github", Usage: "in GitHub Actions: scan the commits of the event (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH), " +
 				"fetching what a shallow checkout lacks; --format defaults to github and outputs go to GITHUB_OUTPUT"},
+			&cli.StringFlag{Name: "base", Usage: "with --github: scan what --head adds over `REV` instead of the event's range (for unusual workflows)"},
+			&cli.StringFlag{Name: "head", Usage: "with --github: the tip to scan (`REV`, default HEAD) when --base is given"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := checkScanFlags(c); err != nil {
@@ -186,6 +188,17 @@ func githubRange(c *cli.Context, e *env, repo string) (ghaction.Spec, ghaction.P
 	plan, err := ghaction.ParseEvent(name, data)
 	if err != nil {
 		return ghaction.Spec{}, plan, fmt.Errorf("--github: %w", err)
+	}
+	if base := c.String("base"); base != "" {
+		// The workflow names the range itself (the action's base/head
+		// inputs): scan exactly what head adds over base.
+		head := c.String("head")
+		if head == "" {
+			head = "HEAD"
+		}
+		plan = ghaction.Plan{Event: name + " with --base", Base: base, Head: head}
+	} else if c.IsSet("head") {
+		return ghaction.Spec{}, plan, fmt.Errorf("--head needs --base")
 	}
 	g := &ghaction.Git{Dir: repo, Log: func(s string) { fmt.Fprintf(e.stderr, "gemscan: %s\n", s) }}
 	spec, err := g.Prepare(c.Context, plan)
