@@ -86,15 +86,6 @@ func (s *Suppressions) Total() int64 { return s.counts[0] + s.counts[1] + s.coun
 // in List.
 func (s *Suppressions) Unlisted() int64 { return s.Total() - int64(len(s.List)) }
 
-// Merge adds everything o holds to s.
-func (s *Suppressions) Merge(o *Suppressions) {
-	for i := range s.counts {
-		s.counts[i] += o.counts[i]
-	}
-	room := max(MaxListedSuppressed-len(s.List), 0)
-	s.List = append(s.List, o.List[:min(room, len(o.List))]...)
-}
-
 // keep adds a finding to r: as a finding, or as
 // suppressed by the ignore file or by gemscan:allow.
 func (r *Result) keep(f Finding, ignored, allowed bool) {
