@@ -31,14 +31,9 @@ func writeGitHub(w io.Writer, r *Report) error {
 		if v := f.Verification; v != nil && !v.Status.IsLive() && v.Status != scanner.StatusUnknown && v.Status != scanner.StatusUnverifiable {
 			cmd = "warning" // verified dead: still to clean up, no longer urgent
 		}
-		props := []string{
-			"file=" + escapeProperty(f.File),
-			fmt.Sprintf("line=%d", max(f.Line, 1)),
-			fmt.Sprintf("col=%d", max(f.Column, 1)),
-			fmt.Sprintf("endLine=%d", max(f.EndLine, f.Line, 1)),
-			"title=" + escapeProperty(rule.Title+" ("+f.Rule+")"),
-		}
-		msg := fmt.Sprintf("%s %s", rule.Title, f.Redacted())
+		props, where := annotationAt(f.File, f.Line, f.Column, max(f.EndLine, f.Line, 1))
+		props = append(props, "title="+escapeProperty(rule.Title+" ("+f.Rule+")"))
+		msg := where + fmt.Sprintf("%s %s", rule.Title, f.Redacted())
 		if f.Rule == rules.ExchangeKey && f.SecretLine > 0 {
 			msg += fmt.Sprintf(" with its API secret on line %d", f.SecretLine)
 		}
@@ -58,13 +53,14 @@ func writeGitHub(w io.Writer, r *Report) error {
 			continue
 		}
 		rule, _ := rules.ByID(s.Rule)
-		msg := fmt.Sprintf("%s %s is not reported: a %s comment on its line allows it", rule.Title, s.Redacted(), scanner.AllowMarker)
+		props, where := annotationAt(s.File, s.Line, s.Column, max(s.EndLine, s.Line, 1))
+		props = append(props, "title="+escapeProperty("Allowed by "+scanner.AllowMarker))
+		msg := where + fmt.Sprintf("%s %s is not reported: a %s comment on its line allows it", rule.Title, s.Redacted(), scanner.AllowMarker)
 		if s.Commit != "" {
 			msg += fmt.Sprintf(" (added in %.12s)", s.Commit)
 		}
 		msg += ". Make sure it is a test fixture, not a real key."
-		ew.printf("::notice file=%s,line=%d,title=%s::%s\n", escapeProperty(s.File), max(s.Line, 1),
-			escapeProperty("Allowed by "+scanner.AllowMarker), escapeData(msg))
+		ew.printf("::notice %s::%s\n", strings.Join(props, ","), escapeData(msg))
 	}
 	for _, err := range res.Errors {
 		ew.printf("::error title=gemscan could not scan everything::%s\n", escapeData(Sanitize(err.Error())))
@@ -87,6 +83,21 @@ func writeGitHub(w io.Writer, r *Report) error {
 		}
 	}
 	return nil
+}
+
+// annotationAt returns the properties that place an annotation at a file's
+// line, or, for a name holding control characters (which the log would show
+// raw in a property), no properties and the quoted name to start the message.
+func annotationAt(file string, line, col, endLine int) (props []string, where string) {
+	if needsEscape(file) {
+		return nil, fmt.Sprintf("%s:%d: ", QuoteName(file), line)
+	}
+	return []string{
+		"file=" + escapeProperty(file),
+		fmt.Sprintf("line=%d", max(line, 1)),
+		fmt.Sprintf("col=%d", max(col, 1)),
+		fmt.Sprintf("endLine=%d", endLine),
+	}, ""
 }
 
 func countFiles(fs []scanner.Finding) int {

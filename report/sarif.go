@@ -107,58 +107,15 @@ const FingerprintKey = "gemscan/v1"
 const MaxSARIFResults = 25000
 
 func writeSARIF(w io.Writer, r *Report) error {
-	ruleIndex := map[string]int{}
-	var srules []sarifRule
-	for i, rule := range rules.All() {
-		ruleIndex[rule.ID] = i
-		srules = append(srules, sarifRule{
-			ID:               rule.ID,
-			Name:             sarifName(rule.ID),
-			ShortDescription: sarifText{Text: rule.Title},
-			FullDescription:  sarifText{Text: rule.Description},
-			Help: sarifText{
-				Text: rule.Description + "\n\nWhat to do: " + rule.Remediation + " Removing the key from the code does not un-leak it: revoke it first.",
-				Markdown: "**" + rule.Title + "**\n\n" + rule.Description + "\n\n**What to do:** " + rule.Remediation +
-					"\n\nRemoving the key from the code, or rewriting history, does not un-leak it: **revoke it first**. " +
-					"A deliberate test fixture can be marked with `" + scanner.AllowMarker + "` on its line.",
-			},
-			DefaultConfiguration: map[string]any{"level": "error"},
-			Properties:           map[string]any{"tags": []string{"security", "secrets", "gemini"}, "security-severity": "9.0", "precision": "high"},
-		})
-	}
+	run, keep, ruleIndex := sarifRunOf(r)
 	res := r.Result
-	keep := sarifKept(res.Findings, MaxSARIFResults)
-	inv := sarifInvocation{ExecutionSuccessful: len(res.Errors) == 0}
-	for _, err := range res.Errors {
-		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
-			sarifNotification{Level: "error", Message: sarifText{Text: err.Error()}})
-	}
-	if keep != nil {
-		note := fmt.Sprintf("%d findings, more than code scanning accepts in one run (%d): this SARIF log holds %d of them, live ones first; the JSON report (--format json) lists all",
-			len(res.Findings), MaxSARIFResults, MaxSARIFResults)
-		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
-			sarifNotification{Level: "warning", Message: sarifText{Text: note}})
-		if r.Warn != nil {
-			r.Warn(note)
-		}
-	}
-	run := sarifRun{
-		Tool:        sarifTool{Driver: sarifDriver{Name: "gemscan", InformationURI: "https://github.com/gemscan-dev/gemscan", Version: numericVersion(r.Version), Rules: srules}},
-		Invocations: []sarifInvocation{inv},
-		ColumnKind:  "unicodeCodePoints",
-	}
-	if r.Root != "" {
-		if abs, err := filepath.Abs(r.Root); err == nil {
-			run.OriginalURIBaseIDs = map[string]sarifArtifactLoc{srcRoot: {URI: fileURI(filepath.ToSlash(abs) + "/")}}
-		}
-	}
 	// The document is written field by field and its results one by one,
 	// as json.Encoder would indent the whole: it never exists whole in
 	// memory.
 	js := newJSONStream(w)
 	js.raw("{")
-	js.field("", true, "$schema", "https://json.schemastore.org/sarif-2.1.0.json")
-	js.field("", false, "version", "2.1.0")
+	js.field("", true, "$schema", sarifSchema)
+	js.field("", false, "version", sarifVersion)
 	js.field("", false, "runs", nil)
 	js.raw("[\n    {")
 	const in = "    " // the run's indentation
@@ -182,6 +139,62 @@ func writeSARIF(w io.Writer, r *Report) error {
 	js.field(in, false, "columnKind", run.ColumnKind)
 	js.raw("\n    }\n  ]\n}\n")
 	return js.flush()
+}
+
+const (
+	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
+	sarifVersion = "2.1.0"
+)
+
+// sarifRunOf builds the SARIF run for r without its results, the indexes
+// of the findings it keeps (nil: all) and each rule's index.
+func sarifRunOf(r *Report) (run sarifRun, keep []int, ruleIndex map[string]int) {
+	ruleIndex = map[string]int{}
+	var srules []sarifRule
+	for i, rule := range rules.All() {
+		ruleIndex[rule.ID] = i
+		srules = append(srules, sarifRule{
+			ID:               rule.ID,
+			Name:             sarifName(rule.ID),
+			ShortDescription: sarifText{Text: rule.Title},
+			FullDescription:  sarifText{Text: rule.Description},
+			Help: sarifText{
+				Text: rule.Description + "\n\nWhat to do: " + rule.Remediation + " Removing the key from the code does not un-leak it: revoke it first.",
+				Markdown: "**" + rule.Title + "**\n\n" + rule.Description + "\n\n**What to do:** " + rule.Remediation +
+					"\n\nRemoving the key from the code, or rewriting history, does not un-leak it: **revoke it first**. " +
+					"A deliberate test fixture can be marked with `" + scanner.AllowMarker + "` on its line.",
+			},
+			DefaultConfiguration: map[string]any{"level": "error"},
+			Properties:           map[string]any{"tags": []string{"security", "secrets", "gemini"}, "security-severity": "9.0", "precision": "high"},
+		})
+	}
+	res := r.Result
+	keep = sarifKept(res.Findings, MaxSARIFResults)
+	inv := sarifInvocation{ExecutionSuccessful: len(res.Errors) == 0}
+	for _, err := range res.Errors {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
+			sarifNotification{Level: "error", Message: sarifText{Text: err.Error()}})
+	}
+	if keep != nil {
+		note := fmt.Sprintf("%d findings, more than code scanning accepts in one run (%d): this SARIF log holds %d of them, live ones first; the JSON report (--format json) lists all",
+			len(res.Findings), MaxSARIFResults, MaxSARIFResults)
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
+			sarifNotification{Level: "warning", Message: sarifText{Text: note}})
+		if r.Warn != nil {
+			r.Warn(note)
+		}
+	}
+	run = sarifRun{
+		Tool:        sarifTool{Driver: sarifDriver{Name: "gemscan", InformationURI: "https://github.com/gemscan-dev/gemscan", Version: numericVersion(r.Version), Rules: srules}},
+		Invocations: []sarifInvocation{inv},
+		ColumnKind:  "unicodeCodePoints",
+	}
+	if r.Root != "" {
+		if abs, err := filepath.Abs(r.Root); err == nil {
+			run.OriginalURIBaseIDs = map[string]sarifArtifactLoc{srcRoot: {URI: fileURI(filepath.ToSlash(abs) + "/")}}
+		}
+	}
+	return run, keep, ruleIndex
 }
 
 // sarifKept returns the indexes of the findings a capped SARIF log keeps,
