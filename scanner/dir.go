@@ -96,6 +96,7 @@ func SortFindings(fs []Finding) {
 
 type fileJob struct {
 	abs, file, path string
+	hidden          bool // by IgnoreFile: its findings are suppressed
 }
 
 // collector gathers results from concurrent workers.
@@ -214,7 +215,7 @@ func (w *walker) walk(abs, rel string, ign ignoreSet) {
 				continue
 			}
 			p := filepath.Join(abs, name)
-			w.jobs <- fileJob{abs: p, file: displayPath(w.root, rel+name), path: rel + name}
+			w.jobs <- fileJob{abs: p, file: displayPath(w.root, rel+name), path: rel + name, hidden: ign.hides(rel + name)}
 		}
 	}
 }
@@ -295,7 +296,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	}
 	fs, allowed := ScanBytes(det, text, j.file, j.path)
 	col.count(func(s *Stats) { s.Files++ })
-	col.add(fs, allowed, int64(len(buf)), nil)
+	col.addFile(j, fs, allowed, int64(len(buf)), nil)
 	return buf
 }
 
@@ -319,6 +320,6 @@ func scanLargeFile(det *rules.Detector, f *os.File, j fileJob, opts Options, col
 	}
 	fs, allowed, read, err := ScanReader(det, f, j.file, j.path)
 	col.count(func(s *Stats) { s.Files++ })
-	col.add(fs, allowed, read, err)
+	col.addFile(j, fs, allowed, read, err)
 	return buf
 }

@@ -46,6 +46,15 @@ func TestSuppressedDir(t *testing.T) {
 	write("a.env", "KEY="+k.APIKey+" # gemscan:allow\nOTHER="+k.AQKey+"\n")
 	// The marker on the paired secret's line allows the pair.
 	write("b.env", "GEMINI_API_KEY="+k.ExchangeKey+"\nGEMINI_API_SECRET="+k.Secret+" # gemscan:allow\n")
+	// .gemscanignore hides what it matches, but the walk still reads it
+	// to list it; what .gitignore matches is skipped, not suppressed.
+	if err := os.MkdirAll(filepath.Join(dir, "fixtures", "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(IgnoreFile, "fixtures/\n*.bak\n")
+	write(".gitignore", "*.bak\n")
+	write("fixtures/deep/fake.env", "K="+k.AQOther+"\n\nJ="+k.APIKey+" # gemscan:allow\n")
+	write("old.bak", "K="+k.APIKey+"\n")
 	res := ScanPaths(context.Background(), []string{dir}, Options{})
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
@@ -56,7 +65,9 @@ func TestSuppressedDir(t *testing.T) {
 	pre := dir + "/"
 	expectHidden(t, res,
 		"allow-comment "+pre+"a.env:1 "+k.APIKey+" by "+pre+"a.env @",
-		"allow-comment "+pre+"b.env:1 "+k.ExchangeKey+" by "+pre+"b.env @")
+		"allow-comment "+pre+"b.env:1 "+k.ExchangeKey+" by "+pre+"b.env @",
+		"ignore-file "+pre+"fixtures/deep/fake.env:1 "+k.AQOther+" by "+IgnoreFile+" @",
+		"ignore-file "+pre+"fixtures/deep/fake.env:3 "+k.APIKey+" by "+IgnoreFile+" @")
 	if c := res.Suppressed.Count(ReasonAllow); c != 2 {
 		t.Errorf("allow count %d, want 2", c)
 	}
