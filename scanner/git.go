@@ -111,16 +111,15 @@ type history struct {
 	pathList []string
 	needed   map[plumbing.Hash]bool
 	hits     map[plumbing.Hash][]Finding // located, without path or attribution
-	// allowHits are hits on gemscan:allow lines, kept to be shown
-	allowHits map[plumbing.Hash][]Finding
-	trees     map[plumbing.Hash][]odb.TreeEntry
-	shallow   map[plumbing.Hash]bool
-	lfs       int
-	submods   map[string]bool
+	trees    map[plumbing.Hash][]odb.TreeEntry
+	shallow  map[plumbing.Hash]bool
+	lfs      int
+	submods  map[string]bool
 	// written by scanBlobs, read after it returns
 	seen      map[plumbing.Hash]bool
 	blobErrs  []error
 	blobStats Stats
+	allowHits map[plumbing.Hash][]Finding // hits on gemscan:allow lines, kept to be shown
 }
 
 func (h *history) errorf(format string, args ...any) {
