@@ -167,17 +167,25 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 		ew.printf("4. Old, already revoked leaks: record them in a baseline (`gemscan baseline`) and pass it with `--baseline`.\n")
 	}
 	writeSuppressedMarkdown(ew, res)
-	for _, err := range res.Errors {
+	for i, err := range res.Errors {
+		if i == maxSummaryRows {
+			ew.printf("\n> ⚠️ … and %d more errors: the step's log lists every one.\n", len(res.Errors)-i)
+			break
+		}
 		ew.printf("\n> ⚠️ %s\n", mdCode(err.Error()))
 	}
-	for _, n := range st.Notes {
+	for i, n := range st.Notes {
+		if i == maxSummaryRows {
+			ew.printf("\n> ℹ️ … and %d more notes: the JSON report lists every one.\n", len(st.Notes)-i)
+			break
+		}
 		ew.printf("\n> ℹ️ %s\n", mdCode(n))
 	}
 	return ew.err
 }
 
-// maxSummaryRows bounds each table of the job summary: GitHub refuses a
-// step summary over 1 MiB.
+// maxSummaryRows bounds each table and list of the job summary: GitHub
+// refuses a step summary over 1 MiB.
 const maxSummaryRows = 200
 
 // writeSuppressedMarkdown lists what suppression hid, and why.

@@ -196,3 +196,27 @@ func BenchmarkSARIF100k(b *testing.B) {
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestSummaryBounded: GitHub refuses a job summary over 1 MiB; a scan with
+// a hundred thousand findings, suppressed findings and errors stays well
+// under it and says what it left out.
+func TestSummaryBounded(t *testing.T) {
+	r := many(100000)
+	for i := 0; i < 20000; i++ {
+		r.Result.Suppressed.Add(scanner.ReasonAllow, "", r.Result.Findings[i])
+		r.Result.Errors = append(r.Result.Errors, fmt.Errorf("object %040d: not found", i))
+		r.Result.Stats.Notes = append(r.Result.Stats.Notes, "a note")
+	}
+	var buf bytes.Buffer
+	if err := writeMarkdownSummary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 256<<10 {
+		t.Errorf("job summary of %d bytes", buf.Len())
+	}
+	for _, want := range []string{"and 99800 more", "and 19800 more: the JSON report", "and 19800 more errors", "and 19800 more notes"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("the summary does not say %q", want)
+		}
+	}
+}
