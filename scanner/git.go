@@ -606,7 +606,8 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
 		return false
 	}
 	hits, scanned := h.hits[b]
-	if !scanned && !h.needed[b] {
+	allowed := h.allowHits[b] // on a gemscan:allow line, but in the tree too
+	if !scanned && allowed == nil && !h.needed[b] {
 		// Not introduced by any scanned commit (outside --range or
 		// --since): read it now.
 		data, err := h.r.db.ReadType(b, odb.Blob)
@@ -614,12 +615,14 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
 			return false
 		}
 		if text, ok := textOf(data, h.opts.Binary); ok {
-			hits, _ = ScanBytes(h.opts.detector(), text, "", "")
+			hits, allowed = ScanBytes(h.opts.detector(), text, "", "")
 		}
 	}
-	for _, hit := range hits {
-		if hit.Rule == rule && hit.Value == value {
-			return true
+	for _, hs := range [][]Finding{hits, allowed} {
+		for _, hit := range hs {
+			if hit.Rule == rule && hit.Value == value {
+				return true
+			}
 		}
 	}
 	return false

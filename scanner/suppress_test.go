@@ -90,6 +90,7 @@ func TestSuppressedGit(t *testing.T) {
 	r.write("fixture.go", "const k = \""+k.APIKey+"\" // gemscan:allow\n")
 	r.write("fixtures/fake.env", "K="+k.AQKey+"\n")
 	r.write(IgnoreFile, "fixtures/\n")
+	r.write("kept_test.go", "const k = \""+k.AQOther+"\" // gemscan:allow\n")
 	c1 := r.commit("fixtures")
 	// The allow comment goes away: from this commit on it is a finding.
 	r.write("fixture.go", "const k = \""+k.APIKey+"\"\n")
@@ -98,10 +99,11 @@ func TestSuppressedGit(t *testing.T) {
 	expectFindings(t, got, found{rule: "google-api-key", path: "fixture.go", commit: c2, inHead: true})
 	expectHidden(t, res,
 		fmt.Sprintf("allow-comment fixture.go:1 %s by fixture.go @%.7s", k.APIKey, c1),
-		fmt.Sprintf("ignore-file fixtures/fake.env:1 %s by %s @%.7s", k.AQKey, IgnoreFile, c1))
+		fmt.Sprintf("ignore-file fixtures/fake.env:1 %s by %s @%.7s", k.AQKey, IgnoreFile, c1),
+		fmt.Sprintf("allow-comment kept_test.go:1 %s by kept_test.go @%.7s", k.AQOther, c1))
 	for _, s := range res.Suppressed.List {
-		if s.Author == "" || s.Date.IsZero() {
-			t.Errorf("suppressed %s is not attributed: %+v", s.File, s)
+		if s.Author == "" || s.Date.IsZero() || !s.InHead {
+			t.Errorf("suppressed %s is not attributed, or not seen in HEAD: %+v", s.File, s)
 		}
 	}
 }
