@@ -31,14 +31,9 @@ func writeGitHub(w io.Writer, r *Report) error {
 		if v := f.Verification; v != nil && !v.Status.IsLive() && v.Status != scanner.StatusUnknown && v.Status != scanner.StatusUnverifiable {
 			cmd = "warning" // verified dead: still to clean up, no longer urgent
 		}
-		props := []string{
-			"file=" + escapeProperty(f.File),
-			fmt.Sprintf("line=%d", max(f.Line, 1)),
-			fmt.Sprintf("col=%d", max(f.Column, 1)),
-			fmt.Sprintf("endLine=%d", max(f.EndLine, f.Line, 1)),
-			"title=" + escapeProperty(rule.Title+" ("+f.Rule+")"),
-		}
-		msg := fmt.Sprintf("%s %s", rule.Title, f.Redacted())
+		props, where := annotationAt(f.File, f.Line, f.Column, max(f.EndLine, f.Line, 1))
+		props = append(props, "title="+escapeProperty(rule.Title+" ("+f.Rule+")"))
+		msg := where + fmt.Sprintf("%s %s", rule.Title, f.Redacted())
 		if f.Rule == rules.ExchangeKey && f.SecretLine > 0 {
 			msg += fmt.Sprintf(" with its API secret on line %d", f.SecretLine)
 		}
@@ -46,13 +41,29 @@ func writeGitHub(w io.Writer, r *Report) error {
 			msg += fmt.Sprintf(", introduced in %.12s", f.Commit)
 		}
 		if f.Verification != nil {
-			msg += fmt.Sprintf(". Verification: %s — %s", f.Verification.Status, f.Verification.Detail)
+			msg += fmt.Sprintf(". Verification: %s — %s", Sanitize(string(f.Verification.Status)), Sanitize(f.Verification.Detail))
 		}
 		msg += ".\n" + rule.Remediation
 		ew.printf("::%s %s::%s\n", cmd, strings.Join(props, ","), escapeData(msg))
 	}
+	// A gemscan:allow line is honoured, but shown: in a pull request it is
+	// the change itself that says "do not report this".
+	for _, s := range sortedSuppressed(&res.Suppressed) {
+		if s.Reason != scanner.ReasonAllow {
+			continue
+		}
+		rule, _ := rules.ByID(s.Rule)
+		props, where := annotationAt(s.File, s.Line, s.Column, max(s.EndLine, s.Line, 1))
+		props = append(props, "title="+escapeProperty("Allowed by "+scanner.AllowMarker))
+		msg := where + fmt.Sprintf("%s %s is not reported: a %s comment on its line allows it", rule.Title, s.Redacted(), scanner.AllowMarker)
+		if s.Commit != "" {
+			msg += fmt.Sprintf(" (added in %.12s)", s.Commit)
+		}
+		msg += ". Make sure it is a test fixture, not a real key."
+		ew.printf("::notice %s::%s\n", strings.Join(props, ","), escapeData(msg))
+	}
 	for _, err := range res.Errors {
-		ew.printf("::error title=gemscan could not scan everything::%s\n", escapeData(err.Error()))
+		ew.printf("::error title=gemscan could not scan everything::%s\n", escapeData(Sanitize(err.Error())))
 	}
 	ew.printf("%s\n", summary(r, newPalette(false), countFiles(res.Findings)))
 	if ew.err != nil {
@@ -74,6 +85,21 @@ func writeGitHub(w io.Writer, r *Report) error {
 	return nil
 }
 
+// annotationAt returns the properties that place an annotation at a file's
+// line, or, for a name holding control characters (which the log would show
+// raw in a property), no properties and the quoted name to start the message.
+func annotationAt(file string, line, col, endLine int) (props []string, where string) {
+	if needsEscape(file) {
+		return nil, fmt.Sprintf("%s:%d: ", QuoteName(file), line)
+	}
+	return []string{
+		"file=" + escapeProperty(file),
+		fmt.Sprintf("line=%d", max(line, 1)),
+		fmt.Sprintf("col=%d", max(col, 1)),
+		fmt.Sprintf("endLine=%d", endLine),
+	}, ""
+}
+
 func countFiles(fs []scanner.Finding) int {
 	seen := map[string]bool{}
 	for _, f := range fs {
@@ -92,11 +118,6 @@ func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
-// mdCell escapes text for a Markdown table cell.
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
 func writeMarkdownSummary(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	res := r.Result
@@ -111,13 +132,21 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 		ew.printf("❌ **%d Gemini %s found**", n, plural(n, "credential", "credentials"))
 	}
 	if st.Commits > 0 {
-		ew.printf(" in %d %s (%s).\n\n", st.Commits, plural(int(st.Commits), "commit", "commits"), mdCell(r.Target))
+		ew.printf(" in %d %s (%s).\n\n", st.Commits, plural(int(st.Commits), "commit", "commits"), mdCode(r.Target))
 	} else {
 		ew.printf(" (%d %s scanned).\n\n", st.Files, plural(int(st.Files), "file", "files"))
+	}
+	if u, verified := unchecked(res.Findings); verified && u > 0 {
+		ew.printf("⚠️ %d %s could not be checked with %s provider (unknown or unverifiable): treat %s as live.\n\n",
+			u, plural(u, "credential", "credentials"), plural(u, "its", "their"), plural(u, "it", "them"))
 	}
 	if len(res.Findings) > 0 {
 		ew.printf("| Location | Credential | Commit | Status |\n|---|---|---|---|\n")
 		for i := range res.Findings {
+			if i == maxSummaryRows {
+				ew.printf("\n… and %d more: the text, JSON or SARIF report lists every one.\n", len(res.Findings)-i)
+				break
+			}
 			f := &res.Findings[i]
 			rule, _ := rules.ByID(f.Rule)
 			status := "not verified"
@@ -128,7 +157,7 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 			if f.Commit != "" {
 				commit = fmt.Sprintf("`%.12s`", f.Commit)
 			}
-			ew.printf("| `%s:%d` | %s `%s` | %s | %s |\n", mdCell(f.File), f.Line, mdCell(rule.Title), mdCell(f.Redacted()), commit, mdCell(status))
+			ew.printf("| %s | %s %s | %s | %s |\n", mdCode(fmt.Sprintf("%s:%d", f.File, f.Line)), mdText(rule.Title), mdCode(f.Redacted()), commit, mdText(status))
 		}
 		ew.printf("\n### What to do\n\n")
 		ew.printf("1. **Revoke** each credential with its provider first: a key that reached a pushed commit is leaked, " +
@@ -137,11 +166,53 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 		ew.printf("3. A deliberate test fixture (not a real key): add `%s` on its line.\n", scanner.AllowMarker)
 		ew.printf("4. Old, already revoked leaks: record them in a baseline (`gemscan baseline`) and pass it with `--baseline`.\n")
 	}
-	for _, err := range res.Errors {
-		ew.printf("\n> ⚠️ %s\n", mdCell(err.Error()))
+	writeSuppressedMarkdown(ew, res)
+	for i, err := range res.Errors {
+		if i == maxSummaryRows {
+			ew.printf("\n> ⚠️ … and %d more errors: the step's log lists every one.\n", len(res.Errors)-i)
+			break
+		}
+		ew.printf("\n> ⚠️ %s\n", mdCode(err.Error()))
 	}
-	for _, n := range st.Notes {
-		ew.printf("\n> ℹ️ %s\n", mdCell(n))
+	for i, n := range st.Notes {
+		if i == maxSummaryRows {
+			ew.printf("\n> ℹ️ … and %d more notes: the JSON report lists every one.\n", len(st.Notes)-i)
+			break
+		}
+		ew.printf("\n> ℹ️ %s\n", mdCode(n))
 	}
 	return ew.err
+}
+
+// maxSummaryRows bounds each table and list of the job summary: GitHub
+// refuses a step summary over 1 MiB.
+const maxSummaryRows = 200
+
+// writeSuppressedMarkdown lists what suppression hid, and why.
+func writeSuppressedMarkdown(ew *errWriter, res *scanner.Result) {
+	sup := &res.Suppressed
+	if sup.Total() == 0 {
+		return
+	}
+	ew.printf("\n### Suppressed (%d)\n\n", sup.Total())
+	ew.printf("Not counted as findings: %s. A suppression in the change under review deserves a look.\n\n",
+		strings.Join(suppressedCounts(sup), ", "))
+	ew.printf("| Location | Credential | Suppressed by | Commit |\n|---|---|---|---|\n")
+	list := sortedSuppressed(sup)
+	for i := range list {
+		if i == maxSummaryRows {
+			break
+		}
+		s := &list[i]
+		rule, _ := rules.ByID(s.Rule)
+		commit := ""
+		if s.Commit != "" {
+			commit = fmt.Sprintf("`%.12s`", s.Commit)
+		}
+		by := mdText(string(s.Reason)) + " " + mdCode(s.Source)
+		ew.printf("| %s | %s %s | %s | %s |\n", mdCode(fmt.Sprintf("%s:%d", s.File, s.Line)), mdText(rule.Title), mdCode(s.Redacted()), by, commit)
+	}
+	if more := sup.Total() - int64(min(len(list), maxSummaryRows)); more > 0 {
+		ew.printf("\n… and %d more: the JSON report lists them (up to %d).\n", more, scanner.MaxListedSuppressed)
+	}
 }

@@ -31,6 +31,10 @@ type Report struct {
 	// SummaryPath, when set, is a file (GitHub's $GITHUB_STEP_SUMMARY) the
 	// github format appends a Markdown job summary to.
 	SummaryPath string
+	// Warn, when set, is told what a writer left out or changed that the
+	// user should know (a SARIF log capped at code scanning's limits); the
+	// CLI prints it on standard error.
+	Warn func(msg string)
 }
 
 // Formats lists the output formats, the default first.

@@ -99,7 +99,7 @@ func TestSARIF(t *testing.T) {
 		t.Errorf("originalUriBaseIds: %+v", run.OriginalURIBaseIDs)
 	}
 	want := []struct{ uri, level string }{
-		{"config/my%20app.env", "error"}, {"src/cl%C3%A9%2C%25:x.py", "warning"}, {"web/a.js", "warning"}, {".env", "warning"},
+		{"config/my%20app.env", "error"}, {"src/cl%C3%A9%2C%25%3Ax.py", "warning"}, {"web/a.js", "warning"}, {".env", "warning"},
 	}
 	for i, res := range run.Results {
 		loc := res.Locations[0].PhysicalLocation
@@ -199,7 +199,7 @@ func TestGitHub(t *testing.T) {
 	}
 	sum, _ := os.ReadFile(r.SummaryPath)
 	for _, want := range []string{"earlier step\n## gemscan", "4 Gemini credentials found** in 3 commits", "`config/my app.env:2`",
-		"live: roles: trader (can trade)", "### What to do", "Revoke"} {
+		`live\: roles\: trader \(can trade\)`, "### What to do", "Revoke"} {
 		if !strings.Contains(string(sum), want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}

@@ -1,8 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +58,7 @@ func writeText(w io.Writer, r *Report) error {
 			if lastFile != "" {
 				ew.printf("\n")
 			}
-			ew.printf("%s\n", p.file.Sprint(f.File))
+			ew.printf("%s\n", p.file.Sprint(QuoteName(f.File)))
 			lastFile = f.File
 		}
 		ew.printf("  %s  %s  %s\n", p.dim.Sprintf("%d:%d", f.Line, f.Column), p.rule.Sprint(titles[f.Rule]), p.dim.Sprint(f.Rule))
@@ -85,7 +87,7 @@ func writeText(w io.Writer, r *Report) error {
 				head = "still in HEAD"
 			}
 			ew.printf("      %s\n", p.dim.Sprintf("introduced in %.12s by %s on %s · %s",
-				f.Commit, f.Author, f.Date.Format("2006-01-02"), head))
+				f.Commit, Sanitize(f.Author), f.Date.Format("2006-01-02"), head))
 		}
 		if v := f.Verification; v != nil {
 			c := p.dim
@@ -97,7 +99,7 @@ func writeText(w io.Writer, r *Report) error {
 			case v.Status == scanner.StatusInvalid || v.Status == scanner.StatusRejected || v.Status == scanner.StatusBlocked:
 				c = p.good
 			}
-			ew.printf("      %s %s\n", c.Sprintf("verification: %s", v.Status), p.dim.Sprint("— "+v.Detail))
+			ew.printf("      %s %s\n", c.Sprintf("verification: %s", Sanitize(string(v.Status))), p.dim.Sprint("— "+Sanitize(v.Detail)))
 			if v.Status.IsLive() {
 				for _, line := range liveAdvice(f) {
 					ew.printf("      %s %s\n", p.bad.Sprint("!"), line)
@@ -123,7 +125,7 @@ func writeText(w io.Writer, r *Report) error {
 		ew.printf("  3. A deliberate test fixture (not a real key)? Add %q on its line and git add it again.\n", scanner.AllowMarker)
 	}
 	for _, n := range res.Stats.Notes {
-		ew.printf("%s %s\n", p.warn.Sprint("note:"), n)
+		ew.printf("%s %s\n", p.warn.Sprint("note:"), Sanitize(n))
 	}
 	ew.printf("\n%s\n", summary(r, p, len(files)))
 	return ew.err
@@ -156,12 +158,7 @@ func summary(r *Report, p palette, files int) string {
 	if st.TooLarge > 0 {
 		extra = append(extra, fmt.Sprintf("%d too large (see --max-file-size)", st.TooLarge))
 	}
-	if st.Allowed > 0 {
-		extra = append(extra, fmt.Sprintf("%d allowed by %s", st.Allowed, scanner.AllowMarker))
-	}
-	if st.Ignored > 0 {
-		extra = append(extra, fmt.Sprintf("%d in the baseline", st.Ignored))
-	}
+	extra = append(extra, suppressedCounts(&r.Result.Suppressed)...)
 	if len(extra) > 0 {
 		scanned += "; skipped " + strings.Join(extra, ", ")
 	}
@@ -177,8 +174,59 @@ func summary(r *Report, p palette, files int) string {
 		if len(r.Result.Errors) > 0 {
 			head += p.warn.Sprintf(" (scan incomplete: %d %s)", len(r.Result.Errors), plural(len(r.Result.Errors), "error", "errors"))
 		}
+		if u, verified := unchecked(r.Result.Findings); verified && u > 0 {
+			head += p.warn.Sprintf("; %d could not be checked (unknown or unverifiable)", u)
+		}
 	}
 	return head + p.dim.Sprint(" · "+scanned)
+}
+
+// suppressedCounts says how many findings each reason suppressed, as the
+// summary line lists them.
+func suppressedCounts(s *scanner.Suppressions) []string {
+	var out []string
+	for _, reason := range scanner.Reasons() {
+		n := s.Count(reason)
+		if n == 0 {
+			continue
+		}
+		switch reason {
+		case scanner.ReasonAllow:
+			out = append(out, fmt.Sprintf("%d allowed by %s", n, scanner.AllowMarker))
+		case scanner.ReasonIgnoreFile:
+			out = append(out, fmt.Sprintf("%d ignored by %s", n, scanner.IgnoreFile))
+		case scanner.ReasonBaseline:
+			out = append(out, fmt.Sprintf("%d in the baseline", n))
+		}
+	}
+	return out
+}
+
+// unchecked counts the findings verification could not settle (unknown,
+// unverifiable, or not checked at all); verified says whether any finding
+// was verified, i.e. whether --verify ran.
+func unchecked(fs []scanner.Finding) (n int, verified bool) {
+	for i := range fs {
+		v := fs[i].Verification
+		if v != nil {
+			verified = true
+		}
+		if v == nil || v.Status == scanner.StatusUnknown || v.Status == scanner.StatusUnverifiable {
+			n++
+		}
+	}
+	return n, verified
+}
+
+// sortedSuppressed returns the listed suppressed findings ordered by file,
+// line, column, rule and reason (sources add them in any order).
+func sortedSuppressed(s *scanner.Suppressions) []scanner.Suppressed {
+	out := slices.Clone(s.List)
+	slices.SortStableFunc(out, func(a, b scanner.Suppressed) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column),
+			cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Commit, b.Commit))
+	})
+	return out
 }
 
 func plural(n int, one, many string) string {

@@ -37,15 +37,17 @@ func LoadBaseline(path string) (Baseline, error) {
 	return b, nil
 }
 
-// Apply removes the findings the baseline lists from res and counts them.
-func (b Baseline) Apply(res *Result) {
+// Apply moves the findings the baseline lists from res.Findings to
+// res.Suppressed, naming source (the baseline file) as what hid them.
+func (b Baseline) Apply(res *Result, source string) {
 	kept := res.Findings[:0]
 	for _, f := range res.Findings {
 		if b[f.Fingerprint()] {
-			res.Stats.Ignored++
+			res.Suppressed.Add(ReasonBaseline, source, f)
 			continue
 		}
 		kept = append(kept, f)
 	}
+	clear(res.Findings[len(kept):])
 	res.Findings = kept
 }

@@ -67,13 +67,9 @@ func (l *locator) allowed(off int) bool {
 }
 
 // findings converts matches (ordered by Start) into findings at file/path.
-// Matches on a line marked gemscan:allow are dropped and counted.
-func (l *locator) findings(ms []rules.Match, file, path string) (out []Finding, allowed int) {
+// Matches on a line marked gemscan:allow are returned apart, in allowed.
+func (l *locator) findings(ms []rules.Match, file, path string) (out, allowed []Finding) {
 	for _, m := range ms {
-		if l.allowed(m.Start) || len(m.Secrets) > 0 && l.allowed(m.Secrets[0].Start) {
-			allowed++
-			continue
-		}
 		f := Finding{Rule: m.Rule, File: file, Path: path, Value: m.Value,
 			Encoding: m.Encoding, Confidence: m.Confidence}
 		f.Line, f.Column = l.position(m.Start)
@@ -83,6 +79,10 @@ func (l *locator) findings(ms []rules.Match, file, path string) (out []Finding, 
 			for _, s := range m.Secrets {
 				f.Secrets = append(f.Secrets, s.Value)
 			}
+		}
+		if l.allowed(m.Start) || len(m.Secrets) > 0 && l.allowed(m.Secrets[0].Start) {
+			allowed = append(allowed, f)
+			continue
 		}
 		out = append(out, f)
 	}
@@ -117,29 +117,29 @@ func textOf(data []byte, scanBinary bool) (text []byte, ok bool) {
 }
 
 // ScanBytes returns the findings in data, reported at file (display path)
-// and path (scan-root-relative path).
-func ScanBytes(det *rules.Detector, data []byte, file, path string) (findings []Finding, allowed int) {
+// and path (scan-root-relative path), and apart those that gemscan:allow
+// suppresses.
+func ScanBytes(det *rules.Detector, data []byte, file, path string) (findings, allowed []Finding) {
 	ms := det.Detect(data)
 	if len(ms) == 0 {
-		return nil, 0
+		return nil, nil
 	}
 	return newLocator(data, 0).findings(ms, file, path)
 }
 
 // ScanReader scans r in overlapping chunks, so memory stays bounded however
-// long the input is. It returns the findings, the number suppressed by
+// long the input is. It returns the findings, those suppressed by
 // gemscan:allow, the bytes read, and any read error (with the findings made
 // before it).
-func ScanReader(det *rules.Detector, r io.Reader, file, path string) ([]Finding, int, int64, error) {
+func ScanReader(det *rules.Detector, r io.Reader, file, path string) ([]Finding, []Finding, int64, error) {
 	return scanChunks(det, r, file, path, chunkSize, chunkOverlap)
 }
 
 // scanChunks is ScanReader with the chunk size and overlap as parameters
 // (overlap must be even and well below size).
-func scanChunks(det *rules.Detector, r io.Reader, file, path string, size, overlap int) ([]Finding, int, int64, error) {
+func scanChunks(det *rules.Detector, r io.Reader, file, path string, size, overlap int) ([]Finding, []Finding, int64, error) {
 	buf := make([]byte, 0, size)
-	var out []Finding
-	var allowedTotal int
+	var out, allowedTotal []Finding
 	var total int64
 	baseLine := 0 // newlines before buf[0]
 	first := true
@@ -168,7 +168,7 @@ func scanChunks(det *rules.Detector, r io.Reader, file, path string, size, overl
 		}
 		fs, allowed := newLocator(buf, baseLine).findings(ms, file, path)
 		out = append(out, fs...)
-		allowedTotal += allowed
+		allowedTotal = append(allowedTotal, allowed...)
 		if last {
 			return out, allowedTotal, total, readErr
 		}

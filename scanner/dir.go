@@ -61,8 +61,6 @@ type Stats struct {
 	Commits  int64 // commits examined (git mode)
 	Binary   int64 // files skipped as binary
 	TooLarge int64 // files skipped for their size
-	Allowed  int64 // findings suppressed by gemscan:allow
-	Ignored  int64 // findings suppressed by a baseline
 	Duration time.Duration
 	// Notes are facts the user should know that are not errors (a shallow
 	// history, a skipped submodule).
@@ -75,6 +73,8 @@ type Result struct {
 	Findings []Finding
 	Errors   []error
 	Stats    Stats
+	// Suppressed holds what gemscan:allow, .gemscanignore and baselines hid.
+	Suppressed Suppressions
 }
 
 // SortFindings orders findings by file, line, column and rule.
@@ -96,6 +96,7 @@ func SortFindings(fs []Finding) {
 
 type fileJob struct {
 	abs, file, path string
+	hidden          bool // by IgnoreFile: its findings are suppressed
 }
 
 // collector gathers results from concurrent workers.
@@ -104,11 +105,11 @@ type collector struct {
 	res *Result
 }
 
-func (c *collector) add(fs []Finding, allowed int, bytes int64, err error) {
+func (c *collector) add(fs, allowed []Finding, bytes int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.res.Findings = append(c.res.Findings, fs...)
-	c.res.Stats.Allowed += int64(allowed)
+	c.res.Suppressed.Add(ReasonAllow, "", allowed...)
 	c.res.Stats.Bytes += bytes
 	if err != nil {
 		c.res.Errors = append(c.res.Errors, err)
@@ -150,7 +151,7 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 		}
 		info, err := os.Stat(p)
 		if err != nil {
-			col.add(nil, 0, 0, fmt.Errorf("scan %s: %w", p, err))
+			col.add(nil, nil, 0, fmt.Errorf("scan %s: %w", p, err))
 			continue
 		}
 		if !info.IsDir() {
@@ -159,7 +160,7 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 		}
 		ign, errs := rootIgnores(p)
 		for _, err := range errs {
-			col.add(nil, 0, 0, err) // workers are adding theirs meanwhile
+			col.add(nil, nil, 0, err) // workers are adding theirs meanwhile
 		}
 		w := walker{ctx: ctx, root: p, jobs: jobs, col: col}
 		w.walk(p, "", ign)
@@ -189,12 +190,12 @@ func (w *walker) walk(abs, rel string, ign ignoreSet) {
 	}
 	entries, err := os.ReadDir(abs)
 	if err != nil {
-		w.col.add(nil, 0, 0, fmt.Errorf("read directory %s: %w", abs, err))
+		w.col.add(nil, nil, 0, fmt.Errorf("read directory %s: %w", abs, err))
 		return
 	}
 	ign, err = childIgnores(ign, abs, rel, entries)
 	if err != nil {
-		w.col.add(nil, 0, 0, err)
+		w.col.add(nil, nil, 0, err)
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -214,7 +215,7 @@ func (w *walker) walk(abs, rel string, ign ignoreSet) {
 				continue
 			}
 			p := filepath.Join(abs, name)
-			w.jobs <- fileJob{abs: p, file: displayPath(w.root, rel+name), path: rel + name}
+			w.jobs <- fileJob{abs: p, file: displayPath(w.root, rel+name), path: rel + name, hidden: ign.hides(rel + name)}
 		}
 	}
 }
@@ -231,7 +232,7 @@ func displayPath(root, rel string) string {
 func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
 	f, err := openRaw(j.abs)
 	if err != nil {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
 	owned := true
@@ -249,7 +250,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	buf = buf[:0]
 	n, err := f.read(buf[:cap(buf)])
 	if err != nil {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
 	buf = buf[:n]
@@ -257,7 +258,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	if n == cap(buf) {
 		st, err := f.size()
 		if err != nil {
-			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+			col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
 		size = max(st, size)
@@ -282,7 +283,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		}
 		room := cap(buf) - len(buf)
 		if n, err = f.read(buf[len(buf):cap(buf)]); err != nil {
-			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+			col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
 		buf = buf[:len(buf)+n]
@@ -295,7 +296,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	}
 	fs, allowed := ScanBytes(det, text, j.file, j.path)
 	col.count(func(s *Stats) { s.Files++ })
-	col.add(fs, allowed, int64(len(buf)), nil)
+	col.addFile(j, fs, allowed, int64(len(buf)), nil)
 	return buf
 }
 
@@ -306,7 +307,7 @@ func scanLargeFile(det *rules.Detector, f *os.File, j fileJob, opts Options, col
 	head := make([]byte, binarySniff)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
 	if !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
@@ -314,11 +315,11 @@ func scanLargeFile(det *rules.Detector, f *os.File, j fileJob, opts Options, col
 		return buf
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
 	fs, allowed, read, err := ScanReader(det, f, j.file, j.path)
 	col.count(func(s *Stats) { s.Files++ })
-	col.add(fs, allowed, read, err)
+	col.addFile(j, fs, allowed, read, err)
 	return buf
 }

@@ -119,6 +119,7 @@ type history struct {
 	seen      map[plumbing.Hash]bool
 	blobErrs  []error
 	blobStats Stats
+	allowHits map[plumbing.Hash][]Finding // hits on gemscan:allow lines, kept to be shown
 }
 
 func (h *history) errorf(format string, args ...any) {
@@ -430,6 +431,7 @@ var lfsPointer = []byte("version https://git-lfs.github.com/spec/")
 func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) {
 	det := h.opts.detector()
 	h.hits = map[plumbing.Hash][]Finding{}
+	h.allowHits = map[plumbing.Hash][]Finding{}
 	var mu sync.Mutex
 	h.seen = map[plumbing.Hash]bool{}
 	seen := h.seen
@@ -453,7 +455,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 			}
 		}()
 	}
-	var binary, tooLarge, lfs, allowed, files, size int64
+	var binary, tooLarge, lfs, files, size int64
 	errs := h.r.db.Blobs(ctx, odb.BlobsOptions{
 		Want:     want,
 		Workers:  runtime.GOMAXPROCS(0),
@@ -466,16 +468,15 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 			mu.Unlock()
 		},
 	}, func(b plumbing.Hash, data []byte) {
-		var found []Finding
+		var found, allowed []Finding
 		var skipBinary, skipLarge, isLFS bool
-		var nAllowed int
 		if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
 			skipLarge = true
 		} else if text, ok := textOf(data, h.opts.Binary); !ok {
 			skipBinary = true
 		} else {
 			isLFS = bytes.HasPrefix(text, lfsPointer)
-			found, nAllowed = ScanBytes(det, text, "", "")
+			found, allowed = ScanBytes(det, text, "", "")
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -491,7 +492,9 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 		if isLFS {
 			lfs++
 		}
-		allowed += int64(nAllowed)
+		if len(allowed) > 0 {
+			h.allowHits[b] = allowed
+		}
 		if len(found) > 0 {
 			h.hits[b] = found
 		}
@@ -499,7 +502,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 	close(stop)
 	tick.Wait()
 	h.blobErrs = errs
-	h.blobStats = Stats{Files: files, Bytes: size, Binary: binary, TooLarge: tooLarge, Allowed: allowed}
+	h.blobStats = Stats{Files: files, Bytes: size, Binary: binary, TooLarge: tooLarge}
 	h.lfs = int(lfs)
 }
 
@@ -509,7 +512,7 @@ func (h *history) checkMissing() {
 	h.res.Errors = append(h.res.Errors, h.blobErrs...)
 	st := &h.res.Stats
 	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
-	st.Binary, st.TooLarge, st.Allowed = h.blobStats.Binary, h.blobStats.TooLarge, h.blobStats.Allowed
+	st.Binary, st.TooLarge = h.blobStats.Binary, h.blobStats.TooLarge
 	if h.lfs > 0 {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
 			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))
@@ -539,19 +542,27 @@ func (h *history) checkMissing() {
 type credKey struct {
 	rule, value string
 	path        int32
+	allowed     bool // on a gemscan:allow line
 }
 
 // attribute turns blob hits into findings: one per credential per path,
-// at the earliest commit (parents-first order) that put it there.
+// at the earliest commit (parents-first order) that put it there. What
+// gemscan:allow or .gemscanignore hides goes to the suppressed list.
 func (h *history) attribute() {
-	if len(h.hits) == 0 {
+	if len(h.hits)+len(h.allowHits) == 0 {
 		return
 	}
 	ignore := h.headIgnore()
 	first := map[credKey]int{} // → index in h.intros
 	for i, in := range h.intros {
 		for _, hit := range h.hits[in.blob] {
-			k := credKey{hit.Rule, hit.Value, in.path}
+			k := credKey{hit.Rule, hit.Value, in.path, false}
+			if _, ok := first[k]; !ok {
+				first[k] = i
+			}
+		}
+		for _, hit := range h.allowHits[in.blob] {
+			k := credKey{hit.Rule, hit.Value, in.path, true}
 			if _, ok := first[k]; !ok {
 				first[k] = i
 			}
@@ -566,11 +577,12 @@ func (h *history) attribute() {
 	for k, i := range first {
 		in := h.intros[i]
 		p := h.pathList[in.path]
-		if ignore != nil && ignore.matches(p) {
-			continue
+		hits := h.hits[in.blob]
+		if k.allowed {
+			hits = h.allowHits[in.blob]
 		}
 		var f Finding
-		for _, hit := range h.hits[in.blob] {
+		for _, hit := range hits {
 			if hit.Rule == k.rule && hit.Value == k.value {
 				f = hit
 				break
@@ -583,7 +595,7 @@ func (h *history) attribute() {
 		if hasHead {
 			f.InHead = h.inTree(headTree, p, k.rule, k.value)
 		}
-		h.res.Findings = append(h.res.Findings, f)
+		h.res.keep(f, ignore != nil && ignore.matches(p), k.allowed)
 	}
 }
 
@@ -594,7 +606,8 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
 		return false
 	}
 	hits, scanned := h.hits[b]
-	if !scanned && !h.needed[b] {
+	allowed := h.allowHits[b] // on a gemscan:allow line, but in the tree too
+	if !scanned && allowed == nil && !h.needed[b] {
 		// Not introduced by any scanned commit (outside --range or
 		// --since): read it now.
 		data, err := h.r.db.ReadType(b, odb.Blob)
@@ -602,12 +615,14 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
 			return false
 		}
 		if text, ok := textOf(data, h.opts.Binary); ok {
-			hits, _ = ScanBytes(h.opts.detector(), text, "", "")
+			hits, allowed = ScanBytes(h.opts.detector(), text, "", "")
 		}
 	}
-	for _, hit := range hits {
-		if hit.Rule == rule && hit.Value == value {
-			return true
+	for _, hs := range [][]Finding{hits, allowed} {
+		for _, hit := range hs {
+			if hit.Rule == rule && hit.Value == value {
+				return true
+			}
 		}
 	}
 	return false

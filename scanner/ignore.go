@@ -28,6 +28,9 @@ type ignoreRules struct {
 	prefix  string
 	above   bool
 	matcher *ignore.GitIgnore
+	// gemscan marks IgnoreFile's patterns: they hide findings, they do
+	// not stop the walk (see ignoreSet.hides).
+	gemscan bool
 }
 
 // ignoreSet holds the patterns in force in one directory: its own and its
@@ -36,8 +39,15 @@ type ignoreSet []ignoreRules
 
 // matches reports whether rel (slash-separated, relative to the scan root,
 // with a trailing slash for a directory) is ignored.
-func (s ignoreSet) matches(rel string) bool {
+func (s ignoreSet) matches(rel string) bool { return s.match(rel, false) }
+
+// match reports whether a pattern of IgnoreFile (gemscan) or of the other
+// ignore files matches rel.
+func (s ignoreSet) match(rel string, gemscan bool) bool {
 	for _, r := range s {
+		if r.gemscan != gemscan {
+			continue
+		}
 		var sub string
 		switch {
 		case r.above:
@@ -107,13 +117,13 @@ func rootIgnores(root string) (ignoreSet, []error) {
 			add(filepath.Join(dir, ".gitignore"), r)
 			if dir == top {
 				add(filepath.Join(top, ".git", "info", "exclude"), r)
-				add(filepath.Join(top, IgnoreFile), r)
+				add(filepath.Join(top, IgnoreFile), ignoreRules{above: true, prefix: r.prefix, gemscan: true})
 			}
 		}
 	} else if top == abs {
 		add(filepath.Join(top, ".git", "info", "exclude"), ignoreRules{})
 	}
-	add(filepath.Join(abs, IgnoreFile), ignoreRules{})
+	add(filepath.Join(abs, IgnoreFile), ignoreRules{gemscan: true})
 	return set, errs
 }
 

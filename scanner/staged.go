@@ -439,9 +439,8 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 	ignore := s.ignoreFile()
 	var renameLines map[string]int
 	for _, c := range todo {
-		if ignore != nil && ignore.matches(c.path) {
-			continue
-		}
+		// An ignored path is still scanned, to show what the ignore hides.
+		ignored := ignore != nil && ignore.matches(c.path)
 		data, err := s.db.ReadType(c.new, odb.Blob)
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("read staged %s: %w", c.path, err))
@@ -460,12 +459,15 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 		data = text
 		res.Stats.Files++
 		fs, allowed := ScanBytes(det, data, c.path, c.path)
-		res.Stats.Allowed += int64(allowed)
+		nfs := len(fs)
+		fs = append(fs, allowed...) // fs[nfs:] are allowed
 		if len(fs) == 0 {
 			continue
 		}
 		if allLines {
-			res.Findings = append(res.Findings, fs...)
+			for i, f := range fs {
+				res.keep(f, ignored, i >= nfs)
+			}
 			continue
 		}
 		var old map[string]int
@@ -491,9 +493,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			old = maps.Clone(renameLines)
 		}
 		added := addedLines(data, old)
-		for _, f := range fs {
+		for i, f := range fs {
 			if added[f.Line] || f.SecretLine > 0 && added[f.SecretLine] {
-				res.Findings = append(res.Findings, f)
+				res.keep(f, ignored, i >= nfs)
 			}
 		}
 	}

@@ -63,7 +63,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &code):
 		return int(code)
 	default:
-		fmt.Fprintf(stderr, "gemscan: %v\n", err)
+		// Errors name paths from the scanned data: escape them, so that no
+		// name can drive the terminal or forge a workflow command.
+		fmt.Fprintf(stderr, "gemscan: %s\n", report.Sanitize(err.Error()))
 		return exitError
 	}
 }
@@ -164,7 +166,7 @@ func finish(c *cli.Context, e *env, mode, target string, res *scanner.Result) er
 		if err != nil {
 			res.Errors = append(res.Errors, err)
 		} else {
-			base.Apply(res)
+			base.Apply(res, path)
 		}
 	}
 	if c.Bool("verify") && len(res.Findings) > 0 {
@@ -186,7 +188,8 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 		return err
 	}
 	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color,
-		Root: rootOf(mode, target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY")}
+		Root: rootOf(mode, target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
+		Warn: func(msg string) { fmt.Fprintf(e.stderr, "gemscan: note: %s\n", report.Sanitize(msg)) }}
 	werr := report.Write(out.w, c.String("format"), r)
 	if cerr := out.close(); werr == nil {
 		werr = cerr
@@ -195,10 +198,10 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 		werr = writeFile(path, func(w io.Writer) error { return report.Write(w, "sarif", r) })
 	}
 	for _, err := range res.Errors {
-		fmt.Fprintf(e.stderr, "gemscan: error: %v\n", err)
+		fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
 	}
 	if werr != nil {
-		fmt.Fprintf(e.stderr, "gemscan: write report: %v\n", werr)
+		fmt.Fprintf(e.stderr, "gemscan: write report: %s\n", report.Sanitize(werr.Error()))
 		return exitCode(exitError)
 	}
 	if len(res.Errors) > 0 {

@@ -66,7 +66,7 @@ Examples:
 			}
 			if len(res.Errors) > 0 {
 				for _, err := range res.Errors {
-					fmt.Fprintf(e.stderr, "gemscan: error: %v\n", err)
+					fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
 				}
 				return fmt.Errorf("the scan is incomplete; %s was not changed (an incomplete scan would prune real entries)", file)
 			}

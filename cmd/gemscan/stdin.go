@@ -29,7 +29,8 @@ Examples:
 			name := c.String("name")
 			fs, allowed, n, err := scanner.ScanReader(rules.NewDetector(), e.stdin, name, name)
 			res := &scanner.Result{Findings: fs}
-			res.Stats.Files, res.Stats.Bytes, res.Stats.Allowed = 1, n, int64(allowed)
+			res.Stats.Files, res.Stats.Bytes = 1, n
+			res.Suppressed.Add(scanner.ReasonAllow, "", allowed...)
 			if err != nil {
 				res.Errors = append(res.Errors, err)
 			}
