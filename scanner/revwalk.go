@@ -5,8 +5,10 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/gemscan-dev/gemscan/internal/odb"
 )
@@ -152,4 +154,62 @@ func (q *revQueue) Pop() any {
 	n := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return n
+}
+
+// tipsUnder returns the commits named by every ref whose full name starts
+// with one of prefixes. A ref naming a tree or a blob (a tag can) has no
+// history and is passed over; any other ref that cannot be read is an
+// error, since excluding less than asked would be safe but silently
+// excluding nothing is not what the caller wants either.
+func (r *repo) tipsUnder(prefixes []string) ([]plumbing.Hash, error) {
+	iter, err := r.refs.IterReferences()
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	var out []plumbing.Hash
+	var ferr error
+	err = iter.ForEach(func(ref *plumbing.Reference) error {
+		name := ref.Name().String()
+		if ref.Type() != plumbing.HashReference || !hasAnyPrefix(name, prefixes) {
+			return nil
+		}
+		c, err := r.peel(ref.Hash())
+		if err != nil {
+			if t, _, rerr := r.db.Read(c); rerr == nil && (t == odb.Tree || t == odb.Blob) {
+				return nil
+			}
+			ferr = fmt.Errorf("ref %s: %w", name, err)
+			return storer.ErrStop
+		}
+		out = append(out, c)
+		return nil
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	return out, nil
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// useObjectDirs reads objects from dir and alternates instead of the
+// repository's own objects directory.
+func (r *repo) useObjectDirs(dir string, alternates []string) error {
+	db, err := odb.OpenDirs(dir, alternates)
+	if err != nil {
+		return fmt.Errorf("open objects %s: %w", dir, err)
+	}
+	r.db.Close()
+	r.db = db
+	return nil
 }
