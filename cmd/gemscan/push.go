@@ -37,6 +37,7 @@ func pushFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (e.g. 30s); the push is then rejected unless --fail-open"},
 		&cli.BoolFlag{Name: "fail-open", Usage: "let the push through when the scan cannot complete (corrupt object, timeout); findings still reject it"},
 		&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
+		&cli.BoolFlag{Name: "no-color", Usage: "accepted for symmetry with the other commands: hook output is never coloured"},
 	}
 }
 
@@ -105,8 +106,9 @@ remote-tracking refs nor from the remote's old tip), so a key committed with
 --no-verify, by a GUI client or before the hook was installed is caught
 before it leaves the machine.
 
-With --from-ref/--to-ref (the pre-commit framework's pre-push stage passes
-PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF) it scans FROM..TO instead.`,
+With --from-ref/--to-ref it scans FROM..TO instead; under the pre-commit
+framework's pre-push stage (hook id gemscan-pre-push) it reads the range from
+PRE_COMMIT_FROM_REF, PRE_COMMIT_TO_REF and PRE_COMMIT_REMOTE_NAME.`,
 		Flags: append(pushFlags(),
 			&cli.StringFlag{Name: "from-ref", Usage: "scan what `REV` --to-ref adds over this revision"},
 			&cli.StringFlag{Name: "to-ref", Usage: "the tip being pushed (`REV`)"},
@@ -117,9 +119,22 @@ PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF) it scans FROM..TO instead.`,
 			}
 			opts := scanner.GitOptions{}
 			var updates []refUpdate
-			if to := c.String("to-ref"); to != "" {
-				updates = []refUpdate{{Ref: to, New: to}}
-				if from := c.String("from-ref"); from != "" {
+			from, to := c.String("from-ref"), c.String("to-ref")
+			if to == "" && e.get("PRE_COMMIT") != "" {
+				// The pre-commit framework's pre-push stage read git's
+				// input already and says what is pushed in its variables;
+				// without PRE_COMMIT_TO_REF it pushes a whole new history.
+				from, to = e.get("PRE_COMMIT_FROM_REF"), e.get("PRE_COMMIT_TO_REF")
+				if to == "" {
+					to = "HEAD"
+				}
+				if r := e.get("PRE_COMMIT_REMOTE_NAME"); r != "" {
+					opts.ExcludeRefs = []string{"refs/remotes/" + r + "/"}
+				}
+			}
+			if to != "" {
+				updates = []refUpdate{{Ref: to, New: to, Old: zeroOID}}
+				if from != "" {
 					opts.Exclude = []string{from}
 				}
 			} else {
