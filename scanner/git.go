@@ -28,6 +28,15 @@ type GitOptions struct {
 	Include, Exclude []string
 	// Branches limits the refs whose history is scanned.
 	Branches []string
+	// ExcludeRefs excludes the history of every ref whose full name starts
+	// with one of these prefixes ("refs/" for all of them, as git's
+	// --not --all; "refs/remotes/origin/" for what a remote has).
+	ExcludeRefs []string
+	// ObjectDir and AlternateObjectDirs, when set, replace the repository's
+	// objects directory as GIT_OBJECT_DIRECTORY and
+	// GIT_ALTERNATE_OBJECT_DIRECTORIES do (a pre-receive hook's quarantine).
+	ObjectDir           string
+	AlternateObjectDirs []string
 	// Since skips commits committed before it.
 	Since time.Time
 	// OnProgress, when set, is called about five times a second during
@@ -64,12 +73,18 @@ func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
 		return res
 	}
 	defer r.close()
+	if opts.ObjectDir != "" {
+		if err := r.useObjectDirs(opts.ObjectDir, opts.AlternateObjectDirs); err != nil {
+			res.Errors = append(res.Errors, err)
+			return res
+		}
+	}
 	if err := r.db.LoadIndexes(); err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}}
-	if err := h.graph(); err != nil {
+	if err := h.graph(ctx); err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
@@ -128,7 +143,7 @@ func (h *history) errorf(format string, args ...any) {
 
 // graph loads every commit reachable from the tips (or in the range) and
 // orders the selected ones parents first, oldest first among the ready.
-func (h *history) graph() error {
+func (h *history) graph(ctx context.Context) error {
 	r := h.r
 	var err error
 	if h.shallow, err = r.shallow(); err != nil {
@@ -140,7 +155,7 @@ func (h *history) graph() error {
 	}
 	h.byH = map[plumbing.Hash]int32{}
 	var starts []plumbing.Hash
-	exclude := map[plumbing.Hash]bool{}
+	var selected map[plumbing.Hash]bool // nil: everything reachable from starts
 	include, excludeRevs := h.opts.Include, h.opts.Exclude
 	if h.opts.Range != "" {
 		from, to, ok := strings.Cut(h.opts.Range, "..")
@@ -160,18 +175,27 @@ func (h *history) graph() error {
 			}
 			starts = append(starts, c)
 		}
+		var excl []plumbing.Hash
 		for _, rev := range excludeRevs {
 			c, err := r.resolve(rev)
 			if err != nil {
 				return fmt.Errorf("range: %w", err)
 			}
-			anc, err := h.ancestors(c)
+			excl = append(excl, c)
+		}
+		if len(h.opts.ExcludeRefs) > 0 {
+			tips, err := r.tipsUnder(h.opts.ExcludeRefs)
 			if err != nil {
 				return err
 			}
-			for a := range anc {
-				exclude[a] = true
+			excl = append(excl, tips...)
+		}
+		if len(excl) > 0 {
+			sel, err := selectCommits(ctx, starts, excl, h.shallow, h.readCommit)
+			if err != nil {
+				return err
 			}
+			selected = sel
 		}
 	} else {
 		tips, errs := r.tips(h.opts.Branches)
@@ -185,7 +209,7 @@ func (h *history) graph() error {
 	for len(stack) > 0 {
 		c := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if _, ok := h.byH[c]; ok || exclude[c] {
+		if _, ok := h.byH[c]; ok || selected != nil && !selected[c] {
 			continue
 		}
 		info, err := h.readCommit(c)
@@ -199,7 +223,7 @@ func (h *history) graph() error {
 			continue
 		}
 		for _, p := range info.Parents {
-			if _, ok := h.byH[p]; !ok && !exclude[p] {
+			if _, ok := h.byH[p]; !ok && (selected == nil || selected[p]) {
 				stack = append(stack, p)
 			}
 		}
@@ -249,29 +273,6 @@ func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
 		return info, fmt.Errorf("commit %s: %w", c, err)
 	}
 	return info, nil
-}
-
-// ancestors returns every commit reachable from c.
-func (h *history) ancestors(c plumbing.Hash) (map[plumbing.Hash]bool, error) {
-	seen := map[plumbing.Hash]bool{}
-	stack := []plumbing.Hash{c}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
-		if h.shallow[x] {
-			continue
-		}
-		info, err := h.readCommit(x)
-		if err != nil {
-			return nil, err
-		}
-		stack = append(stack, info.Parents...)
-	}
-	return seen, nil
 }
 
 // readyQueue orders commits whose parents are done by commit time.

@@ -113,6 +113,8 @@ func newApp(e *env) *cli.App {
 			verifyCommand(e),
 			baselineCommand(e),
 			installHookCommand(e),
+			preReceiveCommand(e),
+			prePushCommand(e),
 			versionCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {

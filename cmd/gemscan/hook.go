@@ -14,7 +14,7 @@ import (
 func installHookCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "install-hook",
-		Usage: "install a git pre-commit hook that runs 'gemscan staged'",
+		Usage: "install a git pre-commit hook that runs 'gemscan staged' (or, with --pre-push, a pre-push guard)",
 		Description: `Installs a pre-commit hook in the repository holding the current directory.
 It honours core.hooksPath and linked worktrees (which share their hooks). An
 existing pre-commit hook is kept working: it is moved to
@@ -22,8 +22,15 @@ pre-commit.gemscan-chained and run first. The hook runs this gemscan binary
 (or GEMSCAN_BIN, or gemscan on PATH) and blocks the commit, with a clear
 message, if it cannot find one.
 
+With --pre-push it installs a pre-push hook instead, which scans the commits
+being pushed that the remote does not have yet ('gemscan pre-push'): keys
+committed with --no-verify, by a GUI client or before the pre-commit hook was
+installed are stopped before they leave the machine. Install both for the
+full guard.
+
 Examples:
    gemscan install-hook               install (or refresh) the hook
+   gemscan install-hook --pre-push    install the pre-push guard too
    gemscan install-hook --force       replace a foreign hook (kept as pre-commit.bak)
    gemscan install-hook --uninstall   remove it and restore a chained hook
 
@@ -32,13 +39,18 @@ instead (see README).`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing hook instead of chaining it"},
 			&cli.BoolFlag{Name: "uninstall", Usage: "remove gemscan's hook (and restore a chained one)"},
+			&cli.BoolFlag{Name: "pre-push", Usage: "the pre-push hook ('gemscan pre-push') instead of the pre-commit hook"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("install-hook takes no arguments (run it inside the repository)")
 			}
+			kind := githook.PreCommit
+			if c.Bool("pre-push") {
+				kind = githook.PrePush
+			}
 			if c.Bool("uninstall") {
-				res, err := githook.Uninstall(".")
+				res, err := githook.Uninstall(".", kind)
 				if err != nil {
 					return err
 				}
@@ -52,14 +64,14 @@ instead (see README).`,
 			if err != nil {
 				return err
 			}
-			res, err := githook.Install(".", bin, c.Bool("force"))
+			res, err := githook.Install(".", bin, kind, c.Bool("force"))
 			if err != nil {
 				return err
 			}
 			if res.Already {
 				fmt.Fprintf(e.stdout, "already installed: %s\n", res.Hook)
 			} else {
-				fmt.Fprintf(e.stdout, "installed %s (runs %s staged)\n", res.Hook, bin)
+				fmt.Fprintf(e.stdout, "installed %s (runs %s %s)\n", res.Hook, bin, map[bool]string{true: "pre-push", false: "staged"}[c.Bool("pre-push")])
 			}
 			if res.Chained != "" {
 				fmt.Fprintf(e.stdout, "the previous hook runs first: %s\n", res.Chained)

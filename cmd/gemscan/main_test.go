@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,6 +171,18 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 					}
 				}
 			}
+		},
+		// capture NAME stdout|stderr REGEXP: set NAME to the first
+		// submatch of REGEXP in the last command's output.
+		"capture": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 3 {
+				ts.Fatalf("usage: capture NAME stdout|stderr REGEXP")
+			}
+			m := regexp.MustCompile(args[2]).FindStringSubmatch(ts.ReadFile(args[1]))
+			if len(m) < 2 {
+				ts.Fatalf("capture: no match for %s in %s", args[2], args[1])
+			}
+			ts.Setenv(args[0], m[1])
 		},
 		// status N PROGRAM ARGS...: run PROGRAM and require exit status N
 		// (stdout and stderr are kept for the next assertions).

@@ -57,7 +57,7 @@ func TestPreCommitFramework(t *testing.T) {
 	k := testkeys.New(61).Set()
 	repo := t.TempDir()
 	run(repo, true, "git", "init", "-q", "-b", "main")
-	write(t, repo, ".pre-commit-config.yaml", "repos:\n- repo: "+hookRepo+"\n  rev: "+rev+"\n  hooks:\n  - id: gemscan\n")
+	write(t, repo, ".pre-commit-config.yaml", "repos:\n- repo: "+hookRepo+"\n  rev: "+rev+"\n  hooks:\n  - id: gemscan\n  - id: gemscan-pre-push\n")
 	write(t, repo, "README.md", "hello\n")
 	run(repo, true, "pre-commit", "install")
 	run(repo, true, "git", "add", "-A")
@@ -83,6 +83,22 @@ func TestPreCommitFramework(t *testing.T) {
 	if !strings.Contains(out, "config/app.env") || !strings.Contains(out, "Gemini exchange API key") {
 		t.Errorf("pre-commit run --all-files did not report the committed key:\n%s", out)
 	}
+
+	// The pre-push stage stops the push of that history.
+	remote := filepath.Join(t.TempDir(), "remote.git")
+	run(repo, true, "git", "init", "-q", "--bare", remote)
+	run(repo, true, "git", "remote", "add", "origin", remote)
+	run(repo, true, "pre-commit", "install", "--hook-type", "pre-push")
+	out = run(repo, false, "git", "push", "origin", "main")
+	if !strings.Contains(out, "push stopped before it left this machine") || !strings.Contains(out, "config/app.env") {
+		t.Errorf("the pre-push stage did not stop the push:\n%s", out)
+	}
+	if strings.Contains(out, k.ExchangeKey) {
+		t.Errorf("the pre-push stage printed the credential:\n%s", out)
+	}
+	if _, err := exec.Command("git", "-C", remote, "rev-parse", "--verify", "-q", "refs/heads/main").Output(); err == nil {
+		t.Errorf("the remote received main")
+	}
 }
 
 func write(t *testing.T, dir, name, content string) {
@@ -105,8 +121,16 @@ func snapshot(t *testing.T, src, dst string) {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		if d.Name() == ".git" && p != src {
+			// A directory, or in a linked worktree a file naming one: copying
+			// that file would make the test commit into this repository.
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if d.IsDir() {
-			if d.Name() == ".git" || rel == filepath.Join("bench", "out") {
+			if rel == filepath.Join("bench", "out") {
 				return filepath.SkipDir
 			}
 			return nil

@@ -1,6 +1,6 @@
-// Package githook installs and removes gemscan's git pre-commit hook. It
-// honours core.hooksPath, shares the hooks of linked worktrees, and keeps a
-// hook that was already there working by chaining it.
+// Package githook installs and removes gemscan's git hooks (pre-commit and
+// pre-push). It honours core.hooksPath, shares the hooks of linked
+// worktrees, and keeps a hook that was already there working by chaining it.
 package githook
 
 import (
@@ -16,12 +16,28 @@ import (
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
-// Marker identifies a hook written by gemscan.
-const Marker = "# gemscan pre-commit hook"
+// Kind is a hook gemscan installs.
+type Kind struct {
+	// Name is git's name for the hook: pre-commit, pre-push.
+	Name string
+	// command is what the hook runs: gemscan's arguments, in sh syntax.
+	command string
+	// purpose completes "It blocks …".
+	purpose string
+}
+
+// The hooks gemscan installs.
+var (
+	PreCommit = Kind{Name: "pre-commit", command: "staged", purpose: "commits that add Gemini API keys"}
+	PrePush   = Kind{Name: "pre-push", command: `pre-push "$@"`, purpose: "pushes that would send commits holding Gemini API keys"}
+)
+
+// Marker identifies a hook of this kind written by gemscan.
+func (k Kind) Marker() string { return "# gemscan " + k.Name + " hook" }
 
 // ChainedName is where a pre-existing hook is moved so gemscan's hook can
 // run it first.
-const ChainedName = "pre-commit.gemscan-chained"
+func (k Kind) ChainedName() string { return k.Name + ".gemscan-chained" }
 
 // Result says what Install or Uninstall did.
 type Result struct {
@@ -91,28 +107,46 @@ func hooksPath(file string) (string, error) {
 }
 
 // Script returns the hook script that runs binary (an absolute path; the
-// hook falls back to gemscan on PATH when it is gone).
-func Script(binary string) string {
+// hook falls back to gemscan on PATH when it is gone). Standard input (a
+// pre-push hook's list of refs) is kept for gemscan when a chained hook
+// runs first.
+func (k Kind) Script(binary string) string {
+	chained := k.ChainedName()
+	// A pre-push hook reads the pushed refs on standard input: keep them
+	// for gemscan when a chained hook reads them first. Other hooks get
+	// no input and must not wait for any.
+	capture, feed := "", ""
+	if k.Name == PrePush.Name {
+		capture, feed = "input=$(cat)\n", `printf '%s\n' "$input" | `
+	}
 	return `#!/bin/sh
-` + Marker + ` (installed by 'gemscan install-hook'; remove with
-# 'gemscan install-hook --uninstall'). It blocks commits that add Gemini API
-# keys. A hook that was here before is kept as ` + ChainedName + ` and runs first.
+` + k.Marker() + ` (installed by 'gemscan install-hook` + k.flag() + `'; remove with
+# 'gemscan install-hook --uninstall` + k.flag() + `'). It blocks ` + k.purpose + `.
+# A hook that was here before is kept as ` + chained + ` and runs first.
 hookdir=$(dirname "$0")
-if [ -x "$hookdir/` + ChainedName + `" ]; then
-	"$hookdir/` + ChainedName + `" "$@" || exit $?
+` + capture + `if [ -x "$hookdir/` + chained + `" ]; then
+	` + feed + `"$hookdir/` + chained + `" "$@" || exit $?
 fi
 gemscan_bin=${GEMSCAN_BIN:-` + shellQuote(binary) + `}
 if [ ! -x "$gemscan_bin" ]; then
 	gemscan_bin=$(command -v gemscan 2>/dev/null)
 fi
 if [ -z "$gemscan_bin" ]; then
-	echo "gemscan pre-commit hook: the gemscan binary is missing (not at "` + shellQuote(binary) + `" nor on PATH)." >&2
+	echo "gemscan ` + k.Name + ` hook: the gemscan binary is missing (not at "` + shellQuote(binary) + `" nor on PATH)." >&2
 	echo "Install it (go install github.com/gemscan-dev/gemscan/cmd/gemscan@latest) or set GEMSCAN_BIN." >&2
-	echo "The commit is blocked until then; remove the hook with: gemscan install-hook --uninstall" >&2
+	echo "The ` + strings.TrimPrefix(k.Name, "pre-") + ` is blocked until then; remove the hook with: gemscan install-hook --uninstall` + k.flag() + `" >&2
 	exit 1
 fi
-exec "$gemscan_bin" staged
+` + feed + `exec "$gemscan_bin" ` + k.command + `
 `
+}
+
+// flag is the install-hook flag that selects this kind.
+func (k Kind) flag() string {
+	if k.Name == PreCommit.Name {
+		return ""
+	}
+	return " --" + k.Name
 }
 
 func shellQuote(s string) string {
@@ -128,10 +162,10 @@ func hooksOf(dir string) (string, error) {
 	return HooksDir(d)
 }
 
-// Install writes the pre-commit hook for the repository holding dir. An
+// Install writes the hook of kind k for the repository holding dir. An
 // existing hook that is not gemscan's is chained (moved aside and run
-// first); with force it is replaced instead (moved to pre-commit.bak).
-func Install(dir, binary string, force bool) (Result, error) {
+// first); with force it is replaced instead (moved to <name>.bak).
+func Install(dir, binary string, k Kind, force bool) (Result, error) {
 	hooks, err := hooksOf(dir)
 	if err != nil {
 		return Result{}, err
@@ -139,16 +173,16 @@ func Install(dir, binary string, force bool) (Result, error) {
 	if err := os.MkdirAll(hooks, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create hooks directory: %w", err)
 	}
-	hook := filepath.Join(hooks, "pre-commit")
-	chained := filepath.Join(hooks, ChainedName)
+	hook := filepath.Join(hooks, k.Name)
+	chained := filepath.Join(hooks, k.ChainedName())
 	res := Result{Hook: hook}
-	script := Script(binary)
+	script := k.Script(binary)
 	old, err := os.ReadFile(hook)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return res, fmt.Errorf("read existing hook: %w", err)
-	case bytes.Contains(old, []byte(Marker)):
+	case bytes.Contains(old, []byte(k.Marker())):
 		if string(old) == script {
 			res.Already = true
 			if _, err := os.Stat(chained); err == nil {
@@ -186,28 +220,28 @@ func Install(dir, binary string, force bool) (Result, error) {
 	return res, nil
 }
 
-// Uninstall removes gemscan's hook and puts a chained hook back.
-func Uninstall(dir string) (Result, error) {
+// Uninstall removes gemscan's hook of kind k and puts a chained hook back.
+func Uninstall(dir string, k Kind) (Result, error) {
 	hooks, err := hooksOf(dir)
 	if err != nil {
 		return Result{}, err
 	}
-	hook := filepath.Join(hooks, "pre-commit")
+	hook := filepath.Join(hooks, k.Name)
 	res := Result{Hook: hook}
 	old, err := os.ReadFile(hook)
 	if errors.Is(err, os.ErrNotExist) {
-		return res, fmt.Errorf("no pre-commit hook is installed in %s", hooks)
+		return res, fmt.Errorf("no %s hook is installed in %s", k.Name, hooks)
 	}
 	if err != nil {
 		return res, fmt.Errorf("read hook: %w", err)
 	}
-	if !bytes.Contains(old, []byte(Marker)) {
+	if !bytes.Contains(old, []byte(k.Marker())) {
 		return res, fmt.Errorf("%s was not installed by gemscan; leaving it alone", hook)
 	}
 	if err := os.Remove(hook); err != nil {
 		return res, fmt.Errorf("remove hook: %w", err)
 	}
-	chained := filepath.Join(hooks, ChainedName)
+	chained := filepath.Join(hooks, k.ChainedName())
 	if _, err := os.Stat(chained); err == nil {
 		if err := os.Rename(chained, hook); err != nil {
 			return res, fmt.Errorf("restore chained hook: %w", err)
