@@ -33,6 +33,8 @@ type JSONReport struct {
 
 // JSONScan describes the scan.
 type JSONScan struct {
+	// Gemscan is the version of gemscan that wrote the report.
+	Gemscan    string   `json:"gemscan,omitempty"`
 	Mode       string   `json:"mode"`
 	Target     string   `json:"target"`
 	DurationMS int64    `json:"duration_ms"`
@@ -96,7 +98,7 @@ type JSONSuppressed struct {
 func jsonScan(r *Report) JSONScan {
 	res := r.Result
 	st := res.Stats
-	out := JSONScan{Mode: r.Mode, Target: r.Target, DurationMS: st.Duration.Milliseconds(),
+	out := JSONScan{Gemscan: r.Version, Mode: r.Mode, Target: r.Target, DurationMS: st.Duration.Milliseconds(),
 		Commits: st.Commits, Files: st.Files, Bytes: st.Bytes, Notes: st.Notes,
 		SuppressedUnlisted: res.Suppressed.Unlisted()}
 	if r.Mode == "git" {

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -13,10 +14,11 @@ import (
 	"github.com/gemscan-dev/gemscan/internal/odb"
 )
 
-// revSlop is how many more commits the walk reads once every queued
-// commit is excluded, as git's own walk does, so a commit whose date is
-// a little off (clock skew) does not end it early.
-const revSlop = 5
+// revSkew is how far a commit's date may run ahead of its parent's (clock
+// skew) without the walk losing exactness: it stops only when everything
+// still queued is excluded and older, by more than this, than every
+// selected commit, so nothing queued can reach one of them.
+const revSkew = 24 * 60 * 60
 
 // revNode is one commit the walk has read.
 type revNode struct {
@@ -29,10 +31,12 @@ type revNode struct {
 
 // selectCommits returns the commits reachable from some include revision
 // and from no exclude revision: `git rev-list INCLUDE… --not EXCLUDE…`.
-// Like git it walks newest first from both sides at once and stops when
-// everything still queued is excluded, so excluding a long history (every
-// ref a server already has) reads only the commits near the new ones, not
-// the whole history. A wrong commit date can only make it select more
+// Like git it walks newest first from both sides at once, and it stops
+// once everything still queued is excluded and dated well before every
+// selected commit, so excluding a long history (every ref a server already
+// has) reads only the commits near the new ones, not the whole history.
+// Commits that share a date (scripted histories) only make it read more.
+// A commit date off by more than revSkew can only make it select more
 // commits, never fewer: a commit is dropped only once it is proven to be
 // an ancestor of an exclude revision. read loads a commit; shallow lists
 // commits whose parents are absent.
@@ -49,22 +53,19 @@ func selectCommits(ctx context.Context, include, exclude []plumbing.Hash, shallo
 			return nil, err
 		}
 	}
-	slop := revSlop
+	oldest := int64(math.MaxInt64) // the oldest commit popped as selected
 	for w.q.Len() > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if w.wanted == 0 {
-			if slop--; slop == 0 {
-				break
-			}
-		} else {
-			slop = revSlop
+		if w.wanted == 0 && w.q[0].info.CommitTime < oldest-revSkew {
+			break
 		}
 		n := heap.Pop(&w.q).(*revNode)
 		n.queued, n.popped = false, true
 		if !n.excluded {
 			w.wanted--
+			oldest = min(oldest, n.info.CommitTime)
 		}
 		if w.shallow[n.hash] {
 			continue
