@@ -355,27 +355,38 @@ func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
 	return spec, err
 }
 
+// prepareNewBranch scans what a push that created a branch brought. The
+// other branches as they are when the job runs say nothing about what
+// existed before the push: one push can create two branches holding the
+// same new commit, or bring a whole imported repository. So only the
+// default branch is left out, and only when this push did not create it;
+// scanning a little more is fine, scanning nothing is not.
 func (g *Git) prepareNewBranch(ctx context.Context, p Plan) (Spec, error) {
 	var spec Spec
 	if missing := g.ensure(ctx, p.Head); len(missing) > 0 {
 		return spec, fmt.Errorf("commit %.12s (the pushed commit) could not be fetched; %s", p.Head, notRangeMsg)
 	}
-	remote := g.remote()
-	if err := g.fetch(ctx, fmt.Sprintf("--depth=%d", firstDepth), "+refs/heads/*:refs/remotes/"+remote+"/*"); err != nil {
-		return spec, fmt.Errorf("fetch the other branches: %w", err)
-	}
-	out, err := g.run(ctx, "for-each-ref", "--format=%(refname)", "refs/remotes/"+remote+"/")
-	if err != nil {
-		return spec, err
-	}
-	pushed := "refs/remotes/" + remote + "/" + strings.TrimPrefix(p.Ref, "refs/heads/")
-	for _, ref := range strings.Fields(out) {
-		if ref != pushed && ref != "refs/remotes/"+remote+"/HEAD" {
-			spec.Exclude = append(spec.Exclude, ref)
+	spec.Include = []string{p.Head}
+	switch {
+	case p.DefaultBranch == "":
+		spec.Notes = append(spec.Notes, "the event names no default branch: scanning the new branch's whole history")
+	case !p.excludesDefault():
+		spec.Notes = append(spec.Notes, fmt.Sprintf("this push created the default branch %s: scanning its whole history", p.DefaultBranch))
+	default:
+		ref := "refs/heads/" + p.DefaultBranch
+		if _, err := g.run(ctx, "check-ref-format", ref); err != nil {
+			return spec, fmt.Errorf("the event's default branch %q is not a branch name: %w", p.DefaultBranch, err)
+		}
+		tracking := "refs/remotes/" + g.remote() + "/" + p.DefaultBranch
+		if err := g.fetch(ctx, fmt.Sprintf("--depth=%d", firstDepth), "+"+ref+":"+tracking); err != nil {
+			// No default branch on the remote yet (an empty repository):
+			// nothing is known to exist, so everything is new.
+			spec.Notes = append(spec.Notes, fmt.Sprintf("could not fetch the default branch %s (%v): scanning the new branch's whole history", p.DefaultBranch, err))
+		} else {
+			spec.Exclude = []string{tracking}
 		}
 	}
-	spec.Include = []string{p.Head}
-	err = g.resolveRange(ctx, spec.Include, spec.Exclude, &spec)
+	err := g.resolveRange(ctx, spec.Include, spec.Exclude, &spec)
 	return spec, err
 }
 

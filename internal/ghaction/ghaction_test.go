@@ -34,13 +34,13 @@ func TestParseEvent(t *testing.T) {
 		file, name string
 		want       Plan
 	}{
-		{"pull_request", "pull_request", Plan{Event: "pull_request", PR: 42, Base: b, Head: a, Ref: "feature/login"}},
-		{"pull_request_target", "pull_request_target", Plan{Event: "pull_request_target", PR: 42, Base: b, Head: a, Ref: "feature/login"}},
-		{"push", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/main"}},
-		{"push_forced", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/topic"}},
-		{"push_new_branch", "push", Plan{Event: "push", NewBranch: true, Head: a, Before: zeroSHA, Ref: "refs/heads/topic"}},
-		{"push_deleted", "push", Plan{Event: "push", Deleted: true, Before: b, Ref: "refs/heads/topic"}},
-		{"merge_group", "merge_group", Plan{Event: "merge_group", Base: b, Head: a, Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + b}},
+		{"pull_request", "pull_request", Plan{Event: "pull_request", PR: 42, Base: b, Head: a, Ref: "feature/login", DefaultBranch: "main"}},
+		{"pull_request_target", "pull_request_target", Plan{Event: "pull_request_target", PR: 42, Base: b, Head: a, Ref: "feature/login", DefaultBranch: "main"}},
+		{"push", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/main", DefaultBranch: "main"}},
+		{"push_forced", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/topic", DefaultBranch: "main"}},
+		{"push_new_branch", "push", Plan{Event: "push", NewBranch: true, Head: a, Before: zeroSHA, Ref: "refs/heads/topic", DefaultBranch: "main"}},
+		{"push_deleted", "push", Plan{Event: "push", Deleted: true, Before: b, Ref: "refs/heads/topic", DefaultBranch: "main"}},
+		{"merge_group", "merge_group", Plan{Event: "merge_group", Base: b, Head: a, Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + b, DefaultBranch: "main"}},
 		{"workflow_dispatch", "workflow_dispatch", Plan{Event: "workflow_dispatch", Full: true}},
 		{"schedule", "schedule", Plan{Event: "schedule", Full: true}},
 	} {
@@ -217,13 +217,13 @@ func TestPreparePush(t *testing.T) {
 func TestPreparePushNewBranch(t *testing.T) {
 	r := newRemote(t)
 	g := r.checkout("feature")
-	p, _ := ParseEvent("push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
+	p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
 	p.Ref = "refs/heads/feature"
 	spec, err := g.Prepare(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Only what no other branch (main) has.
+	// Only what the default branch (main) does not have.
 	if spec.Commits != 3 {
 		t.Errorf("spec %+v", spec)
 	}
@@ -290,5 +290,72 @@ func TestPrepareFailsClosed(t *testing.T) {
 	_, err := g.Prepare(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "fetch-depth: 0") {
 		t.Fatalf("err = %v, want a message that says what to change", err)
+	}
+}
+
+// parse is ParseEvent for events the test wrote: an error fails the test.
+func parse(t *testing.T, name string, data []byte) Plan {
+	t.Helper()
+	p, err := ParseEvent(name, data)
+	if err != nil {
+		t.Fatalf("parse %s event: %v", name, err)
+	}
+	return p
+}
+
+// TestPreparePushTwoNewBranches: one push creates two branches holding the
+// same new commit ("git push origin feature feature:refs/heads/feature-backup").
+// Each event's job sees the other branch already there; both must still
+// scan the new commits.
+func TestPreparePushTwoNewBranches(t *testing.T) {
+	r := newRemote(t)
+	git(t, r.bare, "update-ref", "refs/heads/feature-backup", r.feature[2])
+	for _, branch := range []string{"feature", "feature-backup"} {
+		t.Run(branch, func(t *testing.T) {
+			g := r.checkout(branch)
+			p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
+			p.Ref = "refs/heads/" + branch
+			spec, err := g.Prepare(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Commits != 3 || len(spec.Exclude) != 1 || spec.Exclude[0] != "refs/remotes/origin/main" {
+				t.Errorf("spec %+v, want the 3 commits main does not have", spec)
+			}
+		})
+	}
+}
+
+// TestPreparePushImportedRepository: "git push --mirror" (or --all) into an
+// empty repository creates every branch in one push. The default branch's
+// event scans its whole history even though another branch holds all of it;
+// the other branches' events scan what the default branch lacks.
+func TestPreparePushImportedRepository(t *testing.T) {
+	r := newRemote(t)
+	// "topic" holds all of main and one more commit.
+	src := filepath.Join(t.TempDir(), "src")
+	git(t, ".", "clone", "-q", r.bare, src)
+	git(t, src, "checkout", "-q", "-b", "topic", r.main[149])
+	os.WriteFile(filepath.Join(src, "t.txt"), []byte("t\n"), 0o644)
+	git(t, src, "add", "t.txt")
+	gittest.RunAt(t, src, 1, "commit", "-q", "-m", "topic")
+	git(t, src, "push", "-q", "origin", "topic")
+	topic := r.head("topic")
+	for _, c := range []struct {
+		branch, after string
+		want          int
+	}{{"main", r.main[149], 150}, {"topic", topic, 1}, {"feature", r.feature[2], 3}} {
+		t.Run(c.branch, func(t *testing.T) {
+			g := r.checkout(c.branch)
+			p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": c.after}))
+			p.Ref = "refs/heads/" + c.branch
+			spec, err := g.Prepare(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Commits != c.want {
+				t.Errorf("spec %+v, want %d commits", spec, c.want)
+			}
+		})
 	}
 }
