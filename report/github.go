@@ -11,17 +11,23 @@ import (
 )
 
 // writeGitHub writes GitHub Actions workflow commands: first ::add-mask::
-// for every credential found (so nothing printed later can show one), then
+// once for every distinct credential found (so nothing printed later can
+// show one; none with NoMasks), then
 // one ::error or ::warning annotation per finding, and, when SummaryPath is
 // set, a Markdown job summary appended to it.
 func writeGitHub(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	res := r.Result
-	for i := range res.Findings {
-		f := &res.Findings[i]
-		ew.printf("::add-mask::%s\n", escapeData(f.Value))
-		for _, s := range f.Secrets {
-			ew.printf("::add-mask::%s\n", escapeData(s))
+	if !r.NoMasks {
+		masked := map[string]bool{}
+		for i := range res.Findings {
+			f := &res.Findings[i]
+			for _, v := range append([]string{f.Value}, f.Secrets...) {
+				if v != "" && !masked[v] {
+					masked[v] = true
+					ew.printf("::add-mask::%s\n", escapeData(v))
+				}
+			}
 		}
 	}
 	for i := range res.Findings {

@@ -31,6 +31,10 @@ type Report struct {
 	// SummaryPath, when set, is a file (GitHub's $GITHUB_STEP_SUMMARY) the
 	// github format appends a Markdown job summary to.
 	SummaryPath string
+	// NoMasks leaves out the github format's ::add-mask:: commands, which
+	// carry credentials in full: for a copy written to a file while the
+	// masks go to the runner on standard output.
+	NoMasks bool
 }
 
 // Formats lists the output formats, the default first.
