@@ -288,8 +288,34 @@ func short(shas []string) []string {
 	return out
 }
 
-// Prepare fetches what the plan needs and says what to scan.
+// Prepare fetches what the plan needs and says what to scan. In a partial
+// clone it also fetches every blob the scan will read: those of the range
+// (or of every ref, for a full scan) and those of HEAD's tree.
 func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
+	spec, err := g.prepare(ctx, p)
+	if err != nil || spec.Empty {
+		return spec, err
+	}
+	revs := []string{"--all"}
+	if !spec.Full {
+		revs = append(append(append([]string(nil), spec.Include...), "--not"), spec.Exclude...)
+		if len(spec.Exclude) == 0 {
+			revs = spec.Include
+		}
+	}
+	n, err := g.FillBlobs(ctx, revs...)
+	if _, herr := g.run(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil && herr == nil {
+		var m int
+		m, err = g.FillBlobs(ctx, "--no-walk", "HEAD")
+		n += m
+	}
+	if n > 0 {
+		spec.Notes = append(spec.Notes, fmt.Sprintf("partial clone: fetched %d object(s) the scan needs from the remote", n))
+	}
+	return spec, err
+}
+
+func (g *Git) prepare(ctx context.Context, p Plan) (Spec, error) {
 	var spec Spec
 	switch {
 	case p.Deleted:

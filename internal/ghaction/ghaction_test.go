@@ -359,3 +359,63 @@ func TestPreparePushImportedRepository(t *testing.T) {
 		})
 	}
 }
+
+// prCheckout makes the work tree actions/checkout makes for pull request
+// n: git init, one depth-1 fetch of the merge ref (with filter when not
+// empty, as for "filter: blob:none"), and a checkout.
+func (r *remoteRepo) prCheckout(n int, merge, filter string) *Git {
+	dir := filepath.Join(r.t.TempDir(), "work")
+	os.MkdirAll(dir, 0o755)
+	git(r.t, dir, "init", "-q")
+	git(r.t, dir, "remote", "add", "origin", "file://"+r.bare)
+	args := []string{"-c", "protocol.version=2", "fetch", "--no-tags", "--prune", "--no-recurse-submodules", "--depth=1"}
+	if filter != "" {
+		args = append(args, "--filter="+filter)
+	}
+	ref := fmt.Sprintf("refs/remotes/pull/%d/merge", n)
+	git(r.t, dir, append(args, "origin", "+"+merge+":"+ref)...)
+	git(r.t, dir, "checkout", "-q", "--force", ref)
+	return &Git{Dir: dir}
+}
+
+// TestPreparePartialClone: in a blob:none checkout, Prepare fetches every
+// blob of the range, not only those the checkout of HEAD brought.
+func TestPreparePartialClone(t *testing.T) {
+	r := newRemote(t)
+	git(t, r.bare, "config", "uploadpack.allowFilter", "true")
+	g := r.prCheckout(42, r.feature[2], "blob:none")
+	if out := g.promisor(context.Background()); out != "origin" {
+		t.Fatalf("the checkout is not a partial clone: %q", out)
+	}
+	p := parse(t, "pull_request", event(t, "pull_request", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+	spec, err := g.Prepare(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Commits != 3 {
+		t.Errorf("spec %+v", spec)
+	}
+	missing, err := g.missingObjects(context.Background(), []string{r.feature[2], "--not", r.main[149]})
+	if err != nil || len(missing) > 0 {
+		t.Errorf("after Prepare: missing %v, err %v", missing, err)
+	}
+	if !strings.Contains(strings.Join(spec.Notes, "\n"), "partial clone: fetched") {
+		t.Errorf("notes %q do not say what was fetched", spec.Notes)
+	}
+}
+
+// TestPreparePartialCloneFailsClosed: blobs the remote cannot send end in
+// an error naming how many are missing.
+func TestPreparePartialCloneFailsClosed(t *testing.T) {
+	r := newRemote(t)
+	git(t, r.bare, "config", "uploadpack.allowFilter", "true")
+	g := r.prCheckout(42, r.feature[2], "blob:none")
+	// Fetch the commits, then lose the remote.
+	git(t, g.Dir, "fetch", "-q", "--filter=blob:none", "--depth=200", "origin", r.feature[2], r.main[149])
+	git(t, g.Dir, "remote", "set-url", "origin", "file://"+filepath.Join(t.TempDir(), "gone.git"))
+	p := parse(t, "pull_request", event(t, "pull_request", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+	_, err := g.Prepare(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "missing from this partial clone and could not be fetched") {
+		t.Fatalf("err = %v", err)
+	}
+}
