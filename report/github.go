@@ -44,11 +44,25 @@ func writeGitHub(w io.Writer, r *Report) error {
 			fmt.Sprintf("endLine=%d", max(f.EndLine, f.Line, 1)),
 			"title=" + escapeProperty(rule.Title+" ("+f.Rule+")"),
 		}
+		gone := f.Commit != "" && !f.InHead
+		if gone {
+			// No line of HEAD holds it: an annotation on a file would
+			// point at code that is not there.
+			props = props[len(props)-1:]
+		}
 		msg := fmt.Sprintf("%s %s", rule.Title, f.Redacted())
+		if gone {
+			msg += " in " + f.File
+		}
 		if f.Rule == rules.ExchangeKey && f.SecretLine > 0 {
 			msg += fmt.Sprintf(" with its API secret on line %d", f.SecretLine)
 		}
-		if f.Commit != "" {
+		switch {
+		case gone && r.RemovedIn[f.Fingerprint()] != "":
+			msg += fmt.Sprintf(", added in commit %.12s and removed in %.12s (still in the history: revoke it)", f.Commit, r.RemovedIn[f.Fingerprint()])
+		case gone:
+			msg += fmt.Sprintf(", added in commit %.12s and no longer in HEAD (still in the history: revoke it)", f.Commit)
+		case f.Commit != "":
 			msg += fmt.Sprintf(", introduced in %.12s", f.Commit)
 		}
 		if f.Verification != nil {

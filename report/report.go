@@ -35,6 +35,12 @@ type Report struct {
 	// carry credentials in full: for a copy written to a file while the
 	// masks go to the runner on standard output.
 	NoMasks bool
+	// RemovedIn names, by fingerprint, the commit that removed a finding
+	// no longer in HEAD, when known (github annotations say it).
+	RemovedIn map[string]string
+	// AutomationID, when set, is the SARIF run's automationDetails.id: the
+	// code scanning category, stable for one kind of analysis.
+	AutomationID string
 }
 
 // Formats lists the output formats, the default first.

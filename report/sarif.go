@@ -25,6 +25,24 @@ type sarifRun struct {
 	Results            []sarifResult               `json:"results"`
 	ColumnKind         string                      `json:"columnKind"`
 	Properties         map[string]any              `json:"properties,omitempty"`
+	AutomationDetails  *sarifAutomation            `json:"automationDetails,omitempty"`
+	Invocations        []sarifInvocation           `json:"invocations"`
+}
+
+type sarifAutomation struct {
+	ID string `json:"id"`
+}
+
+// sarifInvocation says whether the scan completed; its errors are the
+// tool's notifications.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -113,6 +131,15 @@ func writeSARIF(w io.Writer, r *Report) error {
 		Results:    []sarifResult{},
 		ColumnKind: "unicodeCodePoints",
 	}
+	if r.AutomationID != "" {
+		run.AutomationDetails = &sarifAutomation{ID: r.AutomationID}
+	}
+	inv := sarifInvocation{ExecutionSuccessful: len(r.Result.Errors) == 0}
+	for _, err := range r.Result.Errors {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
+			sarifNotification{Level: "error", Message: sarifText{Text: err.Error()}})
+	}
+	run.Invocations = []sarifInvocation{inv}
 	if r.Root != "" {
 		if abs, err := filepath.Abs(r.Root); err == nil {
 			u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs) + "/"}

@@ -173,7 +173,9 @@ func TestActionOnPullRequest(t *testing.T) {
 	git(".", "clone", "-q", "--bare", src, bare)
 	git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
 	workspace := filepath.Join(t.TempDir(), "ws")
-	git(".", "clone", "-q", "--depth=1", "--branch", "main", "file://"+bare, workspace)
+	// The checkout of the PR (its head: the merge GitHub would make has
+	// the same tree here).
+	git(".", "clone", "-q", "--depth=1", "--branch", "pr", "file://"+bare, workspace)
 
 	ev, _ := json.Marshal(map[string]any{"number": 7, "pull_request": map[string]any{"number": 7,
 		"base": map[string]string{"sha": base, "ref": "main"}, "head": map[string]string{"sha": head, "ref": "pr"}}})
@@ -427,5 +429,113 @@ func TestActionArgsEveryLine(t *testing.T) {
 	out, status, _ := runAction(t, ws, env, map[string]string{"args": "--max-file-size 1MiB\n--branch main\n"})
 	if status != 2 || !strings.Contains(out, "--branch cannot be used with --github") {
 		t.Errorf("status %d, want 2 refusing the second line's --branch:\n%s", status, out)
+	}
+}
+
+// TestGitHubAnnotationsPointAtHead: in a blob:none checkout, a key the PR
+// moved down three lines is annotated at its line in HEAD, and a key the
+// PR added and then removed (its blob only in the history, never checked
+// out) is fetched, reported, and annotated without a file, naming the
+// commits that added and removed it.
+func TestGitHubAnnotationsPointAtHead(t *testing.T) {
+	k := testkeys.New(94).Set()
+	r := newPR(t, nil,
+		map[string]string{"a.env": "K=" + k.APIKey + "\n", "b.env": "Q=" + k.AQKey + "\n"},
+		map[string]string{"a.env": "#\n#\n#\nK=" + k.APIKey + "\n", "b.env": ""})
+	ws := r.checkout(t, "blob:none")
+	added := gittest.Run(t, ws, "rev-parse", r.head+"~1")
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "::error file=a.env,line=4,col=3,") {
+		t.Errorf("a.env's key is not annotated at its line in HEAD (4):\n%s", out)
+	}
+	var gone string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "b.env") && strings.HasPrefix(l, "::error") {
+			gone = l
+		}
+	}
+	want := fmt.Sprintf("added in commit %.12s and removed in %.12s", added, r.head)
+	if gone == "" || strings.Contains(gone, "file=") || !strings.Contains(gone, want) {
+		t.Errorf("b.env's key: want an annotation without file= saying %q, got %q\n%s\n%s", want, gone, out, errOut)
+	}
+}
+
+// TestGitHubSARIFDescribesHead: the SARIF of a PR scan holds the keys of
+// HEAD's tree (an old one the PR did not add too) with a stable category;
+// an incomplete scan says so in the SARIF.
+func TestGitHubSARIFDescribesHead(t *testing.T) {
+	k := testkeys.New(95).Set()
+	r := newPR(t, map[string]string{"old.env": "OLD=" + k.AQKey + "\n"}, map[string]string{"new.env": "NEW=" + k.APIKey + "\n"})
+	ws := r.checkout(t, "")
+	sarif := filepath.Join(t.TempDir(), "out.sarif")
+	type doc struct {
+		Runs []struct {
+			AutomationDetails struct {
+				ID string `json:"id"`
+			} `json:"automationDetails"`
+			Invocations []struct {
+				ExecutionSuccessful        bool `json:"executionSuccessful"`
+				ToolExecutionNotifications []struct {
+					Message struct {
+						Text string `json:"text"`
+					} `json:"message"`
+				} `json:"toolExecutionNotifications"`
+			} `json:"invocations"`
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	read := func() doc {
+		t.Helper()
+		data, err := os.ReadFile(sarif)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d doc
+		if err := json.Unmarshal(data, &d); err != nil || len(d.Runs) != 1 {
+			t.Fatalf("SARIF: %v\n%s", err, data)
+		}
+		return d
+	}
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event, "--sarif", sarif)
+	if code != 1 || strings.Contains(out, "old.env") {
+		t.Errorf("exit %d, want 1 with only the PR's key annotated:\n%s\n%s", code, out, errOut)
+	}
+	d := read()
+	var uris []string
+	for _, res := range d.Runs[0].Results {
+		uris = append(uris, res.Locations[0].PhysicalLocation.ArtifactLocation.URI)
+	}
+	if strings.Join(uris, " ") != "new.env old.env" {
+		t.Errorf("SARIF results at %v, want new.env and old.env", uris)
+	}
+	if id := d.Runs[0].AutomationDetails.ID; id != "gemscan/pull_request/" {
+		t.Errorf("automationDetails.id %q", id)
+	}
+	if inv := d.Runs[0].Invocations; len(inv) != 1 || !inv[0].ExecutionSuccessful {
+		t.Errorf("invocations %+v", inv)
+	}
+
+	// An unreadable baseline makes the scan incomplete.
+	bad := filepath.Join(t.TempDir(), "baseline.json")
+	write(t, filepath.Dir(bad), "baseline.json", "not json")
+	_, _, code, _ = runGitHubScan(t, ws, "pull_request", r.event, "--sarif", sarif, "--baseline", bad)
+	if code != 2 {
+		t.Errorf("exit %d with an unreadable baseline, want 2", code)
+	}
+	d = read()
+	if inv := d.Runs[0].Invocations; len(inv) != 1 || inv[0].ExecutionSuccessful || len(inv[0].ToolExecutionNotifications) == 0 ||
+		!strings.Contains(inv[0].ToolExecutionNotifications[0].Message.Text, "baseline") {
+		t.Errorf("an incomplete scan's SARIF: invocations %+v", inv)
 	}
 }

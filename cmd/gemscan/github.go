@@ -65,13 +65,39 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 		}
 	}
 
+	ignoreFrom := "HEAD"
+	if opts.IgnoreFrom != "" {
+		ignoreFrom = opts.IgnoreFrom
+		// Read through git, so that a partial clone fetches it before the
+		// scan, which reads the object database itself.
+		if _, _, err := g.ReadFile(c.Context, ignoreFrom, scanner.IgnoreFile); err != nil {
+			return fmt.Errorf("--github: %w", err)
+		}
+	}
+
 	res := scanHistory(c, e, repo, opts)
 	res.Stats.Notes = append(res.Stats.Notes, notes...)
+	det := rules.NewDetector()
 	var allows []ghaction.AllowNotice
 	if !spec.Full {
-		allows, err = g.AddedAllows(c.Context, rules.NewDetector(), opts.Include, opts.Exclude, "HEAD")
+		allows, err = g.AddedAllows(c.Context, det, opts.Include, opts.Exclude, "HEAD")
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("list the gemscan:allow comments %s adds: %w", plan.Who(), err))
+		}
+	}
+	// Annotations point at HEAD: a finding still there moves to its line
+	// in HEAD; one no longer there is annotated with the commits that
+	// added and removed it.
+	removedIn, err := g.LocateInHead(c.Context, det, "HEAD", opts.Include, res.Findings)
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Errorf("locate the findings in HEAD: %w", err))
+	}
+	// SARIF describes HEAD: what its tree holds, plus what the range added.
+	var tree ghaction.TreeScan
+	if sarifPath != "" {
+		tree, err = g.ScanTree(c.Context, det, "HEAD", ignoreFrom, opts.MaxFileSize)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("scan HEAD's tree for the SARIF report: %w", err))
 		}
 	}
 	target := repo
@@ -92,7 +118,8 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 	gate := finish(c, &quiet, "git", target, res)
 
 	r := &report.Report{Mode: "git", Target: target, Result: res, NoRedact: c.Bool("no-redact"),
-		Root: rootOf("git", target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY")}
+		Root: rootOf("git", target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
+		RemovedIn: removedIn, AutomationID: plan.SARIFCategory() + "/"}
 	werr := report.Write(e.stdout, "github", r)
 	// A copy for --output never holds the masks (they carry credentials in
 	// full) nor appends the job summary a second time.
@@ -112,7 +139,13 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 		werr = ghaction.AppendAllowSummary(r.SummaryPath, allows, plan.Who())
 	}
 	if sarifPath != "" && werr == nil {
-		werr = writeFile(sarifPath, func(w io.Writer) error { return report.Write(w, "sarif", &cp) })
+		head, err := headResult(c.String("baseline"), res, tree.Findings)
+		if err != nil {
+			return err
+		}
+		sr := cp
+		sr.Result = head
+		werr = writeFile(sarifPath, func(w io.Writer) error { return report.Write(w, "sarif", &sr) })
 	}
 	if werr == nil {
 		werr = writeGitHubOutputs(e, len(res.Findings), sarifPath)
@@ -122,6 +155,31 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 		return exitCode(exitError)
 	}
 	return gate
+}
+
+// headResult is what the SARIF report describes: the range's findings and
+// those of HEAD's tree (less what the baseline hides), once each.
+func headResult(baseline string, res *scanner.Result, tree []scanner.Finding) (*scanner.Result, error) {
+	head := &scanner.Result{Findings: append([]scanner.Finding(nil), res.Findings...), Errors: res.Errors, Stats: res.Stats}
+	extra := &scanner.Result{Findings: tree}
+	if baseline != "" {
+		// finish read it already: an error here was reported there.
+		if b, err := scanner.LoadBaseline(baseline); err == nil {
+			b.Apply(extra)
+		}
+	}
+	seen := map[string]bool{}
+	for i := range head.Findings {
+		seen[head.Findings[i].Fingerprint()] = true
+	}
+	for _, f := range extra.Findings {
+		if fp := f.Fingerprint(); !seen[fp] {
+			seen[fp] = true
+			head.Findings = append(head.Findings, f)
+		}
+	}
+	scanner.SortFindings(head.Findings)
+	return head, nil
 }
 
 // baseBaseline returns the file finish must read the baseline at path

@@ -69,8 +69,8 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 				continue
 			}
 			for _, m := range det.Detect(data) {
-				line, onMarker := lineOf(data, m.Start), false
-				onMarker = lines[line]
+				line := lineOf(data, m.Start)
+				onMarker := lines[line]
 				if !onMarker && len(m.Secrets) > 0 {
 					onMarker = lines[lineOf(data, m.Secrets[0].Start)]
 				}
@@ -85,7 +85,7 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 					if hd, ok, err := g.ReadFile(ctx, head, path); err != nil {
 						return out, err
 					} else if ok && !isBinary(hd) {
-						hits = locateAll(det, hd)
+						hits = locate(det, hd)
 					}
 					headHits[path] = hits
 				}
@@ -202,19 +202,6 @@ func lineOf(data []byte, off int) int {
 // isBinary is the scanner's test: a NUL byte in the first 8 KiB.
 func isBinary(data []byte) bool {
 	return bytes.IndexByte(data[:min(len(data), 8<<10)], 0) >= 0
-}
-
-// locateAll returns every credential in data with its position, allowed
-// or not: where a credential is, whatever hides it.
-func locateAll(det *rules.Detector, data []byte) []scanner.Finding {
-	var out []scanner.Finding
-	for _, m := range det.Detect(data) {
-		line := lineOf(data, m.Start)
-		start := bytes.LastIndexByte(data[:m.Start], '\n') + 1
-		col := len([]rune(string(data[start:m.Start]))) + 1
-		out = append(out, scanner.Finding{Rule: m.Rule, Value: m.Value, Line: line, Column: col})
-	}
-	return out
 }
 
 // Who names the change a plan scans, for messages: "this PR", "this push".

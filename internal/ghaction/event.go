@@ -60,6 +60,16 @@ func (p Plan) excludesDefault() bool {
 	return p.DefaultBranch != "" && p.Ref != "refs/heads/"+p.DefaultBranch
 }
 
+// SARIFCategory is the code scanning category of the plan's SARIF report
+// (its automationDetails.id without the run part): one per event kind, so
+// that each kind of analysis replaces its own previous one.
+func (p Plan) SARIFCategory() string {
+	if p.Full {
+		return "gemscan/history"
+	}
+	return "gemscan/" + p.Event
+}
+
 const zeroSHA = "0000000000000000000000000000000000000000"
 
 // payload holds the fields gemscan reads from the events it knows.
