@@ -378,29 +378,34 @@ func (r *remoteRepo) prCheckout(n int, merge, filter string) *Git {
 	return &Git{Dir: dir}
 }
 
-// TestPreparePartialClone: in a blob:none checkout, Prepare fetches every
-// blob of the range, not only those the checkout of HEAD brought.
+// TestPreparePartialClone: in a blob:none (or treeless) checkout, Prepare
+// fetches every object of the range, not only those the checkout of HEAD
+// brought.
 func TestPreparePartialClone(t *testing.T) {
-	r := newRemote(t)
-	git(t, r.bare, "config", "uploadpack.allowFilter", "true")
-	g := r.prCheckout(42, r.feature[2], "blob:none")
-	if out := g.promisor(context.Background()); out != "origin" {
-		t.Fatalf("the checkout is not a partial clone: %q", out)
-	}
-	p := parse(t, "pull_request", event(t, "pull_request", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
-	spec, err := g.Prepare(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec.Commits != 3 {
-		t.Errorf("spec %+v", spec)
-	}
-	missing, err := g.missingObjects(context.Background(), []string{r.feature[2], "--not", r.main[149]})
-	if err != nil || len(missing) > 0 {
-		t.Errorf("after Prepare: missing %v, err %v", missing, err)
-	}
-	if !strings.Contains(strings.Join(spec.Notes, "\n"), "partial clone: fetched") {
-		t.Errorf("notes %q do not say what was fetched", spec.Notes)
+	for _, filter := range []string{"blob:none", "tree:0"} {
+		t.Run(filter, func(t *testing.T) {
+			r := newRemote(t)
+			git(t, r.bare, "config", "uploadpack.allowFilter", "true")
+			g := r.prCheckout(42, r.feature[2], filter)
+			if out := g.promisor(context.Background()); out != "origin" {
+				t.Fatalf("the checkout is not a partial clone: %q", out)
+			}
+			p := parse(t, "pull_request", event(t, "pull_request", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+			spec, err := g.Prepare(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Commits != 3 {
+				t.Errorf("spec %+v", spec)
+			}
+			missing, err := g.missingObjects(context.Background(), []string{r.feature[2], "--not", r.main[149]})
+			if err != nil || len(missing) > 0 {
+				t.Errorf("after Prepare: missing %v, err %v", missing, err)
+			}
+			if !strings.Contains(strings.Join(spec.Notes, "\n"), "partial clone: fetched") {
+				t.Errorf("notes %q do not say what was fetched", spec.Notes)
+			}
+		})
 	}
 }
 

@@ -96,7 +96,7 @@ func (g *Git) LocateInHead(ctx context.Context, det *rules.Detector, head string
 // is "not known".
 const (
 	maxRemovalSearch = 200
-	maxRemovalReads  = 2000
+	maxRemovalReads  = 500
 )
 
 // removedIn finds the first commit on the way from f's commit to tip

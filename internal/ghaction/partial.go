@@ -46,46 +46,51 @@ func (g *Git) missingObjects(ctx context.Context, revs []string) ([]string, erro
 	return missing, nil
 }
 
+// fillRounds bounds the fetches of FillBlobs: a treeless clone (filter
+// tree:0) reveals the blobs under a missing tree only once the tree is
+// there, so each round may uncover more.
+const fillRounds = 4
+
 // FillBlobs makes sure a partial clone holds every object revs (rev-list
 // arguments, e.g. HEAD --not BASE) reach: it fetches the missing ones from
-// the promisor remote in one request, as git's own lazy fetch does, and
-// fails naming how many are still missing, and why. It does nothing in a
-// repository that is not a partial clone (there, a missing object is
-// corruption the scan reports).
+// the promisor remote in one request per round, as git's own lazy fetch
+// does, and fails naming how many are still missing, and why. It does
+// nothing in a repository that is not a partial clone (there, a missing
+// object is corruption the scan reports).
 func (g *Git) FillBlobs(ctx context.Context, revs ...string) (fetched int, err error) {
 	remote := g.promisor(ctx)
 	if remote == "" {
 		return 0, nil
 	}
-	missing, err := g.missingObjects(ctx, revs)
-	if err != nil {
-		return 0, fmt.Errorf("list the objects of %s: %w", strings.Join(short(revs), " "), err)
-	}
-	if len(missing) == 0 {
-		return 0, nil
-	}
-	args := []string{"-C", g.Dir, "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote, "--no-tags",
-		"--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin"}
-	if g.Log != nil {
-		g.Log(fmt.Sprintf("git fetch %s: %d object(s) this partial clone lacks", remote, len(missing)))
-	}
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-	cmd.Stdin = strings.NewReader(strings.Join(missing, "\n") + "\n")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	ferr := cmd.Run()
-	still, err := g.missingObjects(ctx, revs)
-	if err != nil {
-		return 0, fmt.Errorf("list the objects of %s: %w", strings.Join(short(revs), " "), err)
-	}
-	if len(still) > 0 {
-		why := "the remote did not send them"
-		if ferr != nil {
-			why = fmt.Sprintf("fetching them from %s failed: %v: %s", remote, ferr, strings.TrimSpace(stderr.String()))
+	var why string
+	for round := 0; ; round++ {
+		missing, err := g.missingObjects(ctx, revs)
+		if err != nil {
+			return fetched, fmt.Errorf("list the objects of %s: %w", strings.Join(short(revs), " "), err)
 		}
-		return len(missing) - len(still), fmt.Errorf("%d object(s) the scan needs (first %.12s) are missing from this partial clone and could not be fetched: %s; "+
-			"check out without a filter (actions/checkout: remove filter: blob:none)", len(still), still[0], why)
+		if len(missing) == 0 {
+			return fetched, nil
+		}
+		if round == fillRounds || why != "" {
+			if why == "" {
+				why = "the remote did not send them"
+			}
+			return fetched, fmt.Errorf("%d object(s) the scan needs (first %.12s) are missing from this partial clone and could not be fetched: %s; "+
+				"check out without a filter (actions/checkout: remove filter: blob:none)", len(missing), missing[0], why)
+		}
+		if g.Log != nil {
+			g.Log(fmt.Sprintf("git fetch %s: %d object(s) this partial clone lacks", remote, len(missing)))
+		}
+		cmd := exec.CommandContext(ctx, "git", "-C", g.Dir, "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote, "--no-tags",
+			"--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin")
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		cmd.Stdin = strings.NewReader(strings.Join(missing, "\n") + "\n")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			why = fmt.Sprintf("fetching them from %s failed: %v: %s", remote, err, strings.TrimSpace(stderr.String()))
+			continue
+		}
+		fetched += len(missing)
 	}
-	return len(missing), nil
 }
