@@ -539,3 +539,17 @@ func TestGitHubSARIFDescribesHead(t *testing.T) {
 		t.Errorf("an incomplete scan's SARIF: invocations %+v", inv)
 	}
 }
+
+// TestGitHubPullRequestTargetBaseCheckout: pull_request_target checks out
+// the base by default; the PR's key is still located (and annotated) in
+// the PR's head, not reported as gone.
+func TestGitHubPullRequestTargetBaseCheckout(t *testing.T) {
+	k := testkeys.New(96).Set()
+	r := newPR(t, nil, map[string]string{"a.env": "#\nK=" + k.APIKey + "\n"})
+	ws := filepath.Join(t.TempDir(), "ws")
+	gittest.Run(t, ".", "clone", "-q", "--depth=1", "--branch", "main", "file://"+r.bare, ws)
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request_target", r.event)
+	if code != 1 || !strings.Contains(out, "::error file=a.env,line=2,col=3,") {
+		t.Errorf("exit %d, want 1 with the key annotated at its line in the PR:\n%s\n%s", code, out, errOut)
+	}
+}

@@ -78,9 +78,13 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 	res := scanHistory(c, e, repo, opts)
 	res.Stats.Notes = append(res.Stats.Notes, notes...)
 	det := rules.NewDetector()
+	head, err := g.ScannedHead(c.Context, plan)
+	if err != nil {
+		return fmt.Errorf("--github: %w", err)
+	}
 	var allows []ghaction.AllowNotice
 	if !spec.Full {
-		allows, err = g.AddedAllows(c.Context, det, opts.Include, opts.Exclude, "HEAD")
+		allows, err = g.AddedAllows(c.Context, det, opts.Include, opts.Exclude, head)
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("list the gemscan:allow comments %s adds: %w", plan.Who(), err))
 		}
@@ -88,14 +92,14 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 	// Annotations point at HEAD: a finding still there moves to its line
 	// in HEAD; one no longer there is annotated with the commits that
 	// added and removed it.
-	removedIn, err := g.LocateInHead(c.Context, det, "HEAD", opts.Include, res.Findings)
+	removedIn, err := g.LocateInHead(c.Context, det, head, opts.Include, res.Findings)
 	if err != nil {
 		res.Errors = append(res.Errors, fmt.Errorf("locate the findings in HEAD: %w", err))
 	}
 	// SARIF describes HEAD: what its tree holds, plus what the range added.
 	var tree ghaction.TreeScan
 	if sarifPath != "" {
-		tree, err = g.ScanTree(c.Context, det, "HEAD", ignoreFrom, opts.MaxFileSize)
+		tree, err = g.ScanTree(c.Context, det, head, ignoreFrom, opts.MaxFileSize)
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("scan HEAD's tree for the SARIF report: %w", err))
 		}

@@ -304,9 +304,15 @@ func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
 		}
 	}
 	n, err := g.FillBlobs(ctx, revs...)
-	if _, herr := g.run(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil && herr == nil {
+	// The trees the findings are located in: HEAD's, and the range's heads'
+	// (pull_request_target checks out the base).
+	trees := spec.Include
+	if _, herr := g.run(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); herr == nil {
+		trees = append([]string{"HEAD"}, trees...)
+	}
+	if err == nil && len(trees) > 0 {
 		var m int
-		m, err = g.FillBlobs(ctx, "--no-walk", "HEAD")
+		m, err = g.FillBlobs(ctx, append([]string{"--no-walk"}, trees...)...)
 		n += m
 	}
 	if n > 0 {

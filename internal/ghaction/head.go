@@ -40,10 +40,13 @@ func locate(det *rules.Detector, data []byte) []scanner.Finding {
 }
 
 // LocateInHead moves each finding still in head's tree to where it is
-// there: the introducing commit's line goes stale once later commits edit
-// the file, and annotations must point at the code as it is now. For the
-// findings head no longer has, it returns the commit that removed each,
-// when the history at hand tells (by fingerprint).
+// there, and sets InHead as head (not necessarily the checkout's HEAD) has
+// it: the introducing commit's line goes stale once later commits edit the
+// file, and annotations must point at the code as it is now. A credential
+// in a file head has but the detector cannot read as text (UTF-16) keeps
+// its place and counts as gone. For the findings head no longer has, it
+// returns the commit that removed each, when the history at hand tells
+// (by fingerprint).
 //
 // The removal is searched for on the way from the finding's commit to head
 // and, when head's history is cut there (a shallow checkout of a PR's
@@ -57,19 +60,6 @@ func (g *Git) LocateInHead(ctx context.Context, det *rules.Detector, head string
 		if f.Commit == "" {
 			continue
 		}
-		if !f.InHead {
-			for _, tip := range append([]string{head}, tips...) {
-				c, err := g.removedIn(ctx, f, tip, &budget)
-				if err != nil {
-					return removedIn, err
-				}
-				if c != "" {
-					removedIn[f.Fingerprint()] = c
-					break
-				}
-			}
-			continue
-		}
 		hits, ok := located[f.Path]
 		if !ok {
 			data, found, err := g.ReadFile(ctx, head, f.Path)
@@ -81,10 +71,24 @@ func (g *Git) LocateInHead(ctx context.Context, det *rules.Detector, head string
 			}
 			located[f.Path] = hits
 		}
+		f.InHead = false
 		for _, h := range hits {
 			if h.Rule == f.Rule && h.Value == f.Value {
 				f.Line, f.Column, f.EndLine, f.EndColumn, f.SecretLine = h.Line, h.Column, h.EndLine, h.EndColumn, h.SecretLine
+				f.InHead = true
 				break
+			}
+		}
+		if !f.InHead {
+			for _, tip := range append([]string{head}, tips...) {
+				c, err := g.removedIn(ctx, f, tip, &budget)
+				if err != nil {
+					return removedIn, err
+				}
+				if c != "" {
+					removedIn[f.Fingerprint()] = c
+					break
+				}
 			}
 		}
 	}
@@ -121,6 +125,36 @@ func (g *Git) removedIn(ctx context.Context, f *scanner.Finding, tip string, bud
 		}
 	}
 	return "", nil
+}
+
+// ScannedHead returns the commit whose tree the findings are located in
+// and the SARIF report describes: the checkout (HEAD) when it is the
+// plan's head or a merge of it (a PR's merge ref), else the plan's head
+// (pull_request_target checks out the base by default).
+func (g *Git) ScannedHead(ctx context.Context, p Plan) (string, error) {
+	if p.Full || p.Head == "" {
+		return "HEAD", nil
+	}
+	out, err := g.run(ctx, "cat-file", "commit", "HEAD")
+	if err != nil {
+		return "", fmt.Errorf("read HEAD: %w", err)
+	}
+	head, err := g.run(ctx, "rev-parse", "HEAD")
+	if err != nil {
+		return "", fmt.Errorf("read HEAD: %w", err)
+	}
+	if head == p.Head {
+		return "HEAD", nil
+	}
+	// The commit object names its parents even where a shallow checkout
+	// cut them off.
+	hdr, _, _ := strings.Cut(out, "\n\n")
+	for _, l := range strings.Split(hdr, "\n") {
+		if l == "parent "+p.Head {
+			return "HEAD", nil
+		}
+	}
+	return p.Head, nil
 }
 
 // TreeScan is what ScanTree found in a commit's tree.
