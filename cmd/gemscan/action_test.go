@@ -553,3 +553,17 @@ func TestGitHubPullRequestTargetBaseCheckout(t *testing.T) {
 		t.Errorf("exit %d, want 1 with the key annotated at its line in the PR:\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestGitHubPartialCloneFailsClosed: blobs a blob:none checkout lacks and
+// cannot fetch end the scan with exit 2, saying how many.
+func TestGitHubPartialCloneFailsClosed(t *testing.T) {
+	k := testkeys.New(97).Set()
+	r := newPR(t, nil, map[string]string{"b.env": "Q=" + k.AQKey + "\n"}, map[string]string{"b.env": ""})
+	ws := r.checkout(t, "blob:none")
+	gittest.Run(t, ws, "fetch", "-q", "--filter=blob:none", "--depth=10", "origin", r.head, r.base)
+	gittest.Run(t, ws, "remote", "set-url", "origin", "file://"+filepath.Join(t.TempDir(), "gone.git"))
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event)
+	if code != 2 || !strings.Contains(errOut, "1 object(s) the scan needs") || !strings.Contains(errOut, "missing from this partial clone") {
+		t.Errorf("exit %d, want 2 naming the missing blob:\n%s\n%s", code, out, errOut)
+	}
+}
