@@ -545,7 +545,7 @@ func TestGitHubSARIFDescribesHead(t *testing.T) {
 // the PR's head, not reported as gone.
 func TestGitHubPullRequestTargetBaseCheckout(t *testing.T) {
 	k := testkeys.New(96).Set()
-	r := newPR(t, nil, map[string]string{"a.env": "#\nK=" + k.APIKey + "\n"})
+	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"}, map[string]string{"a.env": "#\nK=" + k.APIKey + "\n"})
 	ws := filepath.Join(t.TempDir(), "ws")
 	gittest.Run(t, ".", "clone", "-q", "--depth=1", "--branch", "main", "file://"+r.bare, ws)
 	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request_target", r.event)
