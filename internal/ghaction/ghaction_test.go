@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/gemscan-dev/gemscan/internal/gittest"
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
+	"github.com/gemscan-dev/gemscan/rules"
+	"github.com/gemscan-dev/gemscan/scanner"
 )
 
 // event reads a recorded payload and fills in its commit placeholders.
@@ -422,5 +425,68 @@ func TestPreparePartialCloneFailsClosed(t *testing.T) {
 	_, err := g.Prepare(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "missing from this partial clone and could not be fetched") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestAddedAllows: an allow comment a PR commit adds is listed (located in
+// HEAD); one that came in by merging the base branch ("Update branch") is
+// not the PR's, and one on the base before the PR is not either.
+func TestAddedAllows(t *testing.T) {
+	gittest.Need(t)
+	k := testkeys.New(7).Set()
+	dir := t.TempDir()
+	run := func(args ...string) string { t.Helper(); return git(t, dir, args...) }
+	put := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("init", "-q", "-b", "main")
+	put("old.txt", "A="+k.AQKey+" # gemscan:allow\n")
+	put("conf.txt", "v=0\n")
+	run("add", "-A")
+	run("commit", "-q", "-m", "base")
+	run("checkout", "-q", "-b", "pr")
+	put("fixture.txt", "x\nB="+k.APIKey+" # gemscan:allow\n")
+	put("conf.txt", "v=1\n")
+	run("add", "-A")
+	run("commit", "-q", "-m", "pr")
+	added := run("rev-parse", "HEAD")
+	run("checkout", "-q", "main")
+	put("main.txt", "C="+k.ExchangeKey+" # gemscan:allow\n")
+	put("conf.txt", "v=2\n")
+	run("add", "-A")
+	run("commit", "-q", "-m", "main moves on")
+	base := run("rev-parse", "HEAD") // the event's base: the base branch's tip
+	run("checkout", "-q", "pr")
+	if _, err := gittest.Try(dir, 0, "merge", "-q", "--no-ff", "-m", "Update branch", "main"); err == nil {
+		t.Fatal("the merge did not conflict")
+	}
+	// The conflict's resolution adds a line no parent has.
+	put("conf.txt", "v=3\nD="+k.AQKey+" # gemscan:allow\n")
+	run("add", "-A")
+	run("commit", "-q", "--no-edit")
+	head := run("rev-parse", "HEAD")
+
+	g := &Git{Dir: dir}
+	got, err := g.AddedAllows(context.Background(), rules.NewDetector(), []string{head}, []string{base}, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AllowNotice{{Rule: rules.GoogleAPI, Redacted: scanner.Redact(k.APIKey), Path: "fixture.txt",
+		Commit: added, Line: 2, HeadLine: 2, HeadColumn: 3},
+		{Rule: rules.GoogleGemini, Redacted: scanner.Redact(k.AQKey), Path: "conf.txt",
+			Commit: head, Line: 2, HeadLine: 2, HeadColumn: 3}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseAllowDiffQuotedPath(t *testing.T) {
+	diff := "\x00c1\ndiff --git \"a/t\\tab.txt\" \"b/t\\tab.txt\"\n--- /dev/null\n+++ \"b/t\\tab.txt\"\n@@ -0,0 +1,2 @@\n+x\n+k # gemscan:allow\n"
+	added, order, err := parseAllowDiff(strings.NewReader(diff))
+	if err != nil || len(order) != 1 || !added["c1"]["t\tab.txt"][2] {
+		t.Errorf("added %v, order %v, err %v", added, order, err)
 	}
 }
