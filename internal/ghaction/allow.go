@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
@@ -65,7 +66,10 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 			if err != nil {
 				return out, err
 			}
-			if !ok || isBinary(data) {
+			if ok {
+				data, ok = textOf(data)
+			}
+			if !ok {
 				continue
 			}
 			for _, m := range det.Detect(data) {
@@ -84,8 +88,8 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 				if !cached && head != "" {
 					if hd, ok, err := g.ReadFile(ctx, head, path); err != nil {
 						return out, err
-					} else if ok && !isBinary(hd) {
-						hits = locate(det, hd)
+					} else if text, isText := textOf(hd); ok && isText {
+						hits = locate(det, text)
 					}
 					headHits[path] = hits
 				}
@@ -199,9 +203,25 @@ func lineOf(data []byte, off int) int {
 	return bytes.Count(data[:off], []byte{'\n'}) + 1
 }
 
-// isBinary is the scanner's test: a NUL byte in the first 8 KiB.
-func isBinary(data []byte) bool {
-	return bytes.IndexByte(data[:min(len(data), 8<<10)], 0) >= 0
+// textOf returns data as the text the scanner reads, as the scanner makes
+// it: UTF-16 with a byte-order mark is transcoded, other data with a NUL
+// byte in its first 8 KiB is binary (ok false).
+func textOf(data []byte) (text []byte, ok bool) {
+	if len(data) >= 2 && len(data)%2 == 0 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff) {
+		units := make([]uint16, 0, len(data)/2-1)
+		for i := 2; i+1 < len(data); i += 2 {
+			if data[0] == 0xff {
+				units = append(units, uint16(data[i])|uint16(data[i+1])<<8)
+			} else {
+				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+			}
+		}
+		return []byte(string(utf16.Decode(units))), true
+	}
+	if bytes.IndexByte(data[:min(len(data), 8<<10)], 0) >= 0 {
+		return nil, false
+	}
+	return data, true
 }
 
 // Who names the change a plan scans, for messages: "this PR", "this push".

@@ -490,3 +490,51 @@ func TestParseAllowDiffQuotedPath(t *testing.T) {
 		t.Errorf("added %v, order %v, err %v", added, order, err)
 	}
 }
+
+// TestLocateInHead: a finding is moved to its line in HEAD, also in a
+// UTF-16 file; one HEAD no longer has gets the commit that removed it.
+func TestLocateInHead(t *testing.T) {
+	gittest.Need(t)
+	k := testkeys.New(8).Set()
+	dir := t.TempDir()
+	run := func(args ...string) string { t.Helper(); return git(t, dir, args...) }
+	put := func(name string, content []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	utf16le := func(s string) []byte {
+		out := []byte{0xff, 0xfe}
+		for _, r := range s {
+			out = append(out, byte(r), 0)
+		}
+		return out
+	}
+	run("init", "-q", "-b", "main")
+	put("w.ps1", utf16le("$k = '"+k.AQKey+"'\r\n"))
+	put("gone.env", []byte("K="+k.APIKey+"\n"))
+	run("add", "-A")
+	run("commit", "-q", "-m", "add")
+	added := run("rev-parse", "HEAD")
+	put("w.ps1", utf16le("# moved\r\n$k = '"+k.AQKey+"'\r\n"))
+	run("rm", "-q", "gone.env")
+	run("add", "-A")
+	run("commit", "-q", "-m", "move, remove")
+	removed := run("rev-parse", "HEAD")
+	fs := []scanner.Finding{
+		{Rule: rules.GoogleGemini, Path: "w.ps1", Value: k.AQKey, Commit: added, Line: 1, Column: 7, InHead: false},
+		{Rule: rules.GoogleAPI, Path: "gone.env", Value: k.APIKey, Commit: added, Line: 1, Column: 3, InHead: true},
+	}
+	g := &Git{Dir: dir}
+	gone, err := g.LocateInHead(context.Background(), rules.NewDetector(), "HEAD", nil, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fs[0].InHead || fs[0].Line != 2 || fs[0].Column != 7 {
+		t.Errorf("UTF-16 finding at %d:%d (in HEAD %v), want 2:7 in HEAD", fs[0].Line, fs[0].Column, fs[0].InHead)
+	}
+	if fs[1].InHead || gone[fs[1].Fingerprint()] != removed {
+		t.Errorf("removed finding: in HEAD %v, removed in %q, want %s", fs[1].InHead, gone[fs[1].Fingerprint()], removed)
+	}
+}

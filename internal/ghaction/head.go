@@ -42,9 +42,8 @@ func locate(det *rules.Detector, data []byte) []scanner.Finding {
 // LocateInHead moves each finding still in head's tree to where it is
 // there, and sets InHead as head (not necessarily the checkout's HEAD) has
 // it: the introducing commit's line goes stale once later commits edit the
-// file, and annotations must point at the code as it is now. A credential
-// in a file head has but the detector cannot read as text (UTF-16) keeps
-// its place and counts as gone. For the findings head no longer has, it
+// file, and annotations must point at the code as it is now. For the
+// findings head no longer has, it
 // returns the commit that removed each, when the history at hand tells
 // (by fingerprint).
 //
@@ -66,8 +65,8 @@ func (g *Git) LocateInHead(ctx context.Context, det *rules.Detector, head string
 			if err != nil {
 				return removedIn, err
 			}
-			if found && !isBinary(data) {
-				hits = locate(det, data)
+			if text, isText := textOf(data); found && isText {
+				hits = locate(det, text)
 			}
 			located[f.Path] = hits
 		}
@@ -165,7 +164,7 @@ type TreeScan struct {
 
 // ScanTree scans every file of rev's tree as the history scan scans a
 // blob: binary files and files larger than maxSize (0: no limit) are
-// skipped, gemscan:allow lines are honoured, and paths the .gemscanignore
+// skipped, UTF-16 with a byte-order mark is read, gemscan:allow lines are honoured, and paths the .gemscanignore
 // at ignoreFrom's root matches are left out (ignoreFrom "" : none). The
 // findings are attributed to nothing: they describe the tree.
 func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom string, maxSize int64) (TreeScan, error) {
@@ -244,10 +243,11 @@ func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom
 		}
 		data = data[:n]
 		ts.Files++
-		if isBinary(data) {
+		text, ok := textOf(data)
+		if !ok {
 			continue
 		}
-		found, _ := scanner.ScanBytes(det, data, e.path, e.path)
+		found, _ := scanner.ScanBytes(det, text, e.path, e.path)
 		ts.Findings = append(ts.Findings, found...)
 		if ctx.Err() != nil {
 			rerr = ctx.Err()
