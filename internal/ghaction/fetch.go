@@ -243,7 +243,7 @@ func (g *Git) resolveRange(ctx context.Context, include, exclude []string, spec 
 		}
 		more, err := g.deepen(ctx, step, g.wants(append(append([]string(nil), include...), exclude...)))
 		if err != nil {
-			return fmt.Errorf("the range %s is deeper than this checkout and fetching more failed: %v; %s",
+			return fmt.Errorf("the range %s is deeper than this checkout and fetching more failed: %w; %s",
 				rangeText(include, exclude), err, notRangeMsg)
 		}
 		if !more {
@@ -335,8 +335,11 @@ func (g *Git) prepare(ctx context.Context, p Plan) (Spec, error) {
 			}
 			spec.Notes = append(spec.Notes, "fetched the whole history of the shallow checkout")
 		} else {
-			// Other branches and tags are part of the audit too.
-			g.fetch(ctx, "--tags", "+refs/heads/*:refs/remotes/"+g.remote()+"/*")
+			// Other branches and tags are part of the audit too: an audit
+			// without them is incomplete, not clean.
+			if err := g.fetch(ctx, "--tags", "+refs/heads/*:refs/remotes/"+g.remote()+"/*"); err != nil {
+				return spec, fmt.Errorf("fetch the other branches and tags: %w", err)
+			}
 		}
 		return spec, nil
 	case p.NewBranch:
