@@ -361,8 +361,8 @@ func (g *Git) prepare(ctx context.Context, p Plan) (Spec, error) {
 		if p.Event != "push" {
 			return spec, fmt.Errorf("commit %.12s (the base of %s) could not be fetched; %s", base, p.Describe(), notRangeMsg)
 		}
-		// A force-push whose old tip is gone: scan what no other branch has.
-		spec.Notes = append(spec.Notes, fmt.Sprintf("the push's previous tip %.12s is gone (force-push): scanning the commits no other branch has", base))
+		// A force-push whose old tip is gone: scan it as a new branch.
+		spec.Notes = append(spec.Notes, fmt.Sprintf("the push's previous tip %.12s is gone (force-push): scanning what the default branch does not have, as for a new branch", base))
 		p.NewBranch = true
 		s2, err := g.prepareNewBranch(ctx, p)
 		s2.Notes = append(spec.Notes, s2.Notes...)
@@ -375,7 +375,7 @@ func (g *Git) prepare(ctx context.Context, p Plan) (Spec, error) {
 		}
 		switch {
 		case mb == "":
-			spec.Notes = append(spec.Notes, fmt.Sprintf("force-push: %.12s and %.12s share no history; scanning the commits no other branch has", base, p.Head))
+			spec.Notes = append(spec.Notes, fmt.Sprintf("force-push: %.12s and %.12s share no history; scanning what the default branch does not have, as for a new branch", base, p.Head))
 			p.NewBranch = true
 			s2, err := g.prepareNewBranch(ctx, p)
 			s2.Notes = append(spec.Notes, s2.Notes...)
