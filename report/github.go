@@ -11,17 +11,23 @@ import (
 )
 
 // writeGitHub writes GitHub Actions workflow commands: first ::add-mask::
-// for every credential found (so nothing printed later can show one), then
+// once for every distinct credential found (so nothing printed later can
+// show one; none with NoMasks), then
 // one ::error or ::warning annotation per finding, and, when SummaryPath is
 // set, a Markdown job summary appended to it.
 func writeGitHub(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	res := r.Result
-	for i := range res.Findings {
-		f := &res.Findings[i]
-		ew.printf("::add-mask::%s\n", escapeData(f.Value))
-		for _, s := range f.Secrets {
-			ew.printf("::add-mask::%s\n", escapeData(s))
+	if !r.NoMasks {
+		masked := map[string]bool{}
+		for i := range res.Findings {
+			f := &res.Findings[i]
+			for _, v := range append([]string{f.Value}, f.Secrets...) {
+				if v != "" && !masked[v] {
+					masked[v] = true
+					ew.printf("::add-mask::%s\n", escapeData(v))
+				}
+			}
 		}
 	}
 	for i := range res.Findings {
@@ -31,13 +37,28 @@ func writeGitHub(w io.Writer, r *Report) error {
 		if v := f.Verification; v != nil && !v.Status.IsLive() && v.Status != scanner.StatusUnknown && v.Status != scanner.StatusUnverifiable {
 			cmd = "warning" // verified dead: still to clean up, no longer urgent
 		}
-		props, where := annotationAt(f.File, f.Line, f.Column, max(f.EndLine, f.Line, 1))
+		gone := f.Commit != "" && !f.InHead
+		var props []string
+		where := ""
+		if !gone {
+			props, where = annotationAt(f.File, f.Line, f.Column, max(f.EndLine, f.Line, 1))
+		}
+		// A finding no longer in HEAD has no line to annotate: an annotation
+		// on the file would point at code that is not there.
 		props = append(props, "title="+escapeProperty(rule.Title+" ("+f.Rule+")"))
 		msg := where + fmt.Sprintf("%s %s", rule.Title, f.Redacted())
+		if gone {
+			msg += " in " + QuoteName(f.File)
+		}
 		if f.Rule == rules.ExchangeKey && f.SecretLine > 0 {
 			msg += fmt.Sprintf(" with its API secret on line %d", f.SecretLine)
 		}
-		if f.Commit != "" {
+		switch {
+		case gone && r.RemovedIn[f.Fingerprint()] != "":
+			msg += fmt.Sprintf(", added in commit %.12s and removed in %.12s (still in the history: revoke it)", f.Commit, r.RemovedIn[f.Fingerprint()])
+		case gone:
+			msg += fmt.Sprintf(", added in commit %.12s and no longer in HEAD (still in the history: revoke it)", f.Commit)
+		case f.Commit != "":
 			msg += fmt.Sprintf(", introduced in %.12s", f.Commit)
 		}
 		if f.Verification != nil {
@@ -49,7 +70,7 @@ func writeGitHub(w io.Writer, r *Report) error {
 	// A gemscan:allow line is honoured, but shown: in a pull request it is
 	// the change itself that says "do not report this".
 	for _, s := range sortedSuppressed(&res.Suppressed) {
-		if s.Reason != scanner.ReasonAllow {
+		if s.Reason != scanner.ReasonAllow || r.NoAllowNotices {
 			continue
 		}
 		rule, _ := rules.ByID(s.Rule)

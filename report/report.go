@@ -35,6 +35,20 @@ type Report struct {
 	// user should know (a SARIF log capped at code scanning's limits); the
 	// CLI prints it on standard error.
 	Warn func(msg string)
+	// NoMasks leaves out the github format's ::add-mask:: commands, which
+	// carry credentials in full: for a copy written to a file while the
+	// masks go to the runner on standard output.
+	NoMasks bool
+	// RemovedIn names, by fingerprint, the commit that removed a finding
+	// no longer in HEAD, when known (github annotations say it).
+	RemovedIn map[string]string
+	// AutomationID, when set, is the SARIF run's automationDetails.id: the
+	// code scanning category, stable for one kind of analysis.
+	AutomationID string
+	// NoAllowNotices leaves out the github format's notice for each finding
+	// a gemscan:allow comment suppressed: gemscan git --github writes its
+	// own, for the comments the change under review adds.
+	NoAllowNotices bool
 }
 
 // Formats lists the output formats, the default first.

@@ -25,6 +25,11 @@ type sarifRun struct {
 	Results            []sarifResult               `json:"results"`
 	ColumnKind         string                      `json:"columnKind"`
 	Properties         map[string]any              `json:"properties,omitempty"`
+	AutomationDetails  *sarifAutomation            `json:"automationDetails,omitempty"`
+}
+
+type sarifAutomation struct {
+	ID string `json:"id"`
 }
 
 // sarifInvocation says whether the scan ran to completion and what went
@@ -188,6 +193,9 @@ func sarifRunOf(r *Report) (run sarifRun, keep []int, ruleIndex map[string]int) 
 		Tool:        sarifTool{Driver: sarifDriver{Name: "gemscan", InformationURI: "https://github.com/gemscan-dev/gemscan", Version: numericVersion(r.Version), Rules: srules}},
 		Invocations: []sarifInvocation{inv},
 		ColumnKind:  "unicodeCodePoints",
+	}
+	if r.AutomationID != "" {
+		run.AutomationDetails = &sarifAutomation{ID: r.AutomationID}
 	}
 	if r.Root != "" {
 		if abs, err := filepath.Abs(r.Root); err == nil {

@@ -26,6 +26,10 @@ type GitOptions struct {
 	// Include and Exclude, like Range, select the commits reachable from
 	// some Include revision and from no Exclude revision.
 	Include, Exclude []string
+	// IgnoreFrom, when set, is the commit (40 hex digits) whose tree's
+	// .gemscanignore applies instead of HEAD's: a pull request must not
+	// ignore its own findings.
+	IgnoreFrom string
 	// Branches limits the refs whose history is scanned.
 	Branches []string
 	// ExcludeRefs excludes the history of every ref whose full name starts
@@ -658,9 +662,12 @@ func (h *history) lookup(tree plumbing.Hash, path string) (plumbing.Hash, bool) 
 	return plumbing.ZeroHash, false
 }
 
-// headIgnore reads .gemscanignore from HEAD's tree.
+// headIgnore reads .gemscanignore from HEAD's tree (or IgnoreFrom's).
 func (h *history) headIgnore() ignoreSet {
 	c, ok := h.r.head()
+	if h.opts.IgnoreFrom != "" {
+		c, ok = plumbing.NewHash(h.opts.IgnoreFrom), true
+	}
 	if !ok {
 		return nil
 	}

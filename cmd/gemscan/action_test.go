@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
+	"github.com/gemscan-dev/gemscan/scanner"
 )
 
 // actionFile is the part of action.yml the simulated runner needs.
@@ -210,7 +212,9 @@ func TestActionOnPullRequest(t *testing.T) {
 	git(".", "clone", "-q", "--bare", src, bare)
 	git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
 	workspace := filepath.Join(t.TempDir(), "ws")
-	git(".", "clone", "-q", "--depth=1", "--branch", "main", "file://"+bare, workspace)
+	// The checkout of the PR (its head: the merge GitHub would make has
+	// the same tree here).
+	git(".", "clone", "-q", "--depth=1", "--branch", "pr", "file://"+bare, workspace)
 
 	ev, _ := json.Marshal(map[string]any{"number": 7, "pull_request": map[string]any{"number": 7,
 		"base": map[string]string{"sha": base, "ref": "main"}, "head": map[string]string{"sha": head, "ref": "pr"}}})
@@ -297,5 +301,344 @@ func TestActionBaseHeadInputs(t *testing.T) {
 	}
 	if !strings.Contains(out, "new.env") || strings.Contains(out, "old.env") {
 		t.Errorf("want only new.env reported:\n%s", out)
+	}
+}
+
+// prRepo is a bare origin holding a pull request (refs/pull/N/head and the
+// merge GitHub makes, refs/pull/N/merge) and its event.
+type prRepo struct {
+	bare, base, head, merge string
+	event                   string // the event payload's path
+}
+
+// newPR builds main (with baseFiles) and a PR branch whose commits write
+// each map of prCommits in turn (an empty value deletes the file).
+func newPR(t *testing.T, baseFiles map[string]string, prCommits ...map[string]string) *prRepo {
+	t.Helper()
+	gittest.Need(t)
+	git := func(dir string, args ...string) string { t.Helper(); return gittest.Run(t, dir, args...) }
+	src := t.TempDir()
+	git(src, "init", "-q", "-b", "main")
+	write(t, src, "README", "app\n")
+	for p, c := range baseFiles {
+		write(t, src, p, c)
+	}
+	git(src, "add", "-A")
+	git(src, "commit", "-q", "-m", "base")
+	git(src, "checkout", "-q", "-b", "pr")
+	for i, files := range prCommits {
+		for p, c := range files {
+			if c == "" {
+				os.Remove(filepath.Join(src, p))
+			} else {
+				write(t, src, p, c)
+			}
+		}
+		git(src, "add", "-A")
+		git(src, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("pr %d", i))
+	}
+	r := &prRepo{head: git(src, "rev-parse", "HEAD"), base: git(src, "rev-parse", "main")}
+	git(src, "checkout", "-q", "--detach", "main")
+	git(src, "merge", "-q", "--no-ff", "-m", "Merge pr into main", r.head)
+	r.merge = git(src, "rev-parse", "HEAD")
+	git(src, "update-ref", "refs/pull/1/head", r.head)
+	git(src, "update-ref", "refs/pull/1/merge", r.merge)
+	r.bare = filepath.Join(t.TempDir(), "origin.git")
+	git(".", "clone", "-q", "--bare", src, r.bare)
+	git(r.bare, "fetch", "-q", src, "+refs/pull/*:refs/pull/*")
+	git(r.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+	git(r.bare, "config", "uploadpack.allowFilter", "true")
+	ev, err := json.Marshal(map[string]any{"number": 1, "pull_request": map[string]any{"number": 1,
+		"base": map[string]string{"sha": r.base, "ref": "main"}, "head": map[string]string{"sha": r.head, "ref": "pr"}},
+		"repository": map[string]string{"default_branch": "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.event = filepath.Join(t.TempDir(), "event.json")
+	write(t, filepath.Dir(r.event), "event.json", string(ev))
+	return r
+}
+
+// checkout makes the work tree actions/checkout makes for a pull request:
+// git init, one fetch of the merge ref at depth 1 (with filter, when not
+// empty, as for "filter: blob:none"), and a checkout of it.
+func (r *prRepo) checkout(t *testing.T, filter string) string {
+	t.Helper()
+	ws := filepath.Join(t.TempDir(), "ws")
+	git := func(args ...string) { t.Helper(); gittest.Run(t, ws, args...) }
+	os.MkdirAll(ws, 0o755)
+	git("init", "-q")
+	git("remote", "add", "origin", "file://"+r.bare)
+	fetch := []string{"-c", "protocol.version=2", "fetch", "--no-tags", "--prune", "--no-recurse-submodules", "--depth=1"}
+	if filter != "" {
+		fetch = append(fetch, "--filter="+filter)
+	}
+	git(append(fetch, "origin", "+"+r.merge+":refs/remotes/pull/1/merge")...)
+	git("checkout", "-q", "--force", "refs/remotes/pull/1/merge")
+	return ws
+}
+
+// runGitHubScan runs 'gemscan git --github' in-process in the work tree
+// for the PR's event, returning stdout, stderr, the exit status and the
+// job summary.
+func runGitHubScan(t *testing.T, ws, eventName, eventPath string, args ...string) (string, string, int, string) {
+	t.Helper()
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	t.Chdir(ws)
+	var stdout, stderr strings.Builder
+	env := append(gittest.Env(0), "GITHUB_EVENT_NAME="+eventName, "GITHUB_EVENT_PATH="+eventPath,
+		"GITHUB_STEP_SUMMARY="+summary, "GITHUB_ACTIONS=true")
+	code := run(context.Background(), append(append([]string{"gemscan", "git", "--github", "--quiet"}, args...), "."),
+		strings.NewReader(""), &stdout, &stderr, env)
+	sum, _ := os.ReadFile(summary)
+	return stdout.String(), stderr.String(), code, string(sum)
+}
+
+// TestGitHubPRCannotSuppressItself: a pull request that adds a
+// .gemscanignore, or its own key to the baseline, still fails; one that
+// marks its key gemscan:allow passes, and says so.
+func TestGitHubPRCannotSuppressItself(t *testing.T) {
+	k := testkeys.New(91).Set()
+	leak := "GEMINI_API_KEY=" + k.APIKey + "\n"
+	fp := (&scanner.Finding{Rule: "google-api-key", Path: "app.env", Value: k.APIKey}).Fingerprint()
+	baseline := `{"version": 1, "findings": [{"fingerprint": "` + fp + `"}]}`
+
+	t.Run("gemscanignore", func(t *testing.T) {
+		r := newPR(t, nil, map[string]string{"app.env": leak, ".gemscanignore": "*\n"})
+		out, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
+		if code != 1 || !strings.Contains(out, "::error file=app.env,line=1,") {
+			t.Errorf("exit %d, want 1 with the key reported:\n%s\n%s", code, out, errOut)
+		}
+	})
+	t.Run("baseline", func(t *testing.T) {
+		r := newPR(t, nil, map[string]string{"app.env": leak, ".gemscan-baseline.json": baseline})
+		out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event, "--baseline", ".gemscan-baseline.json")
+		if code != 1 || !strings.Contains(out, "::error file=app.env,line=1,") {
+			t.Errorf("exit %d, want 1 with the key reported:\n%s\n%s", code, out, errOut)
+		}
+		if !strings.Contains(sum, "is not in the base commit") {
+			t.Errorf("the summary does not say the PR's baseline was not used:\n%s", sum)
+		}
+	})
+	t.Run("baseline from the base", func(t *testing.T) {
+		// The base's baseline still counts, even if the PR empties it.
+		r := newPR(t, map[string]string{".gemscan-baseline.json": baseline},
+			map[string]string{"app.env": leak, ".gemscan-baseline.json": `{"version": 1, "findings": []}`})
+		out, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event, "--baseline", ".gemscan-baseline.json")
+		if code != 0 || strings.Contains(out, "::error") {
+			t.Errorf("exit %d, want 0 (the base accepts the key):\n%s\n%s", code, out, errOut)
+		}
+	})
+	t.Run("allow", func(t *testing.T) {
+		r := newPR(t, nil, map[string]string{"fixtures/keys.txt": "x\n" + "KEY=" + k.AQKey + " # gemscan:allow\n"},
+			map[string]string{"fixtures/keys.txt": "a\nb\nx\n" + "KEY=" + k.AQKey + " # gemscan:allow\n"})
+		out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
+		if code != 0 {
+			t.Errorf("exit %d, want 0 (gemscan:allow is honoured):\n%s\n%s", code, out, errOut)
+		}
+		want := "::notice file=fixtures/keys.txt,line=4,col=5,title=allowed by a gemscan%3Aallow comment this PR adds::"
+		if !strings.Contains(out, want) {
+			t.Errorf("no notice at the key's line in HEAD, want %q:\n%s", want, out)
+		}
+		if !strings.Contains(sum, "allowed by `gemscan:allow` comments this PR adds") || !strings.Contains(sum, "fixtures/keys.txt:4") {
+			t.Errorf("the job summary does not list the allowed key:\n%s", sum)
+		}
+		if strings.Contains(out+sum, k.AQKey) {
+			t.Errorf("the key was printed in full")
+		}
+	})
+}
+
+// TestGitHubArgsCannotNarrow: --range, --branch and --since are refused in
+// --github mode; masks and annotations reach stdout even with --output,
+// and the file gets no mask (which holds the key in full).
+func TestGitHubArgsCannotNarrow(t *testing.T) {
+	k := testkeys.New(92).Set()
+	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\nL=" + k.APIKey + "\n", "b.env": "K=" + k.APIKey + "\n"})
+	ws := r.checkout(t, "")
+	for _, args := range [][]string{{"--range", "HEAD..HEAD"}, {"--branch", "main"}, {"--since", "2099-01-01"}} {
+		out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event, args...)
+		if code != 2 || !strings.Contains(errOut, args[0]+" cannot be used with --github") {
+			t.Errorf("%v: exit %d, want 2 with a clear message:\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "report.txt")
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event, "--output", file)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if n := strings.Count(out, "::add-mask::"+k.APIKey); n != 1 {
+		t.Errorf("%d masks for one key on stdout, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "::error file=a.env,line=1,") || !strings.Contains(out, "::error file=b.env,line=1,") {
+		t.Errorf("annotations are not on stdout:\n%s", out)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), k.APIKey) || !strings.Contains(string(data), "::error file=a.env") {
+		t.Errorf("--output file holds the raw key, or not the report:\n%s", data)
+	}
+	jsonFile := filepath.Join(t.TempDir(), "report.json")
+	out, _, _, _ = runGitHubScan(t, ws, "pull_request", r.event, "--format", "json", "--output", jsonFile)
+	if !strings.Contains(out, "::add-mask::"+k.APIKey) || !strings.Contains(out, "::error file=a.env") {
+		t.Errorf("--format json --output: no masks or annotations on stdout:\n%s", out)
+	}
+	if data, _ := os.ReadFile(jsonFile); !strings.Contains(string(data), `"findings"`) {
+		t.Errorf("no JSON report in the file:\n%s", data)
+	}
+}
+
+// TestActionArgsEveryLine: every line of a multi-line args input reaches
+// gemscan (here the second line's --branch must be refused).
+func TestActionArgsEveryLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gemscan; skipped with -short")
+	}
+	k := testkeys.New(93).Set()
+	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"})
+	ws := r.checkout(t, "")
+	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=pull_request", "GITHUB_EVENT_PATH="+r.event,
+		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true")
+	out, status, _ := runAction(t, ws, env, map[string]string{"args": "--max-file-size 1MiB\n--branch main\n"})
+	if status != 2 || !strings.Contains(out, "--branch cannot be used with --github") {
+		t.Errorf("status %d, want 2 refusing the second line's --branch:\n%s", status, out)
+	}
+}
+
+// TestGitHubAnnotationsPointAtHead: in a blob:none checkout, a key the PR
+// moved down three lines is annotated at its line in HEAD, and a key the
+// PR added and then removed (its blob only in the history, never checked
+// out) is fetched, reported, and annotated without a file, naming the
+// commits that added and removed it.
+func TestGitHubAnnotationsPointAtHead(t *testing.T) {
+	k := testkeys.New(94).Set()
+	r := newPR(t, nil,
+		map[string]string{"a.env": "K=" + k.APIKey + "\n", "b.env": "Q=" + k.AQKey + "\n"},
+		map[string]string{"a.env": "#\n#\n#\nK=" + k.APIKey + "\n", "b.env": ""})
+	ws := r.checkout(t, "blob:none")
+	added := gittest.Run(t, ws, "rev-parse", r.head+"~1")
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "::error file=a.env,line=4,col=3,") {
+		t.Errorf("a.env's key is not annotated at its line in HEAD (4):\n%s", out)
+	}
+	var gone string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "b.env") && strings.HasPrefix(l, "::error") {
+			gone = l
+		}
+	}
+	want := fmt.Sprintf("added in commit %.12s and removed in %.12s", added, r.head)
+	if gone == "" || strings.Contains(gone, "file=") || !strings.Contains(gone, want) {
+		t.Errorf("b.env's key: want an annotation without file= saying %q, got %q\n%s\n%s", want, gone, out, errOut)
+	}
+}
+
+// TestGitHubSARIFDescribesHead: the SARIF of a PR scan holds the keys of
+// HEAD's tree (an old one the PR did not add too) with a stable category;
+// an incomplete scan says so in the SARIF.
+func TestGitHubSARIFDescribesHead(t *testing.T) {
+	k := testkeys.New(95).Set()
+	r := newPR(t, map[string]string{"old.env": "OLD=" + k.AQKey + "\n"}, map[string]string{"new.env": "NEW=" + k.APIKey + "\n"})
+	ws := r.checkout(t, "")
+	sarif := filepath.Join(t.TempDir(), "out.sarif")
+	type doc struct {
+		Runs []struct {
+			AutomationDetails struct {
+				ID string `json:"id"`
+			} `json:"automationDetails"`
+			Invocations []struct {
+				ExecutionSuccessful        bool `json:"executionSuccessful"`
+				ToolExecutionNotifications []struct {
+					Message struct {
+						Text string `json:"text"`
+					} `json:"message"`
+				} `json:"toolExecutionNotifications"`
+			} `json:"invocations"`
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	read := func() doc {
+		t.Helper()
+		data, err := os.ReadFile(sarif)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d doc
+		if err := json.Unmarshal(data, &d); err != nil || len(d.Runs) != 1 {
+			t.Fatalf("SARIF: %v\n%s", err, data)
+		}
+		return d
+	}
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event, "--sarif", sarif)
+	if code != 1 || strings.Contains(out, "old.env") {
+		t.Errorf("exit %d, want 1 with only the PR's key annotated:\n%s\n%s", code, out, errOut)
+	}
+	d := read()
+	var uris []string
+	for _, res := range d.Runs[0].Results {
+		uris = append(uris, res.Locations[0].PhysicalLocation.ArtifactLocation.URI)
+	}
+	if strings.Join(uris, " ") != "new.env old.env" {
+		t.Errorf("SARIF results at %v, want new.env and old.env", uris)
+	}
+	if id := d.Runs[0].AutomationDetails.ID; id != "gemscan/pull_request/" {
+		t.Errorf("automationDetails.id %q", id)
+	}
+	if inv := d.Runs[0].Invocations; len(inv) != 1 || !inv[0].ExecutionSuccessful {
+		t.Errorf("invocations %+v", inv)
+	}
+
+	// An unreadable baseline makes the scan incomplete.
+	bad := filepath.Join(t.TempDir(), "baseline.json")
+	write(t, filepath.Dir(bad), "baseline.json", "not json")
+	_, _, code, _ = runGitHubScan(t, ws, "pull_request", r.event, "--sarif", sarif, "--baseline", bad)
+	if code != 2 {
+		t.Errorf("exit %d with an unreadable baseline, want 2", code)
+	}
+	d = read()
+	if inv := d.Runs[0].Invocations; len(inv) != 1 || inv[0].ExecutionSuccessful || len(inv[0].ToolExecutionNotifications) == 0 ||
+		!strings.Contains(inv[0].ToolExecutionNotifications[0].Message.Text, "baseline") {
+		t.Errorf("an incomplete scan's SARIF: invocations %+v", inv)
+	}
+}
+
+// TestGitHubPullRequestTargetBaseCheckout: pull_request_target checks out
+// the base by default; the PR's key is still located (and annotated) in
+// the PR's head, not reported as gone.
+func TestGitHubPullRequestTargetBaseCheckout(t *testing.T) {
+	k := testkeys.New(96).Set()
+	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"}, map[string]string{"a.env": "#\nK=" + k.APIKey + "\n"})
+	ws := filepath.Join(t.TempDir(), "ws")
+	gittest.Run(t, ".", "clone", "-q", "--depth=1", "--branch", "main", "file://"+r.bare, ws)
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request_target", r.event)
+	if code != 1 || !strings.Contains(out, "::error file=a.env,line=2,col=3,") {
+		t.Errorf("exit %d, want 1 with the key annotated at its line in the PR:\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestGitHubPartialCloneFailsClosed: blobs a blob:none checkout lacks and
+// cannot fetch end the scan with exit 2, saying how many.
+func TestGitHubPartialCloneFailsClosed(t *testing.T) {
+	k := testkeys.New(97).Set()
+	r := newPR(t, nil, map[string]string{"b.env": "Q=" + k.AQKey + "\n"}, map[string]string{"b.env": ""})
+	ws := r.checkout(t, "blob:none")
+	gittest.Run(t, ws, "fetch", "-q", "--filter=blob:none", "--depth=10", "origin", r.head, r.base)
+	gittest.Run(t, ws, "remote", "set-url", "origin", "file://"+filepath.Join(t.TempDir(), "gone.git"))
+	out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event)
+	if code != 2 || !strings.Contains(errOut, "1 object(s) the scan needs") || !strings.Contains(errOut, "missing from this partial clone") {
+		t.Errorf("exit %d, want 2 naming the missing blob:\n%s\n%s", code, out, errOut)
 	}
 }

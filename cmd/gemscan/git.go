@@ -5,13 +5,11 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
-	"github.com/gemscan-dev/gemscan/internal/ghaction"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
 
@@ -70,61 +68,38 @@ Examples:
 			if repo == "" {
 				repo = "."
 			}
-			var notes []string
 			if c.Bool("github") {
-				if !c.IsSet("format") {
-					c.Set("format", "github")
-				}
-				spec, plan, err := githubRange(c, e, repo)
-				if err != nil {
-					return err
-				}
-				if spec.Empty {
-					fmt.Fprintf(e.stderr, "gemscan: %s\n", plan.Describe())
-					return writeGitHubOutputs(e, 0, "")
-				}
-				opts.Include, opts.Exclude = spec.Include, spec.Exclude
-				notes = spec.Notes
-				if spec.Full {
-					fmt.Fprintf(e.stderr, "gemscan: %s\n", plan.Describe())
-				} else {
-					fmt.Fprintf(e.stderr, "gemscan: %s: %d commit(s) to scan\n", plan.Describe(), spec.Commits)
-				}
+				return runGitHub(c, e, repo, opts)
 			}
-			var prog *progress
-			if !c.Bool("quiet") {
-				prog = newProgress(e.stderr)
-			}
-			if prog != nil {
-				opts.OnProgress = prog.update
-			}
-			// History scans allocate in bursts (trees while diffing, deltas
-			// while inflating); a soft limit keeps the heap near its live
-			// size instead of twice that, at the cost of a little more
-			// collection. GOMEMLIMIT overrides it.
-			if e.get("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(historyMemoryLimit)
-			}
-			res := scanner.ScanGit(c.Context, repo, opts)
-			prog.done()
-			res.Stats.Notes = append(res.Stats.Notes, notes...)
+			res := scanHistory(c, e, repo, opts)
 			target := repo
-			switch {
-			case opts.Range != "":
+			if opts.Range != "" {
 				target += " " + opts.Range
-			case len(opts.Include) > 0:
-				target += " " + shortRange(opts.Exclude, opts.Include)
 			}
-			err = finish(c, e, "git", target, res)
-			if c.Bool("github") {
-				if oerr := writeGitHubOutputs(e, len(res.Findings), c.String("sarif")); oerr != nil {
-					fmt.Fprintf(e.stderr, "gemscan: %v\n", oerr)
-					return exitCode(exitError)
-				}
-			}
-			return err
+			return finish(c, e, "git", target, res)
 		},
 	}
+}
+
+// scanHistory runs the history scan with the progress display.
+func scanHistory(c *cli.Context, e *env, repo string, opts scanner.GitOptions) *scanner.Result {
+	var prog *progress
+	if !c.Bool("quiet") {
+		prog = newProgress(e.stderr)
+	}
+	if prog != nil {
+		opts.OnProgress = prog.update
+	}
+	// History scans allocate in bursts (trees while diffing, deltas
+	// while inflating); a soft limit keeps the heap near its live
+	// size instead of twice that, at the cost of a little more
+	// collection. GOMEMLIMIT overrides it.
+	if e.get("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(historyMemoryLimit)
+	}
+	res := scanner.ScanGit(c.Context, repo, opts)
+	prog.done()
+	return res
 }
 
 // historyMemoryLimit is the soft heap limit of a history scan.
@@ -170,77 +145,4 @@ func (p *progress) done() {
 	if p != nil && p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
-}
-
-// githubRange reads the Actions event and prepares the checkout for it.
-func githubRange(c *cli.Context, e *env, repo string) (ghaction.Spec, ghaction.Plan, error) {
-	name, path := e.get("GITHUB_EVENT_NAME"), e.get("GITHUB_EVENT_PATH")
-	if name == "" {
-		return ghaction.Spec{}, ghaction.Plan{}, fmt.Errorf("--github: GITHUB_EVENT_NAME is not set (run it in GitHub Actions, or use --range)")
-	}
-	var data []byte
-	if path != "" {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return ghaction.Spec{}, ghaction.Plan{}, fmt.Errorf("--github: read the event: %w", err)
-		}
-	}
-	plan, err := ghaction.ParseEvent(name, data)
-	if err != nil {
-		return ghaction.Spec{}, plan, fmt.Errorf("--github: %w", err)
-	}
-	if base := c.String("base"); base != "" {
-		// The workflow names the range itself (the action's base/head
-		// inputs): scan exactly what head adds over base.
-		head := c.String("head")
-		if head == "" {
-			head = "HEAD"
-		}
-		plan = ghaction.Plan{Event: name + " with --base", Base: base, Head: head}
-	} else if c.IsSet("head") {
-		return ghaction.Spec{}, plan, fmt.Errorf("--head needs --base")
-	}
-	g := &ghaction.Git{Dir: repo, Log: func(s string) { fmt.Fprintf(e.stderr, "gemscan: %s\n", s) }}
-	spec, err := g.Prepare(c.Context, plan)
-	if err != nil {
-		return spec, plan, fmt.Errorf("--github: %s: %w", plan.Describe(), err)
-	}
-	return spec, plan, nil
-}
-
-func shortRange(exclude, include []string) string {
-	short := func(revs []string) string {
-		var out []string
-		for _, r := range revs {
-			if len(r) == 40 {
-				r = r[:12]
-			}
-			out = append(out, r)
-		}
-		return strings.Join(out, ",")
-	}
-	if len(exclude) == 0 {
-		return short(include)
-	}
-	return short(exclude) + ".." + short(include)
-}
-
-// writeGitHubOutputs appends the step outputs to GITHUB_OUTPUT.
-func writeGitHubOutputs(e *env, findings int, sarif string) error {
-	path := e.get("GITHUB_OUTPUT")
-	if path == "" {
-		return nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("write GITHUB_OUTPUT: %w", err)
-	}
-	_, werr := fmt.Fprintf(f, "findings=%d\nsarif-file=%s\n", findings, sarif)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("write GITHUB_OUTPUT: %w", werr)
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
@@ -302,10 +303,10 @@ func guardPush(c *cli.Context, e *env, hook, repo string, updates []refUpdate, b
 	w := e.stderr
 	for _, f := range allowed {
 		fmt.Fprintf(w, "gemscan: BYPASS: %s lets %s through: %s %s:%d (%s, fingerprint %s, commit %.12s) — allowed by push option gemscan.allow\n",
-			hook, quoteText(f.ref), f.Rule, quoteText(f.File), f.Line, f.Redacted(), f.Fingerprint(), f.Commit)
+			hook, report.Sanitize(f.ref), f.Rule, report.Sanitize(f.File), f.Line, f.Redacted(), f.Fingerprint(), f.Commit)
 	}
 	if len(accepted) > 0 {
-		fmt.Fprintf(w, "gemscan: %d finding(s) accepted by the baseline %s\n", len(accepted), quoteText(baselinePath))
+		fmt.Fprintf(w, "gemscan: %d finding(s) accepted by the baseline %s\n", len(accepted), report.Sanitize(baselinePath))
 	}
 	elapsed := time.Since(start).Round(time.Millisecond)
 	if len(blocked) > 0 {
@@ -314,7 +315,7 @@ func guardPush(c *cli.Context, e *env, hook, repo string, updates []refUpdate, b
 	}
 	if len(errs) > 0 {
 		for _, err := range errs {
-			fmt.Fprintf(w, "gemscan: error: %s\n", quoteText(err.Error()))
+			fmt.Fprintf(w, "gemscan: error: %s\n", report.Sanitize(err.Error()))
 		}
 		if c.Bool("fail-open") {
 			fmt.Fprintf(w, "gemscan: WARNING: the scan did not complete, and --fail-open lets the push through unchecked\n")
@@ -343,7 +344,7 @@ func writePushRejection(w io.Writer, hook string, fs []pushFinding) {
 		if r, ok := rules.ByID(f.Rule); ok {
 			title = r.Title
 		}
-		fmt.Fprintf(w, "  %s  commit %.12s  %s:%d:%d\n", quoteText(f.ref), f.Commit, quoteText(f.File), f.Line, f.Column)
+		fmt.Fprintf(w, "  %s  commit %.12s  %s:%d:%d\n", report.Sanitize(f.ref), f.Commit, report.Sanitize(f.File), f.Line, f.Column)
 		fmt.Fprintf(w, "    %s: %s\n", title, f.Redacted())
 		fmt.Fprintf(w, "    fingerprint %s\n", f.Fingerprint())
 		if _, ok := oldest[f.ref]; !ok {
@@ -366,13 +367,6 @@ func writePushRejection(w io.Writer, hook string, fs []pushFinding) {
 	}
 	fmt.Fprintf(w, "       git push -o gemscan.allow=%s\n", strings.Join(fps, ","))
 	fmt.Fprintf(w, "     (the bypass is logged).\n")
-}
-
-// quoteText shows control characters escaped, so names from a push cannot
-// drive the pusher's terminal.
-func quoteText(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
 }
 
 // gitConfigValue reads section.key from the repository's own config file

@@ -21,8 +21,9 @@ type Plan struct {
 	Base, Head string
 	// Before is a push's previous tip (may have been force-pushed away).
 	Before string
-	// NewBranch marks a push that created a branch: only commits that no
-	// other branch has are scanned.
+	// NewBranch marks a push that created a branch: the commits that the
+	// default branch does not have are scanned (all of them when the new
+	// branch is the default branch, or the event names none).
 	NewBranch bool
 	// Ref is the pushed ref (refs/heads/x), or the PR's head ref.
 	Ref string
@@ -30,6 +31,9 @@ type Plan struct {
 	PR int
 	// Deleted marks a push that deleted a branch: nothing to scan.
 	Deleted bool
+	// DefaultBranch is the repository's default branch (from the event's
+	// repository.default_branch), "" when the event does not say.
+	DefaultBranch string
 }
 
 // Describe says what the plan scans, for people.
@@ -39,12 +43,31 @@ func (p Plan) Describe() string {
 		return p.Event + ": a deleted branch, nothing to scan"
 	case p.Full:
 		return p.Event + ": the whole history"
+	case p.NewBranch && p.excludesDefault():
+		return fmt.Sprintf("%s: new branch %s, the commits up to %.12s that %s does not have", p.Event, strings.TrimPrefix(p.Ref, "refs/heads/"), p.Head, p.DefaultBranch)
 	case p.NewBranch:
-		return fmt.Sprintf("%s: new branch %s, the commits no other branch has up to %.12s", p.Event, strings.TrimPrefix(p.Ref, "refs/heads/"), p.Head)
+		return fmt.Sprintf("%s: new branch %s, the whole history of %.12s", p.Event, strings.TrimPrefix(p.Ref, "refs/heads/"), p.Head)
 	case p.PR > 0:
 		return fmt.Sprintf("%s #%d: %.12s..%.12s", p.Event, p.PR, p.Base, p.Head)
 	}
 	return fmt.Sprintf("%s: %.12s..%.12s", p.Event, p.Base, p.Head)
+}
+
+// excludesDefault reports whether a new branch's scan may leave out the
+// default branch's commits: only what certainly existed before the push is
+// left out, and the default branch did unless this push created it.
+func (p Plan) excludesDefault() bool {
+	return p.DefaultBranch != "" && p.Ref != "refs/heads/"+p.DefaultBranch
+}
+
+// SARIFCategory is the code scanning category of the plan's SARIF report
+// (its automationDetails.id without the run part): one per event kind, so
+// that each kind of analysis replaces its own previous one.
+func (p Plan) SARIFCategory() string {
+	if p.Full {
+		return "gemscan/history"
+	}
+	return "gemscan/" + p.Event
 }
 
 const zeroSHA = "0000000000000000000000000000000000000000"
@@ -68,6 +91,9 @@ type payload struct {
 			Ref string `json:"ref"`
 		} `json:"head"`
 	} `json:"pull_request"`
+	Repository struct {
+		DefaultBranch string `json:"default_branch"`
+	} `json:"repository"`
 	MergeGroup *struct {
 		BaseSHA string `json:"base_sha"`
 		HeadSHA string `json:"head_sha"`
@@ -88,6 +114,7 @@ func ParseEvent(name string, data []byte) (Plan, error) {
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return p, fmt.Errorf("read %s event: %w", name, err)
 	}
+	p.DefaultBranch = ev.Repository.DefaultBranch
 	switch name {
 	case "pull_request", "pull_request_target":
 		pr := ev.PullRequest

@@ -243,7 +243,7 @@ func (g *Git) resolveRange(ctx context.Context, include, exclude []string, spec 
 		}
 		more, err := g.deepen(ctx, step, g.wants(append(append([]string(nil), include...), exclude...)))
 		if err != nil {
-			return fmt.Errorf("the range %s is deeper than this checkout and fetching more failed: %v; %s",
+			return fmt.Errorf("the range %s is deeper than this checkout and fetching more failed: %w; %s",
 				rangeText(include, exclude), err, notRangeMsg)
 		}
 		if !more {
@@ -288,8 +288,40 @@ func short(shas []string) []string {
 	return out
 }
 
-// Prepare fetches what the plan needs and says what to scan.
+// Prepare fetches what the plan needs and says what to scan. In a partial
+// clone it also fetches every blob the scan will read: those of the range
+// (or of every ref, for a full scan) and those of HEAD's tree.
 func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
+	spec, err := g.prepare(ctx, p)
+	if err != nil || spec.Empty {
+		return spec, err
+	}
+	revs := []string{"--all"}
+	if !spec.Full {
+		revs = append(append(append([]string(nil), spec.Include...), "--not"), spec.Exclude...)
+		if len(spec.Exclude) == 0 {
+			revs = spec.Include
+		}
+	}
+	n, err := g.FillBlobs(ctx, revs...)
+	// The trees the findings are located in: HEAD's, and the range's heads'
+	// (pull_request_target checks out the base).
+	trees := spec.Include
+	if _, herr := g.run(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); herr == nil {
+		trees = append([]string{"HEAD"}, trees...)
+	}
+	if err == nil && len(trees) > 0 {
+		var m int
+		m, err = g.FillBlobs(ctx, append([]string{"--no-walk"}, trees...)...)
+		n += m
+	}
+	if n > 0 {
+		spec.Notes = append(spec.Notes, fmt.Sprintf("partial clone: fetched %d object(s) the scan needs from the remote", n))
+	}
+	return spec, err
+}
+
+func (g *Git) prepare(ctx context.Context, p Plan) (Spec, error) {
 	var spec Spec
 	switch {
 	case p.Deleted:
@@ -303,8 +335,11 @@ func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
 			}
 			spec.Notes = append(spec.Notes, "fetched the whole history of the shallow checkout")
 		} else {
-			// Other branches and tags are part of the audit too.
-			g.fetch(ctx, "--tags", "+refs/heads/*:refs/remotes/"+g.remote()+"/*")
+			// Other branches and tags are part of the audit too: an audit
+			// without them is incomplete, not clean.
+			if err := g.fetch(ctx, "--tags", "+refs/heads/*:refs/remotes/"+g.remote()+"/*"); err != nil {
+				return spec, fmt.Errorf("fetch the other branches and tags: %w", err)
+			}
 		}
 		return spec, nil
 	case p.NewBranch:
@@ -326,8 +361,8 @@ func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
 		if p.Event != "push" {
 			return spec, fmt.Errorf("commit %.12s (the base of %s) could not be fetched; %s", base, p.Describe(), notRangeMsg)
 		}
-		// A force-push whose old tip is gone: scan what no other branch has.
-		spec.Notes = append(spec.Notes, fmt.Sprintf("the push's previous tip %.12s is gone (force-push): scanning the commits no other branch has", base))
+		// A force-push whose old tip is gone: scan it as a new branch.
+		spec.Notes = append(spec.Notes, fmt.Sprintf("the push's previous tip %.12s is gone (force-push): scanning what the default branch does not have, as for a new branch", base))
 		p.NewBranch = true
 		s2, err := g.prepareNewBranch(ctx, p)
 		s2.Notes = append(spec.Notes, s2.Notes...)
@@ -340,7 +375,7 @@ func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
 		}
 		switch {
 		case mb == "":
-			spec.Notes = append(spec.Notes, fmt.Sprintf("force-push: %.12s and %.12s share no history; scanning the commits no other branch has", base, p.Head))
+			spec.Notes = append(spec.Notes, fmt.Sprintf("force-push: %.12s and %.12s share no history; scanning what the default branch does not have, as for a new branch", base, p.Head))
 			p.NewBranch = true
 			s2, err := g.prepareNewBranch(ctx, p)
 			s2.Notes = append(spec.Notes, s2.Notes...)
@@ -355,27 +390,38 @@ func (g *Git) Prepare(ctx context.Context, p Plan) (Spec, error) {
 	return spec, err
 }
 
+// prepareNewBranch scans what a push that created a branch brought. The
+// other branches as they are when the job runs say nothing about what
+// existed before the push: one push can create two branches holding the
+// same new commit, or bring a whole imported repository. So only the
+// default branch is left out, and only when this push did not create it;
+// scanning a little more is fine, scanning nothing is not.
 func (g *Git) prepareNewBranch(ctx context.Context, p Plan) (Spec, error) {
 	var spec Spec
 	if missing := g.ensure(ctx, p.Head); len(missing) > 0 {
 		return spec, fmt.Errorf("commit %.12s (the pushed commit) could not be fetched; %s", p.Head, notRangeMsg)
 	}
-	remote := g.remote()
-	if err := g.fetch(ctx, fmt.Sprintf("--depth=%d", firstDepth), "+refs/heads/*:refs/remotes/"+remote+"/*"); err != nil {
-		return spec, fmt.Errorf("fetch the other branches: %w", err)
-	}
-	out, err := g.run(ctx, "for-each-ref", "--format=%(refname)", "refs/remotes/"+remote+"/")
-	if err != nil {
-		return spec, err
-	}
-	pushed := "refs/remotes/" + remote + "/" + strings.TrimPrefix(p.Ref, "refs/heads/")
-	for _, ref := range strings.Fields(out) {
-		if ref != pushed && ref != "refs/remotes/"+remote+"/HEAD" {
-			spec.Exclude = append(spec.Exclude, ref)
+	spec.Include = []string{p.Head}
+	switch {
+	case p.DefaultBranch == "":
+		spec.Notes = append(spec.Notes, "the event names no default branch: scanning the new branch's whole history")
+	case !p.excludesDefault():
+		spec.Notes = append(spec.Notes, fmt.Sprintf("this push created the default branch %s: scanning its whole history", p.DefaultBranch))
+	default:
+		ref := "refs/heads/" + p.DefaultBranch
+		if _, err := g.run(ctx, "check-ref-format", ref); err != nil {
+			return spec, fmt.Errorf("the event's default branch %q is not a branch name: %w", p.DefaultBranch, err)
+		}
+		tracking := "refs/remotes/" + g.remote() + "/" + p.DefaultBranch
+		if err := g.fetch(ctx, fmt.Sprintf("--depth=%d", firstDepth), "+"+ref+":"+tracking); err != nil {
+			// No default branch on the remote yet (an empty repository):
+			// nothing is known to exist, so everything is new.
+			spec.Notes = append(spec.Notes, fmt.Sprintf("could not fetch the default branch %s (%v): scanning the new branch's whole history", p.DefaultBranch, err))
+		} else {
+			spec.Exclude = []string{tracking}
 		}
 	}
-	spec.Include = []string{p.Head}
-	err = g.resolveRange(ctx, spec.Include, spec.Exclude, &spec)
+	err := g.resolveRange(ctx, spec.Include, spec.Exclude, &spec)
 	return spec, err
 }
 

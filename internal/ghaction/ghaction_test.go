@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/gemscan-dev/gemscan/internal/gittest"
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
+	"github.com/gemscan-dev/gemscan/rules"
+	"github.com/gemscan-dev/gemscan/scanner"
 )
 
 // event reads a recorded payload and fills in its commit placeholders.
@@ -34,13 +37,13 @@ func TestParseEvent(t *testing.T) {
 		file, name string
 		want       Plan
 	}{
-		{"pull_request", "pull_request", Plan{Event: "pull_request", PR: 42, Base: b, Head: a, Ref: "feature/login"}},
-		{"pull_request_target", "pull_request_target", Plan{Event: "pull_request_target", PR: 42, Base: b, Head: a, Ref: "feature/login"}},
-		{"push", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/main"}},
-		{"push_forced", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/topic"}},
-		{"push_new_branch", "push", Plan{Event: "push", NewBranch: true, Head: a, Before: zeroSHA, Ref: "refs/heads/topic"}},
-		{"push_deleted", "push", Plan{Event: "push", Deleted: true, Before: b, Ref: "refs/heads/topic"}},
-		{"merge_group", "merge_group", Plan{Event: "merge_group", Base: b, Head: a, Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + b}},
+		{"pull_request", "pull_request", Plan{Event: "pull_request", PR: 42, Base: b, Head: a, Ref: "feature/login", DefaultBranch: "main"}},
+		{"pull_request_target", "pull_request_target", Plan{Event: "pull_request_target", PR: 42, Base: b, Head: a, Ref: "feature/login", DefaultBranch: "main"}},
+		{"push", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/main", DefaultBranch: "main"}},
+		{"push_forced", "push", Plan{Event: "push", Base: b, Head: a, Before: b, Ref: "refs/heads/topic", DefaultBranch: "main"}},
+		{"push_new_branch", "push", Plan{Event: "push", NewBranch: true, Head: a, Before: zeroSHA, Ref: "refs/heads/topic", DefaultBranch: "main"}},
+		{"push_deleted", "push", Plan{Event: "push", Deleted: true, Before: b, Ref: "refs/heads/topic", DefaultBranch: "main"}},
+		{"merge_group", "merge_group", Plan{Event: "merge_group", Base: b, Head: a, Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + b, DefaultBranch: "main"}},
 		{"workflow_dispatch", "workflow_dispatch", Plan{Event: "workflow_dispatch", Full: true}},
 		{"schedule", "schedule", Plan{Event: "schedule", Full: true}},
 	} {
@@ -217,13 +220,13 @@ func TestPreparePush(t *testing.T) {
 func TestPreparePushNewBranch(t *testing.T) {
 	r := newRemote(t)
 	g := r.checkout("feature")
-	p, _ := ParseEvent("push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
+	p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
 	p.Ref = "refs/heads/feature"
 	spec, err := g.Prepare(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Only what no other branch (main) has.
+	// Only what the default branch (main) does not have.
 	if spec.Commits != 3 {
 		t.Errorf("spec %+v", spec)
 	}
@@ -290,5 +293,248 @@ func TestPrepareFailsClosed(t *testing.T) {
 	_, err := g.Prepare(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "fetch-depth: 0") {
 		t.Fatalf("err = %v, want a message that says what to change", err)
+	}
+}
+
+// parse is ParseEvent for events the test wrote: an error fails the test.
+func parse(t *testing.T, name string, data []byte) Plan {
+	t.Helper()
+	p, err := ParseEvent(name, data)
+	if err != nil {
+		t.Fatalf("parse %s event: %v", name, err)
+	}
+	return p
+}
+
+// TestPreparePushTwoNewBranches: one push creates two branches holding the
+// same new commit ("git push origin feature feature:refs/heads/feature-backup").
+// Each event's job sees the other branch already there; both must still
+// scan the new commits.
+func TestPreparePushTwoNewBranches(t *testing.T) {
+	r := newRemote(t)
+	git(t, r.bare, "update-ref", "refs/heads/feature-backup", r.feature[2])
+	for _, branch := range []string{"feature", "feature-backup"} {
+		t.Run(branch, func(t *testing.T) {
+			g := r.checkout(branch)
+			p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
+			p.Ref = "refs/heads/" + branch
+			spec, err := g.Prepare(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Commits != 3 || len(spec.Exclude) != 1 || spec.Exclude[0] != "refs/remotes/origin/main" {
+				t.Errorf("spec %+v, want the 3 commits main does not have", spec)
+			}
+		})
+	}
+}
+
+// TestPreparePushImportedRepository: "git push --mirror" (or --all) into an
+// empty repository creates every branch in one push. The default branch's
+// event scans its whole history even though another branch holds all of it;
+// the other branches' events scan what the default branch lacks.
+func TestPreparePushImportedRepository(t *testing.T) {
+	r := newRemote(t)
+	// "topic" holds all of main and one more commit.
+	src := filepath.Join(t.TempDir(), "src")
+	git(t, ".", "clone", "-q", r.bare, src)
+	git(t, src, "checkout", "-q", "-b", "topic", r.main[149])
+	os.WriteFile(filepath.Join(src, "t.txt"), []byte("t\n"), 0o644)
+	git(t, src, "add", "t.txt")
+	gittest.RunAt(t, src, 1, "commit", "-q", "-m", "topic")
+	git(t, src, "push", "-q", "origin", "topic")
+	topic := r.head("topic")
+	for _, c := range []struct {
+		branch, after string
+		want          int
+	}{{"main", r.main[149], 150}, {"topic", topic, 1}, {"feature", r.feature[2], 3}} {
+		t.Run(c.branch, func(t *testing.T) {
+			g := r.checkout(c.branch)
+			p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": c.after}))
+			p.Ref = "refs/heads/" + c.branch
+			spec, err := g.Prepare(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Commits != c.want {
+				t.Errorf("spec %+v, want %d commits", spec, c.want)
+			}
+		})
+	}
+}
+
+// prCheckout makes the work tree actions/checkout makes for pull request
+// n: git init, one depth-1 fetch of the merge ref (with filter when not
+// empty, as for "filter: blob:none"), and a checkout.
+func (r *remoteRepo) prCheckout(n int, merge, filter string) *Git {
+	dir := filepath.Join(r.t.TempDir(), "work")
+	os.MkdirAll(dir, 0o755)
+	git(r.t, dir, "init", "-q")
+	git(r.t, dir, "remote", "add", "origin", "file://"+r.bare)
+	args := []string{"-c", "protocol.version=2", "fetch", "--no-tags", "--prune", "--no-recurse-submodules", "--depth=1"}
+	if filter != "" {
+		args = append(args, "--filter="+filter)
+	}
+	ref := fmt.Sprintf("refs/remotes/pull/%d/merge", n)
+	git(r.t, dir, append(args, "origin", "+"+merge+":"+ref)...)
+	git(r.t, dir, "checkout", "-q", "--force", ref)
+	return &Git{Dir: dir}
+}
+
+// TestPreparePartialClone: in a blob:none (or treeless) checkout, Prepare
+// fetches every object of the range, not only those the checkout of HEAD
+// brought.
+func TestPreparePartialClone(t *testing.T) {
+	for _, filter := range []string{"blob:none", "tree:0"} {
+		t.Run(filter, func(t *testing.T) {
+			r := newRemote(t)
+			git(t, r.bare, "config", "uploadpack.allowFilter", "true")
+			g := r.prCheckout(42, r.feature[2], filter)
+			if out := g.promisor(context.Background()); out != "origin" {
+				t.Fatalf("the checkout is not a partial clone: %q", out)
+			}
+			p := parse(t, "pull_request", event(t, "pull_request", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+			spec, err := g.Prepare(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.Commits != 3 {
+				t.Errorf("spec %+v", spec)
+			}
+			missing, err := g.missingObjects(context.Background(), []string{r.feature[2], "--not", r.main[149]})
+			if err != nil || len(missing) > 0 {
+				t.Errorf("after Prepare: missing %v, err %v", missing, err)
+			}
+			if !strings.Contains(strings.Join(spec.Notes, "\n"), "partial clone: fetched") {
+				t.Errorf("notes %q do not say what was fetched", spec.Notes)
+			}
+		})
+	}
+}
+
+// TestPreparePartialCloneFailsClosed: blobs the remote cannot send end in
+// an error naming how many are missing.
+func TestPreparePartialCloneFailsClosed(t *testing.T) {
+	r := newRemote(t)
+	git(t, r.bare, "config", "uploadpack.allowFilter", "true")
+	g := r.prCheckout(42, r.feature[2], "blob:none")
+	// Fetch the commits, then lose the remote.
+	git(t, g.Dir, "fetch", "-q", "--filter=blob:none", "--depth=200", "origin", r.feature[2], r.main[149])
+	git(t, g.Dir, "remote", "set-url", "origin", "file://"+filepath.Join(t.TempDir(), "gone.git"))
+	p := parse(t, "pull_request", event(t, "pull_request", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[149]}))
+	_, err := g.Prepare(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "missing from this partial clone and could not be fetched") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestAddedAllows: an allow comment a PR commit adds is listed (located in
+// HEAD); one that came in by merging the base branch ("Update branch") is
+// not the PR's, and one on the base before the PR is not either.
+func TestAddedAllows(t *testing.T) {
+	gittest.Need(t)
+	k := testkeys.New(7).Set()
+	dir := t.TempDir()
+	run := func(args ...string) string { t.Helper(); return git(t, dir, args...) }
+	put := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("init", "-q", "-b", "main")
+	put("old.txt", "A="+k.AQKey+" # gemscan:allow\n")
+	put("conf.txt", "v=0\n")
+	run("add", "-A")
+	run("commit", "-q", "-m", "base")
+	run("checkout", "-q", "-b", "pr")
+	put("fixture.txt", "x\nB="+k.APIKey+" # gemscan:allow\n")
+	put("conf.txt", "v=1\n")
+	run("add", "-A")
+	run("commit", "-q", "-m", "pr")
+	added := run("rev-parse", "HEAD")
+	run("checkout", "-q", "main")
+	put("main.txt", "C="+k.ExchangeKey+" # gemscan:allow\n")
+	put("conf.txt", "v=2\n")
+	run("add", "-A")
+	run("commit", "-q", "-m", "main moves on")
+	base := run("rev-parse", "HEAD") // the event's base: the base branch's tip
+	run("checkout", "-q", "pr")
+	if _, err := gittest.Try(dir, 0, "merge", "-q", "--no-ff", "-m", "Update branch", "main"); err == nil {
+		t.Fatal("the merge did not conflict")
+	}
+	// The conflict's resolution adds a line no parent has.
+	put("conf.txt", "v=3\nD="+k.AQKey+" # gemscan:allow\n")
+	run("add", "-A")
+	run("commit", "-q", "--no-edit")
+	head := run("rev-parse", "HEAD")
+
+	g := &Git{Dir: dir}
+	got, err := g.AddedAllows(context.Background(), rules.NewDetector(), []string{head}, []string{base}, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AllowNotice{{Rule: rules.GoogleAPI, Redacted: scanner.Redact(k.APIKey), Path: "fixture.txt",
+		Commit: added, Line: 2, HeadLine: 2, HeadColumn: 3},
+		{Rule: rules.GoogleGemini, Redacted: scanner.Redact(k.AQKey), Path: "conf.txt",
+			Commit: head, Line: 2, HeadLine: 2, HeadColumn: 3}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseAllowDiffQuotedPath(t *testing.T) {
+	diff := "\x00c1\ndiff --git \"a/t\\tab.txt\" \"b/t\\tab.txt\"\n--- /dev/null\n+++ \"b/t\\tab.txt\"\n@@ -0,0 +1,2 @@\n+x\n+k # gemscan:allow\n"
+	added, order, err := parseAllowDiff(strings.NewReader(diff))
+	if err != nil || len(order) != 1 || !added["c1"]["t\tab.txt"][2] {
+		t.Errorf("added %v, order %v, err %v", added, order, err)
+	}
+}
+
+// TestLocateInHead: a finding is moved to its line in HEAD, also in a
+// UTF-16 file; one HEAD no longer has gets the commit that removed it.
+func TestLocateInHead(t *testing.T) {
+	gittest.Need(t)
+	k := testkeys.New(8).Set()
+	dir := t.TempDir()
+	run := func(args ...string) string { t.Helper(); return git(t, dir, args...) }
+	put := func(name string, content []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	utf16le := func(s string) []byte {
+		out := []byte{0xff, 0xfe}
+		for _, r := range s {
+			out = append(out, byte(r), 0)
+		}
+		return out
+	}
+	run("init", "-q", "-b", "main")
+	put("w.ps1", utf16le("$k = '"+k.AQKey+"'\r\n"))
+	put("gone.env", []byte("K="+k.APIKey+"\n"))
+	run("add", "-A")
+	run("commit", "-q", "-m", "add")
+	added := run("rev-parse", "HEAD")
+	put("w.ps1", utf16le("# moved\r\n$k = '"+k.AQKey+"'\r\n"))
+	run("rm", "-q", "gone.env")
+	run("add", "-A")
+	run("commit", "-q", "-m", "move, remove")
+	removed := run("rev-parse", "HEAD")
+	fs := []scanner.Finding{
+		{Rule: rules.GoogleGemini, Path: "w.ps1", Value: k.AQKey, Commit: added, Line: 1, Column: 7, InHead: false},
+		{Rule: rules.GoogleAPI, Path: "gone.env", Value: k.APIKey, Commit: added, Line: 1, Column: 3, InHead: true},
+	}
+	g := &Git{Dir: dir}
+	gone, err := g.LocateInHead(context.Background(), rules.NewDetector(), "HEAD", nil, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fs[0].InHead || fs[0].Line != 2 || fs[0].Column != 7 {
+		t.Errorf("UTF-16 finding at %d:%d (in HEAD %v), want 2:7 in HEAD", fs[0].Line, fs[0].Column, fs[0].InHead)
+	}
+	if fs[1].InHead || gone[fs[1].Fingerprint()] != removed {
+		t.Errorf("removed finding: in HEAD %v, removed in %q, want %s", fs[1].InHead, gone[fs[1].Fingerprint()], removed)
 	}
 }
