@@ -1,0 +1,130 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/odb"
+)
+
+// lfsPointer is how a Git LFS pointer file starts.
+var lfsPointer = []byte("version https://git-lfs.github.com/spec/")
+
+// scanBlobs reads every wanted blob (all, when want is nil) once and keeps
+// what it holds. It may run while diffAll does: it touches only its own
+// fields.
+func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) {
+	det := h.opts.detector()
+	h.hits = map[plumbing.Hash][]Finding{}
+	var mu sync.Mutex
+	h.seen = map[plumbing.Hash]bool{}
+	seen := h.seen
+	prog := &odb.Progress{}
+	stop := make(chan struct{})
+	var tick sync.WaitGroup
+	if h.opts.OnProgress != nil {
+		tick.Add(1)
+		go func() {
+			defer tick.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					h.opts.OnProgress(prog.Done.Load(), prog.Total.Load(), prog.Bytes.Load())
+					return
+				case <-t.C:
+					h.opts.OnProgress(prog.Done.Load(), prog.Total.Load(), prog.Bytes.Load())
+				}
+			}
+		}()
+	}
+	var binary, tooLarge, lfs, allowed, files, size int64
+	errs := h.r.db.Blobs(ctx, odb.BlobsOptions{
+		Want:     want,
+		Workers:  runtime.GOMAXPROCS(0),
+		Progress: prog,
+		MaxSize:  h.opts.MaxFileSize,
+		OnSkip: func(b plumbing.Hash, _ int64) {
+			mu.Lock()
+			seen[b] = true
+			tooLarge++
+			mu.Unlock()
+		},
+	}, func(b plumbing.Hash, data []byte) {
+		var found []Finding
+		var skipBinary, skipLarge, isLFS bool
+		var nAllowed int
+		if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
+			skipLarge = true
+		} else if text, ok := textOf(data, h.opts.Binary); !ok {
+			skipBinary = true
+		} else {
+			isLFS = bytes.HasPrefix(text, lfsPointer)
+			found, nAllowed = ScanBytes(det, text, "", "")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen[b] = true
+		files++
+		size += int64(len(data))
+		if skipBinary {
+			binary++
+		}
+		if skipLarge {
+			tooLarge++
+		}
+		if isLFS {
+			lfs++
+		}
+		allowed += int64(nAllowed)
+		if len(found) > 0 {
+			h.hits[b] = found
+		}
+	})
+	close(stop)
+	tick.Wait()
+	h.blobErrs = errs
+	h.blobStats = Stats{Files: files, Bytes: size, Binary: binary, TooLarge: tooLarge, Allowed: allowed}
+	h.lfs = int(lfs)
+}
+
+// checkMissing merges the blob pass's results and reports the blobs the
+// history names but the database does not hold.
+func (h *history) checkMissing() {
+	h.res.Errors = append(h.res.Errors, h.blobErrs...)
+	st := &h.res.Stats
+	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
+	st.Binary, st.TooLarge, st.Allowed = h.blobStats.Binary, h.blobStats.TooLarge, h.blobStats.Allowed
+	if h.lfs > 0 {
+		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
+			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))
+	}
+	var missing []string
+	for b := range h.needed {
+		if !h.seen[b] {
+			if _, _, err := h.r.db.Read(b); errors.Is(err, odb.ErrNotFound) {
+				missing = append(missing, b.String())
+			}
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		if h.r.partialClone() {
+			h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
+				"partial clone: %d blob(s) are not present locally and were not scanned", len(missing)))
+		} else {
+			for _, m := range missing {
+				h.errorf("object %s: %v", m, odb.ErrNotFound)
+			}
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package scanner
+
+import (
+	"bytes"
+	"container/heap"
+	"fmt"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/odb"
+)
+
+// graph loads every commit reachable from the tips (or in the range) and
+// orders the selected ones parents first, oldest first among the ready.
+func (h *history) graph() error {
+	r := h.r
+	var err error
+	if h.shallow, err = r.shallow(); err != nil {
+		return err
+	}
+	if len(h.shallow) > 0 {
+		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
+			"the repository is a shallow clone: history behind %d boundary commit(s) is not present and was not scanned", len(h.shallow)))
+	}
+	h.byH = map[plumbing.Hash]int32{}
+	var starts []plumbing.Hash
+	exclude := map[plumbing.Hash]bool{}
+	include, excludeRevs := h.opts.Include, h.opts.Exclude
+	if h.opts.Range != "" {
+		from, to, ok := strings.Cut(h.opts.Range, "..")
+		if !ok || to == "" {
+			return fmt.Errorf("--range %q: want A..B", h.opts.Range)
+		}
+		include = append(include, to)
+		if from != "" {
+			excludeRevs = append(excludeRevs, from)
+		}
+	}
+	if len(include) > 0 {
+		for _, rev := range include {
+			c, err := r.resolve(rev)
+			if err != nil {
+				return fmt.Errorf("range: %w", err)
+			}
+			starts = append(starts, c)
+		}
+		for _, rev := range excludeRevs {
+			c, err := r.resolve(rev)
+			if err != nil {
+				return fmt.Errorf("range: %w", err)
+			}
+			anc, err := h.ancestors(c)
+			if err != nil {
+				return err
+			}
+			for a := range anc {
+				exclude[a] = true
+			}
+		}
+	} else {
+		tips, errs := r.tips(h.opts.Branches)
+		h.res.Errors = append(h.res.Errors, errs...)
+		for _, t := range tips {
+			starts = append(starts, t.commit)
+		}
+	}
+	// Load the commits: a stack walk, every commit read once.
+	stack := append([]plumbing.Hash(nil), starts...)
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if _, ok := h.byH[c]; ok || exclude[c] {
+			continue
+		}
+		info, err := h.readCommit(c)
+		if err != nil {
+			h.errorf("%v", err)
+			continue
+		}
+		h.byH[c] = int32(len(h.nodes))
+		h.nodes = append(h.nodes, commitNode{hash: c, info: info})
+		if h.shallow[c] {
+			continue
+		}
+		for _, p := range info.Parents {
+			if _, ok := h.byH[p]; !ok && !exclude[p] {
+				stack = append(stack, p)
+			}
+		}
+	}
+	// Link parents (only those in the graph), then Kahn's algorithm.
+	children := make([][]int32, len(h.nodes))
+	pending := make([]int, len(h.nodes))
+	for i := range h.nodes {
+		n := &h.nodes[i]
+		if h.shallow[n.hash] {
+			continue
+		}
+		for _, p := range n.info.Parents {
+			if j, ok := h.byH[p]; ok {
+				n.parents = append(n.parents, j)
+				children[j] = append(children[j], int32(i))
+				pending[i]++
+			}
+		}
+	}
+	q := &readyQueue{nodes: h.nodes}
+	for i := range h.nodes {
+		if pending[i] == 0 {
+			heap.Push(q, int32(i))
+		}
+	}
+	for q.Len() > 0 {
+		i := heap.Pop(q).(int32)
+		h.nodes[i].order = int32(len(h.order))
+		h.order = append(h.order, i)
+		for _, c := range children[i] {
+			if pending[c]--; pending[c] == 0 {
+				heap.Push(q, c)
+			}
+		}
+	}
+	return nil
+}
+
+func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
+	data, err := h.r.db.ReadType(c, odb.Commit)
+	if err != nil {
+		return odb.CommitInfo{}, fmt.Errorf("read commit: %w", err)
+	}
+	info, err := odb.ParseCommit(data)
+	if err != nil {
+		return info, fmt.Errorf("commit %s: %w", c, err)
+	}
+	return info, nil
+}
+
+// ancestors returns every commit reachable from c.
+func (h *history) ancestors(c plumbing.Hash) (map[plumbing.Hash]bool, error) {
+	seen := map[plumbing.Hash]bool{}
+	stack := []plumbing.Hash{c}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		if h.shallow[x] {
+			continue
+		}
+		info, err := h.readCommit(x)
+		if err != nil {
+			return nil, err
+		}
+		stack = append(stack, info.Parents...)
+	}
+	return seen, nil
+}
+
+// readyQueue orders commits whose parents are done by commit time.
+type readyQueue struct {
+	nodes []commitNode
+	items []int32
+}
+
+func (q *readyQueue) Len() int { return len(q.items) }
+func (q *readyQueue) Less(i, j int) bool {
+	a, b := &q.nodes[q.items[i]], &q.nodes[q.items[j]]
+	if a.info.CommitTime != b.info.CommitTime {
+		return a.info.CommitTime < b.info.CommitTime
+	}
+	return bytes.Compare(a.hash[:], b.hash[:]) < 0
+}
+func (q *readyQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *readyQueue) Push(x any)    { q.items = append(q.items, x.(int32)) }
+func (q *readyQueue) Pop() any {
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return x
+}
