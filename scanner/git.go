@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,8 +37,8 @@ type commitNode struct {
 	order   int32   // position in parents-first order
 }
 
-// intro says that commit order placed blob at path: the blob is new at
-// that path relative to the commit's first parent.
+// intro says that commit order placed blob at path: no parent of the
+// commit had that blob at that path.
 type intro struct {
 	path  int32
 	blob  plumbing.Hash
@@ -48,6 +49,11 @@ type intro struct {
 // selected commit introduced is read and scanned once, then each credential
 // is attributed, per path, to the earliest commit that introduced it there.
 func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
+	return scanGit(ctx, path, opts, maxDiffEntries)
+}
+
+// scanGit is ScanGit with a budget of tree entries per commit diff.
+func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) *Result {
 	start := time.Now()
 	res := &Result{}
 	defer func() { res.Stats.Duration = time.Since(start) }()
@@ -61,13 +67,13 @@ func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
-	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}}
-	if err := h.graph(); err != nil {
+	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}, maxEntries: maxEntries}
+	if err := h.graph(ctx); err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	if ctx.Err() != nil {
-		res.Errors = append(res.Errors, ctx.Err())
+		addCtxErr(ctx, res)
 		return res
 	}
 	if h.opts.Range == "" && len(h.opts.Include) == 0 && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
@@ -87,15 +93,18 @@ func ScanGit(ctx context.Context, path string, opts GitOptions) *Result {
 	h.checkMissing()
 	h.attribute()
 	SortFindings(res.Findings)
+	addCtxErr(ctx, res)
 	return res
 }
 
 type history struct {
-	r     *repo
-	res   *Result
-	opts  GitOptions
-	nodes []commitNode
-	byH   map[plumbing.Hash]int32
+	r    *repo
+	res  *Result
+	opts GitOptions
+	// maxEntries bounds the tree entries one commit's diff visits.
+	maxEntries int
+	nodes      []commitNode
+	byH        map[plumbing.Hash]int32
 	// selected commits, in parents-first order
 	order []int32
 	// intros in parents-first order
@@ -116,4 +125,19 @@ type history struct {
 
 func (h *history) errorf(format string, args ...any) {
 	h.res.Errors = append(h.res.Errors, fmt.Errorf(format, args...))
+}
+
+// addCtxErr reports ctx's error once if the scan was cancelled: a cut-short
+// scan is incomplete, never clean.
+func addCtxErr(ctx context.Context, res *Result) {
+	err := ctx.Err()
+	if err == nil {
+		return
+	}
+	for _, e := range res.Errors {
+		if errors.Is(e, err) {
+			return
+		}
+	}
+	res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))
 }

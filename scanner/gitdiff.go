@@ -40,8 +40,21 @@ func (h *history) pathID(p string) int32 {
 	return id
 }
 
-// diffAll records, for each selected commit, the blobs it introduced
-// relative to its first parent, descending only into subtrees that changed.
+// maxTreeDepth bounds how deep a diff descends into nested trees: git's own
+// default for core.maxTreeDepth. Honest trees are far shallower; a forged
+// one that nests without end is refused.
+const maxTreeDepth = 2048
+
+// maxDiffEntries bounds the tree entries one commit's diff visits. Trees
+// may share subtrees, so a few kilobytes of forged trees can name 2^40
+// paths; real commits stay well below this (a checkout of the largest
+// public monorepos holds a few million files).
+const maxDiffEntries = 1 << 21
+
+// diffAll records, for each selected commit, the blobs it introduced: a
+// blob is new at a path only if no parent had that blob at that path (git's
+// combined-diff rule for merges). It descends only into subtrees that differ
+// from every parent's.
 func (h *history) diffAll(ctx context.Context) {
 	h.trees = map[plumbing.Hash][]odb.TreeEntry{}
 	h.needed = map[plumbing.Hash]bool{}
@@ -56,21 +69,8 @@ func (h *history) diffAll(ctx context.Context) {
 			continue
 		}
 		h.res.Stats.Commits++
-		var parentTree plumbing.Hash
-		if len(n.info.Parents) > 0 && !h.shallow[n.hash] {
-			p := n.info.Parents[0]
-			if j, ok := h.byH[p]; ok {
-				parentTree = h.nodes[j].info.Tree
-			} else if info, err := h.readCommit(p); err == nil {
-				// A parent outside the range: diff against it all the same.
-				parentTree = info.Tree
-			} else {
-				h.errorf("commit %s: parent: %v", n.hash, err)
-			}
-		}
-		if err := h.diffTree(parentTree, n.info.Tree, "", n.order); err != nil {
-			h.errorf("commit %s: %v", n.hash, err)
-		}
+		d := &differ{h: h, ctx: ctx, commit: n.hash, root: n.info.Tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
+		d.tree(h.parentTrees(n), n.info.Tree, "")
 	}
 	for p := range h.submods {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf("submodule %s is not entered: scan its own repository", p))
@@ -78,59 +78,166 @@ func (h *history) diffAll(ctx context.Context) {
 	sort.Strings(h.res.Stats.Notes)
 }
 
-func (h *history) diffTree(old, cur plumbing.Hash, prefix string, order int32) error {
-	if old == cur {
+// parentTrees returns the root trees of n's parents. A parent that cannot
+// be read counts as the empty tree (the zero hash), so that everything the
+// commit holds is scanned: better to over-report than to miss. The failure
+// is reported all the same.
+func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
+	if h.shallow[n.hash] {
 		return nil
 	}
-	curData, err := h.r.db.ReadType(cur, odb.Tree)
-	if err != nil {
-		return err
+	trees := make([]plumbing.Hash, 0, len(n.info.Parents))
+	for _, p := range n.info.Parents {
+		if j, ok := h.byH[p]; ok {
+			trees = append(trees, h.nodes[j].info.Tree)
+			continue
+		}
+		// A parent outside the range: diff against it all the same.
+		info, err := h.readCommit(p)
+		if err != nil {
+			h.errorf("commit %s: parent %s: %w (compared with the empty tree instead)", n.hash, p, err)
+			trees = append(trees, plumbing.ZeroHash)
+			continue
+		}
+		trees = append(trees, info.Tree)
 	}
-	var oldData []byte
-	if !old.IsZero() {
-		if oldData, err = h.r.db.ReadType(old, odb.Tree); err != nil {
-			return err
+	return trees
+}
+
+// differ diffs one commit's tree against its parents' trees.
+type differ struct {
+	h      *history
+	ctx    context.Context
+	commit plumbing.Hash
+	root   plumbing.Hash // the commit's tree
+	order  int32
+	onPath map[plumbing.Hash]bool // trees being descended: one seen again loops
+	depth  int
+	visits int
+	stop   bool // a loop, a bomb or cancellation: this commit's diff ends
+}
+
+// fail ends the commit's diff with err.
+func (d *differ) fail(err error) {
+	if !d.stop {
+		d.stop = true
+		d.h.errorf("commit %s: %w", d.commit, err)
+	}
+}
+
+// readTree returns a tree's data; errors are reported and the zero hash
+// reads as the empty tree.
+func (d *differ) readTree(t plumbing.Hash, prefix string) ([]byte, bool) {
+	if t.IsZero() {
+		return nil, true
+	}
+	data, err := d.h.r.db.ReadType(t, odb.Tree)
+	if err != nil {
+		d.h.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
+		return nil, false
+	}
+	return data, true
+}
+
+func displayDir(prefix string) string {
+	if prefix == "" {
+		return "the root"
+	}
+	return prefix
+}
+
+// tree records the blobs under cur (at prefix) that no tree of olds holds
+// at the same path.
+func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
+	if d.stop {
+		return
+	}
+	for _, o := range olds {
+		if o == cur {
+			return // unchanged from a parent: nothing new below
 		}
 	}
-	// Both trees are sorted in git's order: merge them.
-	oi, ni := odb.TreeIter{Data: oldData}, odb.TreeIter{Data: curData}
-	o, haveO, err := oi.Next()
-	if err != nil {
-		return fmt.Errorf("tree %s: %w", old, err)
+	if d.onPath[cur] {
+		d.fail(fmt.Errorf("tree %s contains itself (at %s): the repository is corrupt or forged", cur, displayDir(prefix)))
+		return
 	}
-	for {
+	if d.depth >= maxTreeDepth {
+		d.fail(fmt.Errorf("tree %s (%s): trees nested deeper than %d levels", cur, displayDir(prefix), maxTreeDepth))
+		return
+	}
+	curData, ok := d.readTree(cur, prefix)
+	if !ok {
+		return
+	}
+	// Every tree is sorted in git's order: merge cur with each parent's.
+	its := make([]odb.TreeIter, len(olds))
+	heads := make([]odb.RawEntry, len(olds))
+	have := make([]bool, len(olds))
+	next := func(k int) {
+		e, ok, err := its[k].Next()
+		if err != nil {
+			// The rest of that parent's tree counts as absent.
+			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, olds[k], displayDir(prefix), err)
+			ok = false
+		}
+		heads[k], have[k] = e, ok
+	}
+	for k, o := range olds {
+		if data, ok := d.readTree(o, prefix); ok {
+			its[k].Data = data
+		}
+		next(k)
+	}
+	d.onPath[cur] = true
+	d.depth++
+	defer func() {
+		delete(d.onPath, cur)
+		d.depth--
+	}()
+	ni := odb.TreeIter{Data: curData}
+	var bases []plumbing.Hash
+	for !d.stop {
 		n, ok, err := ni.Next()
 		if err != nil {
-			return fmt.Errorf("tree %s: %w", cur, err)
+			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, cur, displayDir(prefix), err)
+			return
 		}
 		if !ok {
-			return nil
+			return
 		}
-		for haveO && odb.CompareEntries(o, n) < 0 {
-			if o, haveO, err = oi.Next(); err != nil {
-				return fmt.Errorf("tree %s: %w", old, err)
+		if d.visits++; d.visits > d.h.maxEntries {
+			d.fail(fmt.Errorf("tree %s: more than %d entries to compare in one commit: the repository is forged or too large to scan", d.root, d.h.maxEntries))
+			return
+		}
+		if d.visits%4096 == 0 && d.ctx.Err() != nil {
+			d.stop = true // ScanGit reports the cancellation
+			return
+		}
+		bases = bases[:0]
+		same := false
+		for k := range olds {
+			for have[k] && odb.CompareEntries(heads[k], n) < 0 {
+				next(k)
+			}
+			if have[k] && odb.CompareEntries(heads[k], n) == 0 {
+				if heads[k].Hash == n.Hash {
+					same = true // a parent had it (only a mode may differ)
+				} else if heads[k].IsTree() {
+					bases = append(bases, heads[k].Hash)
+				}
 			}
 		}
-		had := haveO && odb.CompareEntries(o, n) == 0
-		if had && o.Hash == n.Hash && o.Mode == n.Mode {
+		if same {
 			continue
 		}
 		switch {
 		case n.IsTree():
-			var base plumbing.Hash
-			if had {
-				base = o.Hash
-			}
-			if err := h.diffTree(base, n.Hash, prefix+string(n.Name)+"/", order); err != nil {
-				return err
-			}
+			d.tree(append([]plumbing.Hash(nil), bases...), n.Hash, prefix+string(n.Name)+"/")
 		case n.Mode == odb.ModeGitlink:
-			h.submods[prefix+string(n.Name)] = true
+			d.h.submods[prefix+string(n.Name)] = true
 		case n.IsBlob():
-			if had && o.Hash == n.Hash {
-				continue // only the mode changed
-			}
-			h.intros = append(h.intros, intro{path: h.pathID(prefix + string(n.Name)), blob: n.Hash, order: order})
+			h := d.h
+			h.intros = append(h.intros, intro{path: h.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
 			h.needed[n.Hash] = true
 		}
 	}

@@ -3,7 +3,9 @@ package scanner
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -13,7 +15,7 @@ import (
 
 // graph loads every commit reachable from the tips (or in the range) and
 // orders the selected ones parents first, oldest first among the ready.
-func (h *history) graph() error {
+func (h *history) graph(ctx context.Context) error {
 	r := h.r
 	var err error
 	if h.shallow, err = r.shallow(); err != nil {
@@ -50,7 +52,7 @@ func (h *history) graph() error {
 			if err != nil {
 				return fmt.Errorf("range: %w", err)
 			}
-			anc, err := h.ancestors(c)
+			anc, err := h.ancestors(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -67,7 +69,10 @@ func (h *history) graph() error {
 	}
 	// Load the commits: a stack walk, every commit read once.
 	stack := append([]plumbing.Hash(nil), starts...)
-	for len(stack) > 0 {
+	for steps := 0; len(stack) > 0; steps++ {
+		if steps%256 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("load commits: %w", ctx.Err())
+		}
 		c := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if _, ok := h.byH[c]; ok || exclude[c] {
@@ -121,7 +126,53 @@ func (h *history) graph() error {
 			}
 		}
 	}
+	if len(h.order) < len(h.nodes) {
+		h.breakCycle(pending)
+	}
 	return nil
+}
+
+// breakCycle handles commits the topological sort could not place: each
+// is on a cycle of parent links or behind one, which only forged objects
+// can make. The error names a commit on the cycle; the unplaced commits are
+// still scanned (after the others, in hash order) so their content is not
+// lost.
+func (h *history) breakCycle(pending []int) {
+	// Every unplaced commit has an unplaced parent: follow them until one
+	// comes back.
+	start := int32(-1)
+	for i := range h.nodes {
+		if pending[i] > 0 {
+			start = int32(i)
+			break
+		}
+	}
+	seen := map[int32]bool{}
+	x := start
+	for !seen[x] {
+		seen[x] = true
+		for _, p := range h.nodes[x].parents {
+			if pending[p] > 0 {
+				x = p
+				break
+			}
+		}
+	}
+	h.errorf("commit %s: the history loops back on itself (a commit is its own ancestor): "+
+		"the repository is corrupt or forged", h.nodes[x].hash)
+	var rest []int32
+	for i := range h.nodes {
+		if pending[i] > 0 {
+			rest = append(rest, int32(i))
+		}
+	}
+	sort.Slice(rest, func(a, b int) bool {
+		return bytes.Compare(h.nodes[rest[a]].hash[:], h.nodes[rest[b]].hash[:]) < 0
+	})
+	for _, i := range rest {
+		h.nodes[i].order = int32(len(h.order))
+		h.order = append(h.order, i)
+	}
 }
 
 func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
@@ -137,10 +188,13 @@ func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
 }
 
 // ancestors returns every commit reachable from c.
-func (h *history) ancestors(c plumbing.Hash) (map[plumbing.Hash]bool, error) {
+func (h *history) ancestors(ctx context.Context, c plumbing.Hash) (map[plumbing.Hash]bool, error) {
 	seen := map[plumbing.Hash]bool{}
 	stack := []plumbing.Hash{c}
-	for len(stack) > 0 {
+	for steps := 0; len(stack) > 0; steps++ {
+		if steps%256 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("load commits: %w", ctx.Err())
+		}
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if seen[x] {
