@@ -90,8 +90,8 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		h.diffAll(ctx)
 		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
 	}
-	h.checkMissing()
 	h.attribute()
+	h.checkMissing()
 	SortFindings(res.Findings)
 	addCtxErr(ctx, res)
 	return res
@@ -105,6 +105,8 @@ type history struct {
 	maxEntries int
 	nodes      []commitNode
 	byH        map[plumbing.Hash]int32
+	// tipNames names a ref for each tip commit, for errors.
+	tipNames map[plumbing.Hash]string
 	// selected commits, in parents-first order
 	order []int32
 	// intros in parents-first order
@@ -117,6 +119,15 @@ type history struct {
 	shallow  map[plumbing.Hash]bool
 	lfs      int
 	submods  map[string]bool
+	// removals[p] lists the orders of the commits whose diff against
+	// their first parent removed path p (a directory ends in "/").
+	removals map[string][]int32
+	// introsAt indexes h.intros by path, for the paths with findings.
+	introsAt map[int32][]int
+	// headHits holds the findings of HEAD's blobs read for attribution.
+	headHits map[plumbing.Hash][]Finding
+	// missingLate are blobs attribution needed and the database lacks.
+	missingLate []plumbing.Hash
 	// written by scanBlobs, read after it returns
 	seen      map[plumbing.Hash]bool
 	blobErrs  []error

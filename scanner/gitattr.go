@@ -1,6 +1,8 @@
 package scanner
 
 import (
+	"errors"
+	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -14,13 +16,66 @@ type credKey struct {
 	path        int32
 }
 
+// headState is HEAD as attribution sees it.
+type headState struct {
+	tree plumbing.Hash
+	ok   bool           // false on an unborn branch or an unreadable HEAD
+	node int32          // HEAD's index in h.nodes, -1 when outside the graph
+	anc  map[int32]bool // HEAD and its ancestors in the graph (by node)
+}
+
+// readHead resolves HEAD for attribution; failures are reported.
+func (h *history) readHead() headState {
+	st := headState{node: -1}
+	c, ok, err := h.r.head()
+	if err != nil {
+		h.errorf("%w", err)
+		return st
+	}
+	if !ok {
+		return st
+	}
+	if j, in := h.byH[c]; in {
+		st.tree, st.ok, st.node = h.nodes[j].info.Tree, true, j
+		return st
+	}
+	info, err := h.readCommit(c)
+	if err != nil {
+		h.errorf("HEAD: %w", err)
+		return st
+	}
+	st.tree, st.ok = info.Tree, true
+	return st
+}
+
+// headAncestors fills st.anc with HEAD and every ancestor of it in the graph.
+func (h *history) headAncestors(st *headState) {
+	if st.node < 0 || st.anc != nil {
+		return
+	}
+	st.anc = map[int32]bool{}
+	stack := []int32{st.node}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if st.anc[x] {
+			continue
+		}
+		st.anc[x] = true
+		stack = append(stack, h.nodes[x].parents...)
+	}
+}
+
 // attribute turns blob hits into findings: one per credential per path,
-// at the earliest commit (parents-first order) that put it there.
+// at the earliest commit (parents-first order) that put it there. A finding
+// still in HEAD gets its place in HEAD's version of the file; one that is
+// not, the commit that removed it when HEAD's history shows it.
 func (h *history) attribute() {
 	if len(h.hits) == 0 {
 		return
 	}
-	ignore := h.headIgnore()
+	head := h.readHead()
+	ignore := h.headIgnore(head)
 	first := map[credKey]int{} // → index in h.intros
 	for i, in := range h.intros {
 		for _, hit := range h.hits[in.blob] {
@@ -30,10 +85,13 @@ func (h *history) attribute() {
 			}
 		}
 	}
-	headTree, hasHead := plumbing.ZeroHash, false
-	if c, ok := h.r.head(); ok {
-		if info, err := h.readCommit(c); err == nil {
-			headTree, hasHead = info.Tree, true
+	h.introsAt = map[int32][]int{}
+	for k := range first {
+		h.introsAt[k.path] = nil
+	}
+	for i, in := range h.intros {
+		if list, ok := h.introsAt[in.path]; ok {
+			h.introsAt[in.path] = append(list, i)
 		}
 	}
 	for k, i := range first {
@@ -53,84 +111,163 @@ func (h *history) attribute() {
 		f.File, f.Path = p, p
 		f.Commit = n.hash.String()
 		f.Author, f.Date = n.info.Author, n.info.When()
-		if hasHead {
-			f.InHead = h.inTree(headTree, p, k.rule, k.value)
+		if head.ok {
+			if at, ok := h.inTree(head.tree, p, k.rule, k.value); ok {
+				f.InHead = true
+				f.HeadLine, f.HeadColumn = at.Line, at.Column
+			} else if head.node >= 0 {
+				h.headAncestors(&head)
+				f.RemovedBy = h.removedBy(&head, k, in.order)
+			}
 		}
 		h.res.Findings = append(h.res.Findings, f)
 	}
 }
 
-// inTree reports whether the blob at path in tree holds the credential.
-func (h *history) inTree(tree plumbing.Hash, path, rule, value string) bool {
-	b, ok := h.lookup(tree, path)
+// removedBy returns the last commit of HEAD's history, after order from,
+// whose diff against its first parent took the credential away from the
+// path: deleted the file or a directory above it, or replaced the file by a
+// version without the credential. It returns "" when the history diffed
+// shows none (the credential was never on HEAD's line, or left it in a way
+// only a merge's other parent shows).
+func (h *history) removedBy(head *headState, k credKey, from int32) string {
+	p := h.pathList[k.path]
+	type event struct {
+		order  int32
+		remove bool
+	}
+	var evs []event
+	for _, o := range h.removals[p] {
+		evs = append(evs, event{o, true})
+	}
+	for i := strings.IndexByte(p, '/'); i >= 0; {
+		for _, o := range h.removals[p[:i+1]] {
+			evs = append(evs, event{o, true})
+		}
+		j := strings.IndexByte(p[i+1:], '/')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	for _, o := range h.introsAt[k.path] {
+		in := h.intros[o]
+		holds := false
+		for _, hit := range h.hits[in.blob] {
+			if hit.Rule == k.rule && hit.Value == k.value {
+				holds = true
+				break
+			}
+		}
+		evs = append(evs, event{in.order, !holds})
+	}
+	sort.SliceStable(evs, func(a, b int) bool { return evs[a].order < evs[b].order })
+	last := ""
+	for _, e := range evs {
+		if e.order <= from {
+			continue
+		}
+		n := h.order[e.order]
+		if !head.anc[n] {
+			continue
+		}
+		if e.remove {
+			last = h.nodes[n].hash.String()
+		} else {
+			last = ""
+		}
+	}
+	return last
+}
+
+// inTree returns where the blob at path in tree holds the credential, and
+// false if it does not. A blob that should be read and cannot be is
+// reported (a missing one is counted with the others).
+func (h *history) inTree(tree plumbing.Hash, path, rule, value string) (Finding, bool) {
+	b, ok, err := h.lookup(tree, path)
+	if err != nil {
+		h.errorf("HEAD's %s: %w", path, err)
+		return Finding{}, false
+	}
 	if !ok {
-		return false
+		return Finding{}, false
 	}
 	hits, scanned := h.hits[b]
 	if !scanned && !h.needed[b] {
 		// Not introduced by any scanned commit (outside --range or
 		// --since): read it now.
-		data, err := h.r.db.ReadType(b, odb.Blob)
-		if err != nil {
-			return false
+		if h.headHits == nil {
+			h.headHits = map[plumbing.Hash][]Finding{}
 		}
-		if text, ok := textOf(data, h.opts.Binary); ok {
-			hits, _ = ScanBytes(h.opts.detector(), text, "", "")
+		if hits, scanned = h.headHits[b]; !scanned {
+			data, err := h.r.db.ReadType(b, odb.Blob)
+			switch {
+			case errors.Is(err, odb.ErrNotFound):
+				h.missingLate = append(h.missingLate, b)
+			case err != nil:
+				h.errorf("HEAD's %s: %w", path, err)
+			default:
+				if text, ok := textOf(data, h.opts.Binary); ok {
+					hits, _ = ScanBytes(h.opts.detector(), text, "", "")
+				}
+			}
+			h.headHits[b] = hits
 		}
 	}
 	for _, hit := range hits {
 		if hit.Rule == rule && hit.Value == value {
-			return true
+			return hit, true
 		}
 	}
-	return false
+	return Finding{}, false
 }
 
-// lookup finds the blob at path in tree.
-func (h *history) lookup(tree plumbing.Hash, path string) (plumbing.Hash, bool) {
+// lookup finds the blob at path in tree; ok is false when there is none.
+func (h *history) lookup(tree plumbing.Hash, path string) (b plumbing.Hash, ok bool, err error) {
 	parts := strings.Split(path, "/")
 	cur := tree
 	for i, part := range parts {
 		es, err := h.tree(cur)
 		if err != nil {
-			return plumbing.ZeroHash, false
+			return plumbing.ZeroHash, false, err
 		}
 		found := false
 		for _, e := range es {
 			if e.Name == part {
 				if i == len(parts)-1 {
-					return e.Hash, e.IsBlob()
+					return e.Hash, e.IsBlob(), nil
 				}
 				if !e.IsTree() {
-					return plumbing.ZeroHash, false
+					return plumbing.ZeroHash, false, nil
 				}
 				cur, found = e.Hash, true
 				break
 			}
 		}
 		if !found {
-			return plumbing.ZeroHash, false
+			return plumbing.ZeroHash, false, nil
 		}
 	}
-	return plumbing.ZeroHash, false
+	return plumbing.ZeroHash, false, nil
 }
 
-// headIgnore reads .gemscanignore from HEAD's tree.
-func (h *history) headIgnore() ignoreSet {
-	c, ok := h.r.head()
-	if !ok {
+// headIgnore reads .gemscanignore from HEAD's tree. A file that is there
+// but cannot be read is an error: what it would have hidden is reported.
+func (h *history) headIgnore(head headState) ignoreSet {
+	if !head.ok {
 		return nil
 	}
-	info, err := h.readCommit(c)
+	b, ok, err := h.lookup(head.tree, IgnoreFile)
 	if err != nil {
+		h.errorf("read HEAD's %s: %w", IgnoreFile, err)
 		return nil
 	}
-	b, ok := h.lookup(info.Tree, IgnoreFile)
 	if !ok {
 		return nil
 	}
 	data, err := h.r.db.ReadType(b, odb.Blob)
 	if err != nil {
+		h.errorf("read HEAD's %s: %w", IgnoreFile, err)
 		return nil
 	}
 	return ignoreSet{{matcher: compileIgnore(data)}}

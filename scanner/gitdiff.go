@@ -59,6 +59,7 @@ func (h *history) diffAll(ctx context.Context) {
 	h.trees = map[plumbing.Hash][]odb.TreeEntry{}
 	h.needed = map[plumbing.Hash]bool{}
 	h.submods = map[string]bool{}
+	h.removals = map[string][]int32{}
 	since := h.opts.Since.Unix()
 	for _, i := range h.order {
 		if ctx.Err() != nil {
@@ -146,6 +147,21 @@ func displayDir(prefix string) string {
 	return prefix
 }
 
+// removed records that the commit removed e (at prefix) from its first
+// parent's tree.
+func (d *differ) removed(prefix string, e odb.RawEntry) {
+	var p string
+	switch {
+	case e.IsTree():
+		p = prefix + string(e.Name) + "/"
+	case e.IsBlob():
+		p = prefix + string(e.Name)
+	default:
+		return
+	}
+	d.h.removals[p] = append(d.h.removals[p], d.order)
+}
+
 // tree records the blobs under cur (at prefix) that no tree of olds holds
 // at the same path.
 func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
@@ -203,6 +219,10 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 			return
 		}
 		if !ok {
+			for len(olds) > 0 && have[0] {
+				d.removed(prefix, heads[0])
+				next(0)
+			}
 			return
 		}
 		if d.visits++; d.visits > d.h.maxEntries {
@@ -217,6 +237,9 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 		same := false
 		for k := range olds {
 			for have[k] && odb.CompareEntries(heads[k], n) < 0 {
+				if k == 0 {
+					d.removed(prefix, heads[0])
+				}
 				next(k)
 			}
 			if have[k] && odb.CompareEntries(heads[k], n) == 0 {
@@ -225,6 +248,7 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 				} else if heads[k].IsTree() {
 					bases = append(bases, heads[k].Hash)
 				}
+				next(k) // consumed: not a removal
 			}
 		}
 		if same {

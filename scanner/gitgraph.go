@@ -65,6 +65,12 @@ func (h *history) graph(ctx context.Context) error {
 		h.res.Errors = append(h.res.Errors, errs...)
 		for _, t := range tips {
 			starts = append(starts, t.commit)
+			if h.tipNames == nil {
+				h.tipNames = map[plumbing.Hash]string{}
+			}
+			if _, ok := h.tipNames[t.commit]; !ok {
+				h.tipNames[t.commit] = t.name
+			}
 		}
 	}
 	// Load the commits: a stack walk, every commit read once.
@@ -80,7 +86,10 @@ func (h *history) graph(ctx context.Context) error {
 		}
 		info, err := h.readCommit(c)
 		if err != nil {
-			h.errorf("%v", err)
+			if name, ok := h.tipNames[c]; ok {
+				err = fmt.Errorf("ref %s: %w", name, err)
+			}
+			h.res.Errors = append(h.res.Errors, err)
 			continue
 		}
 		h.byH[c] = int32(len(h.nodes))

@@ -99,18 +99,27 @@ func (r *repo) partialClone() bool {
 	return false
 }
 
-// head returns the commit HEAD points at, or false for an unborn branch.
-func (r *repo) head() (plumbing.Hash, bool) {
+// head returns the commit HEAD points at; ok is false on an unborn
+// branch. A HEAD that names something unreadable or not a commit is an
+// error.
+func (r *repo) head() (c plumbing.Hash, ok bool, err error) {
 	ref, err := storer.ResolveReference(r.refs, plumbing.HEAD)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, false, nil
+	}
 	if err != nil {
-		return plumbing.ZeroHash, false
+		return plumbing.ZeroHash, false, fmt.Errorf("resolve HEAD: %w", err)
 	}
 	h, err := r.peel(ref.Hash())
 	if err != nil {
-		return plumbing.ZeroHash, false
+		return plumbing.ZeroHash, false, fmt.Errorf("HEAD: %w", err)
 	}
-	return h, true
+	return h, true, nil
 }
+
+// errNotCommit says that a ref or tag names a tree or a blob: a tag on a
+// tree (git's own repository has one) names no history to scan.
+var errNotCommit = errors.New("not a commit")
 
 // peel follows annotated tags to the object they finally name and
 // returns it if it is a commit.
@@ -129,8 +138,10 @@ func (r *repo) peel(h plumbing.Hash) (plumbing.Hash, error) {
 				return h, fmt.Errorf("tag %s: %w", h, err)
 			}
 			h = target
+		case odb.Tree, odb.Blob:
+			return h, fmt.Errorf("%s names a %s, %w", h, t, errNotCommit)
 		default:
-			return h, fmt.Errorf("%s names a %s, not a commit", h, t)
+			return h, fmt.Errorf("object %s has unexpected type %s", h, t)
 		}
 	}
 	return h, fmt.Errorf("tag %s: too many levels of tags", h)
@@ -157,22 +168,30 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 		}
 		c, err := r.peel(h)
 		if err != nil {
-			if errors.Is(err, odb.ErrNotFound) {
+			// The one harmless case: a tag on a tree or blob names no
+			// history to scan. Anything else (a missing or corrupt
+			// object, a branch on a tree) hides that ref's history.
+			if !(errors.Is(err, errNotCommit) && strings.HasPrefix(name, "refs/tags/")) {
 				errs = append(errs, fmt.Errorf("ref %s: %w", name, err))
 			}
-			// A tag on a tree or blob names no history to scan.
 			return
 		}
 		out = append(out, tip{name, c})
 	}
-	_ = iter.ForEach(func(ref *plumbing.Reference) error {
+	if err := iter.ForEach(func(ref *plumbing.Reference) error {
 		if ref.Type() == plumbing.HashReference {
 			add(ref.Name().String(), ref.Hash())
 		}
 		return nil
-	})
-	if ref, err := r.refs.Reference(plumbing.HEAD); err == nil && ref.Type() == plumbing.HashReference {
+	}); err != nil {
+		errs = append(errs, fmt.Errorf("list refs: %w", err))
+	}
+	ref, err := r.refs.Reference(plumbing.HEAD)
+	switch {
+	case err == nil && ref.Type() == plumbing.HashReference:
 		add("HEAD", ref.Hash()) // a detached HEAD
+	case err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound):
+		errs = append(errs, fmt.Errorf("read HEAD: %w", err))
 	}
 	for _, b := range branches {
 		found := false
@@ -182,11 +201,12 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 			}
 		}
 		if !found {
-			if c, err := r.resolve(b); err == nil {
-				out = append(out, tip{b, c})
+			c, err := r.resolve(b)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--branch %s: %w", b, err))
 				continue
 			}
-			errs = append(errs, fmt.Errorf("--branch %s: no such ref or revision", b))
+			out = append(out, tip{b, c})
 		}
 	}
 	return out, errs
@@ -259,9 +279,14 @@ func (r *repo) resolveBase(name string) (plumbing.Hash, error) {
 		if full != "HEAD" && !strings.HasPrefix(full, "refs/") {
 			continue
 		}
-		if ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(full)); err == nil {
-			return r.peel(ref.Hash())
+		ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(full))
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			continue
 		}
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("ref %s: %w", full, err)
+		}
+		return r.peel(ref.Hash())
 	}
 	if len(name) >= 4 && len(name) <= 40 {
 		if _, ok := hexHash(name); ok {
