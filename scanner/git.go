@@ -91,7 +91,7 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
 	}
 	h.attribute()
-	h.checkMissing()
+	h.checkMissing(ctx)
 	SortFindings(res.Findings)
 	addCtxErr(ctx, res)
 	return res

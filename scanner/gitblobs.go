@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,9 +100,10 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 	h.lfs = int(lfs)
 }
 
-// checkMissing merges the blob pass's results and reports the blobs the
-// history names but the database does not hold.
-func (h *history) checkMissing() {
+// checkMissing merges the blob pass's results and reports, as one error,
+// the blobs the history names but the database does not hold: a scan that
+// could not read them is incomplete, partial clone or not.
+func (h *history) checkMissing(ctx context.Context) {
 	h.res.Errors = append(h.res.Errors, h.blobErrs...)
 	st := &h.res.Stats
 	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
@@ -108,23 +112,50 @@ func (h *history) checkMissing() {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
 			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))
 	}
-	var missing []string
+	if ctx.Err() != nil {
+		return // the blob pass stopped early: unseen blobs are not missing
+	}
+	missing := map[plumbing.Hash]bool{}
+	for _, b := range h.missingLate {
+		missing[b] = true
+	}
 	for b := range h.needed {
-		if !h.seen[b] {
+		if !h.seen[b] && !missing[b] {
 			if _, _, err := h.r.db.Read(b); errors.Is(err, odb.ErrNotFound) {
-				missing = append(missing, b.String())
+				missing[b] = true
 			}
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		if h.r.partialClone() {
-			h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
-				"partial clone: %d blob(s) are not present locally and were not scanned", len(missing)))
-		} else {
-			for _, m := range missing {
-				h.errorf("object %s: %v", m, odb.ErrNotFound)
-			}
-		}
+	if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), h.r.partialClone()); err != nil {
+		h.res.Errors = append(h.res.Errors, err)
 	}
+}
+
+// errMissingBlobs is wrapped by the one error a scan returns for the blobs
+// it needed and could not find.
+var errMissingBlobs = errors.New("blob(s) missing")
+
+// missingBlobsError returns one error for n missing blobs (some of them
+// listed), saying why they are missing and what to do, or nil for none.
+func missingBlobsError(n int, some []plumbing.Hash, partial bool) error {
+	if n == 0 {
+		return nil
+	}
+	sort.Slice(some, func(i, j int) bool { return bytes.Compare(some[i][:], some[j][:]) < 0 })
+	const show = 3
+	var names []string
+	for i, b := range some {
+		if i == show {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, b.String())
+	}
+	if partial {
+		return fmt.Errorf("%d %w (%s): the repository is a partial clone (git clone --filter) and they were never "+
+			"fetched, so they were not scanned; fetch them ('git backfill' with git 2.49 or later, or fetch these "+
+			"objects from the promisor remote) or scan a full clone", n, errMissingBlobs, strings.Join(names, ", "))
+	}
+	return fmt.Errorf("%d %w from the object database (the repository is corrupt), so they were not scanned: %s",
+		n, errMissingBlobs, strings.Join(names, ", "))
 }

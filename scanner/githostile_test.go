@@ -308,3 +308,38 @@ func TestGitCancelled(t *testing.T) {
 		t.Fatalf("errors %v do not say the scan was cancelled", res.Errors)
 	}
 }
+
+// partialClone makes a blob:none clone of a repository whose first commit
+// held a key that a later commit removed: that blob is never fetched.
+func partialClone(t *testing.T) (clone, removedKey, headKey string) {
+	t.Helper()
+	g := testkeys.New(65)
+	origin := newRepo(t)
+	origin.git("config", "uploadpack.allowFilter", "true")
+	origin.git("config", "uploadpack.allowAnySHA1InWant", "true")
+	removedKey, headKey = g.APIKey(), g.AQKey()
+	origin.write("old.txt", "k="+removedKey+"\n")
+	origin.write("old2.txt", "k2="+removedKey+"\n")
+	origin.commit("old")
+	os.Remove(filepath.Join(origin.dir, "old.txt"))
+	os.Remove(filepath.Join(origin.dir, "old2.txt"))
+	origin.write("head.txt", "k="+headKey+"\n")
+	origin.commit("new")
+	clone = filepath.Join(t.TempDir(), "partial")
+	runGit(t, ".", 0, "clone", "-q", "--filter=blob:none", "file://"+origin.dir, clone)
+	return clone, removedKey, headKey
+}
+
+// TestGitPartialCloneFailsClosed: blobs a partial clone never fetched are
+// one error saying how many and why, not a note with a clean exit.
+func TestGitPartialCloneFailsClosed(t *testing.T) {
+	clone, _, headKey := partialClone(t)
+	got, res := scanRepo(t, clone, GitOptions{})
+	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], errMissingBlobs) ||
+		!strings.Contains(res.Errors[0].Error(), "2 blob(s) missing") || !strings.Contains(res.Errors[0].Error(), "partial clone") {
+		t.Fatalf("errors %v: want one error counting 2 missing blobs of a partial clone", res.Errors)
+	}
+	if len(got) != 1 || got[0].value != headKey {
+		t.Errorf("the fetched blob's finding was lost: %v", got)
+	}
+}

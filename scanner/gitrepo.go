@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
@@ -88,10 +89,16 @@ func (r *repo) partialClone() bool {
 	if err != nil {
 		return false
 	}
-	if cfg.Raw.Section("extensions").Option("partialclone") != "" {
+	return promisorConfig(cfg.Raw)
+}
+
+// promisorConfig reports whether a repository's configuration makes it a
+// partial clone: extensions.partialClone or a promisor remote.
+func promisorConfig(cfg *gitconfig.Config) bool {
+	if cfg.Section("extensions").Option("partialclone") != "" {
 		return true
 	}
-	for _, s := range cfg.Raw.Section("remote").Subsections {
+	for _, s := range cfg.Section("remote").Subsections {
 		if s.Option("promisor") == "true" {
 			return true
 		}

@@ -3,6 +3,7 @@ package scanner
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -11,12 +12,14 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
@@ -40,15 +43,26 @@ type StagedOptions struct {
 // commit). Staged content is read from the object database, never from the
 // working tree, so a file edited after `git add` is judged by what was added.
 func ScanStaged(dir string, opts StagedOptions) *Result {
+	return ScanStagedContext(context.Background(), dir, opts)
+}
+
+// ScanStagedContext is ScanStaged that stops soon after ctx is cancelled,
+// with ctx's error in Result.Errors and what was found until then.
+func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Result {
 	start := time.Now()
 	res := &Result{}
 	defer func() { res.Stats.Duration = time.Since(start) }()
+	defer addCtxErr(ctx, res)
+	if ctx.Err() != nil {
+		return res
+	}
 	s, err := openStaged(dir)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	defer s.db.Close()
+	s.ctx = ctx
 	if err := s.changes(); err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
@@ -60,6 +74,7 @@ func ScanStaged(dir string, opts StagedOptions) *Result {
 
 // staged is a repository's index compared with its HEAD.
 type staged struct {
+	ctx                    context.Context
 	top, gitDir, commonDir string
 	db                     *odb.DB
 	entries                []indexEntry
@@ -86,7 +101,7 @@ func openStaged(dir string) (*staged, error) {
 	if err := gitdir.CheckSupported(d); err != nil {
 		return nil, err
 	}
-	s := &staged{top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
+	s := &staged{ctx: context.Background(), top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
 	}
@@ -313,6 +328,9 @@ func (s *staged) changes() error {
 }
 
 func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headTree plumbing.Hash) error {
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("compare the index with HEAD: %w", err)
+	}
 	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
 		return nil
 	}
@@ -436,15 +454,36 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 		}
 	}
-	ignore := s.ignoreFile()
+	ignore, err := s.ignoreFile()
+	if err != nil {
+		res.Errors = append(res.Errors, err)
+	}
+	// Blobs the scan needs and the database lacks (a partial clone's, or a
+	// corrupt repository's) are one error, however many.
+	missing := map[plumbing.Hash]bool{}
+	defer func() {
+		if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), s.partialClone()); err != nil {
+			res.Errors = append(res.Errors, err)
+		}
+	}()
+	readErr := func(what string, b plumbing.Hash, err error) {
+		if errors.Is(err, odb.ErrNotFound) {
+			missing[b] = true
+			return
+		}
+		res.Errors = append(res.Errors, fmt.Errorf("read %s: %w", what, err))
+	}
 	var renameLines map[string]int
 	for _, c := range todo {
+		if s.ctx.Err() != nil {
+			return // ScanStagedContext reports it
+		}
 		if ignore != nil && ignore.matches(c.path) {
 			continue
 		}
 		data, err := s.db.ReadType(c.new, odb.Blob)
 		if err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("read staged %s: %w", c.path, err))
+			readErr("staged "+c.path, c.new, err)
 			continue
 		}
 		if opts.MaxFileSize > 0 && int64(len(data)) > opts.MaxFileSize {
@@ -472,8 +511,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 		if !c.old.IsZero() {
 			od, err := s.db.ReadType(c.old, odb.Blob)
 			if err != nil {
-				res.Errors = append(res.Errors, fmt.Errorf("read HEAD's %s: %w", c.path, err))
-				continue
+				// Judge every line as added: better to over-report.
+				readErr("HEAD's "+c.path, c.old, err)
+				od = nil
 			}
 			od, _ = textOf(od, true)
 			old = lineCounts(nil, od)
@@ -500,16 +540,32 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 }
 
 // ignoreFile reads the staged .gemscanignore at the top of the work tree.
-func (s *staged) ignoreFile() ignoreSet {
+// One that is staged but cannot be read is an error (and hides nothing).
+func (s *staged) ignoreFile() (ignoreSet, error) {
 	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Name >= IgnoreFile })
 	if i == len(s.entries) || s.entries[i].Name != IgnoreFile || s.entries[i].Stage != stageMerged {
-		return nil
+		return nil, nil
 	}
 	data, err := s.db.ReadType(s.entries[i].Hash, odb.Blob)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("read staged %s: %w", IgnoreFile, err)
 	}
-	return ignoreSet{{matcher: compileIgnore(data)}}
+	return ignoreSet{{matcher: compileIgnore(data)}}, nil
+}
+
+// partialClone reports whether the repository is a partial clone (git
+// clone --filter), whose missing blobs are expected and fetchable.
+func (s *staged) partialClone() bool {
+	f, err := os.Open(filepath.Join(s.commonDir, "config"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	cfg := gitconfig.New()
+	if err := gitconfig.NewDecoder(f).Decode(cfg); err != nil {
+		return false
+	}
+	return promisorConfig(cfg)
 }
 
 // eachLine calls fn with each line of data (without its line ending) and
