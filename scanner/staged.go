@@ -63,7 +63,9 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	}
 	defer s.db.Close()
 	s.ctx = ctx
-	if err := s.changes(); err != nil {
+	err = s.changes()
+	res.Errors = append(res.Errors, s.errs...)
+	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
@@ -81,6 +83,7 @@ type staged struct {
 	cacheTree              *cacheTree
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
 	changed                []change
+	errs                   []error         // what could not be read; the scan went on
 	deleted                []plumbing.Hash // blobs at paths the commit removes
 }
 
@@ -115,17 +118,16 @@ func openStaged(dir string) (*staged, error) {
 		return nil, err
 	}
 	if !commit.IsZero() {
+		// An unreadable HEAD is an error, and every staged file is judged
+		// as if this were the first commit: over-report rather than miss.
 		data, err := s.db.ReadType(commit, odb.Commit)
 		if err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("read HEAD: %w", err)
+			s.errs = append(s.errs, fmt.Errorf("read HEAD: %w", err))
+		} else if info, err := odb.ParseCommit(data); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("read HEAD %s: %w", commit, err))
+		} else {
+			s.head = info.Tree
 		}
-		info, err := odb.ParseCommit(data)
-		if err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("read HEAD %s: %w", commit, err)
-		}
-		s.head = info.Tree
 	}
 	return s, nil
 }
@@ -337,11 +339,16 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 	var head []odb.TreeEntry
 	if !headTree.IsZero() {
 		data, err := s.db.ReadType(headTree, odb.Tree)
-		if err != nil {
-			return fmt.Errorf("read HEAD tree: %w", err)
+		if err == nil {
+			if head, err = odb.ParseTree(data); err != nil {
+				err = fmt.Errorf("tree %s: %w", headTree, err)
+			}
 		}
-		if head, err = odb.ParseTree(data); err != nil {
-			return fmt.Errorf("read HEAD tree %s: %w", headTree, err)
+		if err != nil {
+			// Compare with an empty directory instead: every staged
+			// file below it is judged (over-report rather than miss).
+			s.errs = append(s.errs, fmt.Errorf("read HEAD's %s: %w", displayDir(dir), err))
+			head = nil
 		}
 	}
 	inHead := make(map[string]odb.TreeEntry, len(head))

@@ -120,3 +120,30 @@ func TestStagedUnreadableIgnoreFile(t *testing.T) {
 		t.Errorf("findings %v, want the key the unreadable file would have hidden", res.Findings)
 	}
 }
+
+// TestStagedUnreadableHead: a HEAD commit or tree that cannot be read is
+// an error, and the staged files below it are judged whole rather than
+// dropped.
+func TestStagedUnreadableHead(t *testing.T) {
+	for _, what := range []string{"HEAD", "HEAD:dir"} {
+		t.Run(what, func(t *testing.T) {
+			g := testkeys.New(85)
+			r := newRepo(t)
+			r.write("dir/old.txt", "old\n")
+			r.write("top.txt", "top\n")
+			r.commit("one")
+			k := g.APIKey()
+			r.write("dir/new.txt", "k="+k+"\n")
+			r.git("add", "-A")
+			h := r.git("rev-parse", what)
+			writeLoose(t, filepath.Join(r.dir, ".git"), h, "tree", []byte("not what it should be"))
+			res := ScanStaged(r.dir, StagedOptions{})
+			if !errorsMention(res.Errors, h) {
+				t.Errorf("errors %v do not name %s", res.Errors, h)
+			}
+			if len(res.Findings) != 1 || res.Findings[0].Value != k {
+				t.Errorf("findings %v, want the staged key", res.Findings)
+			}
+		})
+	}
+}
