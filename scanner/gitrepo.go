@@ -251,7 +251,10 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 			j++
 		}
 		if j > 0 {
-			n, _ = strconv.Atoi(steps[:j])
+			var err error
+			if n, err = strconv.Atoi(steps[:j]); err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
+			}
 			steps = steps[j:]
 		}
 		if op == '^' && n == 0 {

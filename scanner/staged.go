@@ -175,9 +175,15 @@ func (s *staged) resolveHead() (plumbing.Hash, error) {
 		name = strings.TrimSpace(name)
 		var next string
 		for _, d := range []string{s.gitDir, s.commonDir} {
-			if b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(name))); err == nil {
+			b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(name)))
+			if err == nil {
 				next = strings.TrimSpace(string(b))
 				break
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				// Falling back to packed-refs could judge against a
+				// stale HEAD.
+				return plumbing.ZeroHash, fmt.Errorf("read HEAD's ref %s: %w", name, err)
 			}
 		}
 		if next == "" {
