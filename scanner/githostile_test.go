@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gemscan-dev/gemscan/internal/gittest"
@@ -341,5 +343,55 @@ func TestGitPartialCloneFailsClosed(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].value != headKey {
 		t.Errorf("the fetched blob's finding was lost: %v", got)
+	}
+}
+
+// countdownCtx is a context that reports cancellation after its Err has
+// been asked n times: cancellation mid-scan without a clock.
+type countdownCtx struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestGitCancelledMidScan: the commit loader and the diff look at ctx as
+// they go, so a scan cancelled part way stops with ctx's error.
+func TestGitCancelledMidScan(t *testing.T) {
+	r := newRepo(t)
+	const commits = 3000
+	var script strings.Builder
+	for i := 1; i <= commits; i++ {
+		fmt.Fprintf(&script, "commit refs/heads/main\ncommitter Ada <ada@example.invalid> %d +0000\ndata 1\nc\n", 1704067200+i)
+		fmt.Fprintf(&script, "M 100644 inline f%d.txt\ndata 2\n%d\n\n", i%50, i%10)
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir, cmd.Env, cmd.Stdin = r.dir, gittest.Env(0), strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("fast-import: %v\n%s", err, out)
+	}
+	full := ScanGit(context.Background(), r.dir, GitOptions{})
+	noErrors(t, full)
+	if full.Stats.Commits != commits {
+		t.Fatalf("uncancelled scan saw %d commits, want %d", full.Stats.Commits, commits)
+	}
+	for _, after := range []int64{1, 3, 20} {
+		ctx := &countdownCtx{Context: context.Background()}
+		ctx.n.Store(after)
+		res := ScanGit(ctx, r.dir, GitOptions{})
+		if !errorsIs(res.Errors, context.Canceled) {
+			t.Errorf("after %d checks: errors %v do not say the scan was cancelled", after, res.Errors)
+		}
+		if after == 1 && !errorsMention(res.Errors, "load commits") {
+			t.Errorf("the commit loader did not stop: %v", res.Errors)
+		}
+		if res.Stats.Commits >= commits {
+			t.Errorf("after %d checks: all %d commits were diffed", after, res.Stats.Commits)
+		}
 	}
 }
