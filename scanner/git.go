@@ -126,6 +126,10 @@ type history struct {
 	introsAt map[int32][]int
 	// headHits holds the findings of HEAD's blobs read for attribution.
 	headHits map[plumbing.Hash][]Finding
+	// partial is set for a partial clone, whose missing trees are
+	// counted in missingTrees.
+	partial      bool
+	missingTrees map[plumbing.Hash]bool
 	// missingLate are blobs attribution needed and the database lacks.
 	missingLate []plumbing.Hash
 	// written by scanBlobs, read after it returns

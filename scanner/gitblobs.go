@@ -129,7 +129,15 @@ func (h *history) checkMissing(ctx context.Context) {
 	if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), h.r.partialClone()); err != nil {
 		h.res.Errors = append(h.res.Errors, err)
 	}
+	if n := len(h.missingTrees); n > 0 {
+		h.res.Errors = append(h.res.Errors, fmt.Errorf("%d %w: the repository is a partial clone (git clone "+
+			"--filter=tree:…) and they were never fetched, so what they hold was not scanned; scan a clone that has them", n, errMissingTrees))
+	}
 }
+
+// errMissingTrees is wrapped by the one error a scan of a partial clone
+// returns for the trees it needed and could not find.
+var errMissingTrees = errors.New("tree(s) missing")
 
 // errMissingBlobs is wrapped by the one error a scan returns for the blobs
 // it needed and could not find.

@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -60,6 +61,8 @@ func (h *history) diffAll(ctx context.Context) {
 	h.needed = map[plumbing.Hash]bool{}
 	h.submods = map[string]bool{}
 	h.removals = map[string][]int32{}
+	h.missingTrees = map[plumbing.Hash]bool{}
+	h.partial = h.r.partialClone()
 	since := h.opts.Since.Unix()
 	for _, i := range h.order {
 		if ctx.Err() != nil {
@@ -133,6 +136,12 @@ func (d *differ) readTree(t plumbing.Hash, prefix string) ([]byte, bool) {
 		return nil, true
 	}
 	data, err := d.h.r.db.ReadType(t, odb.Tree)
+	if errors.Is(err, odb.ErrNotFound) && d.h.partial {
+		// A partial clone without trees (--filter=tree:0): counted in one
+		// error by checkMissing rather than one per commit.
+		d.h.missingTrees[t] = true
+		return nil, false
+	}
 	if err != nil {
 		d.h.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
 		return nil, false

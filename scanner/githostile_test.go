@@ -395,3 +395,29 @@ func TestGitCancelledMidScan(t *testing.T) {
 		}
 	}
 }
+
+// TestGitTreelessPartialClone: a clone without historical trees is one
+// error counting them, not one per commit, and never a clean result.
+func TestGitTreelessPartialClone(t *testing.T) {
+	g := testkeys.New(66)
+	origin := newRepo(t)
+	origin.git("config", "uploadpack.allowFilter", "true")
+	for i := 0; i < 5; i++ {
+		origin.write(fmt.Sprintf("d%d/f.txt", i), "k="+g.APIKey()+"\n")
+		origin.commit("c")
+	}
+	clone := filepath.Join(t.TempDir(), "treeless")
+	runGit(t, ".", 0, "clone", "-q", "--filter=tree:0", "file://"+origin.dir, clone)
+	got, res := scanRepo(t, clone, GitOptions{})
+	if !errorsIs(res.Errors, errMissingTrees) {
+		t.Fatalf("errors %v do not count the missing trees", res.Errors)
+	}
+	if len(res.Errors) > 3 {
+		t.Errorf("%d errors, want the missing trees (and blobs) counted once: %v", len(res.Errors), res.Errors)
+	}
+	// HEAD's trees and blobs are there: its keys are still reported
+	// (over-reported as new in HEAD, the parents' trees being unknown).
+	if len(got) != 5 {
+		t.Errorf("findings %v, want the 5 keys in HEAD", got)
+	}
+}
