@@ -211,6 +211,17 @@ func TestGitCommitCycle(t *testing.T) {
 	writeLoose(t, gitDir, b, "commit", commitData(otherID, a))
 	setRef(t, gitDir, "refs/heads/loop", a)
 
+	t.Run("its own parent", func(t *testing.T) {
+		self := strings.Repeat("e5", 20)
+		writeLoose(t, gitDir, self, "commit", commitData(treeID, self))
+		setRef(t, gitDir, "refs/heads/self", self)
+		defer os.Remove(filepath.Join(gitDir, "refs", "heads", "self"))
+		res := ScanGit(context.Background(), r.dir, GitOptions{Branches: []string{"self"}})
+		if !errorsMention(res.Errors, self) {
+			t.Fatalf("errors %v do not name the commit %s", res.Errors, self)
+		}
+	})
+
 	got, res := scanRepo(t, r.dir, GitOptions{})
 	if !errorsMention(res.Errors, a) && !errorsMention(res.Errors, b) {
 		t.Fatalf("errors %v name neither commit of the cycle", res.Errors)
