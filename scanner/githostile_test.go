@@ -220,6 +220,10 @@ func TestGitCommitCycle(t *testing.T) {
 		if !errorsMention(res.Errors, self) {
 			t.Fatalf("errors %v do not name the commit %s", res.Errors, self)
 		}
+		res = ScanGit(context.Background(), r.dir, GitOptions{Range: "self~2000000000..self"})
+		if !errorsMention(res.Errors, "loops back") {
+			t.Fatalf("errors %v: ~N walked a loop", res.Errors)
+		}
 	})
 
 	got, res := scanRepo(t, r.dir, GitOptions{})

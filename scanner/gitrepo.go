@@ -242,6 +242,7 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
 	}
+	var walked map[plumbing.Hash]bool
 	for steps != "" {
 		op := steps[0]
 		steps = steps[1:]
@@ -276,6 +277,16 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 			}
 			if parent > len(info.Parents) {
 				return plumbing.ZeroHash, fmt.Errorf("resolve %q: commit %s has no parent %d", rev, h, parent)
+			}
+			if op == '~' {
+				// A forged history can loop: ~N must not walk it N times.
+				if walked == nil {
+					walked = map[plumbing.Hash]bool{}
+				}
+				if walked[h] {
+					return plumbing.ZeroHash, fmt.Errorf("resolve %q: commit %s: the history loops back on itself", rev, h)
+				}
+				walked[h] = true
 			}
 			h = info.Parents[parent-1]
 		}
