@@ -220,9 +220,12 @@ func TestGitCommitCycle(t *testing.T) {
 		if !errorsMention(res.Errors, self) {
 			t.Fatalf("errors %v do not name the commit %s", res.Errors, self)
 		}
+		// ~N on a loop ends at once (it used to walk it N times), in the
+		// loop check or, where loose objects' hashes are checked, at the
+		// forged commit itself.
 		res = ScanGit(context.Background(), r.dir, GitOptions{Range: "self~2000000000..self"})
-		if !errorsMention(res.Errors, "loops back") {
-			t.Fatalf("errors %v: ~N walked a loop", res.Errors)
+		if !errorsMention(res.Errors, self) {
+			t.Fatalf("errors %v do not name the commit %s", res.Errors, self)
 		}
 	})
 
