@@ -77,8 +77,12 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 		mu.Lock()
 		defer mu.Unlock()
 		seen[b] = true
-		files++
-		size += int64(len(data))
+		if !skipBinary && !skipLarge {
+			// Counted as scanned only when scanned: a too-large blob
+			// inflated as another's delta base is only "too large".
+			files++
+			size += int64(len(data))
+		}
 		if skipBinary {
 			binary++
 		}

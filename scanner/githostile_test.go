@@ -439,3 +439,29 @@ func TestGitTreelessPartialClone(t *testing.T) {
 		t.Errorf("findings %v, want the 5 keys in HEAD", got)
 	}
 }
+
+// TestGitTooLargeVersionsCountedOnce: versions of a large file stored as
+// deltas on each other are inflated as bases, but count only as skipped,
+// never also as scanned.
+func TestGitTooLargeVersionsCountedOnce(t *testing.T) {
+	g := testkeys.New(67)
+	r := newRepo(t)
+	big := strings.Repeat("filler line of a large file\n", 8000)
+	const versions = 5
+	for i := 0; i < versions; i++ {
+		big += fmt.Sprintf("edit %d\n", i)
+		r.write("big.txt", big)
+		r.commit("edit")
+	}
+	r.write("small.txt", "k="+g.AQKey()+"\n")
+	r.commit("small")
+	r.git("gc", "-q", "--aggressive")
+	got, res := scanRepo(t, r.dir, GitOptions{Options: Options{MaxFileSize: 64 << 10}})
+	noErrors(t, res)
+	if len(got) != 1 || got[0].path != "small.txt" {
+		t.Errorf("findings %v", got)
+	}
+	if res.Stats.TooLarge != versions || res.Stats.Files != 1 {
+		t.Errorf("scanned %d blobs, %d too large; want 1 and %d", res.Stats.Files, res.Stats.TooLarge, versions)
+	}
+}
