@@ -81,6 +81,7 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 	pos := 12
 	var prev string
 	var orderErr error
+	nameBytes, maxNameBytes := 0, 8*len(data)+1<<20
 	for i := range out {
 		const fixed = 62 // stat data (40), hash (20), flags (2)
 		if pos+fixed > len(data) {
@@ -109,6 +110,12 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 			end := bytes.IndexByte(data[pos:], 0)
 			if end < 0 {
 				return nil, nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
+			}
+			// Each name extends a prefix of the last: "a", "aa", "aaa"…
+			// would expand quadratically. Honest indexes expand to a
+			// few times their size.
+			if nameBytes += len(prev) - int(strip) + end; nameBytes > maxNameBytes {
+				return nil, nil, fmt.Errorf("%w: entry names expand to more than %d bytes", errBadIndex, maxNameBytes)
 			}
 			e.Name = prev[:len(prev)-int(strip)] + string(data[pos:pos+end])
 			pos += end + 1

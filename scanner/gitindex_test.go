@@ -99,6 +99,23 @@ func forgeIndex(names []string, exts []byte) []byte {
 	return append(b, sum[:]...)
 }
 
+// forgeIndexV4 builds a version-4 index of n entries, each named by the
+// last name plus one byte: "a", "aa", "aaa"…, n²/2 bytes once expanded.
+func forgeIndexV4(n int) []byte {
+	b := []byte("DIRC\x00\x00\x00\x04")
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	for i := 0; i < n; i++ {
+		var stat [40]byte
+		binary.BigEndian.PutUint32(stat[24:], 0o100644)
+		b = append(b, stat[:]...)
+		b = append(b, bytes.Repeat([]byte{0xab}, 20)...)
+		b = binary.BigEndian.AppendUint16(b, 0xfff)
+		b = append(b, 0, 'a', 0) // strip nothing, add "a"
+	}
+	sum := sha1.Sum(b)
+	return append(b, sum[:]...)
+}
+
 func extension(sig string, body []byte) []byte {
 	b := append([]byte(sig), 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(b[4:], uint32(len(body)))
@@ -125,18 +142,22 @@ func TestParseIndexHostile(t *testing.T) {
 	for name, c := range map[string]struct {
 		data []byte
 		want string // "" means it parses
+		// maxAlloc bounds what refusing it may allocate: 8 MiB unless
+		// set (names expanding are allowed a small multiple of the file).
+		maxAlloc uint64
 	}{
-		"skipHash zero trailer":  {trailerZero, ""},
-		"checksum mismatch":      {flipped, "checksum mismatch"},
-		"absurd entry count":     {huge, "4294967295 entries cannot fit"},
-		"TREE 2M levels deep":    {forgeIndex([]string{"a"}, extension("TREE", deep)), "deeper than 2048"},
-		"malformed TREE":         {forgeIndex([]string{"a"}, extension("TREE", []byte("x\x00zz\n"))), "TREE extension"},
-		"entries out of order":   {forgeIndex([]string{"b", "a"}, nil), "out of order"},
-		"duplicate entries":      {forgeIndex([]string{"a", "a"}, nil), "out of order"},
-		"names 3000 levels deep": {forgeIndex([]string{strings.Repeat("d/", 3000) + "f"}, nil), "deeper than 2048"},
-		"required extension":     {forgeIndex([]string{"a"}, extension("zzzz", nil)), `"zzzz" extension`},
-		"optional extension":     {forgeIndex([]string{"a"}, extension("ZZZZ", []byte("x"))), ""},
-		"stray bytes":            {forgeIndex([]string{"a"}, []byte("abc")), "stray bytes"},
+		"skipHash zero trailer":  {data: trailerZero, want: ""},
+		"checksum mismatch":      {data: flipped, want: "checksum mismatch"},
+		"absurd entry count":     {data: huge, want: "4294967295 entries cannot fit"},
+		"TREE 2M levels deep":    {data: forgeIndex([]string{"a"}, extension("TREE", deep)), want: "deeper than 2048"},
+		"malformed TREE":         {data: forgeIndex([]string{"a"}, extension("TREE", []byte("x\x00zz\n"))), want: "TREE extension"},
+		"entries out of order":   {data: forgeIndex([]string{"b", "a"}, nil), want: "out of order"},
+		"duplicate entries":      {data: forgeIndex([]string{"a", "a"}, nil), want: "out of order"},
+		"names 3000 levels deep": {data: forgeIndex([]string{strings.Repeat("d/", 3000) + "f"}, nil), want: "deeper than 2048"},
+		"required extension":     {data: forgeIndex([]string{"a"}, extension("zzzz", nil)), want: `"zzzz" extension`},
+		"optional extension":     {data: forgeIndex([]string{"a"}, extension("ZZZZ", []byte("x"))), want: ""},
+		"stray bytes":            {data: forgeIndex([]string{"a"}, []byte("abc")), want: "stray bytes"},
+		"v4 names expanding":     {data: forgeIndexV4(200_000), want: "expand to more than", maxAlloc: 10 * 13 << 20},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var before, after runtime.MemStats
@@ -154,7 +175,11 @@ func TestParseIndexHostile(t *testing.T) {
 			}
 			// A refusal allocates little beyond what it read (bounded
 			// recursion, no allocation from a declared count).
-			if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+			limit := c.maxAlloc
+			if limit == 0 {
+				limit = 8 << 20
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > limit {
 				t.Errorf("allocated %d bytes to refuse it", grew)
 			}
 		})
@@ -194,4 +219,32 @@ func TestStagedIndexChecksum(t *testing.T) {
 	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "checksum mismatch") {
 		t.Errorf("errors %v, want a checksum mismatch", res.Errors)
 	}
+}
+
+// FuzzParseIndex: no input makes the index parser panic, loop or allocate
+// from a declared size; what it accepts is consistent with its header.
+// The checksum is recomputed so that the fuzzer reaches the parser proper.
+func FuzzParseIndex(f *testing.F) {
+	f.Add(forgeIndex([]string{"a", "b/c", "b/d/e"}, nil), false)
+	f.Add(forgeIndex([]string{"x"}, extension("TREE", []byte("\x001 1\n"+strings.Repeat("\xab", 20)+"x\x001 0\n"+strings.Repeat("\xcd", 20)))), false)
+	f.Add(forgeIndex([]string{"x"}, extension("TREE", bytes.Repeat([]byte("a\x00-1 1\n"), 100))), false)
+	f.Fuzz(func(t *testing.T, data []byte, keepTrailer bool) {
+		if !keepTrailer && len(data) >= 20 {
+			sum := sha1.Sum(data[:len(data)-20])
+			copy(data[len(data)-20:], sum[:])
+		}
+		entries, tree, err := parseIndexWithTree(data)
+		if err != nil {
+			return
+		}
+		if want := binary.BigEndian.Uint32(data[8:12]); uint32(len(entries)) != want {
+			t.Fatalf("%d entries, header says %d", len(entries), want)
+		}
+		for i := 1; i < len(entries); i++ {
+			if entries[i].Name < entries[i-1].Name {
+				t.Fatalf("entries out of order accepted")
+			}
+		}
+		_ = tree
+	})
 }
