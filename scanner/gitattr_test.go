@@ -15,9 +15,11 @@ import (
 func TestGitHeadLocationAndRemoval(t *testing.T) {
 	g := testkeys.New(70)
 	r := newRepo(t)
+	r.write("base.txt", "base\n")
+	base := r.commit("base")
 	moved := g.APIKey()
 	r.write("f.txt", "k="+moved+"\n")
-	r.commit("add")
+	addF := r.commit("add")
 	r.write("f.txt", "a\nb\nc\n   k="+moved+"\n")
 	r.commit("move it down")
 
@@ -83,6 +85,13 @@ func TestGitHeadLocationAndRemoval(t *testing.T) {
 			t.Errorf("%s: in_head=%v line=%d head=%d:%d removed_by=%.7s; want %v %d %d:%d %.7s", f.File,
 				f.InHead, f.Line, f.HeadLine, f.HeadColumn, f.RemovedBy, w.inHead, w.line, w.hLine, w.hColumn, w.removedBy)
 		}
+	}
+
+	// A range that stops before HEAD: HEAD's version is read to place it.
+	res = ScanGit(context.Background(), r.dir, GitOptions{Range: base + ".." + addF})
+	noErrors(t, res)
+	if len(res.Findings) != 1 || !res.Findings[0].InHead || res.Findings[0].Line != 1 || res.Findings[0].HeadLine != 4 {
+		t.Errorf("range before HEAD: %+v", res.Findings)
 	}
 }
 
