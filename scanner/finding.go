@@ -33,6 +33,14 @@ type Finding struct {
 	Date           time.Time
 	// InHead says whether the credential is still at Path in HEAD's tree.
 	InHead bool
+	// HeadLine and HeadColumn (git mode, when InHead) locate the credential
+	// in HEAD's version of the file, which later commits may have moved
+	// away from Line and Column (those of the introducing commit).
+	HeadLine, HeadColumn int
+	// RemovedBy (git mode, when not InHead) is the commit of HEAD's
+	// history that removed the credential from Path, when the scanned
+	// history shows it; "" otherwise (e.g. it was never on HEAD's line).
+	RemovedBy string
 	// Value is the credential (for a lone secret, the secret).
 	Value string
 	// Secrets are candidate secrets for an exchange key, best first.

@@ -361,7 +361,7 @@ func TestResolveRevisions(t *testing.T) {
 			t.Errorf("resolve(%q) = %s, %v; want %s", rev, got, err, want)
 		}
 	}
-	for _, bad := range []string{"nope", "HEAD~9", "HEAD^3", "zzzz"} {
+	for _, bad := range []string{"nope", "HEAD~9", "HEAD^3", "zzzz", "HEAD~99999999999999999999999"} {
 		if _, err := repo.resolve(bad); err == nil {
 			t.Errorf("resolve(%q) succeeded", bad)
 		}

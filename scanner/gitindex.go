@@ -2,10 +2,12 @@ package scanner
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -50,23 +52,36 @@ func parseIndex(data []byte) ([]indexEntry, error) {
 // parseIndexWithTree is parseIndex that also reads the cache-tree (TREE)
 // extension, nil when the index has none.
 func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
-	if len(data) < 12 || string(data[:4]) != "DIRC" {
+	if len(data) < 12+sha1.Size || string(data[:4]) != "DIRC" {
 		return nil, nil, fmt.Errorf("%w: no DIRC signature", errBadIndex)
 	}
 	version := binary.BigEndian.Uint32(data[4:8])
 	if version < 2 || version > 4 {
 		return nil, nil, fmt.Errorf("%w: unsupported version %d", errBadIndex, version)
 	}
-	count := int(binary.BigEndian.Uint32(data[8:12]))
-	if count > len(data)/40 {
-		return nil, nil, fmt.Errorf("%w: %d entries cannot fit", errBadIndex, count)
+	// The trailer is the SHA-1 of everything before it, or zeros when git
+	// wrote the index with index.skipHash=true; git refuses any other.
+	body, trailer := data[:len(data)-sha1.Size], data[len(data)-sha1.Size:]
+	if !allZero(trailer) {
+		if sum := sha1.Sum(body); !bytes.Equal(sum[:], trailer) {
+			return nil, nil, fmt.Errorf("%w: checksum mismatch (the file is corrupt or was changed by hand)", errBadIndex)
+		}
 	}
+	count := int64(binary.BigEndian.Uint32(data[8:12]))
+	// Each entry takes at least its fixed 62 bytes: refuse a count the
+	// file cannot hold before allocating for it.
+	if count > int64(len(body)-12)/minEntrySize {
+		return nil, nil, fmt.Errorf("%w: %d entries cannot fit in %d bytes", errBadIndex, count, len(data))
+	}
+	data = body
 	out := make([]indexEntry, count)
 	// Names are substrings of one string view of the index: no copy per
 	// entry. The caller must not modify data afterwards.
 	names := unsafe.String(&data[0], len(data))
 	pos := 12
 	var prev string
+	var orderErr error
+	nameBytes, maxNameBytes := 0, 8*len(data)+1<<20
 	for i := range out {
 		const fixed = 62 // stat data (40), hash (20), flags (2)
 		if pos+fixed > len(data) {
@@ -88,7 +103,7 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 		}
 		if version == 4 {
 			strip, n := binary.Uvarint(data[pos:])
-			if n <= 0 || int(strip) > len(prev) {
+			if n <= 0 || strip > uint64(len(prev)) {
 				return nil, nil, fmt.Errorf("%w: bad name prefix in entry %d", errBadIndex, i)
 			}
 			pos += n
@@ -96,25 +111,45 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 			if end < 0 {
 				return nil, nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
 			}
+			// Each name extends a prefix of the last: "a", "aa", "aaa"…
+			// would expand quadratically. Honest indexes expand to a
+			// few times their size.
+			if nameBytes += len(prev) - int(strip) + end; nameBytes > maxNameBytes {
+				return nil, nil, fmt.Errorf("%w: entry names expand to more than %d bytes", errBadIndex, maxNameBytes)
+			}
 			e.Name = prev[:len(prev)-int(strip)] + string(data[pos:pos+end])
 			pos += end + 1
-			prev = e.Name
-			continue
+		} else {
+			end := bytes.IndexByte(data[pos:], 0)
+			if end < 0 {
+				return nil, nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
+			}
+			e.Name = names[pos : pos+end]
+			// Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
+			pos = start + (pos+end-start+8)&^7
+			if pos > len(data) {
+				return nil, nil, fmt.Errorf("%w: truncated entry %d", errBadIndex, i)
+			}
 		}
-		end := bytes.IndexByte(data[pos:], 0)
-		if end < 0 {
-			return nil, nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
+		// The staged scan's grouping relies on git's order (by name, then
+		// stage), which git itself checks; and its directory walk recurses
+		// once per path component.
+		if i > 0 && orderErr == nil && (e.Name < prev || e.Name == prev && e.Stage <= out[i-1].Stage) {
+			// Reported after the extensions: a split index's entries
+			// are not in order, and its "link" says so first.
+			orderErr = fmt.Errorf("%w: entry %d (%q) is out of order", errBadIndex, i, e.Name)
 		}
-		e.Name = names[pos : pos+end]
-		// Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
-		pos = start + (pos+end-start+8)&^7
-		if pos > len(data) {
-			return nil, nil, fmt.Errorf("%w: truncated entry %d", errBadIndex, i)
+		if strings.Count(e.Name, "/") >= maxTreeDepth {
+			return nil, nil, fmt.Errorf("%w: entry %d is nested deeper than %d directories", errBadIndex, i, maxTreeDepth)
 		}
+		prev = e.Name
 	}
 	tree, err := readExtensions(data[pos:])
 	if err != nil {
 		return nil, nil, err
+	}
+	if orderErr != nil {
+		return nil, nil, orderErr
 	}
 	return out, tree, nil
 }
@@ -143,62 +178,95 @@ func (c *cacheTree) child(name string) *cacheTree {
 	return nil
 }
 
-// readExtensions reads the extensions after the entries and returns the
-// cache-tree, if any. The index's trailing checksum is left alone.
+// minEntrySize is the smallest an index entry can be: stat data, hash and
+// flags (62 bytes), then at least a name's terminating NUL, padded to 8 in
+// versions 2 and 3.
+const minEntrySize = 62 + 1
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// readExtensions reads the extensions between the entries and the
+// trailing checksum (already removed) and returns the cache-tree, if any.
+// Like git it refuses an extension it must understand (a lower-case
+// signature) and does not.
 func readExtensions(data []byte) (*cacheTree, error) {
 	var tree *cacheTree
-	for len(data) >= 8+20 {
-		sig, size := string(data[:4]), int(binary.BigEndian.Uint32(data[4:8]))
-		if size < 0 || 8+size > len(data) {
+	for len(data) > 0 {
+		if len(data) < 8 {
+			return nil, fmt.Errorf("%w: %d stray bytes after the entries", errBadIndex, len(data))
+		}
+		sig, size := string(data[:4]), int64(binary.BigEndian.Uint32(data[4:8]))
+		if 8+size > int64(len(data)) {
 			return nil, fmt.Errorf("%w: truncated %q extension", errBadIndex, sig)
 		}
-		if sig == "link" {
+		body := data[8 : 8+size]
+		switch {
+		case sig == "link":
 			// core.splitIndex: most entries live in a shared index file.
 			return nil, errSplitIndex
-		}
-		if sig == "TREE" && size > 0 {
-			t, rest, err := parseCacheTree(data[8 : 8+size])
-			if err != nil || len(rest) != 0 {
-				// A cache-tree is an optimisation: do without it.
-				tree = nil
-			} else {
-				tree = t
+		case sig == "TREE":
+			if size == 0 {
+				break
 			}
+			t, rest, err := parseCacheTree(body, 0)
+			if err != nil {
+				return nil, fmt.Errorf("%w: TREE extension: %w", errBadIndex, err)
+			}
+			if len(rest) != 0 {
+				return nil, fmt.Errorf("%w: TREE extension: %d bytes after the root's subtrees", errBadIndex, len(rest))
+			}
+			tree = t
+		case sig == "sdir":
+			// A sparse index: its directory entries are handled by the scan.
+		case sig[0] < 'A' || sig[0] > 'Z':
+			return nil, fmt.Errorf("%w: the index uses the %q extension, which gemscan does not understand", errBadIndex, sig)
 		}
 		data = data[8+size:]
 	}
 	return tree, nil
 }
 
-// parseCacheTree reads one cache-tree entry and its subtrees.
-func parseCacheTree(b []byte) (*cacheTree, []byte, error) {
+// parseCacheTree reads one cache-tree entry and its subtrees, depth levels
+// below the root; nesting is bounded as trees are.
+func parseCacheTree(b []byte, depth int) (*cacheTree, []byte, error) {
+	if depth > maxTreeDepth {
+		return nil, nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
+	}
 	nul := bytes.IndexByte(b, 0)
 	if nul < 0 {
-		return nil, nil, errBadIndex
+		return nil, nil, errors.New("unterminated name")
 	}
 	t := &cacheTree{name: string(b[:nul])}
 	b = b[nul+1:]
 	sp := bytes.IndexByte(b, ' ')
 	nl := bytes.IndexByte(b, '\n')
 	if sp < 0 || nl < sp {
-		return nil, nil, errBadIndex
+		return nil, nil, fmt.Errorf("entry %q: bad counts", t.name)
 	}
 	count, err1 := strconv.Atoi(string(b[:sp]))
 	subtrees, err2 := strconv.Atoi(string(b[sp+1 : nl]))
 	if err1 != nil || err2 != nil || subtrees < 0 {
-		return nil, nil, errBadIndex
+		return nil, nil, fmt.Errorf("entry %q: bad counts", t.name)
 	}
 	t.count = count
 	b = b[nl+1:]
 	if count >= 0 {
 		if len(b) < 20 {
-			return nil, nil, errBadIndex
+			return nil, nil, fmt.Errorf("entry %q: truncated hash", t.name)
 		}
 		copy(t.hash[:], b[:20])
 		b = b[20:]
 	}
 	for i := 0; i < subtrees; i++ {
-		k, rest, err := parseCacheTree(b)
+		k, rest, err := parseCacheTree(b, depth+1)
 		if err != nil {
 			return nil, nil, err
 		}

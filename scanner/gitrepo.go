@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
@@ -88,10 +89,16 @@ func (r *repo) partialClone() bool {
 	if err != nil {
 		return false
 	}
-	if cfg.Raw.Section("extensions").Option("partialclone") != "" {
+	return promisorConfig(cfg.Raw)
+}
+
+// promisorConfig reports whether a repository's configuration makes it a
+// partial clone: extensions.partialClone or a promisor remote.
+func promisorConfig(cfg *gitconfig.Config) bool {
+	if cfg.Section("extensions").Option("partialclone") != "" {
 		return true
 	}
-	for _, s := range cfg.Raw.Section("remote").Subsections {
+	for _, s := range cfg.Section("remote").Subsections {
 		if s.Option("promisor") == "true" {
 			return true
 		}
@@ -99,18 +106,27 @@ func (r *repo) partialClone() bool {
 	return false
 }
 
-// head returns the commit HEAD points at, or false for an unborn branch.
-func (r *repo) head() (plumbing.Hash, bool) {
+// head returns the commit HEAD points at; ok is false on an unborn
+// branch. A HEAD that names something unreadable or not a commit is an
+// error.
+func (r *repo) head() (c plumbing.Hash, ok bool, err error) {
 	ref, err := storer.ResolveReference(r.refs, plumbing.HEAD)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, false, nil
+	}
 	if err != nil {
-		return plumbing.ZeroHash, false
+		return plumbing.ZeroHash, false, fmt.Errorf("resolve HEAD: %w", err)
 	}
 	h, err := r.peel(ref.Hash())
 	if err != nil {
-		return plumbing.ZeroHash, false
+		return plumbing.ZeroHash, false, fmt.Errorf("HEAD: %w", err)
 	}
-	return h, true
+	return h, true, nil
 }
+
+// errNotCommit says that a ref or tag names a tree or a blob: a tag on a
+// tree (git's own repository has one) names no history to scan.
+var errNotCommit = errors.New("not a commit")
 
 // peel follows annotated tags to the object they finally name and
 // returns it if it is a commit.
@@ -129,8 +145,10 @@ func (r *repo) peel(h plumbing.Hash) (plumbing.Hash, error) {
 				return h, fmt.Errorf("tag %s: %w", h, err)
 			}
 			h = target
+		case odb.Tree, odb.Blob:
+			return h, fmt.Errorf("%s names a %s, %w", h, t, errNotCommit)
 		default:
-			return h, fmt.Errorf("%s names a %s, not a commit", h, t)
+			return h, fmt.Errorf("object %s has unexpected type %s", h, t)
 		}
 	}
 	return h, fmt.Errorf("tag %s: too many levels of tags", h)
@@ -157,22 +175,30 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 		}
 		c, err := r.peel(h)
 		if err != nil {
-			if errors.Is(err, odb.ErrNotFound) {
+			// The one harmless case: a tag on a tree or blob names no
+			// history to scan. Anything else (a missing or corrupt
+			// object, a branch on a tree) hides that ref's history.
+			if !(errors.Is(err, errNotCommit) && strings.HasPrefix(name, "refs/tags/")) {
 				errs = append(errs, fmt.Errorf("ref %s: %w", name, err))
 			}
-			// A tag on a tree or blob names no history to scan.
 			return
 		}
 		out = append(out, tip{name, c})
 	}
-	_ = iter.ForEach(func(ref *plumbing.Reference) error {
+	if err := iter.ForEach(func(ref *plumbing.Reference) error {
 		if ref.Type() == plumbing.HashReference {
 			add(ref.Name().String(), ref.Hash())
 		}
 		return nil
-	})
-	if ref, err := r.refs.Reference(plumbing.HEAD); err == nil && ref.Type() == plumbing.HashReference {
+	}); err != nil {
+		errs = append(errs, fmt.Errorf("list refs: %w", err))
+	}
+	ref, err := r.refs.Reference(plumbing.HEAD)
+	switch {
+	case err == nil && ref.Type() == plumbing.HashReference:
 		add("HEAD", ref.Hash()) // a detached HEAD
+	case err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound):
+		errs = append(errs, fmt.Errorf("read HEAD: %w", err))
 	}
 	for _, b := range branches {
 		found := false
@@ -182,11 +208,12 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 			}
 		}
 		if !found {
-			if c, err := r.resolve(b); err == nil {
-				out = append(out, tip{b, c})
+			c, err := r.resolve(b)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--branch %s: %w", b, err))
 				continue
 			}
-			errs = append(errs, fmt.Errorf("--branch %s: no such ref or revision", b))
+			out = append(out, tip{b, c})
 		}
 	}
 	return out, errs
@@ -215,6 +242,7 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
 	}
+	var walked map[plumbing.Hash]bool
 	for steps != "" {
 		op := steps[0]
 		steps = steps[1:]
@@ -224,7 +252,10 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 			j++
 		}
 		if j > 0 {
-			n, _ = strconv.Atoi(steps[:j])
+			var err error
+			if n, err = strconv.Atoi(steps[:j]); err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, err)
+			}
 			steps = steps[j:]
 		}
 		if op == '^' && n == 0 {
@@ -247,6 +278,16 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 			if parent > len(info.Parents) {
 				return plumbing.ZeroHash, fmt.Errorf("resolve %q: commit %s has no parent %d", rev, h, parent)
 			}
+			if op == '~' {
+				// A forged history can loop: ~N must not walk it N times.
+				if walked == nil {
+					walked = map[plumbing.Hash]bool{}
+				}
+				if walked[h] {
+					return plumbing.ZeroHash, fmt.Errorf("resolve %q: commit %s: the history loops back on itself", rev, h)
+				}
+				walked[h] = true
+			}
 			h = info.Parents[parent-1]
 		}
 	}
@@ -259,9 +300,14 @@ func (r *repo) resolveBase(name string) (plumbing.Hash, error) {
 		if full != "HEAD" && !strings.HasPrefix(full, "refs/") {
 			continue
 		}
-		if ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(full)); err == nil {
-			return r.peel(ref.Hash())
+		ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(full))
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			continue
 		}
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("ref %s: %w", full, err)
+		}
+		return r.peel(ref.Hash())
 	}
 	if len(name) >= 4 && len(name) <= 40 {
 		if _, ok := hexHash(name); ok {

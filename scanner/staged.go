@@ -2,21 +2,20 @@ package scanner
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/sha1"
+	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
@@ -40,16 +39,29 @@ type StagedOptions struct {
 // commit). Staged content is read from the object database, never from the
 // working tree, so a file edited after `git add` is judged by what was added.
 func ScanStaged(dir string, opts StagedOptions) *Result {
+	return ScanStagedContext(context.Background(), dir, opts)
+}
+
+// ScanStagedContext is ScanStaged that stops soon after ctx is cancelled,
+// with ctx's error in Result.Errors and what was found until then.
+func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Result {
 	start := time.Now()
 	res := &Result{}
 	defer func() { res.Stats.Duration = time.Since(start) }()
+	defer addCtxErr(ctx, res)
+	if ctx.Err() != nil {
+		return res
+	}
 	s, err := openStaged(dir)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	defer s.db.Close()
-	if err := s.changes(); err != nil {
+	s.ctx = ctx
+	err = s.changes()
+	res.Errors = append(res.Errors, s.errs...)
+	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
 	}
@@ -60,12 +72,14 @@ func ScanStaged(dir string, opts StagedOptions) *Result {
 
 // staged is a repository's index compared with its HEAD.
 type staged struct {
+	ctx                    context.Context
 	top, gitDir, commonDir string
 	db                     *odb.DB
 	entries                []indexEntry
 	cacheTree              *cacheTree
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
 	changed                []change
+	errs                   []error         // what could not be read; the scan went on
 	deleted                []plumbing.Hash // blobs at paths the commit removes
 }
 
@@ -86,7 +100,7 @@ func openStaged(dir string) (*staged, error) {
 	if err := gitdir.CheckSupported(d); err != nil {
 		return nil, err
 	}
-	s := &staged{top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
+	s := &staged{ctx: context.Background(), top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
 	}
@@ -100,17 +114,16 @@ func openStaged(dir string) (*staged, error) {
 		return nil, err
 	}
 	if !commit.IsZero() {
+		// An unreadable HEAD is an error, and every staged file is judged
+		// as if this were the first commit: over-report rather than miss.
 		data, err := s.db.ReadType(commit, odb.Commit)
 		if err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("read HEAD: %w", err)
+			s.errs = append(s.errs, fmt.Errorf("read HEAD: %w", err))
+		} else if info, err := odb.ParseCommit(data); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("read HEAD %s: %w", commit, err))
+		} else {
+			s.head = info.Tree
 		}
-		info, err := odb.ParseCommit(data)
-		if err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("read HEAD %s: %w", commit, err)
-		}
-		s.head = info.Tree
 	}
 	return s, nil
 }
@@ -158,9 +171,15 @@ func (s *staged) resolveHead() (plumbing.Hash, error) {
 		name = strings.TrimSpace(name)
 		var next string
 		for _, d := range []string{s.gitDir, s.commonDir} {
-			if b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(name))); err == nil {
+			b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(name)))
+			if err == nil {
 				next = strings.TrimSpace(string(b))
 				break
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				// Falling back to packed-refs could judge against a
+				// stale HEAD.
+				return plumbing.ZeroHash, fmt.Errorf("read HEAD's ref %s: %w", name, err)
 			}
 		}
 		if next == "" {
@@ -195,219 +214,6 @@ func packedRef(path, name string) (string, error) {
 	return "", sc.Err()
 }
 
-// stageMerged is the stage of an entry that is not in conflict.
-const stageMerged = 0
-
-// treeOf computes what git write-tree would for a range of the index, so
-// that only directories whose hash differs from HEAD's are read. A
-// directory the index's cache-tree still vouches for costs nothing; the
-// others are hashed from their entries (once: results are memoised).
-type treeOf struct {
-	entries []indexEntry
-	memo    map[string]dirHash
-	buf     []byte
-	h       hash.Hash
-}
-
-type dirHash struct {
-	hash plumbing.Hash
-	ok   bool // false when an entry is unmerged or intent-to-add
-}
-
-// groupEnd returns the end of the run of entries, from i, below dir
-// ("a/b/").
-func (t *treeOf) groupEnd(i, hi int, dir string) int {
-	return i + sort.Search(hi-i, func(k int) bool {
-		n := t.entries[i+k].Name
-		return !strings.HasPrefix(n, dir) && n > dir
-	})
-}
-
-// each calls file for each entry directly in dir and sub for each
-// subdirectory's range, in index (= tree) order.
-func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name string), sub func(lo, hi int, name string)) {
-	for i := lo; i < hi; {
-		e := &t.entries[i]
-		rest := e.Name[len(dir):]
-		if e.Mode == modeTree {
-			// A sparse directory entry ("out/"): one entry, like a file.
-			file(e, strings.TrimSuffix(rest, "/"))
-			i++
-			continue
-		}
-		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
-			name := rest[:slash]
-			j := t.groupEnd(i, hi, dir+name+"/")
-			sub(i, j, name)
-			i = j
-			continue
-		}
-		file(e, rest)
-		i++
-	}
-}
-
-// hash returns the tree hash of entries[lo:hi], the directory dir.
-func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
-	if ct.valid() && ct.count == hi-lo {
-		return dirHash{ct.hash, true}
-	}
-	if r, ok := t.memo[dir]; ok {
-		return r
-	}
-	// Children first: their hashes go into this directory's object.
-	type kid struct {
-		name  string
-		entry *indexEntry
-		sub   dirHash
-	}
-	var kids []kid
-	ok := true
-	t.each(lo, hi, dir, func(e *indexEntry, name string) {
-		if e.Stage != stageMerged || e.IntentToAdd {
-			ok = false
-		}
-		kids = append(kids, kid{name: name, entry: e})
-	}, func(l, h int, name string) {
-		r := t.hash(l, h, dir+name+"/", ct.child(name))
-		ok = ok && r.ok
-		kids = append(kids, kid{name: name, sub: r})
-	})
-	res := dirHash{ok: ok}
-	if ok {
-		b := t.buf[:0]
-		for _, k := range kids {
-			if k.entry == nil {
-				b = append(b, "40000 "...)
-				b = append(b, k.name...)
-				b = append(b, 0)
-				b = append(b, k.sub.hash[:]...)
-				continue
-			}
-			b = strconv.AppendUint(b, uint64(k.entry.Mode), 8)
-			b = append(b, ' ')
-			b = append(b, k.name...)
-			b = append(b, 0)
-			b = append(b, k.entry.Hash[:]...)
-		}
-		t.buf = b
-		if t.h == nil {
-			t.h = sha1.New()
-		}
-		t.h.Reset()
-		var head [32]byte
-		t.h.Write(strconv.AppendInt(append(head[:0], "tree "...), int64(len(b)), 10))
-		t.h.Write([]byte{0})
-		t.h.Write(b)
-		t.h.Sum(res.hash[:0])
-	}
-	t.memo[dir] = res
-	return res
-}
-
-// changes finds the staged files that differ from HEAD, reading HEAD's tree
-// only where the index's directory hashes differ from it.
-func (s *staged) changes() error {
-	t := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
-	return s.compare(t, 0, len(s.entries), "", s.cacheTree, s.head)
-}
-
-func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headTree plumbing.Hash) error {
-	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
-		return nil
-	}
-	var head []odb.TreeEntry
-	if !headTree.IsZero() {
-		data, err := s.db.ReadType(headTree, odb.Tree)
-		if err != nil {
-			return fmt.Errorf("read HEAD tree: %w", err)
-		}
-		if head, err = odb.ParseTree(data); err != nil {
-			return fmt.Errorf("read HEAD tree %s: %w", headTree, err)
-		}
-	}
-	inHead := make(map[string]odb.TreeEntry, len(head))
-	for _, e := range head {
-		key := e.Name
-		if e.IsTree() {
-			key += "/"
-		}
-		inHead[key] = e
-	}
-	var err error
-	t.each(lo, hi, dir, func(e *indexEntry, name string) {
-		if e.Mode == modeTree {
-			// A sparse index keeps a directory outside the sparse cone
-			// as one entry with its tree's hash.
-			old, had := inHead[name+"/"]
-			delete(inHead, name+"/")
-			if (!had || old.Hash != e.Hash) && err == nil {
-				err = fmt.Errorf("%s: a sparse-index directory differs from HEAD; gemscan reads only expanded entries "+
-					"(run 'git sparse-checkout disable' or scan with 'gemscan dir')", e.Name)
-			}
-			return
-		}
-		old, had := inHead[name]
-		delete(inHead, name)
-		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {
-			return
-		}
-		if had && old.Hash == e.Hash {
-			return
-		}
-		c := change{path: e.Name, new: e.Hash}
-		if had && old.IsBlob() {
-			c.old = old.Hash
-		}
-		s.changed = append(s.changed, c)
-	}, func(l, h int, name string) {
-		old := inHead[name+"/"]
-		delete(inHead, name+"/")
-		if err == nil {
-			err = s.compare(t, l, h, dir+name+"/", ct.child(name), old.Hash)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	// What HEAD has and the index does not: deletions (and rename sources).
-	for _, e := range inHead {
-		switch {
-		case e.IsBlob():
-			s.deleted = append(s.deleted, e.Hash)
-		case e.IsTree() && len(s.deleted) < maxRenameSources:
-			s.collectBlobs(e.Hash, 0)
-		}
-	}
-	return nil
-}
-
-// maxRenameSources bounds how many removed files are read as possible
-// sources of renamed ones.
-const maxRenameSources = 256
-
-func (s *staged) collectBlobs(tree plumbing.Hash, depth int) {
-	if depth > 32 || len(s.deleted) >= maxRenameSources {
-		return
-	}
-	data, err := s.db.ReadType(tree, odb.Tree)
-	if err != nil {
-		return
-	}
-	es, err := odb.ParseTree(data)
-	if err != nil {
-		return
-	}
-	for _, e := range es {
-		switch {
-		case e.IsBlob():
-			s.deleted = append(s.deleted, e.Hash)
-		case e.IsTree():
-			s.collectBlobs(e.Hash, depth+1)
-		}
-	}
-}
-
 // scan reads the changed blobs and keeps the findings on added lines.
 func (s *staged) scan(res *Result, opts StagedOptions) {
 	det := opts.detector()
@@ -436,14 +242,35 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 		}
 	}
-	ignore := s.ignoreFile()
+	ignore, err := s.ignoreFile()
+	if err != nil {
+		res.Errors = append(res.Errors, err)
+	}
+	// Blobs the scan needs and the database lacks (a partial clone's, or a
+	// corrupt repository's) are one error, however many.
+	missing := map[plumbing.Hash]bool{}
+	defer func() {
+		if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), s.partialClone()); err != nil {
+			res.Errors = append(res.Errors, err)
+		}
+	}()
+	readErr := func(what string, b plumbing.Hash, err error) {
+		if errors.Is(err, odb.ErrNotFound) {
+			missing[b] = true
+			return
+		}
+		res.Errors = append(res.Errors, fmt.Errorf("read %s: %w", what, err))
+	}
 	var renameLines map[string]int
 	for _, c := range todo {
+		if s.ctx.Err() != nil {
+			return // ScanStagedContext reports it
+		}
 		// An ignored path is still scanned, to show what the ignore hides.
 		ignored := ignore != nil && ignore.matches(c.path)
 		data, err := s.db.ReadType(c.new, odb.Blob)
 		if err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("read staged %s: %w", c.path, err))
+			readErr("staged "+c.path, c.new, err)
 			continue
 		}
 		if opts.MaxFileSize > 0 && int64(len(data)) > opts.MaxFileSize {
@@ -474,8 +301,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 		if !c.old.IsZero() {
 			od, err := s.db.ReadType(c.old, odb.Blob)
 			if err != nil {
-				res.Errors = append(res.Errors, fmt.Errorf("read HEAD's %s: %w", c.path, err))
-				continue
+				// Judge every line as added: better to over-report.
+				readErr("HEAD's "+c.path, c.old, err)
+				od = nil
 			}
 			od, _ = textOf(od, true)
 			old = lineCounts(nil, od)
@@ -502,51 +330,30 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 }
 
 // ignoreFile reads the staged .gemscanignore at the top of the work tree.
-func (s *staged) ignoreFile() ignoreSet {
+// One that is staged but cannot be read is an error (and hides nothing).
+func (s *staged) ignoreFile() (ignoreSet, error) {
 	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Name >= IgnoreFile })
 	if i == len(s.entries) || s.entries[i].Name != IgnoreFile || s.entries[i].Stage != stageMerged {
-		return nil
+		return nil, nil
 	}
 	data, err := s.db.ReadType(s.entries[i].Hash, odb.Blob)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("read staged %s: %w", IgnoreFile, err)
 	}
-	return ignoreSet{{matcher: compileIgnore(data)}}
+	return ignoreSet{{matcher: compileIgnore(data)}}, nil
 }
 
-// eachLine calls fn with each line of data (without its line ending) and
-// its 1-based number.
-func eachLine(data []byte, fn func(n int, line []byte)) {
-	for n := 1; len(data) > 0; n++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		fn(n, bytes.TrimSuffix(line, []byte{'\r'}))
+// partialClone reports whether the repository is a partial clone (git
+// clone --filter), whose missing blobs are expected and fetchable.
+func (s *staged) partialClone() bool {
+	f, err := os.Open(filepath.Join(s.commonDir, "config"))
+	if err != nil {
+		return false
 	}
-}
-
-// lineCounts adds data's lines to m, a multiset of lines.
-func lineCounts(m map[string]int, data []byte) map[string]int {
-	if m == nil {
-		m = map[string]int{}
+	defer f.Close()
+	cfg := gitconfig.New()
+	if err := gitconfig.NewDecoder(f).Decode(cfg); err != nil {
+		return false
 	}
-	eachLine(data, func(_ int, line []byte) { m[string(line)]++ })
-	return m
-}
-
-// addedLines returns the numbers of data's lines that old (a multiset of
-// lines, consumed) does not account for.
-func addedLines(data []byte, old map[string]int) map[int]bool {
-	added := map[int]bool{}
-	eachLine(data, func(n int, line []byte) {
-		if old[string(line)] > 0 {
-			old[string(line)]--
-		} else {
-			added[n] = true
-		}
-	})
-	return added
+	return promisorConfig(cfg)
 }

@@ -53,7 +53,7 @@ Examples:
 			if c.NArg() > 0 {
 				opts.Files = c.Args().Slice()
 			}
-			res := scanner.ScanStaged(".", opts)
+			res := scanner.ScanStagedContext(c.Context, ".", opts)
 			if len(res.Findings) == 0 && len(res.Errors) == 0 && !c.Bool("verbose") &&
 				c.String("format") == "text" && c.String("output") == "" {
 				return nil // a clean commit goes through silently

@@ -1,0 +1,298 @@
+package scanner
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/odb"
+)
+
+// credKey identifies one credential at one path.
+type credKey struct {
+	rule, value string
+	path        int32
+	allowed     bool // on a gemscan:allow line
+}
+
+// headState is HEAD as attribution sees it.
+type headState struct {
+	tree plumbing.Hash
+	ok   bool           // false on an unborn branch or an unreadable HEAD
+	node int32          // HEAD's index in h.nodes, -1 when outside the graph
+	anc  map[int32]bool // HEAD and its ancestors in the graph (by node)
+}
+
+// readHead resolves HEAD for attribution; failures are reported.
+func (h *history) readHead() headState {
+	st := headState{node: -1}
+	c, ok, err := h.r.head()
+	if err != nil {
+		h.errorf("%w", err)
+		return st
+	}
+	if !ok {
+		return st
+	}
+	if j, in := h.byH[c]; in {
+		st.tree, st.ok, st.node = h.nodes[j].info.Tree, true, j
+		return st
+	}
+	info, err := h.readCommit(c)
+	if err != nil {
+		h.errorf("HEAD: %w", err)
+		return st
+	}
+	st.tree, st.ok = info.Tree, true
+	return st
+}
+
+// headAncestors fills st.anc with HEAD and every ancestor of it in the graph.
+func (h *history) headAncestors(st *headState) {
+	if st.node < 0 || st.anc != nil {
+		return
+	}
+	st.anc = map[int32]bool{}
+	stack := []int32{st.node}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if st.anc[x] {
+			continue
+		}
+		st.anc[x] = true
+		stack = append(stack, h.nodes[x].parents...)
+	}
+}
+
+// attribute turns blob hits into findings: one per credential per path,
+// at the earliest commit (parents-first order) that put it there. A finding
+// still in HEAD gets its place in HEAD's version of the file; one that is
+// not, the commit that removed it when HEAD's history shows it.
+func (h *history) attribute() {
+	if len(h.hits)+len(h.allowHits) == 0 {
+		return
+	}
+	head := h.readHead()
+	ignore := h.headIgnore(head)
+	first := map[credKey]int{} // → index in h.intros
+	for i, in := range h.intros {
+		for _, hit := range h.hits[in.blob] {
+			k := credKey{hit.Rule, hit.Value, in.path, false}
+			if _, ok := first[k]; !ok {
+				first[k] = i
+			}
+		}
+		for _, hit := range h.allowHits[in.blob] {
+			k := credKey{hit.Rule, hit.Value, in.path, true}
+			if _, ok := first[k]; !ok {
+				first[k] = i
+			}
+		}
+	}
+	h.introsAt = map[int32][]int{}
+	for k := range first {
+		h.introsAt[k.path] = nil
+	}
+	for i, in := range h.intros {
+		if list, ok := h.introsAt[in.path]; ok {
+			h.introsAt[in.path] = append(list, i)
+		}
+	}
+	for k, i := range first {
+		in := h.intros[i]
+		p := h.pathList[in.path]
+		hits := h.hits[in.blob]
+		if k.allowed {
+			hits = h.allowHits[in.blob]
+		}
+		var f Finding
+		for _, hit := range hits {
+			if hit.Rule == k.rule && hit.Value == k.value {
+				f = hit
+				break
+			}
+		}
+		n := &h.nodes[h.order[in.order]]
+		f.File, f.Path = p, p
+		f.Commit = n.hash.String()
+		f.Author, f.Date = n.info.Author, n.info.When()
+		if head.ok {
+			if at, ok := h.inTree(head.tree, p, k.rule, k.value); ok {
+				f.InHead = true
+				f.HeadLine, f.HeadColumn = at.Line, at.Column
+			} else if head.node >= 0 {
+				h.headAncestors(&head)
+				f.RemovedBy = h.removedBy(&head, k, in.order)
+			}
+		}
+		h.res.keep(f, ignore != nil && ignore.matches(p), k.allowed)
+	}
+}
+
+// removedBy returns the last commit of HEAD's history, after order from,
+// whose diff against its first parent took the credential away from the
+// path: deleted the file or a directory above it, or replaced the file by a
+// version without the credential. It returns "" when the history diffed
+// shows none (the credential was never on HEAD's line, or left it in a way
+// only a merge's other parent shows).
+func (h *history) removedBy(head *headState, k credKey, from int32) string {
+	p := h.pathList[k.path]
+	type event struct {
+		order  int32
+		remove bool
+	}
+	var evs []event
+	for _, o := range h.removals[p] {
+		evs = append(evs, event{o, true})
+	}
+	for i := strings.IndexByte(p, '/'); i >= 0; {
+		for _, o := range h.removals[p[:i+1]] {
+			evs = append(evs, event{o, true})
+		}
+		j := strings.IndexByte(p[i+1:], '/')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	for _, o := range h.introsAt[k.path] {
+		in := h.intros[o]
+		holds := false
+		for _, hit := range h.hits[in.blob] {
+			if hit.Rule == k.rule && hit.Value == k.value {
+				holds = true
+				break
+			}
+		}
+		evs = append(evs, event{in.order, !holds})
+	}
+	sort.SliceStable(evs, func(a, b int) bool { return evs[a].order < evs[b].order })
+	last := ""
+	for _, e := range evs {
+		if e.order <= from {
+			continue
+		}
+		n := h.order[e.order]
+		if !head.anc[n] {
+			continue
+		}
+		if e.remove {
+			last = h.nodes[n].hash.String()
+		} else {
+			last = ""
+		}
+	}
+	return last
+}
+
+// inTree returns where the blob at path in tree holds the credential, and
+// false if it does not. A blob that should be read and cannot be is
+// reported (a missing one is counted with the others).
+func (h *history) inTree(tree plumbing.Hash, path, rule, value string) (Finding, bool) {
+	b, ok, err := h.lookup(tree, path)
+	if err != nil {
+		h.errorf("HEAD's %s: %w", path, err)
+		return Finding{}, false
+	}
+	if !ok {
+		return Finding{}, false
+	}
+	hits, scanned := h.hits[b]
+	if allowed, ok := h.allowHits[b]; ok {
+		// On a gemscan:allow line, but in the tree all the same.
+		hits, scanned = append(append([]Finding(nil), hits...), allowed...), true
+	}
+	if !scanned && !h.needed[b] {
+		// Not introduced by any scanned commit (outside --range or
+		// --since): read it now.
+		if h.headHits == nil {
+			h.headHits = map[plumbing.Hash][]Finding{}
+		}
+		if hits, scanned = h.headHits[b]; !scanned {
+			data, err := h.r.db.ReadType(b, odb.Blob)
+			switch {
+			case errors.Is(err, odb.ErrNotFound):
+				h.missingLate = append(h.missingLate, b)
+			case err != nil:
+				h.errorf("HEAD's %s: %w", path, err)
+			default:
+				if text, ok := textOf(data, h.opts.Binary); ok {
+					var allowed []Finding
+					hits, allowed = ScanBytes(h.opts.detector(), text, "", "")
+					hits = append(hits, allowed...)
+				}
+			}
+			h.headHits[b] = hits
+		}
+	}
+	for _, hit := range hits {
+		if hit.Rule == rule && hit.Value == value {
+			return hit, true
+		}
+	}
+	return Finding{}, false
+}
+
+// lookup finds the blob at path in tree; ok is false when there is none.
+func (h *history) lookup(tree plumbing.Hash, path string) (b plumbing.Hash, ok bool, err error) {
+	parts := strings.Split(path, "/")
+	cur := tree
+	for i, part := range parts {
+		es, err := h.tree(cur)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		found := false
+		for _, e := range es {
+			if e.Name == part {
+				if i == len(parts)-1 {
+					return e.Hash, e.IsBlob(), nil
+				}
+				if !e.IsTree() {
+					return plumbing.ZeroHash, false, nil
+				}
+				cur, found = e.Hash, true
+				break
+			}
+		}
+		if !found {
+			return plumbing.ZeroHash, false, nil
+		}
+	}
+	return plumbing.ZeroHash, false, nil
+}
+
+// headIgnore reads .gemscanignore from HEAD's tree. A file that is there
+// but cannot be read is an error: what it would have hidden is reported.
+func (h *history) headIgnore(head headState) ignoreSet {
+	tree, whose := head.tree, "HEAD's"
+	if h.opts.IgnoreFrom != "" {
+		// A pull request's own .gemscanignore does not count: its base's does.
+		info, err := h.readCommit(plumbing.NewHash(h.opts.IgnoreFrom))
+		if err != nil {
+			h.errorf("read the %s of %.12s: %w", IgnoreFile, h.opts.IgnoreFrom, err)
+			return nil
+		}
+		tree, whose = info.Tree, fmt.Sprintf("%.12s's", h.opts.IgnoreFrom)
+	} else if !head.ok {
+		return nil
+	}
+	b, ok, err := h.lookup(tree, IgnoreFile)
+	if err != nil {
+		h.errorf("read %s %s: %w", whose, IgnoreFile, err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	data, err := h.r.db.ReadType(b, odb.Blob)
+	if err != nil {
+		h.errorf("read %s %s: %w", whose, IgnoreFile, err)
+		return nil
+	}
+	return ignoreSet{{matcher: compileIgnore(data)}}
+}

@@ -1,0 +1,175 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/odb"
+)
+
+// lfsPointer is how a Git LFS pointer file starts.
+var lfsPointer = []byte("version https://git-lfs.github.com/spec/")
+
+// scanBlobs reads every wanted blob (all, when want is nil) once and keeps
+// what it holds. It may run while diffAll does: it touches only its own
+// fields.
+func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) {
+	det := h.opts.detector()
+	h.hits = map[plumbing.Hash][]Finding{}
+	h.allowHits = map[plumbing.Hash][]Finding{}
+	var mu sync.Mutex
+	h.seen = map[plumbing.Hash]bool{}
+	seen := h.seen
+	prog := &odb.Progress{}
+	stop := make(chan struct{})
+	var tick sync.WaitGroup
+	if h.opts.OnProgress != nil {
+		tick.Add(1)
+		go func() {
+			defer tick.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					h.opts.OnProgress(prog.Done.Load(), prog.Total.Load(), prog.Bytes.Load())
+					return
+				case <-t.C:
+					h.opts.OnProgress(prog.Done.Load(), prog.Total.Load(), prog.Bytes.Load())
+				}
+			}
+		}()
+	}
+	var binary, tooLarge, lfs, files, size int64
+	errs := h.r.db.Blobs(ctx, odb.BlobsOptions{
+		Want:     want,
+		Workers:  runtime.GOMAXPROCS(0),
+		Progress: prog,
+		MaxSize:  h.opts.MaxFileSize,
+		OnSkip: func(b plumbing.Hash, _ int64) {
+			mu.Lock()
+			seen[b] = true
+			tooLarge++
+			mu.Unlock()
+		},
+	}, func(b plumbing.Hash, data []byte) {
+		var found, allowed []Finding
+		var skipBinary, skipLarge, isLFS bool
+		if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
+			skipLarge = true
+		} else if text, ok := textOf(data, h.opts.Binary); !ok {
+			skipBinary = true
+		} else {
+			isLFS = bytes.HasPrefix(text, lfsPointer)
+			found, allowed = ScanBytes(det, text, "", "")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen[b] = true
+		if !skipBinary && !skipLarge {
+			// Counted as scanned only when scanned: a too-large blob
+			// inflated as another's delta base is only "too large".
+			files++
+			size += int64(len(data))
+		}
+		if skipBinary {
+			binary++
+		}
+		if skipLarge {
+			tooLarge++
+		}
+		if isLFS {
+			lfs++
+		}
+		if len(allowed) > 0 {
+			h.allowHits[b] = allowed
+		}
+		if len(found) > 0 {
+			h.hits[b] = found
+		}
+	})
+	close(stop)
+	tick.Wait()
+	h.blobErrs = errs
+	h.blobStats = Stats{Files: files, Bytes: size, Binary: binary, TooLarge: tooLarge}
+	h.lfs = int(lfs)
+}
+
+// checkMissing merges the blob pass's results and reports, as one error,
+// the blobs the history names but the database does not hold: a scan that
+// could not read them is incomplete, partial clone or not.
+func (h *history) checkMissing(ctx context.Context) {
+	h.res.Errors = append(h.res.Errors, h.blobErrs...)
+	st := &h.res.Stats
+	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
+	st.Binary, st.TooLarge = h.blobStats.Binary, h.blobStats.TooLarge
+	if h.lfs > 0 {
+		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
+			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))
+	}
+	if ctx.Err() != nil {
+		return // the blob pass stopped early: unseen blobs are not missing
+	}
+	missing := map[plumbing.Hash]bool{}
+	for _, b := range h.missingLate {
+		missing[b] = true
+	}
+	for b := range h.needed {
+		if !h.seen[b] && !missing[b] {
+			if _, _, err := h.r.db.Read(b); errors.Is(err, odb.ErrNotFound) {
+				missing[b] = true
+			}
+		}
+	}
+	if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), h.r.partialClone()); err != nil {
+		h.res.Errors = append(h.res.Errors, err)
+	}
+	if n := len(h.missingTrees); n > 0 {
+		h.res.Errors = append(h.res.Errors, fmt.Errorf("%d %w: the repository is a partial clone (git clone "+
+			"--filter=tree:…) and they were never fetched, so what they hold was not scanned; scan a clone that has them", n, errMissingTrees))
+	}
+}
+
+// errMissingTrees is wrapped by the one error a scan of a partial clone
+// returns for the trees it needed and could not find.
+var errMissingTrees = errors.New("tree(s) missing")
+
+// errMissingBlobs is wrapped by the one error a scan returns for the blobs
+// it needed and could not find.
+var errMissingBlobs = errors.New("blob(s) missing")
+
+// missingBlobsError returns one error for n missing blobs (some of them
+// listed), saying why they are missing and what to do, or nil for none.
+func missingBlobsError(n int, some []plumbing.Hash, partial bool) error {
+	if n == 0 {
+		return nil
+	}
+	sort.Slice(some, func(i, j int) bool { return bytes.Compare(some[i][:], some[j][:]) < 0 })
+	const show = 3
+	var names []string
+	for i, b := range some {
+		if i == show {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, b.String())
+	}
+	if partial {
+		return fmt.Errorf("%d %w (%s): the repository is a partial clone (git clone --filter) and they were never "+
+			"fetched, so they were not scanned; fetch them ('git backfill' with git 2.49 or later, or fetch these "+
+			"objects from the promisor remote) or scan a full clone", n, errMissingBlobs, strings.Join(names, ", "))
+	}
+	return fmt.Errorf("%d %w from the object database (the repository is corrupt), so they were not scanned: %s",
+		n, errMissingBlobs, strings.Join(names, ", "))
+}

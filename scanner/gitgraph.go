@@ -1,0 +1,228 @@
+package scanner
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/odb"
+)
+
+// graph loads every commit reachable from the tips (or in the range) and
+// orders the selected ones parents first, oldest first among the ready.
+func (h *history) graph(ctx context.Context) error {
+	r := h.r
+	var err error
+	if h.shallow, err = r.shallow(); err != nil {
+		return err
+	}
+	if len(h.shallow) > 0 {
+		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
+			"the repository is a shallow clone: history behind %d boundary commit(s) is not present and was not scanned", len(h.shallow)))
+	}
+	h.byH = map[plumbing.Hash]int32{}
+	var starts []plumbing.Hash
+	var selected map[plumbing.Hash]bool // nil: everything reachable from starts
+	include, excludeRevs := h.opts.Include, h.opts.Exclude
+	if h.opts.Range != "" {
+		from, to, ok := strings.Cut(h.opts.Range, "..")
+		if !ok || to == "" {
+			return fmt.Errorf("--range %q: want A..B", h.opts.Range)
+		}
+		include = append(include, to)
+		if from != "" {
+			excludeRevs = append(excludeRevs, from)
+		}
+	}
+	if len(include) > 0 {
+		for _, rev := range include {
+			c, err := r.resolve(rev)
+			if err != nil {
+				return fmt.Errorf("range: %w", err)
+			}
+			starts = append(starts, c)
+		}
+		var excl []plumbing.Hash
+		for _, rev := range excludeRevs {
+			c, err := r.resolve(rev)
+			if err != nil {
+				return fmt.Errorf("range: %w", err)
+			}
+			excl = append(excl, c)
+		}
+		if len(h.opts.ExcludeRefs) > 0 {
+			tips, err := r.tipsUnder(h.opts.ExcludeRefs)
+			if err != nil {
+				return err
+			}
+			excl = append(excl, tips...)
+		}
+		if len(excl) > 0 {
+			sel, err := selectCommits(ctx, starts, excl, h.shallow, h.readCommit)
+			if err != nil {
+				return err
+			}
+			selected = sel
+		}
+	} else {
+		tips, errs := r.tips(h.opts.Branches)
+		h.res.Errors = append(h.res.Errors, errs...)
+		for _, t := range tips {
+			starts = append(starts, t.commit)
+			if h.tipNames == nil {
+				h.tipNames = map[plumbing.Hash]string{}
+			}
+			if _, ok := h.tipNames[t.commit]; !ok {
+				h.tipNames[t.commit] = t.name
+			}
+		}
+	}
+	// Load the commits: a stack walk, every commit read once.
+	stack := append([]plumbing.Hash(nil), starts...)
+	for steps := 0; len(stack) > 0; steps++ {
+		if steps%256 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("load commits: %w", ctx.Err())
+		}
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if _, ok := h.byH[c]; ok || selected != nil && !selected[c] {
+			continue
+		}
+		info, err := h.readCommit(c)
+		if err != nil {
+			if name, ok := h.tipNames[c]; ok {
+				err = fmt.Errorf("ref %s: %w", name, err)
+			}
+			h.res.Errors = append(h.res.Errors, err)
+			continue
+		}
+		h.byH[c] = int32(len(h.nodes))
+		h.nodes = append(h.nodes, commitNode{hash: c, info: info})
+		if h.shallow[c] {
+			continue
+		}
+		for _, p := range info.Parents {
+			if _, ok := h.byH[p]; !ok && (selected == nil || selected[p]) {
+				stack = append(stack, p)
+			}
+		}
+	}
+	// Link parents (only those in the graph), then Kahn's algorithm.
+	children := make([][]int32, len(h.nodes))
+	pending := make([]int, len(h.nodes))
+	for i := range h.nodes {
+		n := &h.nodes[i]
+		if h.shallow[n.hash] {
+			continue
+		}
+		for _, p := range n.info.Parents {
+			if j, ok := h.byH[p]; ok {
+				n.parents = append(n.parents, j)
+				children[j] = append(children[j], int32(i))
+				pending[i]++
+			}
+		}
+	}
+	q := &readyQueue{nodes: h.nodes}
+	for i := range h.nodes {
+		if pending[i] == 0 {
+			heap.Push(q, int32(i))
+		}
+	}
+	for q.Len() > 0 {
+		i := heap.Pop(q).(int32)
+		h.nodes[i].order = int32(len(h.order))
+		h.order = append(h.order, i)
+		for _, c := range children[i] {
+			if pending[c]--; pending[c] == 0 {
+				heap.Push(q, c)
+			}
+		}
+	}
+	if len(h.order) < len(h.nodes) {
+		h.breakCycle(pending)
+	}
+	return nil
+}
+
+// breakCycle handles commits the topological sort could not place: each
+// is on a cycle of parent links or behind one, which only forged objects
+// can make. The error names a commit on the cycle; the unplaced commits are
+// still scanned (after the others, in hash order) so their content is not
+// lost.
+func (h *history) breakCycle(pending []int) {
+	// Every unplaced commit has an unplaced parent: follow them until one
+	// comes back.
+	start := int32(-1)
+	for i := range h.nodes {
+		if pending[i] > 0 {
+			start = int32(i)
+			break
+		}
+	}
+	seen := map[int32]bool{}
+	x := start
+	for !seen[x] {
+		seen[x] = true
+		for _, p := range h.nodes[x].parents {
+			if pending[p] > 0 {
+				x = p
+				break
+			}
+		}
+	}
+	h.errorf("commit %s: the history loops back on itself (a commit is its own ancestor): "+
+		"the repository is corrupt or forged", h.nodes[x].hash)
+	var rest []int32
+	for i := range h.nodes {
+		if pending[i] > 0 {
+			rest = append(rest, int32(i))
+		}
+	}
+	sort.Slice(rest, func(a, b int) bool {
+		return bytes.Compare(h.nodes[rest[a]].hash[:], h.nodes[rest[b]].hash[:]) < 0
+	})
+	for _, i := range rest {
+		h.nodes[i].order = int32(len(h.order))
+		h.order = append(h.order, i)
+	}
+}
+
+func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
+	data, err := h.r.db.ReadType(c, odb.Commit)
+	if err != nil {
+		return odb.CommitInfo{}, fmt.Errorf("read commit: %w", err)
+	}
+	info, err := odb.ParseCommit(data)
+	if err != nil {
+		return info, fmt.Errorf("commit %s: %w", c, err)
+	}
+	return info, nil
+}
+
+// readyQueue orders commits whose parents are done by commit time.
+type readyQueue struct {
+	nodes []commitNode
+	items []int32
+}
+
+func (q *readyQueue) Len() int { return len(q.items) }
+func (q *readyQueue) Less(i, j int) bool {
+	a, b := &q.nodes[q.items[i]], &q.nodes[q.items[j]]
+	if a.info.CommitTime != b.info.CommitTime {
+		return a.info.CommitTime < b.info.CommitTime
+	}
+	return bytes.Compare(a.hash[:], b.hash[:]) < 0
+}
+func (q *readyQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *readyQueue) Push(x any)    { q.items = append(q.items, x.(int32)) }
+func (q *readyQueue) Pop() any {
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return x
+}

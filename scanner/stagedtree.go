@@ -1,0 +1,235 @@
+package scanner
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"hash"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/odb"
+)
+
+// stageMerged is the stage of an entry that is not in conflict.
+const stageMerged = 0
+
+// treeOf computes what git write-tree would for a range of the index, so
+// that only directories whose hash differs from HEAD's are read. A
+// directory the index's cache-tree still vouches for costs nothing; the
+// others are hashed from their entries (once: results are memoised).
+type treeOf struct {
+	entries []indexEntry
+	memo    map[string]dirHash
+	buf     []byte
+	h       hash.Hash
+}
+
+type dirHash struct {
+	hash plumbing.Hash
+	ok   bool // false when an entry is unmerged or intent-to-add
+}
+
+// groupEnd returns the end of the run of entries, from i, below dir
+// ("a/b/").
+func (t *treeOf) groupEnd(i, hi int, dir string) int {
+	return i + sort.Search(hi-i, func(k int) bool {
+		n := t.entries[i+k].Name
+		return !strings.HasPrefix(n, dir) && n > dir
+	})
+}
+
+// each calls file for each entry directly in dir and sub for each
+// subdirectory's range, in index (= tree) order.
+func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name string), sub func(lo, hi int, name string)) {
+	for i := lo; i < hi; {
+		e := &t.entries[i]
+		rest := e.Name[len(dir):]
+		if e.Mode == modeTree {
+			// A sparse directory entry ("out/"): one entry, like a file.
+			file(e, strings.TrimSuffix(rest, "/"))
+			i++
+			continue
+		}
+		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+			name := rest[:slash]
+			j := t.groupEnd(i, hi, dir+name+"/")
+			sub(i, j, name)
+			i = j
+			continue
+		}
+		file(e, rest)
+		i++
+	}
+}
+
+// hash returns the tree hash of entries[lo:hi], the directory dir.
+func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
+	if ct.valid() && ct.count == hi-lo {
+		return dirHash{ct.hash, true}
+	}
+	if r, ok := t.memo[dir]; ok {
+		return r
+	}
+	// Children first: their hashes go into this directory's object.
+	type kid struct {
+		name  string
+		entry *indexEntry
+		sub   dirHash
+	}
+	var kids []kid
+	ok := true
+	t.each(lo, hi, dir, func(e *indexEntry, name string) {
+		if e.Stage != stageMerged || e.IntentToAdd {
+			ok = false
+		}
+		kids = append(kids, kid{name: name, entry: e})
+	}, func(l, h int, name string) {
+		r := t.hash(l, h, dir+name+"/", ct.child(name))
+		ok = ok && r.ok
+		kids = append(kids, kid{name: name, sub: r})
+	})
+	res := dirHash{ok: ok}
+	if ok {
+		b := t.buf[:0]
+		for _, k := range kids {
+			if k.entry == nil {
+				b = append(b, "40000 "...)
+				b = append(b, k.name...)
+				b = append(b, 0)
+				b = append(b, k.sub.hash[:]...)
+				continue
+			}
+			b = strconv.AppendUint(b, uint64(k.entry.Mode), 8)
+			b = append(b, ' ')
+			b = append(b, k.name...)
+			b = append(b, 0)
+			b = append(b, k.entry.Hash[:]...)
+		}
+		t.buf = b
+		if t.h == nil {
+			t.h = sha1.New()
+		}
+		t.h.Reset()
+		var head [32]byte
+		t.h.Write(strconv.AppendInt(append(head[:0], "tree "...), int64(len(b)), 10))
+		t.h.Write([]byte{0})
+		t.h.Write(b)
+		t.h.Sum(res.hash[:0])
+	}
+	t.memo[dir] = res
+	return res
+}
+
+// changes finds the staged files that differ from HEAD, reading HEAD's tree
+// only where the index's directory hashes differ from it.
+func (s *staged) changes() error {
+	t := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+	return s.compare(t, 0, len(s.entries), "", s.cacheTree, s.head)
+}
+
+func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headTree plumbing.Hash) error {
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("compare the index with HEAD: %w", err)
+	}
+	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
+		return nil
+	}
+	var head []odb.TreeEntry
+	if !headTree.IsZero() {
+		data, err := s.db.ReadType(headTree, odb.Tree)
+		if err == nil {
+			if head, err = odb.ParseTree(data); err != nil {
+				err = fmt.Errorf("tree %s: %w", headTree, err)
+			}
+		}
+		if err != nil {
+			// Compare with an empty directory instead: every staged
+			// file below it is judged (over-report rather than miss).
+			s.errs = append(s.errs, fmt.Errorf("read HEAD's %s: %w", displayDir(dir), err))
+			head = nil
+		}
+	}
+	inHead := make(map[string]odb.TreeEntry, len(head))
+	for _, e := range head {
+		key := e.Name
+		if e.IsTree() {
+			key += "/"
+		}
+		inHead[key] = e
+	}
+	var err error
+	t.each(lo, hi, dir, func(e *indexEntry, name string) {
+		if e.Mode == modeTree {
+			// A sparse index keeps a directory outside the sparse cone
+			// as one entry with its tree's hash.
+			old, had := inHead[name+"/"]
+			delete(inHead, name+"/")
+			if (!had || old.Hash != e.Hash) && err == nil {
+				err = fmt.Errorf("%s: a sparse-index directory differs from HEAD; gemscan reads only expanded entries "+
+					"(run 'git sparse-checkout disable' or scan with 'gemscan dir')", e.Name)
+			}
+			return
+		}
+		old, had := inHead[name]
+		delete(inHead, name)
+		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {
+			return
+		}
+		if had && old.Hash == e.Hash {
+			return
+		}
+		c := change{path: e.Name, new: e.Hash}
+		if had && old.IsBlob() {
+			c.old = old.Hash
+		}
+		s.changed = append(s.changed, c)
+	}, func(l, h int, name string) {
+		old := inHead[name+"/"]
+		delete(inHead, name+"/")
+		if err == nil {
+			err = s.compare(t, l, h, dir+name+"/", ct.child(name), old.Hash)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// What HEAD has and the index does not: deletions (and rename sources).
+	for _, e := range inHead {
+		switch {
+		case e.IsBlob():
+			s.deleted = append(s.deleted, e.Hash)
+		case e.IsTree() && len(s.deleted) < maxRenameSources:
+			s.collectBlobs(e.Hash, 0)
+		}
+	}
+	return nil
+}
+
+// maxRenameSources bounds how many removed files are read as possible
+// sources of renamed ones.
+const maxRenameSources = 256
+
+func (s *staged) collectBlobs(tree plumbing.Hash, depth int) {
+	if depth > 32 || len(s.deleted) >= maxRenameSources {
+		return
+	}
+	data, err := s.db.ReadType(tree, odb.Tree)
+	if err != nil {
+		return
+	}
+	es, err := odb.ParseTree(data)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		switch {
+		case e.IsBlob():
+			s.deleted = append(s.deleted, e.Hash)
+		case e.IsTree():
+			s.collectBlobs(e.Hash, depth+1)
+		}
+	}
+}
