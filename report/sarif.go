@@ -142,6 +142,12 @@ func writeSARIF(w io.Writer, r *Report) error {
 		return sarifResultOf(r, f, ruleIndex[f.Rule])
 	})
 	js.field(in, false, "columnKind", run.ColumnKind)
+	if len(run.Properties) > 0 {
+		js.field(in, false, "properties", run.Properties)
+	}
+	if run.AutomationDetails != nil {
+		js.field(in, false, "automationDetails", run.AutomationDetails)
+	}
 	js.raw("\n    }\n  ]\n}\n")
 	return js.flush()
 }
