@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/gemscan-dev/gemscan/internal/odb"
+	"github.com/gemscan-dev/gemscan/rules"
 )
 
 // lfsPointer is how a Git LFS pointer file starts.
@@ -51,59 +52,104 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 			}
 		}()
 	}
-	var binary, tooLarge, lfs, files, size int64
-	errs := h.r.db.Blobs(ctx, odb.BlobsOptions{
-		Want:     want,
-		Workers:  runtime.GOMAXPROCS(0),
-		Progress: prog,
-		MaxSize:  h.opts.MaxFileSize,
-		OnSkip: func(b plumbing.Hash, _ int64) {
-			mu.Lock()
-			seen[b] = true
-			tooLarge++
-			mu.Unlock()
-		},
-	}, func(b plumbing.Hash, data []byte) {
-		var found, allowed []Finding
-		var skipBinary, skipLarge, isLFS bool
-		if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
-			skipLarge = true
-		} else if text, ok := textOf(data, h.opts.Binary); !ok {
-			skipBinary = true
-		} else {
-			isLFS = bytes.HasPrefix(text, lfsPointer)
-			found, allowed = ScanBytes(det, text, "", "")
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		seen[b] = true
-		if !skipBinary && !skipLarge {
-			// Counted as scanned only when scanned: a too-large blob
-			// inflated as another's delta base is only "too large".
-			files++
-			size += int64(len(data))
-		}
-		if skipBinary {
-			binary++
-		}
-		if skipLarge {
-			tooLarge++
-		}
-		if isLFS {
-			lfs++
-		}
-		if len(allowed) > 0 {
-			h.allowHits[b] = allowed
-		}
-		if len(found) > 0 {
-			h.hits[b] = found
-		}
-	})
+	var st blobTally
+	var errs []error
+	if want != nil && len(h.needed) <= fewBlobs {
+		// A short range (a push, a pull request) needs a handful of blobs:
+		// read each directly rather than plan the whole pack.
+		errs = h.readFewBlobs(ctx, prog, func(b plumbing.Hash, data []byte) { h.scanBlob(det, &mu, &st, b, data) })
+	} else {
+		errs = h.r.db.Blobs(ctx, odb.BlobsOptions{
+			Want:     want,
+			Workers:  runtime.GOMAXPROCS(0),
+			Progress: prog,
+			MaxSize:  h.opts.MaxFileSize,
+			OnSkip: func(b plumbing.Hash, _ int64) {
+				mu.Lock()
+				seen[b] = true
+				st.tooLarge++
+				mu.Unlock()
+			},
+		}, func(b plumbing.Hash, data []byte) { h.scanBlob(det, &mu, &st, b, data) })
+	}
 	close(stop)
 	tick.Wait()
 	h.blobErrs = errs
-	h.blobStats = Stats{Files: files, Bytes: size, Binary: binary, TooLarge: tooLarge}
-	h.lfs = int(lfs)
+	h.blobStats = Stats{Files: st.files, Bytes: st.size, Binary: st.binary, TooLarge: st.tooLarge}
+	h.lfs = int(st.lfs)
+}
+
+// fewBlobs is the most blobs the blob pass reads one by one; more are read
+// in pack order, each delta family once.
+const fewBlobs = 4096
+
+// blobTally counts what the blob pass saw.
+type blobTally struct {
+	binary, tooLarge, lfs, files, size int64
+}
+
+// scanBlob scans one blob of the blob pass and records what it holds.
+func (h *history) scanBlob(det *rules.Detector, mu *sync.Mutex, st *blobTally, b plumbing.Hash, data []byte) {
+	var found, allowed []Finding
+	var skipBinary, skipLarge, isLFS bool
+	if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
+		skipLarge = true
+	} else if text, ok := textOf(data, h.opts.Binary); !ok {
+		skipBinary = true
+	} else {
+		isLFS = bytes.HasPrefix(text, lfsPointer)
+		found, allowed = ScanBytes(det, text, "", "")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	h.seen[b] = true
+	if !skipBinary && !skipLarge {
+		// Counted as scanned only when scanned: a too-large blob
+		// inflated as another's delta base is only "too large".
+		st.files++
+		st.size += int64(len(data))
+	}
+	if skipBinary {
+		st.binary++
+	}
+	if skipLarge {
+		st.tooLarge++
+	}
+	if isLFS {
+		st.lfs++
+	}
+	if len(allowed) > 0 {
+		h.allowHits[b] = allowed
+	}
+	if len(found) > 0 {
+		h.hits[b] = found
+	}
+}
+
+// readFewBlobs reads the needed blobs one by one, in hash order. A blob the
+// database lacks is left unseen (checkMissing counts it); any other read
+// error is reported.
+func (h *history) readFewBlobs(ctx context.Context, prog *odb.Progress, scan func(plumbing.Hash, []byte)) []error {
+	list := slices.SortedFunc(maps.Keys(h.needed), func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	prog.Total.Store(int64(len(list)))
+	var errs []error
+	for _, b := range list {
+		if err := ctx.Err(); err != nil {
+			return append(errs, err)
+		}
+		data, err := h.r.db.ReadType(b, odb.Blob)
+		switch {
+		case errors.Is(err, odb.ErrNotFound):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("read blob %s: %w", b, err))
+			continue
+		}
+		scan(b, data)
+		prog.Done.Add(1)
+		prog.Bytes.Add(int64(len(data)))
+	}
+	return errs
 }
 
 // checkMissing merges the blob pass's results and reports, as one error,

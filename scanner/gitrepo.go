@@ -295,6 +295,13 @@ func (r *repo) resolve(rev string) (plumbing.Hash, error) {
 }
 
 func (r *repo) resolveBase(name string) (plumbing.Hash, error) {
+	if len(name) == 40 {
+		// A full object name is that object, as git reads it: no ref
+		// lookups, no prefix search over every pack index.
+		if h, ok := hexHash(name); ok {
+			return r.peel(h)
+		}
+	}
 	for _, full := range []string{name, "refs/" + name, "refs/tags/" + name, "refs/heads/" + name,
 		"refs/remotes/" + name, "refs/remotes/" + name + "/HEAD"} {
 		if full != "HEAD" && !strings.HasPrefix(full, "refs/") {
