@@ -119,6 +119,7 @@ type history struct {
 	seen      map[plumbing.Hash]bool
 	blobErrs  []error
 	blobStats Stats
+	arch      blobArchives
 }
 
 func (h *history) errorf(format string, args ...any) {
@@ -471,6 +472,8 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 		var nAllowed int
 		if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
 			skipLarge = true
+		} else if fs, n, ok := h.arch.scan(ctx, det, b, data, &h.opts.Options); ok {
+			found, nAllowed = fs, n
 		} else if text, ok := textOf(data, h.opts.Binary); !ok {
 			skipBinary = true
 		} else {
@@ -507,6 +510,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 // history names but the database does not hold.
 func (h *history) checkMissing() {
 	h.res.Errors = append(h.res.Errors, h.blobErrs...)
+	h.arch.finish(h)
 	st := &h.res.Stats
 	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
 	st.Binary, st.TooLarge, st.Allowed = h.blobStats.Binary, h.blobStats.TooLarge, h.blobStats.Allowed
@@ -577,7 +581,7 @@ func (h *history) attribute() {
 			}
 		}
 		n := &h.nodes[h.order[in.order]]
-		f.File, f.Path = p, p
+		f.File, f.Path = p+f.File, p+f.Path // an archive member's hit holds "!member"
 		f.Commit = n.hash.String()
 		f.Author, f.Date = n.info.Author, n.info.When()
 		if hasHead {
