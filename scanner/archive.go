@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,9 +129,16 @@ func scanArchiveFile(ctx context.Context, det *rules.Detector, r io.ReaderAt, si
 }
 
 // scanLargeArchive is scanArchiveFile for a file too large to be read
-// whole: its members are read from the file at random.
-func scanLargeArchive(ctx context.Context, det *rules.Detector, f *os.File, head []byte, j fileJob, opts *Options, col *collector) bool {
-	if !opts.isArchive(head) {
+// whole: its members are read from the file at random. It reads the
+// file's first bytes itself, wherever the file's offset is.
+func scanLargeArchive(ctx context.Context, det *rules.Detector, f *os.File, j fileJob, opts *Options, col *collector) bool {
+	head := make([]byte, archive.SniffLen)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+		return true
+	}
+	if !opts.isArchive(head[:n]) {
 		return false
 	}
 	st, err := f.Stat()

@@ -317,7 +317,7 @@ func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJ
 		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
-	if scanLargeArchive(ctx, det, f, head[:n], j, &opts, col) {
+	if scanLargeArchive(ctx, det, f, j, &opts, col) {
 		return buf
 	}
 	if !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {

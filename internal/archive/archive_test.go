@@ -428,3 +428,28 @@ func BenchmarkDetect(b *testing.B) {
 		}
 	}
 }
+
+// TestLengthPrefix: a printable length byte before a string is not part of
+// the string: "5" before 53 characters, "55" in UTF-8 resource pools.
+func TestLengthPrefix(t *testing.T) {
+	s := "AQ." + strings.Repeat("k", 50)
+	for _, data := range [][]byte{
+		append([]byte{0xff, 53}, s...),
+		append([]byte{0xff, 53, 53}, s...),
+		append([]byte{0xff, 0xff, 53, 0}, func() []byte {
+			var b []byte
+			for _, c := range []byte(s) {
+				b = append(b, c, 0)
+			}
+			return b
+		}()...),
+	} {
+		if got := string(Printable(data)); got != s+"\n" {
+			t.Errorf("Printable(%q) = %q", data, got)
+		}
+	}
+	// A run that only starts with a character is kept whole.
+	if got := string(Printable([]byte("5abcdefg"))); got != "5abcdefg\n" {
+		t.Errorf("got %q", got)
+	}
+}

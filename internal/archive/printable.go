@@ -66,12 +66,28 @@ func printableByte(c byte) bool { return c >= 0x20 && c < 0x7f || c == '\t' }
 
 // end writes a finished run to out if it is long enough, and empties it.
 func end(out []byte, run *[]byte) []byte {
-	if len(*run) >= MinRun {
-		out = append(out, *run...)
+	if r := lengthPrefixed(*run); len(r) >= MinRun {
+		out = append(out, r...)
 		out = append(out, '\n')
 	}
 	*run = (*run)[:0]
 	return out
+}
+
+// lengthPrefixed drops the length byte that binary formats store before a
+// string, when it happens to be printable and so joins the run: compiled
+// resource tables (a UTF-16 length unit, or UTF-16 and UTF-8 length bytes),
+// .dex string data and .class constants. "5AQ.Ab…" is a 53-character key
+// after its length: left joined, it would not stand as a word of its own.
+func lengthPrefixed(run []byte) []byte {
+	n := len(run)
+	switch {
+	case n >= 3 && run[0] == run[1] && int(run[0]) == n-2:
+		return run[2:]
+	case n >= 2 && int(run[0]) == n-1:
+		return run[1:]
+	}
+	return run
 }
 
 func (p *printer) write(out, data []byte) []byte {
