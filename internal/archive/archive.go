@@ -85,7 +85,8 @@ type Limits struct {
 	// outermost archive only; 0 opens none.
 	MaxDepth int
 	// MaxExpanded bounds the bytes decompressed for one outermost archive,
-	// counting every nested level.
+	// counting every nested level: the work, not the memory, which stays
+	// bounded by MaxBuffer per level whatever the archive holds.
 	MaxExpanded int64
 	// MaxRatio bounds decompressed bytes per byte of the outermost
 	// archive, once more than RatioFloor bytes have been decompressed.
@@ -99,7 +100,7 @@ type Limits struct {
 // Default limits.
 const (
 	DefaultMaxDepth    = 3
-	DefaultMaxExpanded = 256 << 20
+	DefaultMaxExpanded = 1 << 30
 	DefaultMaxRatio    = 100
 	DefaultRatioFloor  = 16 << 20
 	DefaultMaxBuffer   = 32 << 20

@@ -453,3 +453,27 @@ func TestLengthPrefix(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestZstdWindow: a zstd frame asking for a 1 GiB window is refused, not
+// allocated.
+func TestZstdWindow(t *testing.T) {
+	var buf bytes.Buffer
+	enc, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Write([]byte("hello, hello, hello\n"))
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if data[4]&0x20 != 0 {
+		t.Fatal("the encoder wrote a single-segment frame: no window descriptor to patch")
+	}
+	data[5] = 20 << 3 // window log 10+20: 1 GiB
+	got := walk(t, "big.zst", data, DefaultLimits())
+	if got.err == nil || len(got.members) != 0 {
+		t.Fatalf("walk = %+v, want an error", got)
+	}
+	t.Log(got.err)
+}

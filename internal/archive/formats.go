@@ -134,11 +134,14 @@ func decompressor(f Format, r io.Reader) (io.Reader, func(), error) {
 	return nil, nil, fmt.Errorf("no decompressor for %s", f)
 }
 
+// maxZstdMemory bounds what a zstd decoder may allocate.
+const maxZstdMemory = 2 * MaxXzDict
+
 // newZstd returns a single-threaded zstd decoder whose window, and so its
 // memory, is bounded whatever the frame header asks for.
 func newZstd(r io.Reader) (*zstd.Decoder, error) {
 	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(MaxXzDict), zstd.WithDecoderMaxMemory(DefaultMaxExpanded))
+		zstd.WithDecoderMaxWindow(MaxXzDict), zstd.WithDecoderMaxMemory(maxZstdMemory))
 	if err != nil {
 		return nil, fmt.Errorf("zstd: %w", err)
 	}
