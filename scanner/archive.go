@@ -162,8 +162,10 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 		var a archiveScan
 		a.stats, a.err = archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(det, name, name))
 		if a.err == nil {
-			// Read what follows the archive, as a file would be read whole.
-			_, a.err = io.Copy(io.Discard, br)
+			// Read what follows the archive: a pipe is read to its end.
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				a.err = fmt.Errorf("read %s: %w", name, err)
+			}
 		}
 		res.Findings, res.Stats.Allowed = a.findings, int64(a.allowed)
 		res.Stats.Archives, res.Stats.Members = a.stats.Archives, a.stats.Members

@@ -431,3 +431,19 @@ func archNoErrors(t *testing.T, res *Result) {
 		t.Fatalf("errors: %v", res.Errors)
 	}
 }
+
+// TestArchiveCheckIsFree: deciding that a file is not an archive looks at a
+// fixed few bytes and allocates nothing, however large the file.
+func TestArchiveCheckIsFree(t *testing.T) {
+	opts := Options{}
+	for _, size := range []int{0, 10, 300, 1 << 20} {
+		data := bytes.Repeat([]byte("x"), size)
+		if n := testing.AllocsPerRun(100, func() {
+			if opts.isArchive(data) {
+				t.Fatal("text taken for an archive")
+			}
+		}); n != 0 {
+			t.Errorf("size %d: %v allocations", size, n)
+		}
+	}
+}

@@ -164,8 +164,12 @@ func Walk(ctx context.Context, name string, r io.ReaderAt, size int64, lim Limit
 	return w.st, err
 }
 
+// MaxStreamHold bounds a zip or xz stream that WalkReader must hold in
+// memory to read.
+const MaxStreamHold = 256 << 20
+
 // WalkReader is Walk for a stream (standard input): formats that need
-// random access are held in memory, up to lim.MaxExpanded bytes.
+// random access are held in memory, up to MaxStreamHold bytes.
 func WalkReader(ctx context.Context, name string, r io.Reader, lim Limits, fn func(Member) error) (Stats, error) {
 	w := &walker{ctx: ctx, lim: lim, fn: fn}
 	br := bufio.NewReader(&inputCounter{r: r, w: w})
@@ -182,12 +186,13 @@ func WalkReader(ctx context.Context, name string, r io.Reader, lim Limits, fn fu
 	}
 	w.st.Archives++
 	if f == Zip || f == Xz {
-		data, err := readBounded(br, lim.MaxExpanded)
+		data, err := readBounded(br, MaxStreamHold)
 		if err != nil {
 			return w.st, fmt.Errorf("read %s: %w", name, err)
 		}
 		if data == nil {
-			return w.st, fmt.Errorf("%s: %w: a %s stream larger than %d bytes cannot be held in memory", name, ErrLimit, f, lim.MaxExpanded)
+			return w.st, fmt.Errorf("%s: %w: a %s stream over %d bytes cannot be held in memory to be read (save it to a file)",
+				name, ErrLimit, f, MaxStreamHold)
 		}
 		return w.st, w.openAt(name, f, bytes.NewReader(data), int64(len(data)), 1)
 	}
