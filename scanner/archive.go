@@ -54,7 +54,15 @@ type archiveScan struct {
 	findings []Finding
 	allowed  int
 	stats    archive.Stats
+	tooLarge int64    // members over the size limit, not (wholly) scanned
+	notes    []string // the scanner's own, merged into stats.Notes by walk
 	err      error
+}
+
+// walk records what archive.Walk or WalkReader returned.
+func (a *archiveScan) walk(st archive.Stats, err error) {
+	a.stats, a.err = st, err
+	a.stats.Notes = append(a.stats.Notes, a.notes...)
 }
 
 // scanArchive scans the members of the archive in r (size bytes), found at
@@ -62,19 +70,40 @@ type archiveScan struct {
 // and Path are those with the member's chain appended.
 func scanArchive(ctx context.Context, det *rules.Detector, r io.ReaderAt, size int64, file, path string, opts *Options) archiveScan {
 	var a archiveScan
-	a.stats, a.err = archive.Walk(ctx, file, r, size, opts.archiveLimits(), a.member(det, file, path))
+	a.walk(archive.Walk(ctx, file, r, size, opts.archiveLimits(), a.member(det, file, path, opts.MaxFileSize)))
 	return a
 }
 
 // member returns the callback that scans one member of an archive walked
-// under the name file.
-func (a *archiveScan) member(det *rules.Detector, file, path string) func(archive.Member) error {
+// under the name file. Members are held to the file size limit (maxSize,
+// 0 for none) as files are: one that declares a larger size is skipped,
+// one of unknown size (a compressed stream) is scanned up to the limit.
+func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int64) func(archive.Member) error {
 	return func(m archive.Member) error {
+		if maxSize > 0 && m.Size > maxSize {
+			a.tooLarge++
+			return nil
+		}
+		r := m.Reader
+		if maxSize > 0 {
+			r = io.LimitReader(m.Reader, maxSize)
+		}
 		chain := strings.TrimPrefix(m.Path, file)
-		fs, allowed, err := scanMember(det, m.Reader, file+chain, path+chain)
+		fs, allowed, err := scanMember(det, r, file+chain, path+chain)
 		a.findings = append(a.findings, fs...)
 		a.allowed += allowed
-		return err
+		if err != nil || maxSize <= 0 {
+			return err
+		}
+		var one [1]byte
+		if n, err := m.Reader.Read(one[:]); n > 0 {
+			a.tooLarge++
+			a.notes = append(a.notes, fmt.Sprintf(
+				"%s: only the first %d bytes were scanned (the file size limit; 0 lifts it)", m.Path, maxSize))
+		} else if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		return nil
 	}
 }
 
@@ -83,7 +112,7 @@ func (a *archiveScan) member(det *rules.Detector, file, path string) func(archiv
 func scanMember(det *rules.Detector, r io.Reader, file, path string) ([]Finding, int, error) {
 	buf, err := io.ReadAll(io.LimitReader(r, memberBuffer+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", file, err)
+		return nil, 0, err // the archive's walk names the member
 	}
 	if len(buf) <= memberBuffer {
 		text, ok := textOf(buf, false)
@@ -98,6 +127,9 @@ func scanMember(det *rules.Detector, r io.Reader, file, path string) ([]Finding,
 		rest = archive.NewPrintableReader(rest)
 	}
 	fs, allowed, _, err := ScanReader(det, rest, file, path)
+	if u := errors.Unwrap(err); u != nil {
+		err = u // "read FILE: …": the archive's walk names the member
+	}
 	return fs, allowed, err
 }
 
@@ -122,6 +154,7 @@ func scanArchiveFile(ctx context.Context, det *rules.Detector, r io.ReaderAt, si
 		s.Files++
 		s.Archives += a.stats.Archives
 		s.Members += a.stats.Members
+		s.TooLarge += a.tooLarge
 		addNotes(s, a.stats.Notes)
 	})
 	col.add(a.findings, a.allowed, size, a.err)
@@ -160,7 +193,7 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 	head, _ := br.Peek(archive.SniffLen) // a read error comes again below
 	if opts.isArchive(head) {
 		var a archiveScan
-		a.stats, a.err = archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(det, name, name))
+		a.walk(archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(det, name, name, opts.MaxFileSize)))
 		if a.err == nil {
 			// Read what follows the archive: a pipe is read to its end.
 			if _, err := io.Copy(io.Discard, br); err != nil {
@@ -169,6 +202,7 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 		}
 		res.Findings, res.Stats.Allowed = a.findings, int64(a.allowed)
 		res.Stats.Archives, res.Stats.Members = a.stats.Archives, a.stats.Members
+		res.Stats.TooLarge = a.tooLarge
 		addNotes(&res.Stats, a.stats.Notes)
 		if a.err != nil {
 			res.Errors = append(res.Errors, a.err)
@@ -207,6 +241,7 @@ type blobArchives struct {
 	mu       sync.Mutex
 	archives int64
 	members  int64
+	tooLarge int64
 	notes    map[plumbing.Hash][]string
 	errs     map[plumbing.Hash]error
 }
@@ -223,6 +258,7 @@ func (ba *blobArchives) scan(ctx context.Context, det *rules.Detector, b plumbin
 	defer ba.mu.Unlock()
 	ba.archives += a.stats.Archives
 	ba.members += a.stats.Members
+	ba.tooLarge += a.tooLarge
 	if len(a.stats.Notes) > 0 {
 		if ba.notes == nil {
 			ba.notes = map[plumbing.Hash][]string{}
@@ -243,6 +279,7 @@ func (ba *blobArchives) scan(ctx context.Context, det *rules.Detector, b plumbin
 func (ba *blobArchives) finish(h *history) {
 	h.res.Stats.Archives += ba.archives
 	h.res.Stats.Members += ba.members
+	h.res.Stats.TooLarge += ba.tooLarge
 	if len(ba.notes) == 0 && len(ba.errs) == 0 {
 		return
 	}
@@ -305,6 +342,7 @@ func (s *staged) scanArchive(res *Result, c change, data []byte, opts *Options, 
 	res.Stats.Files++
 	res.Stats.Archives += a.stats.Archives
 	res.Stats.Members += a.stats.Members
+	res.Stats.TooLarge += a.tooLarge
 	res.Stats.Allowed += int64(a.allowed)
 	addNotes(&res.Stats, a.stats.Notes)
 	if a.err != nil {

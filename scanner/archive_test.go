@@ -191,11 +191,11 @@ func TestArchiveDir(t *testing.T) {
 func TestArchiveBombDir(t *testing.T) {
 	k := testkeys.New(63).Set()
 	dir := t.TempDir()
-	bomb := zipOf(t, member{"a.env", []byte("GOOGLE_KEY=" + k.APIKey + "\n")}, member{"zeros", make([]byte, 20<<20)})
+	bomb := zipOf(t, member{"a.env", []byte("GOOGLE_KEY=" + k.APIKey + "\n")}, member{"in.zip", zipOf(t, member{"zeros", make([]byte, 20<<20)})})
 	writeFile(t, dir, "bomb.zip", bomb)
 	writeFile(t, dir, "x.env", []byte("KEY="+k.AQKey+"\n"))
 	res := ScanPaths(context.Background(), []string{dir}, Options{})
-	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], archive.ErrLimit) || !strings.Contains(res.Errors[0].Error(), "bomb.zip!zeros") {
+	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], archive.ErrLimit) || !strings.Contains(res.Errors[0].Error(), "bomb.zip!in.zip!zeros: archive limit exceeded") {
 		t.Fatalf("errors = %v, want one archive limit error", res.Errors)
 	}
 	d := filepath.ToSlash(dir)
@@ -322,10 +322,10 @@ func TestArchiveGit(t *testing.T) {
 	second := r.commit(map[string][]byte{
 		"copy/app.apk": apkOf(t, k, aq),
 		"logs.gz":      gzipOf(t, []byte("line\nGOOGLE="+k.APIKey+"\n")),
-		"bomb.zip":     zipOf(t, member{"zeros", make([]byte, 20<<20)}),
+		"bomb.zip":     zipOf(t, member{"in.zip", zipOf(t, member{"zeros", make([]byte, 20<<20)})}),
 	})
 	res := ScanGit(context.Background(), r.dir, GitOptions{})
-	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], archive.ErrLimit) || !strings.HasPrefix(res.Errors[0].Error(), "bomb.zip!zeros: ") {
+	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], archive.ErrLimit) || !strings.HasPrefix(res.Errors[0].Error(), "bomb.zip!in.zip!zeros: ") {
 		t.Fatalf("errors = %v, want the bomb's, named by its path", res.Errors)
 	}
 	want := func(p, commit string) []string {
@@ -350,10 +350,10 @@ func TestArchiveGit(t *testing.T) {
 	if !slices.Equal(got, exp) {
 		t.Fatalf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(exp, "\n  "))
 	}
-	// The blob pass opens each distinct blob once: two archive blobs (the
-	// apk twice at two paths is one blob), the gzip and the bomb; six members
-	// (the bomb's one included).
-	if res.Stats.Archives != 3 || res.Stats.Members != 6 {
+	// The blob pass opens each distinct blob once: the apk (twice at two
+	// paths, one blob), the gzip and the bomb with the zip inside it; six
+	// members (the bomb's one included).
+	if res.Stats.Archives != 4 || res.Stats.Members != 6 {
 		t.Errorf("stats = %+v", res.Stats)
 	}
 }
@@ -445,5 +445,31 @@ func TestArchiveCheckIsFree(t *testing.T) {
 		}); n != 0 {
 			t.Errorf("size %d: %v allocations", size, n)
 		}
+	}
+}
+
+// TestArchiveMemberSize: members are held to the file size limit as files
+// are: a member declaring more is skipped, a compressed stream of unknown
+// size is scanned up to the limit, and both are counted.
+func TestArchiveMemberSize(t *testing.T) {
+	k := testkeys.New(70).Set()
+	pad := bytes.Repeat([]byte("# padding line of configuration\n"), 2000) // 64000 bytes
+	dir := t.TempDir()
+	writeFile(t, dir, "a.zip", zipOf(t,
+		member{"small.env", []byte("K=" + k.APIKey + "\n")},
+		member{"big.env", append(slices.Clone(pad), "K="+k.AQKey+"\n"...)}))
+	writeFile(t, dir, "head.env.gz", gzipOf(t, append([]byte("K="+k.ExchangeKey+"\n"), pad...)))
+	res := ScanPaths(context.Background(), []string{dir}, Options{MaxFileSize: 32 << 10})
+	archNoErrors(t, res)
+	d := filepath.ToSlash(dir)
+	expectLocated(t, res.Findings, d+"/a.zip!small.env:1 google-api-key="+k.APIKey, d+"/head.env.gz:1 gemini-exchange-key="+k.ExchangeKey)
+	if res.Stats.TooLarge != 2 || len(res.Stats.Notes) != 1 || !strings.Contains(res.Stats.Notes[0], "head.env.gz: only the first 32768 bytes") {
+		t.Errorf("stats = %+v", res.Stats)
+	}
+	// No limit: all of it.
+	res = ScanPaths(context.Background(), []string{dir}, Options{})
+	archNoErrors(t, res)
+	if len(res.Findings) != 3 || res.Stats.TooLarge != 0 {
+		t.Errorf("no limit: %d findings, stats %+v", len(res.Findings), res.Stats)
 	}
 }

@@ -510,10 +510,10 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 // history names but the database does not hold.
 func (h *history) checkMissing() {
 	h.res.Errors = append(h.res.Errors, h.blobErrs...)
-	h.arch.finish(h)
 	st := &h.res.Stats
 	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
 	st.Binary, st.TooLarge, st.Allowed = h.blobStats.Binary, h.blobStats.TooLarge, h.blobStats.Allowed
+	h.arch.finish(h)
 	if h.lfs > 0 {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
 			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))

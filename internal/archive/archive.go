@@ -101,7 +101,7 @@ type Limits struct {
 const (
 	DefaultMaxDepth    = 3
 	DefaultMaxExpanded = 1 << 30
-	DefaultMaxRatio    = 100
+	DefaultMaxRatio    = 1000
 	DefaultRatioFloor  = 16 << 20
 	DefaultMaxBuffer   = 32 << 20
 	// MaxXzDict bounds the dictionary an xz stream may ask for (xz -9
@@ -276,11 +276,11 @@ func (w *walker) openAt(path string, f Format, r io.ReaderAt, size int64, depth 
 		return w.zip(path, r, size, depth)
 	case Xz:
 		if err := checkXz(r, size, MaxXzDict); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return &pathError{path: path, err: err}
 		}
 		dr, err := newXz(io.NewSectionReader(r, 0, size))
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return &pathError{path: path, err: err}
 		}
 		return w.decompressed(path, dr, depth)
 	}
@@ -294,7 +294,7 @@ func (w *walker) openStream(path string, f Format, r io.Reader, depth int) error
 	case Zip, Xz:
 		data, err := readBounded(r, w.lim.MaxBuffer)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
+			return &pathError{path: path, err: err}
 		}
 		if data == nil {
 			w.note("%s: a nested %s archive over %d bytes is not opened (it would have to be held in memory)", path, f, w.lim.MaxBuffer)
@@ -306,7 +306,7 @@ func (w *walker) openStream(path string, f Format, r io.Reader, depth int) error
 	}
 	dr, closer, err := decompressor(f, r)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return &pathError{path: path, err: err}
 	}
 	defer closer()
 	return w.decompressed(path, dr, depth)
@@ -318,7 +318,7 @@ func (w *walker) decompressed(path string, r io.Reader, depth int) error {
 	br := bufio.NewReader(&expanding{r: r, w: w})
 	head, err := br.Peek(SniffLen)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", path, err)
+		return &pathError{path: path, err: err}
 	}
 	switch g := Detect(head); g {
 	case None:
@@ -338,7 +338,7 @@ func (w *walker) entry(path string, r io.Reader, size int64, depth int) error {
 	br := bufio.NewReader(r)
 	head, err := br.Peek(SniffLen)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", path, err)
+		return &pathError{path: path, err: err}
 	}
 	if g := Detect(head); g != None {
 		return w.nested(path, g, br, depth)
@@ -349,9 +349,12 @@ func (w *walker) entry(path string, r io.Reader, size int64, depth int) error {
 func (w *walker) member(path string, r io.Reader, size int64) error {
 	w.st.Members++
 	if err := w.fn(Member{Path: path, Reader: r, Size: size}); err != nil {
-		return err
+		return wrapMember(path, err)
 	}
-	return w.check()
+	if err := w.check(); err != nil {
+		return wrapMember(path, err)
+	}
+	return nil
 }
 
 // nested opens an archive found inside one at depth, if the limit allows.

@@ -290,7 +290,7 @@ func TestZipBomb(t *testing.T) {
 
 	// The ratio limit stops it too, before the total would.
 	lim = DefaultLimits()
-	lim.RatioFloor = 1 << 20
+	lim.RatioFloor, lim.MaxRatio = 1<<20, 100
 	_, err = Walk(context.Background(), "bomb.zip", bytes.NewReader(data), int64(len(data)), lim, func(m Member) error {
 		_, err := io.Copy(io.Discard, m.Reader)
 		return err

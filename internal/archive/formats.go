@@ -24,7 +24,7 @@ func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		// Nothing is written to disk, so a name with ".." is only a name.
-		return fmt.Errorf("%s: open zip: %w", path, err)
+		return &pathError{path: path, err: fmt.Errorf("open zip: %w", err)}
 	}
 	zr.RegisterDecompressor(zipBzip2, func(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) })
 	zr.RegisterDecompressor(zipZstd, func(r io.Reader) io.ReadCloser {
@@ -53,7 +53,7 @@ func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
 		}
 		mp := path + "!" + memberName(f.Name)
 		if err != nil {
-			return fmt.Errorf("%s: %w", mp, err)
+			return &pathError{path: mp, err: err}
 		}
 		err = w.entry(mp, &expanding{r: rc, w: w}, int64(min(f.UncompressedSize64, 1<<62)), depth)
 		rc.Close()
@@ -82,7 +82,7 @@ func (w *walker) tar(path string, r io.Reader, depth int) error {
 			return nil
 		}
 		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			return fmt.Errorf("%s: read tar: %w", path, err)
+			return &pathError{path: path, err: fmt.Errorf("read tar: %w", err)}
 		}
 		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA { //nolint:staticcheck // old archives use TypeRegA
 			continue
