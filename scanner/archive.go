@@ -96,11 +96,11 @@ func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int
 			return err
 		}
 		var one [1]byte
-		if n, err := m.Reader.Read(one[:]); n > 0 {
+		if _, err := io.ReadFull(m.Reader, one[:]); err == nil {
 			a.tooLarge++
 			a.notes = append(a.notes, fmt.Sprintf(
-				"%s: only the first %d bytes were scanned (the file size limit; 0 lifts it)", m.Path, maxSize))
-		} else if err != nil && !errors.Is(err, io.EOF) {
+				"%s: only the first %d bytes were scanned: it is larger than the file size limit", m.Path, maxSize))
+		} else if !errors.Is(err, io.EOF) {
 			return err
 		}
 		return nil
@@ -123,7 +123,8 @@ func scanMember(det *rules.Detector, r io.Reader, file, path string) ([]Finding,
 		return fs, allowed, nil
 	}
 	var rest io.Reader = io.MultiReader(bytes.NewReader(buf), r)
-	if _, ok := textOf(buf[:binarySniff], false); !ok {
+	if bytes.IndexByte(buf[:binarySniff], 0) >= 0 {
+		// Binary, or UTF-16 (which the printable runs read too).
 		rest = archive.NewPrintableReader(rest)
 	}
 	fs, allowed, _, err := ScanReader(det, rest, file, path)

@@ -27,10 +27,17 @@ type member struct {
 
 func zipOf(t testing.TB, ms ...member) []byte {
 	t.Helper()
+	return zipMethod(t, zip.Deflate, ms...)
+}
+
+// zipMethod is zipOf with a compression method: zip.Store builds large
+// test archives quickly.
+func zipMethod(t testing.TB, method uint16, ms ...member) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, m := range ms {
-		w, err := zw.Create(m.name)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: m.name, Method: method})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +230,12 @@ func TestArchiveLargeMembers(t *testing.T) {
 	}
 	bin = append(bin, 0xff)
 	bin = append(bin, wide("x="+k.AQKey)...)
-	data := zipOf(t, member{"big.txt", text}, member{"big.bin", bin})
+	// UTF-16LE text with a byte-order mark, too large to be read whole.
+	u16 := []byte{0xff, 0xfe}
+	for _, c := range text[len(text)-memberBuffer/2:] {
+		u16 = append(u16, c, 0)
+	}
+	data := zipMethod(t, zip.Store, member{"big.txt", text}, member{"big.bin", bin}, member{"big16.txt", u16})
 	dir := t.TempDir()
 	writeFile(t, dir, "big.zip", data)
 	res := ScanPaths(context.Background(), []string{dir}, Options{})
@@ -231,7 +243,9 @@ func TestArchiveLargeMembers(t *testing.T) {
 	d := filepath.ToSlash(dir)
 	expectLocated(t, res.Findings,
 		fmt.Sprintf("%s/big.zip!big.txt:%d google-api-key=%s", d, lines+1, k.APIKey),
-		d+"/big.zip!big.bin:1 google-gemini-key="+k.AQKey)
+		d+"/big.zip!big.bin:1 google-gemini-key="+k.AQKey,
+		// Streamed UTF-16 is read as printable runs, one a line.
+		fmt.Sprintf("%s/big.zip!big16.txt:%d google-api-key=%s", d, bytes.Count(text[len(text)-memberBuffer/2:], []byte{'\n'}), k.APIKey))
 }
 
 // TestArchiveLargeFile: an archive too large to read whole (with no size
