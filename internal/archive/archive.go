@@ -53,8 +53,8 @@ func (f Format) String() string {
 }
 
 // SniffLen is how many leading bytes Detect needs to see every format: a
-// tar header's magic ends at offset 262.
-const SniffLen = 262
+// tar header is 512 bytes, its checksum covering all of them.
+const SniffLen = 512
 
 // Detect names the format of data from its leading bytes (SniffLen of them
 // suffice; fewer are fine for the formats whose magic fits). It looks at a
@@ -64,7 +64,7 @@ func Detect(head []byte) Format {
 	case len(head) >= 4 && head[0] == 'P' && head[1] == 'K' &&
 		(head[2] == 3 && head[3] == 4 || head[2] == 5 && head[3] == 6 || head[2] == 7 && head[3] == 8):
 		return Zip
-	case len(head) >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8:
+	case len(head) >= 4 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8 && head[3]&0xe0 == 0:
 		return Gzip
 	case len(head) >= 10 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' && head[3] >= '1' && head[3] <= '9' &&
 		(string(head[4:10]) == "\x31\x41\x59\x26\x53\x59" || string(head[4:10]) == "\x17\x72\x45\x38\x50\x90"):
@@ -73,10 +73,40 @@ func Detect(head []byte) Format {
 		return Zstd
 	case len(head) >= 6 && string(head[:6]) == "\xfd7zXZ\x00":
 		return Xz
-	case len(head) >= 262 && string(head[257:262]) == "ustar":
+	case len(head) >= 512 && string(head[257:262]) == "ustar" && tarChecksum(head[:512]):
 		return Tar
 	}
 	return None
+}
+
+// tarChecksum reports whether a tar header's checksum field (octal, at
+// 148) matches the sum of its bytes, the field counted as spaces: a text
+// file with "ustar" at offset 257 is not taken for a tarball.
+func tarChecksum(h []byte) bool {
+	field := bytes.TrimLeft(h[148:156], " ")
+	if end := bytes.IndexAny(field, " \x00"); end >= 0 {
+		field = field[:end]
+	}
+	if len(field) == 0 {
+		return false
+	}
+	var want int64
+	for _, c := range field {
+		if c < '0' || c > '7' {
+			return false
+		}
+		want = want*8 + int64(c-'0')
+	}
+	// Some writers sum signed bytes; archive/tar accepts either.
+	var unsigned, signed int64
+	for i, c := range h {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		unsigned += int64(c)
+		signed += int64(int8(c))
+	}
+	return want == unsigned || want == signed
 }
 
 // Limits bound the work one outermost archive may cause.

@@ -200,6 +200,10 @@ func TestDetect(t *testing.T) {
 		{[]byte("BZh9 not bzip2"), None},
 		{[]byte("PK\x05\x06" + strings.Repeat("\x00", 18)), Zip},
 		{[]byte{0x1f, 0x8b, 8, 0}, Gzip},
+		{[]byte{0x1f, 0x8b, 8, 0xff}, None}, // reserved flags set
+		{mkTar(t, file{"a", []byte("x")}), Tar},
+		// "ustar" where a tar header has it, in a text file.
+		{[]byte(strings.Repeat("x", 257) + "ustar" + strings.Repeat("y", 250)), None},
 	} {
 		if got := Detect(tc.data); got != tc.want {
 			t.Errorf("Detect(%q) = %v, want %v", tc.data, got, tc.want)
