@@ -37,6 +37,9 @@ type Options struct {
 	Workers int
 	// Binary scans files that look binary too.
 	Binary bool
+	// MaxArchiveDepth is how many levels of nested archives are opened:
+	// 0 means archive.DefaultMaxDepth (3), a negative depth opens none.
+	MaxArchiveDepth int
 }
 
 func (o *Options) detector() *rules.Detector {
@@ -61,6 +64,8 @@ type Stats struct {
 	Commits  int64 // commits examined (git mode)
 	Binary   int64 // files skipped as binary
 	TooLarge int64 // files skipped for their size
+	Archives int64 // archives opened, nested ones included
+	Members  int64 // archive members scanned
 	Duration time.Duration
 	// Notes are facts the user should know that are not errors (a shallow
 	// history, a skipped submodule).
@@ -141,7 +146,7 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 				if ctx.Err() != nil {
 					continue
 				}
-				buf = scanFile(det, j, opts, col, buf)
+				buf = scanFile(ctx, det, j, opts, col, buf)
 			}
 		}()
 	}
@@ -229,7 +234,7 @@ func displayPath(root, rel string) string {
 }
 
 // scanFile scans one file, reusing buf for its contents, and returns buf.
-func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
+func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
 	f, err := openRaw(j.abs)
 	if err != nil {
 		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
@@ -271,7 +276,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		owned = false
 		osf := f.file(j.abs)
 		defer osf.Close()
-		return scanLargeFile(det, osf, j, opts, col, buf)
+		return scanLargeFile(ctx, det, osf, j, opts, col, buf)
 	}
 	// A read that filled the buffer may have left more: read on, growing
 	// the buffer, until a read comes back short.
@@ -289,6 +294,9 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		buf = buf[:len(buf)+n]
 		full = n == room
 	}
+	if scanArchiveFile(ctx, det, bytes.NewReader(buf), int64(len(buf)), buf, j, &opts, col) {
+		return buf
+	}
 	text, ok := textOf(buf, opts.Binary)
 	if !ok {
 		col.count(func(s *Stats) { s.Binary++ })
@@ -303,11 +311,14 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 // firstRead is the buffer a file is first read into.
 const firstRead = 256 << 10
 
-func scanLargeFile(det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector, buf []byte) []byte {
+func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector, buf []byte) []byte {
 	head := make([]byte, binarySniff)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF {
 		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
+		return buf
+	}
+	if scanLargeArchive(ctx, det, f, j, &opts, col) {
 		return buf
 	}
 	if !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {

@@ -159,6 +159,7 @@ type history struct {
 	seen      map[plumbing.Hash]bool
 	blobErrs  []error
 	blobStats Stats
+	arch      blobArchives // what archive blobs held besides findings
 }
 
 func (h *history) errorf(format string, args ...any) {

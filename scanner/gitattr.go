@@ -117,7 +117,7 @@ func (h *history) attribute() {
 			}
 		}
 		n := &h.nodes[h.order[in.order]]
-		f.File, f.Path = p, p
+		f.File, f.Path = p+f.File, p+f.Path // an archive member's hit holds "!member"
 		f.Commit = n.hash.String()
 		f.Author, f.Date = n.info.Author, n.info.When()
 		if head.ok {

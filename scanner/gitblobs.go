@@ -57,7 +57,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 	if want != nil && len(h.needed) <= fewBlobs {
 		// A short range (a push, a pull request) needs a handful of blobs:
 		// read each directly rather than plan the whole pack.
-		errs = h.readFewBlobs(ctx, prog, func(b plumbing.Hash, data []byte) { h.scanBlob(det, &mu, &st, b, data) })
+		errs = h.readFewBlobs(ctx, prog, func(b plumbing.Hash, data []byte) { h.scanBlob(ctx, det, &mu, &st, b, data) })
 	} else {
 		errs = h.r.db.Blobs(ctx, odb.BlobsOptions{
 			Want:     want,
@@ -70,7 +70,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 				st.tooLarge++
 				mu.Unlock()
 			},
-		}, func(b plumbing.Hash, data []byte) { h.scanBlob(det, &mu, &st, b, data) })
+		}, func(b plumbing.Hash, data []byte) { h.scanBlob(ctx, det, &mu, &st, b, data) })
 	}
 	close(stop)
 	tick.Wait()
@@ -89,11 +89,13 @@ type blobTally struct {
 }
 
 // scanBlob scans one blob of the blob pass and records what it holds.
-func (h *history) scanBlob(det *rules.Detector, mu *sync.Mutex, st *blobTally, b plumbing.Hash, data []byte) {
+func (h *history) scanBlob(ctx context.Context, det *rules.Detector, mu *sync.Mutex, st *blobTally, b plumbing.Hash, data []byte) {
 	var found, allowed []Finding
 	var skipBinary, skipLarge, isLFS bool
 	if h.opts.MaxFileSize > 0 && int64(len(data)) > h.opts.MaxFileSize {
 		skipLarge = true
+	} else if fs, al, ok := h.arch.scan(ctx, det, b, data, &h.opts.Options); ok {
+		found, allowed = fs, al
 	} else if text, ok := textOf(data, h.opts.Binary); !ok {
 		skipBinary = true
 	} else {
@@ -160,6 +162,7 @@ func (h *history) checkMissing(ctx context.Context) {
 	st := &h.res.Stats
 	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
 	st.Binary, st.TooLarge = h.blobStats.Binary, h.blobStats.TooLarge
+	h.arch.finish(h)
 	if h.lfs > 0 {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
 			"%d Git LFS pointer file(s): their content is stored outside git and was not scanned", h.lfs))

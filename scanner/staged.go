@@ -278,6 +278,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			continue
 		}
 		res.Stats.Bytes += int64(len(data))
+		if s.scanArchive(res, c, data, &opts.Options, allLines, ignored) {
+			continue
+		}
 		text, ok := textOf(data, opts.Binary)
 		if !ok {
 			res.Stats.Binary++

@@ -42,7 +42,7 @@ Examples:
 			if len(paths) == 0 {
 				paths = []string{"."}
 			}
-			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, Binary: c.Bool("binary")})
+			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, Binary: c.Bool("binary"), MaxArchiveDepth: archiveDepth(c)})
 			return finish(c, e, "dir", strings.Join(paths, " "), res)
 		},
 	}

@@ -57,7 +57,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			opts := scanner.GitOptions{Options: scanner.Options{MaxFileSize: max},
+			opts := scanner.GitOptions{Options: scanner.Options{MaxFileSize: max, MaxArchiveDepth: archiveDepth(c)},
 				Range: c.String("range"), Branches: c.StringSlice("branch")}
 			if s := c.String("since"); s != "" {
 				if opts.Since, err = parseDate(s); err != nil {

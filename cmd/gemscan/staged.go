@@ -49,7 +49,7 @@ Examples:
 			// staged file makes the heap grow.
 			debug.SetGCPercent(-1)
 			debug.SetMemoryLimit(256 << 20)
-			opts := scanner.StagedOptions{Options: scanner.Options{MaxFileSize: max}, AllLines: c.Bool("all-lines")}
+			opts := scanner.StagedOptions{Options: scanner.Options{MaxFileSize: max, MaxArchiveDepth: archiveDepth(c)}, AllLines: c.Bool("all-lines")}
 			if c.NArg() > 0 {
 				opts.Files = c.Args().Slice()
 			}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
 
@@ -27,13 +26,7 @@ Examples:
 			}
 			start := time.Now()
 			name := c.String("name")
-			fs, allowed, n, err := scanner.ScanReader(rules.NewDetector(), e.stdin, name, name)
-			res := &scanner.Result{Findings: fs}
-			res.Stats.Files, res.Stats.Bytes = 1, n
-			res.Suppressed.Add(scanner.ReasonAllow, "", allowed...)
-			if err != nil {
-				res.Errors = append(res.Errors, err)
-			}
+			res := scanner.ScanStream(c.Context, e.stdin, name, scanner.Options{MaxArchiveDepth: archiveDepth(c)})
 			res.Stats.Duration = time.Since(start)
 			return finish(c, e, "stdin", name, res)
 		},

@@ -1,0 +1,162 @@
+package archive
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Zip compression methods that archive/zip does not register itself.
+const (
+	zipBzip2 = 12
+	zipZstd  = 93
+)
+
+// zip walks a zip archive's members in directory order.
+func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		// Nothing is written to disk, so a name with ".." is only a name.
+		return &pathError{path: path, err: fmt.Errorf("open zip: %w", err)}
+	}
+	zr.RegisterDecompressor(zipBzip2, func(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) })
+	zr.RegisterDecompressor(zipZstd, func(r io.Reader) io.ReadCloser {
+		d, err := newZstd(r)
+		if err != nil {
+			return io.NopCloser(errReader{err})
+		}
+		return d.IOReadCloser()
+	})
+	var encrypted, unsupported int
+	for _, f := range zr.File {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		if f.Flags&1 != 0 {
+			encrypted++
+			continue
+		}
+		rc, err := f.Open()
+		if errors.Is(err, zip.ErrAlgorithm) {
+			unsupported++
+			continue
+		}
+		mp := path + "!" + memberName(f.Name)
+		if err != nil {
+			return &pathError{path: mp, err: err}
+		}
+		err = w.entry(mp, &expanding{r: rc, w: w}, int64(min(f.UncompressedSize64, 1<<62)), depth)
+		rc.Close()
+		if err != nil {
+			return wrapMember(mp, err)
+		}
+	}
+	if encrypted > 0 {
+		w.note("%s: %d encrypted member(s) not scanned", path, encrypted)
+	}
+	if unsupported > 0 {
+		w.note("%s: %d member(s) compressed with an unsupported method not scanned", path, unsupported)
+	}
+	return nil
+}
+
+// tar walks a tar stream's regular files.
+func (w *walker) tar(path string, r io.Reader, depth int) error {
+	tr := tar.NewReader(r)
+	for {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
+			return &pathError{path: path, err: fmt.Errorf("read tar: %w", err)}
+		}
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA { //nolint:staticcheck // old archives use TypeRegA
+			continue
+		}
+		mp := path + "!" + memberName(h.Name)
+		if err := w.entry(mp, tr, h.Size, depth); err != nil {
+			return wrapMember(mp, err)
+		}
+	}
+}
+
+// wrapMember adds a member's path to an error that does not name it yet.
+func wrapMember(mp string, err error) error {
+	var pe *pathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &pathError{path: mp, err: err}
+}
+
+// pathError names the innermost member an error happened in.
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *pathError) Unwrap() error { return e.err }
+
+// decompressor returns a reader of f's decompressed content and a function
+// that releases it.
+func decompressor(f Format, r io.Reader) (io.Reader, func(), error) {
+	switch f {
+	case Gzip:
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case Bzip2:
+		return bzip2.NewReader(r), func() {}, nil
+	case Zstd:
+		d, err := newZstd(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
+	}
+	return nil, nil, fmt.Errorf("no decompressor for %s", f)
+}
+
+// maxZstdMemory bounds what a zstd decoder may allocate.
+const maxZstdMemory = 2 * MaxXzDict
+
+// newZstd returns a single-threaded zstd decoder whose window, and so its
+// memory, is bounded whatever the frame header asks for.
+func newZstd(r io.Reader) (*zstd.Decoder, error) {
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(MaxXzDict), zstd.WithDecoderMaxMemory(maxZstdMemory))
+	if err != nil {
+		return nil, fmt.Errorf("zstd: %w", err)
+	}
+	return d, nil
+}
+
+// newXz returns an xz decoder; checkXz must have bounded its dictionaries.
+func newXz(r io.Reader) (io.Reader, error) {
+	xr, err := xz.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	return xr, nil
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -1,0 +1,39 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+)
+
+// FuzzWalk: no input panics, and none makes the walk decompress more than
+// its limit allows (plus one read buffer per level).
+func FuzzWalk(f *testing.F) {
+	inner := mkZip(f, file{"a.txt", []byte("hello\n")}, file{"b/c.env", []byte("x=1\n")})
+	for _, seed := range [][]byte{
+		inner,
+		mkTar(f, file{"a", []byte("hello")}),
+		mkGzip(f, mkTar(f, file{"in.zip", inner})),
+		mkZstd(f, []byte("hello hello\n")),
+		mkXz(f, mkTar(f, file{"a", []byte("x")})),
+		mkGzip(f, []byte("plain\n")),
+	} {
+		f.Add(seed)
+	}
+	lim := Limits{MaxDepth: 3, MaxExpanded: 1 << 20, MaxRatio: 100, RatioFloor: 64 << 10, MaxBuffer: 1 << 20}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if Detect(data) == None {
+			return
+		}
+		var read int64
+		Walk(context.Background(), "f", bytes.NewReader(data), int64(len(data)), lim, func(m Member) error {
+			n, err := io.Copy(io.Discard, m.Reader)
+			read += n
+			return err
+		})
+		if read > lim.MaxExpanded+4*(64<<10) {
+			t.Fatalf("read %d bytes past a limit of %d", read, lim.MaxExpanded)
+		}
+	})
+}

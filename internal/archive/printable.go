@@ -1,0 +1,126 @@
+package archive
+
+import "io"
+
+// MinRun is the shortest run of printable characters Printable keeps.
+const MinRun = 6
+
+// maxRun bounds a run held before it is written out: a longer run is split.
+const maxRun = 64 << 10
+
+// Printable returns the runs of at least MinRun printable ASCII characters
+// in binary data — single bytes, or UTF-16LE code units (the character then
+// a zero byte, at either alignment) — one run a line, in the order the runs
+// end. A key in a compiled Android resource table, a .class constant pool
+// or a .dex string table comes out on a line of its own, the name stored
+// beside it usually on a line nearby.
+func Printable(data []byte) []byte {
+	var p printer
+	out := p.write(nil, data)
+	return p.flush(out)
+}
+
+// NewPrintableReader returns a reader of Printable's output for r's content,
+// in bounded memory.
+func NewPrintableReader(r io.Reader) io.Reader {
+	return &printableReader{r: r, in: make([]byte, 64<<10)}
+}
+
+type printableReader struct {
+	r    io.Reader
+	p    printer
+	in   []byte
+	out  []byte
+	err  error
+	done bool
+}
+
+func (pr *printableReader) Read(b []byte) (int, error) {
+	for len(pr.out) == 0 {
+		if pr.done {
+			return 0, pr.err
+		}
+		n, err := pr.r.Read(pr.in)
+		pr.out = pr.p.write(pr.out[:0], pr.in[:n])
+		if err != nil {
+			pr.out = pr.p.flush(pr.out)
+			pr.done = true
+			pr.err = err
+		}
+	}
+	n := copy(b, pr.out)
+	pr.out = pr.out[n:]
+	return n, nil
+}
+
+// printer finds printable runs in a stream: one ASCII run and a UTF-16LE
+// run for each alignment.
+type printer struct {
+	off   int64
+	ascii []byte
+	u16   [2][]byte
+	lead  [2]byte // first byte of the current code unit, per alignment
+}
+
+func printableByte(c byte) bool { return c >= 0x20 && c < 0x7f || c == '\t' }
+
+// end writes a finished run to out if it is long enough, and empties it.
+func end(out []byte, run *[]byte) []byte {
+	if r := lengthPrefixed(*run); len(r) >= MinRun {
+		out = append(out, r...)
+		out = append(out, '\n')
+	}
+	*run = (*run)[:0]
+	return out
+}
+
+// lengthPrefixed drops the length byte that binary formats store before a
+// string, when it happens to be printable and so joins the run: compiled
+// resource tables (a UTF-16 length unit, or UTF-16 and UTF-8 length bytes),
+// .dex string data and .class constants. "5AQ.Ab…" is a 53-character key
+// after its length: left joined, it would not stand as a word of its own.
+func lengthPrefixed(run []byte) []byte {
+	n := len(run)
+	switch {
+	case n >= 3 && run[0] == run[1] && int(run[0]) == n-2:
+		return run[2:]
+	case n >= 2 && int(run[0]) == n-1:
+		return run[1:]
+	}
+	return run
+}
+
+func (p *printer) write(out, data []byte) []byte {
+	for _, c := range data {
+		if printableByte(c) {
+			p.ascii = append(p.ascii, c)
+			if len(p.ascii) >= maxRun {
+				out = end(out, &p.ascii)
+			}
+		} else {
+			out = end(out, &p.ascii)
+		}
+		// c is the first byte of a code unit at alignment off%2 and the
+		// second byte of one at the other alignment.
+		a := p.off & 1
+		b := 1 - a
+		if c == 0 && printableByte(p.lead[b]) {
+			p.u16[b] = append(p.u16[b], p.lead[b])
+			if len(p.u16[b]) >= maxRun {
+				out = end(out, &p.u16[b])
+			}
+		} else {
+			out = end(out, &p.u16[b])
+		}
+		p.lead[b] = 0
+		p.lead[a] = c
+		p.off++
+	}
+	return out
+}
+
+func (p *printer) flush(out []byte) []byte {
+	out = end(out, &p.ascii)
+	out = end(out, &p.u16[0])
+	return end(out, &p.u16[1])
+}

@@ -1,0 +1,387 @@
+package scanner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/archive"
+	"github.com/gemscan-dev/gemscan/internal/odb"
+	"github.com/gemscan-dev/gemscan/rules"
+)
+
+// This file turns archives — zip, jar, apk, wheels, Office documents, tar,
+// gzip, bzip2, zstd, xz — into findings in every mode: each member is run
+// through the rules and located as "archive!member" (nested archives chain
+// "!"), its line counted in the member. Binary members (resources.arsc,
+// .class, .dex) are scanned for their printable runs, ASCII and UTF-16LE.
+
+// memberBuffer is the largest member read whole; larger ones are streamed.
+const memberBuffer = 8 << 20
+
+// archiveLimits returns the archive limits opts ask for.
+func (o *Options) archiveLimits() archive.Limits {
+	lim := archive.DefaultLimits()
+	switch {
+	case o.MaxArchiveDepth < 0:
+		lim.MaxDepth = 0
+	case o.MaxArchiveDepth > 0:
+		lim.MaxDepth = o.MaxArchiveDepth
+	}
+	return lim
+}
+
+// isArchive reports whether data, from its first bytes, is an archive to
+// open. It looks at a fixed few bytes: files that are not archives cost
+// nothing more.
+func (o *Options) isArchive(data []byte) bool {
+	return o.MaxArchiveDepth >= 0 && archive.Detect(data[:min(len(data), archive.SniffLen)]) != archive.None
+}
+
+// archiveScan is what scanning one archive found.
+type archiveScan struct {
+	findings []Finding
+	allowed  []Finding // on gemscan:allow lines
+	stats    archive.Stats
+	tooLarge int64    // members over the size limit, not (wholly) scanned
+	notes    []string // the scanner's own, merged into stats.Notes by walk
+	err      error
+}
+
+// walk records what archive.Walk or WalkReader returned.
+func (a *archiveScan) walk(st archive.Stats, err error) {
+	a.stats, a.err = st, err
+	a.stats.Notes = append(a.stats.Notes, a.notes...)
+}
+
+// scanArchive scans the members of the archive in r (size bytes), found at
+// file (display path) and path (root-relative path); each finding's File
+// and Path are those with the member's chain appended.
+func scanArchive(ctx context.Context, det *rules.Detector, r io.ReaderAt, size int64, file, path string, opts *Options) archiveScan {
+	var a archiveScan
+	a.walk(archive.Walk(ctx, file, r, size, opts.archiveLimits(), a.member(det, file, path, opts.MaxFileSize)))
+	return a
+}
+
+// member returns the callback that scans one member of an archive walked
+// under the name file. Members are held to the file size limit (maxSize,
+// 0 for none) as files are: one that declares a larger size is skipped,
+// one of unknown size (a compressed stream) is scanned up to the limit.
+func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int64) func(archive.Member) error {
+	return func(m archive.Member) error {
+		if maxSize > 0 && m.Size > maxSize {
+			a.tooLarge++
+			return nil
+		}
+		r := m.Reader
+		if maxSize > 0 {
+			r = io.LimitReader(m.Reader, maxSize)
+		}
+		chain := strings.TrimPrefix(m.Path, file)
+		fs, allowed, err := scanMember(det, r, file+chain, path+chain)
+		a.findings = append(a.findings, fs...)
+		a.allowed = append(a.allowed, allowed...)
+		if err != nil || maxSize <= 0 {
+			return err
+		}
+		var one [1]byte
+		if _, err := io.ReadFull(m.Reader, one[:]); err == nil {
+			a.tooLarge++
+			a.notes = append(a.notes, fmt.Sprintf(
+				"%s: only the first %d bytes were scanned: it is larger than the file size limit", m.Path, maxSize))
+		} else if !errors.Is(err, io.EOF) {
+			return err
+		}
+		return nil
+	}
+}
+
+// scanMember scans one member's content: text as text (UTF-16 with a
+// byte-order mark transcoded), anything else for its printable runs.
+func scanMember(det *rules.Detector, r io.Reader, file, path string) (fs, allowed []Finding, err error) {
+	buf, err := io.ReadAll(io.LimitReader(r, memberBuffer+1))
+	if err != nil {
+		return nil, nil, err // the archive's walk names the member
+	}
+	if len(buf) <= memberBuffer {
+		text, ok := textOf(buf, false)
+		if !ok {
+			text = archive.Printable(buf)
+		}
+		fs, allowed = ScanBytes(det, text, file, path)
+		return fs, allowed, nil
+	}
+	var rest io.Reader = io.MultiReader(bytes.NewReader(buf), r)
+	if bytes.IndexByte(buf[:binarySniff], 0) >= 0 {
+		// Binary, or UTF-16 (which the printable runs read too).
+		rest = archive.NewPrintableReader(rest)
+	}
+	fs, allowed, _, err = ScanReader(det, rest, file, path)
+	if u := errors.Unwrap(err); u != nil {
+		err = u // "read FILE: …": the archive's walk names the member
+	}
+	return fs, allowed, err
+}
+
+// addNotes adds notes to a stats' notes, keeping them sorted so that
+// concurrent workers still give one order.
+func addNotes(s *Stats, notes []string) {
+	for _, n := range notes {
+		i := sort.SearchStrings(s.Notes, n)
+		s.Notes = slices.Insert(s.Notes, i, n)
+	}
+}
+
+// scanArchiveFile scans the file of job j, whose content r holds, as an
+// archive if its first bytes (head) say it is one; it reports whether it
+// did.
+func scanArchiveFile(ctx context.Context, det *rules.Detector, r io.ReaderAt, size int64, head []byte, j fileJob, opts *Options, col *collector) bool {
+	if !opts.isArchive(head) {
+		return false
+	}
+	a := scanArchive(ctx, det, r, size, j.file, j.path, opts)
+	col.count(func(s *Stats) {
+		s.Files++
+		s.Archives += a.stats.Archives
+		s.Members += a.stats.Members
+		s.TooLarge += a.tooLarge
+		addNotes(s, a.stats.Notes)
+	})
+	col.addFile(j, a.findings, a.allowed, size, a.err)
+	return true
+}
+
+// scanLargeArchive is scanArchiveFile for a file too large to be read
+// whole: its members are read from the file at random. It reads the
+// file's first bytes itself, wherever the file's offset is.
+func scanLargeArchive(ctx context.Context, det *rules.Detector, f *os.File, j fileJob, opts *Options, col *collector) bool {
+	head := make([]byte, archive.SniffLen)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
+		return true
+	}
+	if !opts.isArchive(head[:n]) {
+		return false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
+		return true
+	}
+	return scanArchiveFile(ctx, det, f, st.Size(), head, j, opts, col)
+}
+
+// ScanStream scans a stream (standard input) named name to its end: an
+// archive's members, or else its text in bounded memory.
+func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Result {
+	start := time.Now()
+	det := opts.detector()
+	res := &Result{}
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 4096)
+	head, _ := br.Peek(archive.SniffLen) // a read error comes again below
+	if opts.isArchive(head) {
+		var a archiveScan
+		a.walk(archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(det, name, name, opts.MaxFileSize)))
+		if a.err == nil {
+			// Read what follows the archive: a pipe is read to its end.
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				a.err = fmt.Errorf("read %s: %w", name, err)
+			}
+		}
+		res.Findings = a.findings
+		res.Suppressed.Add(ReasonAllow, "", a.allowed...)
+		res.Stats.Archives, res.Stats.Members = a.stats.Archives, a.stats.Members
+		res.Stats.TooLarge = a.tooLarge
+		addNotes(&res.Stats, a.stats.Notes)
+		if a.err != nil {
+			res.Errors = append(res.Errors, a.err)
+		}
+	} else {
+		fs, allowed, _, err := ScanReader(det, br, name, name)
+		res.Findings = fs
+		res.Suppressed.Add(ReasonAllow, "", allowed...)
+		if err != nil {
+			res.Errors = append(res.Errors, err)
+		}
+	}
+	if err := ctx.Err(); err != nil && len(res.Errors) == 0 {
+		res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))
+	}
+	res.Stats.Files, res.Stats.Bytes = 1, cr.n
+	SortFindings(res.Findings)
+	res.Stats.Duration = time.Since(start)
+	return res
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// blobArchives gathers, during the git blob pass, what archive blobs held
+// besides findings: counts, notes and errors, keyed by blob until the
+// history says at which path each blob lives.
+type blobArchives struct {
+	mu       sync.Mutex
+	archives int64
+	members  int64
+	tooLarge int64
+	notes    map[plumbing.Hash][]string
+	errs     map[plumbing.Hash]error
+}
+
+// scan scans blob b's data as an archive if it is one, returning its
+// findings located within the blob ("!member…", with no path yet) and
+// whether it was one.
+func (ba *blobArchives) scan(ctx context.Context, det *rules.Detector, b plumbing.Hash, data []byte, opts *Options) (fs, allowed []Finding, ok bool) {
+	if !opts.isArchive(data) {
+		return nil, nil, false
+	}
+	a := scanArchive(ctx, det, bytes.NewReader(data), int64(len(data)), "", "", opts)
+	ba.mu.Lock()
+	defer ba.mu.Unlock()
+	ba.archives += a.stats.Archives
+	ba.members += a.stats.Members
+	ba.tooLarge += a.tooLarge
+	if len(a.stats.Notes) > 0 {
+		if ba.notes == nil {
+			ba.notes = map[plumbing.Hash][]string{}
+		}
+		ba.notes[b] = a.stats.Notes
+	}
+	if a.err != nil {
+		if ba.errs == nil {
+			ba.errs = map[plumbing.Hash]error{}
+		}
+		ba.errs[b] = a.err
+	}
+	return a.findings, a.allowed, true
+}
+
+// finish adds the archive counts, notes and errors to the history's result,
+// naming each blob by the first path it was introduced at.
+func (ba *blobArchives) finish(h *history) {
+	h.res.Stats.Archives += ba.archives
+	h.res.Stats.Members += ba.members
+	h.res.Stats.TooLarge += ba.tooLarge
+	if len(ba.notes) == 0 && len(ba.errs) == 0 {
+		return
+	}
+	where := map[plumbing.Hash]string{}
+	for _, in := range h.intros {
+		if _, ok := where[in.blob]; !ok {
+			where[in.blob] = h.pathList[in.path]
+		}
+	}
+	name := func(b plumbing.Hash) string {
+		if p, ok := where[b]; ok {
+			return p
+		}
+		return "blob " + b.String()
+	}
+	for b, notes := range ba.notes {
+		for _, n := range notes {
+			addNotes(&h.res.Stats, []string{name(b) + n})
+		}
+	}
+	bs := make([]plumbing.Hash, 0, len(ba.errs))
+	for b := range ba.errs {
+		bs = append(bs, b)
+	}
+	slices.SortFunc(bs, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+	for _, b := range bs {
+		h.res.Errors = append(h.res.Errors, &blobError{name(b), ba.errs[b]})
+	}
+}
+
+// blobError names the path of an archive blob before an error met inside
+// it, whose text starts with the member's chain ("!member: …") or with
+// nothing (": gzip: …").
+type blobError struct {
+	path string
+	err  error
+}
+
+func (e *blobError) Error() string {
+	msg := e.err.Error()
+	if strings.HasPrefix(msg, "!") || strings.HasPrefix(msg, ": ") {
+		return e.path + msg
+	}
+	return e.path + ": " + msg
+}
+
+func (e *blobError) Unwrap() error { return e.err }
+
+// scanArchive scans a staged blob that is an archive and adds its findings
+// to res: all of them with allLines, else those whose credential at that
+// member is not in the archive HEAD has at the path; ignored says that
+// .gemscanignore hides the path. It reports whether data was an archive.
+func (s *staged) scanArchive(res *Result, c change, data []byte, opts *Options, allLines, ignored bool) bool {
+	if !opts.isArchive(data) {
+		return false
+	}
+	det := opts.detector()
+	ctx := context.TODO() // staged scans take no context yet
+	a := scanArchive(ctx, det, bytes.NewReader(data), int64(len(data)), c.path, c.path, opts)
+	res.Stats.Files++
+	res.Stats.Archives += a.stats.Archives
+	res.Stats.Members += a.stats.Members
+	res.Stats.TooLarge += a.tooLarge
+	addNotes(&res.Stats, a.stats.Notes)
+	if a.err != nil {
+		res.Errors = append(res.Errors, a.err)
+	}
+	keep := func(had map[credKeyAt]bool) {
+		for _, f := range a.findings {
+			if !had[credKeyAt{f.Rule, f.Value, f.Path}] {
+				res.keep(f, ignored, false)
+			}
+		}
+		for _, f := range a.allowed {
+			if !had[credKeyAt{f.Rule, f.Value, f.Path}] {
+				res.keep(f, ignored, true)
+			}
+		}
+	}
+	if allLines || c.old.IsZero() {
+		keep(nil)
+		return true
+	}
+	old, err := s.db.ReadType(c.old, odb.Blob)
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Errorf("read HEAD's %s: %w", c.path, err))
+		return true
+	}
+	had := map[credKeyAt]bool{}
+	if opts.isArchive(old) {
+		// What HEAD's copy yields, even before an error, was there.
+		o := scanArchive(ctx, det, bytes.NewReader(old), int64(len(old)), c.path, c.path, opts)
+		for _, f := range append(o.findings, o.allowed...) {
+			had[credKeyAt{f.Rule, f.Value, f.Path}] = true
+		}
+	}
+	keep(had)
+	return true
+}
+
+// credKeyAt identifies one credential at one path (members included).
+type credKeyAt struct{ rule, value, path string }
