@@ -40,7 +40,14 @@ func writeGitHub(w io.Writer, r *Report) error {
 		gone := f.Commit != "" && !f.InHead
 		var props []string
 		where := ""
-		if !gone {
+		if archive, ok := inArchive(f.File, f.Member); ok && !gone {
+			// The annotation goes on the archive; the message says where
+			// inside it the credential is.
+			if !needsEscape(archive) {
+				props = []string{"file=" + escapeProperty(archive)}
+			}
+			where = fmt.Sprintf("%s:%d: ", QuoteName(f.File), max(f.Line, 1))
+		} else if !gone {
 			props, where = annotationAt(f.File, f.Line, f.Column, max(f.EndLine, f.Line, 1))
 		}
 		// A finding no longer in HEAD has no line to annotate: an annotation

@@ -34,15 +34,19 @@ type JSONReport struct {
 // JSONScan describes the scan.
 type JSONScan struct {
 	// Gemscan is the version of gemscan that wrote the report.
-	Gemscan    string   `json:"gemscan,omitempty"`
-	Mode       string   `json:"mode"`
-	Target     string   `json:"target"`
-	DurationMS int64    `json:"duration_ms"`
-	Commits    int64    `json:"commits"`
-	Files      int64    `json:"files"`
-	Blobs      int64    `json:"blobs,omitempty"`
-	Bytes      int64    `json:"bytes"`
-	Skipped    *Skipped `json:"skipped,omitempty"`
+	Gemscan    string `json:"gemscan,omitempty"`
+	Mode       string `json:"mode"`
+	Target     string `json:"target"`
+	DurationMS int64  `json:"duration_ms"`
+	Commits    int64  `json:"commits"`
+	Files      int64  `json:"files"`
+	Blobs      int64  `json:"blobs,omitempty"`
+	Bytes      int64  `json:"bytes"`
+	// Archives counts the archives opened (nested ones included) and
+	// Members the members scanned in them.
+	Archives int64    `json:"archives,omitempty"`
+	Members  int64    `json:"members,omitempty"`
+	Skipped  *Skipped `json:"skipped,omitempty"`
 	// SuppressedUnlisted counts suppressed findings left out of the
 	// suppressed list to bound its size.
 	SuppressedUnlisted int64    `json:"suppressed_unlisted,omitempty"`
@@ -99,7 +103,7 @@ func jsonScan(r *Report) JSONScan {
 	res := r.Result
 	st := res.Stats
 	out := JSONScan{Gemscan: r.Version, Mode: r.Mode, Target: r.Target, DurationMS: st.Duration.Milliseconds(),
-		Commits: st.Commits, Files: st.Files, Bytes: st.Bytes, Notes: st.Notes,
+		Commits: st.Commits, Files: st.Files, Bytes: st.Bytes, Notes: st.Notes, Archives: st.Archives, Members: st.Members,
 		SuppressedUnlisted: res.Suppressed.Unlisted()}
 	if r.Mode == "git" {
 		// In history, what is scanned is blobs, each once.

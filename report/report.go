@@ -79,3 +79,13 @@ func (r *Report) shown(f *scanner.Finding) string {
 	}
 	return f.Redacted()
 }
+
+// inArchive splits the location of a credential found inside an archive:
+// the archive's path (what code scanning and annotations can point at) and
+// the member. ok is false for a credential in a plain file.
+func inArchive(path, member string) (archive string, ok bool) {
+	if member == "" || !strings.HasSuffix(path, "!"+member) {
+		return path, false
+	}
+	return strings.TrimSuffix(path, "!"+member), true
+}

@@ -85,7 +85,7 @@ type sarifRegion struct {
 type sarifLocation struct {
 	PhysicalLocation struct {
 		ArtifactLocation sarifArtifactLoc `json:"artifactLocation"`
-		Region           sarifRegion      `json:"region"`
+		Region           *sarifRegion     `json:"region,omitempty"`
 	} `json:"physicalLocation"`
 }
 
@@ -258,16 +258,23 @@ func sarifResultOf(r *Report, f *scanner.Finding, ruleIndex int) sarifResult {
 	if f.Commit != "" {
 		msg += fmt.Sprintf(". Introduced in commit %.12s", f.Commit)
 	}
-	msg += ". " + rule.Remediation
 	var loc sarifLocation
 	// Paths relative to the scanned root when there is one on disk.
 	p := f.File
 	if r.Root != "" && f.Path != "" {
 		p = f.Path
 	}
-	loc.PhysicalLocation.ArtifactLocation = artifactOf(p)
-	loc.PhysicalLocation.Region = sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1),
-		EndLine: max(f.EndLine, f.Line, 1), EndColumn: max(f.EndColumn, 1)}
+	if archive, ok := inArchive(p, f.Member); ok {
+		// Code scanning shows files of the repository: point at the
+		// archive, and say where in it the message.
+		loc.PhysicalLocation.ArtifactLocation = artifactOf(archive)
+		msg += fmt.Sprintf(" (inside the archive, at %s line %d)", Sanitize(f.Member), max(f.Line, 1))
+	} else {
+		loc.PhysicalLocation.ArtifactLocation = artifactOf(p)
+		loc.PhysicalLocation.Region = &sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1),
+			EndLine: max(f.EndLine, f.Line, 1), EndColumn: max(f.EndColumn, 1)}
+	}
+	msg += ". " + rule.Remediation
 	props := map[string]any{"redacted": f.Redacted(), "valueSha256": f.ValueSHA256()}
 	if f.Commit != "" {
 		props["commit"], props["author"], props["inHead"] = f.Commit, f.Author, f.InHead

@@ -151,6 +151,10 @@ func summary(r *Report, p palette, files int) string {
 		scanned = fmt.Sprintf("scanned %d %s, %d %s, %s in %s", st.Commits, plural(int(st.Commits), "commit", "commits"),
 			st.Files, plural(int(st.Files), "blob", "blobs"), humanBytes(st.Bytes), humanDuration(st.Duration))
 	}
+	if st.Archives > 0 {
+		scanned += fmt.Sprintf(" (%d %s opened, %d %s scanned)", st.Archives, plural(int(st.Archives), "archive", "archives"),
+			st.Members, plural(int(st.Members), "member", "members"))
+	}
 	var extra []string
 	if st.Binary > 0 {
 		extra = append(extra, fmt.Sprintf("%d binary", st.Binary))

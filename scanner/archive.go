@@ -90,6 +90,14 @@ func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int
 		}
 		chain := strings.TrimPrefix(m.Path, file)
 		fs, allowed, err := scanMember(det, r, file+chain, path+chain)
+		if member := strings.TrimPrefix(chain, "!"); chain != "" {
+			for i := range fs {
+				fs[i].Member = member
+			}
+			for i := range allowed {
+				allowed[i].Member = member
+			}
+		}
 		a.findings = append(a.findings, fs...)
 		a.allowed = append(a.allowed, allowed...)
 		if err != nil || maxSize <= 0 {

@@ -21,6 +21,10 @@ type Finding struct {
 	// File is the path as shown to the user; Path is the same file relative
 	// to the scan root, slash-separated, and is what fingerprints use.
 	File, Path string
+	// Member, for a credential inside an archive, is the member holding it
+	// (nested members chained with "!"): File and Path then end with "!"
+	// and Member, and Line counts lines in the member. "" otherwise.
+	Member string
 	// Line and Column (1-based; the column counts Unicode code points)
 	// locate the credential, or the encoded text holding it.
 	Line, Column int
