@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -37,7 +38,12 @@ func TestScanChunksSeams(t *testing.T) {
 	for _, size := range []int{1024, 1500, 4096} {
 		for _, overlap := range []int{256, 512} {
 			// A one-byte reader makes every read short.
-			got, _, n, err := scanChunks(det, iotest.OneByteReader(bytes.NewReader(data)), "f", "f", size, overlap)
+			var got []Finding
+			n, err := scanChunks(context.Background(), det, iotest.OneByteReader(bytes.NewReader(data)), "f", size, overlap,
+				func(data []byte, baseLine int, ms []rules.Match) {
+					fs, _ := newLocator(data, baseLine).findings(ms, "f", "f")
+					got = append(got, fs...)
+				})
 			if err != nil || n != int64(len(data)) {
 				t.Fatalf("size %d: read %d of %d, err %v", size, n, len(data), err)
 			}
@@ -56,11 +62,11 @@ func TestScanChunksSeams(t *testing.T) {
 func TestReadErrorKeepsFindings(t *testing.T) {
 	k := testkeys.New(2).Set()
 	r := iotest.TimeoutReader(bytes.NewReader([]byte("a=" + k.AQKey + "\n")))
-	fs, _, _, err := scanChunks(rules.NewDetector(), r, "f", "f", 1<<20, 1024)
-	if err == nil || !strings.Contains(err.Error(), "read f") {
-		t.Fatalf("err = %v, want a wrapped read error", err)
+	res := ScanReader(context.Background(), rules.NewDetector(), r, "f", "f")
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "read f") {
+		t.Fatalf("errors = %v, want a wrapped read error", res.Errors)
 	}
-	if len(fs) != 1 || fs[0].Value != k.AQKey {
+	if fs := res.Findings; len(fs) != 1 || fs[0].Value != k.AQKey {
 		t.Errorf("findings before the error: %+v", fs)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,9 @@ type Options struct {
 	Workers int
 	// Binary scans files that look binary too.
 	Binary bool
+	// NoIgnore scans untracked files that .gitignore files or
+	// .git/info/exclude ignore (ScanPaths). .gemscanignore still applies.
+	NoIgnore bool
 }
 
 func (o *Options) detector() *rules.Detector {
@@ -63,10 +67,22 @@ type Stats struct {
 	TooLarge int64 // files skipped for their size
 	Allowed  int64 // findings suppressed by gemscan:allow
 	Ignored  int64 // findings suppressed by a baseline
+	// IgnoredPaths counts untracked files and directories skipped because a
+	// .gitignore or .git/info/exclude ignores them (a directory counts once).
+	IgnoredPaths int64
+	// Excluded counts files and directories skipped by .gemscanignore.
+	Excluded int64
+	// Repeats counts occurrences of a credential already reported in the
+	// same file or stream, folded into that finding.
+	Repeats  int64
 	Duration time.Duration
 	// Notes are facts the user should know that are not errors (a shallow
 	// history, a skipped submodule).
 	Notes []string
+	// Warnings are notes loud enough to print on standard error as well
+	// (nothing scanned under a path because everything there is ignored);
+	// each is also in Notes.
+	Warnings []string
 }
 
 // Result is what a scan found, and every error it met on the way. A scan
@@ -104,13 +120,28 @@ type collector struct {
 	res *Result
 }
 
-func (c *collector) add(fs []Finding, allowed int, bytes int64, err error) {
+// addErr records an error.
+func (c *collector) addErr(err error) {
+	c.mu.Lock()
+	c.res.Errors = append(c.res.Errors, err)
+	c.mu.Unlock()
+}
+
+// addFile records one scanned file: its findings, the bytes read and the
+// error that ended its reading, if any.
+func (c *collector) addFile(file string, s *findingSet, bytes int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.res.Findings = append(c.res.Findings, fs...)
-	c.res.Stats.Allowed += int64(allowed)
-	c.res.Stats.Bytes += bytes
+	st := &c.res.Stats
+	st.Files++
+	st.Bytes += bytes
+	st.Allowed += int64(s.allowed)
+	st.Repeats += s.repeats
+	c.res.Findings = append(c.res.Findings, s.list...)
 	if err != nil {
+		c.res.Errors = append(c.res.Errors, err)
+	}
+	if err := s.capErr(file); err != nil {
 		c.res.Errors = append(c.res.Errors, err)
 	}
 }
@@ -122,8 +153,17 @@ func (c *collector) count(f func(*Stats)) {
 }
 
 // ScanPaths scans files and directory trees. Directories are walked without
-// following symbolic links or entering .git, honouring .gitignore files,
-// .git/info/exclude and .gemscanignore. Files are scanned in parallel.
+// following symbolic links or entering .git. Files git tracks are always
+// scanned; untracked files that .gitignore files or .git/info/exclude ignore
+// are skipped and counted, unless opts.NoIgnore; .gemscanignore is always
+// honoured. Files are scanned in parallel.
+//
+// A path named in paths is scanned whatever the ignore files say. A pipe
+// named by an open descriptor (/dev/fd/N, /dev/stdin: process substitution)
+// is read to its end. Other FIFOs, devices and sockets are refused when
+// named (reading them could block forever or never end) and skipped inside
+// trees, where files are opened without blocking and checked once open, so
+// a file replaced by a FIFO during the walk cannot hang the scan.
 func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 	start := time.Now()
 	res := &Result{}
@@ -140,7 +180,7 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 				if ctx.Err() != nil {
 					continue
 				}
-				buf = scanFile(det, j, opts, col, buf)
+				buf = scanFile(ctx, det, j, opts, col, buf)
 			}
 		}()
 	}
@@ -150,73 +190,179 @@ func ScanPaths(ctx context.Context, paths []string, opts Options) *Result {
 		}
 		info, err := os.Stat(p)
 		if err != nil {
-			col.add(nil, 0, 0, fmt.Errorf("scan %s: %w", p, err))
+			col.addErr(fmt.Errorf("scan %s: %w", p, err))
 			continue
 		}
-		if !info.IsDir() {
+		switch mode := info.Mode(); {
+		case mode.IsRegular():
 			jobs <- fileJob{abs: p, file: filepath.ToSlash(p), path: filepath.ToSlash(filepath.Base(p))}
-			continue
+		case mode.IsDir():
+			scanTree(ctx, p, opts, jobs, col)
+		case mode&os.ModeNamedPipe != 0 && isOpenDescriptor(p):
+			scanPipe(ctx, det, p, col)
+		default:
+			col.addErr(refuse(p, mode))
 		}
-		ign, errs := rootIgnores(p)
-		for _, err := range errs {
-			col.add(nil, 0, 0, err) // workers are adding theirs meanwhile
-		}
-		w := walker{ctx: ctx, root: p, jobs: jobs, col: col}
-		w.walk(p, "", ign)
 	}
 	close(jobs)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))
 	}
+	if n := res.Stats.Repeats; n > 0 {
+		res.Stats.Notes = append(res.Stats.Notes, repeatsNote(n))
+	}
 	SortFindings(res.Findings)
 	res.Stats.Duration = time.Since(start)
 	return res
 }
 
-type walker struct {
-	ctx  context.Context
-	root string
-	jobs chan<- fileJob
-	col  *collector
+// isOpenDescriptor reports whether path names one of this process's open
+// descriptors, as process substitution (<(cmd)) and /dev/stdin do: a pipe
+// reached that way is already connected and is read to its end.
+func isOpenDescriptor(path string) bool {
+	p := filepath.ToSlash(filepath.Clean(path))
+	if p == "/dev/stdin" {
+		return true
+	}
+	for _, dir := range []string{"/dev/fd/", "/proc/self/fd/", "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/"} {
+		if n, ok := strings.CutPrefix(p, dir); ok {
+			if _, err := strconv.Atoi(n); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// walk sends the files below abs (rel is its slash path relative to the
-// root, "" or ending in "/") to the workers.
-func (w *walker) walk(abs, rel string, ign ignoreSet) {
+// refuse is the error for a named path that is neither a file, a directory
+// nor an open pipe.
+func refuse(path string, mode os.FileMode) error {
+	var what string
+	switch {
+	case mode&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO): reading it could wait forever for a writer"
+	case mode&os.ModeCharDevice != 0:
+		what = "a character device: reading it may never end"
+	case mode&os.ModeDevice != 0:
+		what = "a block device"
+	case mode&os.ModeSocket != 0:
+		what = "a socket"
+	default:
+		what = "not a regular file (" + mode.Type().String() + ")"
+	}
+	return fmt.Errorf("scan %s: refusing to read it, it is %s; to scan what it holds, pipe it: cat %s | gemscan stdin",
+		path, what, path)
+}
+
+// scanPipe reads the pipe at path (an open descriptor of this process) to
+// its end.
+func scanPipe(ctx context.Context, det *rules.Detector, path string, col *collector) {
+	f, err := openPipe(path)
+	if err != nil {
+		col.addErr(fmt.Errorf("read %s: %w", path, err))
+		return
+	}
+	file := filepath.ToSlash(path)
+	set, n, err := scanStream(ctx, det, f, file, filepath.Base(file))
+	f.Close() // also ends a read still blocked after ctx was done
+	col.addFile(file, set, n, err)
+}
+
+// scanTree walks the directory root, sending its files to jobs.
+func scanTree(ctx context.Context, root string, opts Options, jobs chan<- fileJob, col *collector) {
+	ign, errs := rootIgnores(root, opts.NoIgnore)
+	for _, err := range errs {
+		col.addErr(err) // workers are adding theirs meanwhile
+	}
+	w := walker{ctx: ctx, root: root, jobs: jobs, col: col, noIgnore: opts.NoIgnore}
+	w.tracked, w.trackedErr = rootTracked(root)
+	w.walk(root, "", 0, ign, false)
+	if w.trackedErr != nil && w.ignored > 0 {
+		// Without the index, an ignored file may be a tracked one.
+		col.addErr(w.trackedErr)
+	}
+	if w.sent == 0 && w.ignored > 0 && ctx.Err() == nil {
+		msg := fmt.Sprintf("%s: nothing scanned, every file in it is ignored by .gitignore rules "+
+			"(%d ignored %s); scan them with --no-ignore", root, w.ignored, plural(w.ignored, "path", "paths"))
+		col.count(func(s *Stats) {
+			s.Notes = append(s.Notes, msg)
+			s.Warnings = append(s.Warnings, msg)
+		})
+	}
+	col.count(func(s *Stats) { s.IgnoredPaths += w.ignored; s.Excluded += w.excluded })
+}
+
+type walker struct {
+	ctx      context.Context
+	root     string
+	jobs     chan<- fileJob
+	col      *collector
+	noIgnore bool
+	// tracked is what the index of the repository holding root lists;
+	// trackedErr is why it could not be read.
+	tracked    *trackedSet
+	trackedErr error
+	// sent, ignored and excluded count the files sent to the workers and
+	// the paths skipped by git's ignore files and by .gemscanignore.
+	sent, ignored, excluded int64
+}
+
+// walk sends the files below abs to the workers. rel is abs's slash path
+// relative to the root ("" or ending in "/"), depth its number of
+// components; inIgnored says abs is an ignored directory entered only
+// because git tracks files below it, so its untracked files are ignored.
+func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, inIgnored bool) {
 	if w.ctx.Err() != nil {
 		return
 	}
 	entries, err := os.ReadDir(abs)
 	if err != nil {
-		w.col.add(nil, 0, 0, fmt.Errorf("read directory %s: %w", abs, err))
+		w.col.addErr(fmt.Errorf("read directory %s: %w", abs, err))
 		return
 	}
-	ign, err = childIgnores(ign, abs, rel, entries)
+	ign, err = childIgnores(ign, abs, rel, depth, entries, w.noIgnore)
 	if err != nil {
-		w.col.add(nil, 0, 0, err)
+		w.col.addErr(err)
 	}
 	for _, e := range entries {
 		name := e.Name()
 		t := e.Type()
+		isDir := t.IsDir()
 		switch {
 		case name == ".git":
 			continue
 		case t&os.ModeSymlink != 0:
 			continue
-		case t.IsDir():
-			if ign.matches(rel + name + "/") {
-				continue
-			}
-			w.walk(filepath.Join(abs, name), rel+name+"/", ign)
-		case t.IsRegular():
-			if ign.matches(rel + name) {
-				continue
-			}
-			p := filepath.Join(abs, name)
-			w.jobs <- fileJob{abs: p, file: displayPath(w.root, rel+name), path: rel + name}
+		case !isDir && !t.IsRegular():
+			continue // FIFOs, devices, sockets: never opened
 		}
+		p := rel + name
+		if isDir {
+			p += "/"
+		}
+		if ign.excluded(p, name, depth+1, isDir) {
+			w.excluded++
+			continue
+		}
+		ignored := inIgnored || ign.ignored(p, name, depth+1, isDir)
+		if ignored && !w.isTracked(p) {
+			w.ignored++
+			continue
+		}
+		if isDir {
+			w.walk(filepath.Join(abs, name), p, depth+1, ign, ignored)
+			continue
+		}
+		w.sent++
+		w.jobs <- fileJob{abs: filepath.Join(abs, name), file: displayPath(w.root, p), path: p}
 	}
+}
+
+// isTracked reports whether git tracks rel (a directory, ending in "/":
+// any file below it).
+func (w *walker) isTracked(rel string) bool {
+	return w.tracked != nil && w.tracked.has(rel)
 }
 
 // displayPath joins a root as the user gave it and a path below it.
@@ -228,10 +374,12 @@ func displayPath(root, rel string) string {
 }
 
 // scanFile scans one file, reusing buf for its contents, and returns buf.
-func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
+// The file is opened without blocking, and anything but a regular file is
+// skipped once open: see ScanPaths.
+func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
 	f, err := openRaw(j.abs)
 	if err != nil {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 		return buf
 	}
 	owned := true
@@ -242,22 +390,28 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 	}()
 	// Most files are small: one read into a buffer larger than the file
 	// returns it whole (a regular file's read is short only at its end),
-	// with no stat. Larger files are sized and read on.
+	// with no stat. A read that fills the buffer or fails is followed by a
+	// stat of the open file, which also tells a FIFO or a device that took
+	// the file's place (opened without blocking, its read returns early,
+	// fails with EAGAIN, or fills the buffer) from a file.
 	if cap(buf) < firstRead {
 		buf = make([]byte, 0, firstRead)
 	}
 	buf = buf[:0]
-	n, err := f.read(buf[:cap(buf)])
-	if err != nil {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
-		return buf
-	}
+	n, rerr := f.read(buf[:cap(buf)])
 	buf = buf[:n]
 	size := int64(n)
-	if n == cap(buf) {
-		st, err := f.size()
+	if n == cap(buf) || rerr != nil {
+		st, regular, err := f.stat()
 		if err != nil {
-			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+			col.addErr(fmt.Errorf("read %s: %w", j.file, err))
+			return buf
+		}
+		if !regular {
+			return buf // not a file any more: skipped like one seen in the walk
+		}
+		if rerr != nil {
+			col.addErr(fmt.Errorf("read %s: %w", j.file, rerr))
 			return buf
 		}
 		size = max(st, size)
@@ -270,7 +424,8 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		owned = false
 		osf := f.file(j.abs)
 		defer osf.Close()
-		return scanLargeFile(det, osf, j, opts, col, buf)
+		scanLargeFile(ctx, det, osf, j, opts, col)
+		return buf
 	}
 	// A read that filled the buffer may have left more: read on, growing
 	// the buffer, until a read comes back short.
@@ -282,7 +437,7 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		}
 		room := cap(buf) - len(buf)
 		if n, err = f.read(buf[len(buf):cap(buf)]); err != nil {
-			col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
+			col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 			return buf
 		}
 		buf = buf[:len(buf)+n]
@@ -293,32 +448,32 @@ func scanFile(det *rules.Detector, j fileJob, opts Options, col *collector, buf 
 		col.count(func(s *Stats) { s.Binary++ })
 		return buf
 	}
-	fs, allowed := ScanBytes(det, text, j.file, j.path)
-	col.count(func(s *Stats) { s.Files++ })
-	col.add(fs, allowed, int64(len(buf)), nil)
+	col.addFile(j.file, scanText(det, text, j.file, j.path), int64(len(buf)), nil)
 	return buf
 }
 
 // firstRead is the buffer a file is first read into.
 const firstRead = 256 << 10
 
-func scanLargeFile(det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector, buf []byte) []byte {
+// scanLargeFile streams a file too large to read whole.
+func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector) {
 	head := make([]byte, binarySniff)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
-		return buf
-	}
-	if !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
-		col.count(func(s *Stats) { s.Binary++ })
-		return buf
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
+		return
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		col.add(nil, 0, 0, fmt.Errorf("read %s: %w", j.file, err))
-		return buf
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
+		return
 	}
-	fs, allowed, read, err := ScanReader(det, f, j.file, j.path)
-	col.count(func(s *Stats) { s.Files++ })
-	col.add(fs, allowed, read, err)
-	return buf
+	var r io.Reader = f
+	if little, ok := utf16BOM(head[:n]); ok {
+		r = newUTF16Reader(f, little)
+	} else if !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
+		col.count(func(s *Stats) { s.Binary++ })
+		return
+	}
+	set, read, err := scanStream(ctx, det, r, j.file, j.path)
+	col.addFile(j.file, set, read, err)
 }

@@ -20,9 +20,308 @@ import (
 // to the directory holding it.
 const IgnoreFile = ".gemscanignore"
 
-// ignoreRules is one file's patterns. A file at or below the scan root is
-// anchored at base, its directory relative to the root ("" for the root); a
-// file above the root sees paths with prefix, the root's path below it.
+// ignorePattern is one pattern line of an ignore file.
+type ignorePattern struct {
+	m      *ignore.GitIgnore // the pattern alone, without its "!"
+	negate bool
+	// basename: the pattern has no slash (but a trailing one), so it
+	// matches an entry's name at any depth and is matched against the name
+	// alone. The walk never enters an ignored directory, so an entry's
+	// parents need no matching.
+	basename bool
+	// parts is how many path components the pattern spans, 0 when a "**"
+	// lets it span any number: a pattern is only matched against paths of
+	// its length, so a deep path costs no regular expression per shallow
+	// pattern.
+	parts int
+}
+
+// ignoreFile is one file's patterns. A file at or below the scan root is
+// anchored at base, its directory relative to the root ("" for the root),
+// depth components deep; a file above the root sees paths with prefix, the
+// root's path below the file's directory, and its depth is minus the
+// components of prefix.
+type ignoreFile struct {
+	patterns []ignorePattern
+	base     string
+	prefix   string
+	above    bool
+	depth    int
+}
+
+// ignoreChain is the ignore files in force in one directory, its own first,
+// then its ancestors' (parent); nil is no file.
+type ignoreChain struct {
+	file   *ignoreFile
+	parent *ignoreChain
+}
+
+// ignoreSets are the two kinds of ignore files in force in one directory:
+// git's (.gitignore, .git/info/exclude), which never apply to tracked
+// files, and gemscan's (.gemscanignore), which always do.
+type ignoreSets struct {
+	git, gemscan *ignoreChain
+}
+
+// ignored reports whether git's ignore files ignore the entry rel (slash
+// path relative to the scan root, a directory with a trailing slash), name
+// its last component, depth its number of components.
+func (s ignoreSets) ignored(rel, name string, depth int, dir bool) bool {
+	return s.git.matches(rel, name, depth, dir)
+}
+
+// excluded reports whether .gemscanignore excludes the entry (see ignored).
+func (s ignoreSets) excluded(rel, name string, depth int, dir bool) bool {
+	return s.gemscan.matches(rel, name, depth, dir)
+}
+
+// matches applies git's precedence: the deepest file with a matching
+// pattern decides, and in it the last matching pattern. The cost is linear
+// in the number of patterns in force: each is matched at most once, against
+// the entry's name or a path of the pattern's own length.
+func (c *ignoreChain) matches(rel, name string, depth int, dir bool) bool {
+	for ; c != nil; c = c.parent {
+		if ignored, decided := c.file.match(rel, name, depth, dir); decided {
+			return ignored
+		}
+	}
+	return false
+}
+
+func (f *ignoreFile) match(rel, name string, depth int, dir bool) (ignored, decided bool) {
+	var sub string // rel relative to the file's directory, made when needed
+	subDepth := depth - f.depth
+	leaf := name
+	if dir {
+		leaf += "/"
+	}
+	for i := len(f.patterns) - 1; i >= 0; i-- {
+		p := &f.patterns[i]
+		target := leaf
+		if !p.basename {
+			if p.parts > 0 && p.parts != subDepth {
+				continue
+			}
+			if sub == "" {
+				switch {
+				case f.above:
+					sub = f.prefix + rel
+				case f.base == "":
+					sub = rel
+				default:
+					sub = rel[len(f.base)+1:]
+				}
+			}
+			target = sub
+		}
+		if p.m.MatchesPath(target) {
+			return !p.negate, true
+		}
+	}
+	return false, false
+}
+
+// compilePatterns compiles gitignore-style patterns, one per line, for the
+// walk.
+func compilePatterns(data []byte) []ignorePattern {
+	var out []ignorePattern
+	for _, line := range strings.Split(string(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.Trim(line, " \r")
+		p := ignorePattern{}
+		if strings.HasPrefix(line, "!") {
+			p.negate, line = true, line[1:]
+		}
+		body := strings.TrimSuffix(line, "/")
+		if body == "" || body == "/" {
+			continue
+		}
+		switch {
+		case strings.Contains(body, "**"):
+			p.parts = 0
+		default:
+			p.parts = strings.Count(strings.TrimPrefix(body, "/"), "/") + 1
+		}
+		p.basename = !strings.Contains(body, "/")
+		if !p.basename && !strings.HasPrefix(line, "/") && !strings.HasPrefix(line, "**/") {
+			// A slash in the middle anchors a pattern at its file's
+			// directory, as git does (the library would float it).
+			line = "/" + line
+		}
+		p.m = ignore.CompileIgnoreLines(line)
+		out = append(out, p)
+	}
+	return out
+}
+
+// readIgnore reads a gitignore-style file; a missing file is no error, and
+// no patterns.
+func readIgnore(path string) ([]ignorePattern, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return compilePatterns(data), nil
+}
+
+// rootIgnores collects the patterns that apply at a scan root from outside
+// its own tree walk: .git/info/exclude and the .gitignore files above the
+// root up to the top of the enclosing git work tree (unless noIgnore), and
+// .gemscanignore at the work tree's top and at the root.
+func rootIgnores(root string, noIgnore bool) (ignoreSets, []error) {
+	var sets ignoreSets
+	var errs []error
+	// add puts a file in a chain; files are added from the least to the
+	// most specific.
+	add := func(chain **ignoreChain, path string, f ignoreFile) {
+		ps, err := readIgnore(path)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(ps) > 0 {
+			f.patterns = ps
+			*chain = &ignoreChain{file: &f, parent: *chain}
+		}
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return sets, []error{fmt.Errorf("resolve %s: %w", root, err)}
+	}
+	top := ""
+	if d, err := gitdir.Find(abs); err == nil {
+		top = d.WorkTree
+	}
+	// aboveFile is a file in dir, an ancestor of the root.
+	aboveFile := func(dir string) ignoreFile {
+		below, _ := filepath.Rel(dir, abs)
+		prefix := filepath.ToSlash(below) + "/"
+		return ignoreFile{above: true, prefix: prefix, depth: -strings.Count(prefix, "/")}
+	}
+	switch {
+	case top != "" && top != abs:
+		var dirs []string // the root's ancestors up to top, top last
+		for dir := abs; dir != top; {
+			dir = filepath.Dir(dir)
+			dirs = append(dirs, dir)
+		}
+		if !noIgnore {
+			add(&sets.git, filepath.Join(top, ".git", "info", "exclude"), aboveFile(top))
+			for i := len(dirs) - 1; i >= 0; i-- {
+				add(&sets.git, filepath.Join(dirs[i], ".gitignore"), aboveFile(dirs[i]))
+			}
+		}
+		add(&sets.gemscan, filepath.Join(top, IgnoreFile), aboveFile(top))
+	case top == abs && !noIgnore:
+		add(&sets.git, filepath.Join(top, ".git", "info", "exclude"), ignoreFile{})
+	}
+	add(&sets.gemscan, filepath.Join(abs, IgnoreFile), ignoreFile{})
+	return sets, errs
+}
+
+// childIgnores returns the sets in force inside directory rel (depth
+// components deep), adding the directory's own .gitignore if it has one and
+// noIgnore is not set.
+func childIgnores(sets ignoreSets, absDir, rel string, depth int, entries []fs.DirEntry, noIgnore bool) (ignoreSets, error) {
+	if noIgnore {
+		return sets, nil
+	}
+	for _, e := range entries {
+		if e.Name() == ".gitignore" && e.Type().IsRegular() {
+			ps, err := readIgnore(filepath.Join(absDir, ".gitignore"))
+			if err != nil || len(ps) == 0 {
+				return sets, err
+			}
+			f := &ignoreFile{patterns: ps, base: strings.TrimSuffix(rel, "/"), depth: depth}
+			sets.git = &ignoreChain{file: f, parent: sets.git}
+			return sets, nil
+		}
+	}
+	return sets, nil
+}
+
+// trackedSet is what a repository's index lists, for the walk of a
+// directory in its work tree: git never ignores a tracked file.
+type trackedSet struct {
+	files map[string]bool // file paths relative to the work tree
+	dirs  map[string]bool // their directories, with a trailing slash
+	// sparse holds the directories a sparse index lists as one entry:
+	// everything below them is tracked.
+	sparse []string
+	// prefix is the walked root's path below the work tree ("" or ending
+	// in "/").
+	prefix string
+}
+
+// has reports whether rel (relative to the walked root; a directory ends
+// in "/") is tracked, or for a directory holds a tracked file.
+func (t *trackedSet) has(rel string) bool {
+	p := t.prefix + rel
+	if t.files[p] || t.dirs[p] {
+		return true
+	}
+	for _, d := range t.sparse {
+		if strings.HasPrefix(p, d) || strings.HasPrefix(d, p) && strings.HasSuffix(p, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// rootTracked reads the index of the repository holding root: nil with no
+// error when root is in no repository or the index does not exist yet.
+func rootTracked(root string) (*trackedSet, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", root, err)
+	}
+	d, err := gitdir.Find(abs)
+	if err != nil || d.WorkTree == "" {
+		return nil, nil // not in a work tree: nothing is tracked
+	}
+	path := filepath.Join(d.GitDir, "index")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the index %s to tell tracked files from ignored ones: %w", path, err)
+	}
+	entries, err := parseIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("read the index %s to tell tracked files from ignored ones: %w", path, err)
+	}
+	t := &trackedSet{files: make(map[string]bool, len(entries)), dirs: map[string]bool{}}
+	if rel, err := filepath.Rel(d.WorkTree, abs); err == nil && rel != "." {
+		t.prefix = filepath.ToSlash(rel) + "/"
+	}
+	for _, e := range entries {
+		name := e.Name
+		if e.Mode == modeTree {
+			t.sparse = append(t.sparse, strings.TrimSuffix(name, "/")+"/")
+		} else {
+			t.files[name] = true
+		}
+		for i := strings.LastIndexByte(name, '/'); i > 0; i = strings.LastIndexByte(name[:i], '/') {
+			if t.dirs[name[:i+1]] {
+				break
+			}
+			t.dirs[name[:i+1]] = true
+		}
+	}
+	return t, nil
+}
+
+// ignoreSet matches whole paths against gitignore-style patterns where no
+// walk prunes ignored directories (a .gemscanignore read from a commit or
+// the index): a pattern matching a parent directory matches the path.
+type ignoreSet []ignoreRules
+
+// ignoreRules is one file's patterns in an ignoreSet, anchored at base.
 type ignoreRules struct {
 	base    string
 	prefix  string
@@ -30,12 +329,8 @@ type ignoreRules struct {
 	matcher *ignore.GitIgnore
 }
 
-// ignoreSet holds the patterns in force in one directory: its own and its
-// ancestors'.
-type ignoreSet []ignoreRules
-
-// matches reports whether rel (slash-separated, relative to the scan root,
-// with a trailing slash for a directory) is ignored.
+// matches reports whether rel (slash-separated, relative to the root, with
+// a trailing slash for a directory) is ignored.
 func (s ignoreSet) matches(rel string) bool {
 	for _, r := range s {
 		var sub string
@@ -56,80 +351,9 @@ func (s ignoreSet) matches(rel string) bool {
 	return false
 }
 
-// readIgnore reads a gitignore-style file; a missing file is no error.
-func readIgnore(path string) (*ignore.GitIgnore, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return compileIgnore(data), nil
-}
-
-// compileIgnore compiles gitignore-style patterns.
+// compileIgnore compiles gitignore-style patterns into one whole-path
+// matcher (see ignoreSet).
 func compileIgnore(data []byte) *ignore.GitIgnore {
 	lines := strings.Split(string(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))), "\n")
 	return ignore.CompileIgnoreLines(lines...)
-}
-
-// rootIgnores collects the patterns that apply at a scan root from outside
-// its own tree walk: the .gitignore files above the root up to the top of the
-// enclosing git work tree, .git/info/exclude, and .gemscanignore at the
-// work tree's top and at the root.
-func rootIgnores(root string) (ignoreSet, []error) {
-	var set ignoreSet
-	var errs []error
-	add := func(path string, r ignoreRules) {
-		m, err := readIgnore(path)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if m != nil {
-			r.matcher = m
-			set = append(set, r)
-		}
-	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, []error{fmt.Errorf("resolve %s: %w", root, err)}
-	}
-	top := ""
-	if d, err := gitdir.Find(abs); err == nil {
-		top = d.WorkTree
-	}
-	if top != "" && top != abs {
-		for dir := abs; dir != top; {
-			dir = filepath.Dir(dir)
-			below, _ := filepath.Rel(dir, abs)
-			r := ignoreRules{above: true, prefix: filepath.ToSlash(below) + "/"}
-			add(filepath.Join(dir, ".gitignore"), r)
-			if dir == top {
-				add(filepath.Join(top, ".git", "info", "exclude"), r)
-				add(filepath.Join(top, IgnoreFile), r)
-			}
-		}
-	} else if top == abs {
-		add(filepath.Join(top, ".git", "info", "exclude"), ignoreRules{})
-	}
-	add(filepath.Join(abs, IgnoreFile), ignoreRules{})
-	return set, errs
-}
-
-// childIgnores returns the set in force inside directory rel, adding the
-// directory's own .gitignore if it has one.
-func childIgnores(set ignoreSet, absDir, rel string, entries []fs.DirEntry) (ignoreSet, error) {
-	for _, e := range entries {
-		if e.Name() == ".gitignore" && e.Type().IsRegular() {
-			m, err := readIgnore(filepath.Join(absDir, ".gitignore"))
-			if err != nil || m == nil {
-				return set, err
-			}
-			out := make(ignoreSet, len(set), len(set)+1)
-			copy(out, set)
-			return append(out, ignoreRules{base: strings.TrimSuffix(rel, "/"), matcher: m}), nil
-		}
-	}
-	return set, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -13,7 +14,9 @@ func stdinCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "stdin",
 		Usage: "scan standard input",
-		Description: `Reads standard input to its end in bounded memory and scans it.
+		Description: `Reads standard input to its end in bounded memory and scans it. An
+interrupt (Ctrl-C, SIGTERM) stops the read at once: what was read is
+reported, and the exit status is 2 (incomplete).
 
 Examples:
    kubectl get secret -o yaml app | gemscan stdin
@@ -27,11 +30,9 @@ Examples:
 			}
 			start := time.Now()
 			name := c.String("name")
-			fs, allowed, n, err := scanner.ScanReader(rules.NewDetector(), e.stdin, name, name)
-			res := &scanner.Result{Findings: fs}
-			res.Stats.Files, res.Stats.Bytes, res.Stats.Allowed = 1, n, int64(allowed)
-			if err != nil {
-				res.Errors = append(res.Errors, err)
+			res := scanner.ScanReader(c.Context, rules.NewDetector(), e.stdin, name, name)
+			if err := c.Context.Err(); err != nil {
+				res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))
 			}
 			res.Stats.Duration = time.Since(start)
 			return finish(c, e, "stdin", name, res)
