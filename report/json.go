@@ -40,6 +40,10 @@ type Skipped struct {
 	TooLarge int64 `json:"too_large,omitempty"`
 	Allowed  int64 `json:"allowed,omitempty"`
 	Baseline int64 `json:"baseline,omitempty"`
+	// Ignored counts untracked paths .gitignore rules ignore (dir mode;
+	// --no-ignore scans them), Excluded those .gemscanignore excludes.
+	Ignored  int64 `json:"ignored,omitempty"`
+	Excluded int64 `json:"gemscanignore,omitempty"`
 }
 
 // JSONFinding is one finding in the JSON report.
@@ -79,8 +83,9 @@ func ToJSON(r *Report) JSONReport {
 		// In history, what is scanned is blobs, each once.
 		out.Scan.Blobs = st.Files
 	}
-	if st.Binary+st.TooLarge+st.Allowed+st.Ignored > 0 {
-		out.Scan.Skipped = &Skipped{Binary: st.Binary, TooLarge: st.TooLarge, Allowed: st.Allowed, Baseline: st.Ignored}
+	if st.Binary+st.TooLarge+st.Allowed+st.Ignored+st.IgnoredPaths+st.Excluded > 0 {
+		out.Scan.Skipped = &Skipped{Binary: st.Binary, TooLarge: st.TooLarge, Allowed: st.Allowed, Baseline: st.Ignored,
+			Ignored: st.IgnoredPaths, Excluded: st.Excluded}
 	}
 	for i := range res.Findings {
 		f := &res.Findings[i]

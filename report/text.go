@@ -156,6 +156,12 @@ func summary(r *Report, p palette, files int) string {
 	if st.TooLarge > 0 {
 		extra = append(extra, fmt.Sprintf("%d too large (see --max-file-size)", st.TooLarge))
 	}
+	if st.IgnoredPaths > 0 {
+		extra = append(extra, fmt.Sprintf("%d ignored by .gitignore (--no-ignore scans them)", st.IgnoredPaths))
+	}
+	if st.Excluded > 0 {
+		extra = append(extra, fmt.Sprintf("%d excluded by %s", st.Excluded, scanner.IgnoreFile))
+	}
 	if st.Allowed > 0 {
 		extra = append(extra, fmt.Sprintf("%d allowed by %s", st.Allowed, scanner.AllowMarker))
 	}

@@ -434,7 +434,12 @@ func (a *asyncReads) read(p []byte) (int, error) {
 	case res := <-a.results:
 		return res.n, res.err
 	case <-a.ctx.Done():
-		return 0, a.ctx.Err()
+		select {
+		case res := <-a.results: // done as ctx was: keep what it read
+			return res.n, res.err
+		default:
+			return 0, a.ctx.Err()
+		}
 	}
 }
 

@@ -277,7 +277,14 @@ func scanTree(ctx context.Context, root string, opts Options, jobs chan<- fileJo
 	}
 	w := walker{ctx: ctx, root: root, jobs: jobs, col: col, noIgnore: opts.NoIgnore}
 	w.tracked, w.trackedErr = rootTracked(root)
-	w.walk(root, "", 0, ign, false)
+	inIgnored := false
+	if !opts.NoIgnore {
+		var err error
+		if inIgnored, err = rootIgnored(root); err != nil {
+			col.addErr(err)
+		}
+	}
+	w.walk(root, "", 0, ign, inIgnored)
 	if w.trackedErr != nil && w.ignored > 0 {
 		// Without the index, an ignored file may be a tracked one.
 		col.addErr(w.trackedErr)

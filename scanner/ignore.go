@@ -80,15 +80,23 @@ func (s ignoreSets) excluded(rel, name string, depth int, dir bool) bool {
 // in the number of patterns in force: each is matched at most once, against
 // the entry's name or a path of the pattern's own length.
 func (c *ignoreChain) matches(rel, name string, depth int, dir bool) bool {
-	for ; c != nil; c = c.parent {
-		if ignored, decided := c.file.match(rel, name, depth, dir); decided {
-			return ignored
-		}
-	}
-	return false
+	ignored, _ := c.matchesWork(rel, name, depth, dir)
+	return ignored
 }
 
-func (f *ignoreFile) match(rel, name string, depth int, dir bool) (ignored, decided bool) {
+// matchesWork is matches, also returning the bytes handed to pattern
+// matching (TestDeepIgnoreWorkIsLinear bounds it).
+func (c *ignoreChain) matchesWork(rel, name string, depth int, dir bool) (ignored bool, work int) {
+	for ; c != nil; c = c.parent {
+		ignored, decided := c.file.match(rel, name, depth, dir, &work)
+		if decided {
+			return ignored, work
+		}
+	}
+	return false, work
+}
+
+func (f *ignoreFile) match(rel, name string, depth int, dir bool, work *int) (ignored, decided bool) {
 	var sub string // rel relative to the file's directory, made when needed
 	subDepth := depth - f.depth
 	leaf := name
@@ -114,6 +122,7 @@ func (f *ignoreFile) match(rel, name string, depth int, dir bool) (ignored, deci
 			}
 			target = sub
 		}
+		*work += len(target)
 		if p.m.MatchesPath(target) {
 			return !p.negate, true
 		}
@@ -221,6 +230,46 @@ func rootIgnores(root string, noIgnore bool) (ignoreSets, []error) {
 	}
 	add(&sets.gemscan, filepath.Join(abs, IgnoreFile), ignoreFile{})
 	return sets, errs
+}
+
+// rootIgnored reports whether git's ignore files ignore the directory root
+// itself, or a directory between it and the top of its work tree: then
+// every untracked file below root is ignored too.
+func rootIgnored(root string) (bool, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return false, fmt.Errorf("resolve %s: %w", root, err)
+	}
+	d, err := gitdir.Find(abs)
+	if err != nil || d.WorkTree == "" || d.WorkTree == abs {
+		return false, nil
+	}
+	below, err := filepath.Rel(d.WorkTree, abs)
+	if err != nil {
+		return false, fmt.Errorf("resolve %s: %w", root, err)
+	}
+	var chain *ignoreChain
+	add := func(path, base string, depth int) error {
+		ps, err := readIgnore(path)
+		if len(ps) > 0 {
+			chain = &ignoreChain{file: &ignoreFile{patterns: ps, base: base, depth: depth}, parent: chain}
+		}
+		return err
+	}
+	if err := add(filepath.Join(d.WorkTree, ".git", "info", "exclude"), "", 0); err != nil {
+		return false, err
+	}
+	rel := ""
+	for depth, name := range strings.Split(filepath.ToSlash(below), "/") {
+		if err := add(filepath.Join(d.WorkTree, filepath.FromSlash(rel), ".gitignore"), strings.TrimSuffix(rel, "/"), depth); err != nil {
+			return false, err
+		}
+		rel += name + "/"
+		if chain.matches(rel, name, depth+1, true) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // childIgnores returns the sets in force inside directory rel (depth

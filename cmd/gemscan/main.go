@@ -6,14 +6,54 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
+	os.Exit(runMain(os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ()))
+}
+
+// interruptGrace is how long a scan may take to stop after SIGINT or
+// SIGTERM before the process exits without waiting for its report.
+const interruptGrace = 3 * time.Second
+
+// runMain runs the CLI with SIGINT and SIGTERM cancelling its context: the
+// scan stops, its partial report is written, and the exit status is 2 (an
+// interrupted scan is incomplete, whatever it found so far). A second signal
+// ends the process at once; a scan that has not stopped interruptGrace
+// after the first is ended with status 2 and no report.
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ())
-	stop()
-	os.Exit(code)
+	defer stop()
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-returned:
+			return
+		case <-ctx.Done():
+		}
+		stop() // the default action again: a second signal kills
+		t := time.NewTimer(interruptGrace)
+		defer t.Stop()
+		select {
+		case <-returned:
+		case <-t.C:
+			fmt.Fprintf(stderr, "gemscan: interrupted, and the scan did not stop within %v: exiting without a report\n",
+				interruptGrace)
+			os.Exit(exitError)
+		}
+	}()
+	code := run(ctx, args, stdin, stdout, stderr, environ)
+	if ctx.Err() != nil && code != exitError {
+		// A command that finished anyway still did not finish cleanly.
+		fmt.Fprintln(stderr, "gemscan: interrupted: the scan is incomplete")
+		code = exitError
+	}
+	return code
 }

@@ -31,7 +31,7 @@ Examples:
 			start := time.Now()
 			name := c.String("name")
 			res := scanner.ScanReader(c.Context, rules.NewDetector(), e.stdin, name, name)
-			if err := c.Context.Err(); err != nil {
+			if err := c.Context.Err(); err != nil && len(res.Errors) == 0 {
 				res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))
 			}
 			res.Stats.Duration = time.Since(start)

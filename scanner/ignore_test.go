@@ -1,0 +1,177 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
+)
+
+// paths returns the scan-root-relative paths of res's findings, sorted.
+func paths(res *Result) []string {
+	var out []string
+	for _, f := range res.Findings {
+		out = append(out, f.Path)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestTrackedFilesAreScannedWhenIgnored checks git's rule that ignore
+// files never apply to tracked files: a file committed before a .gitignore
+// named it, and one force-added inside an ignored directory, are scanned;
+// untracked ignored files are skipped, counted, and scanned with NoIgnore.
+func TestTrackedFilesAreScannedWhenIgnored(t *testing.T) {
+	k := testkeys.New(31).Set()
+	r := newRepo(t)
+	r.write(".env", "KEY="+k.APIKey+"\n")
+	r.commit("env")
+	r.write(".gitignore", ".env\nsecret/\nlocal.env\n")
+	r.write("secret/forced.env", "KEY="+k.AQKey+"\n")
+	r.git("add", "-f", "secret/forced.env")
+	r.write("secret/untracked.env", "KEY="+k.AQKey+"\n")
+	r.write("local.env", "KEY="+k.APIKey+"\n")
+	r.write("sub/local.env", "KEY="+k.APIKey+"\n")
+	r.commit("ignore it")
+
+	res := ScanPaths(context.Background(), []string{r.dir}, Options{})
+	noErrors(t, res)
+	want := []string{".env", "secret/forced.env"}
+	if got := paths(res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("found in %v, want %v", got, want)
+	}
+	// local.env, sub/local.env and secret/untracked.env.
+	if res.Stats.IgnoredPaths != 3 {
+		t.Errorf("%d ignored paths counted, want 3", res.Stats.IgnoredPaths)
+	}
+
+	// Scanning a subdirectory reads the same index.
+	res = ScanPaths(context.Background(), []string{filepath.Join(r.dir, "secret")}, Options{})
+	noErrors(t, res)
+	if got := paths(res); fmt.Sprint(got) != "[forced.env]" || res.Stats.IgnoredPaths != 1 {
+		t.Errorf("scan of secret/: found in %v, %d ignored", got, res.Stats.IgnoredPaths)
+	}
+
+	res = ScanPaths(context.Background(), []string{r.dir}, Options{NoIgnore: true})
+	noErrors(t, res)
+	want = []string{".env", "local.env", "secret/forced.env", "secret/untracked.env", "sub/local.env"}
+	if got := paths(res); fmt.Sprint(got) != fmt.Sprint(want) || res.Stats.IgnoredPaths != 0 {
+		t.Errorf("--no-ignore: found in %v, want %v (%d ignored)", got, want, res.Stats.IgnoredPaths)
+	}
+}
+
+// TestGemscanIgnoreAppliesToTrackedFiles: .gemscanignore is gemscan's own
+// choice, made for tracked fixtures, and is counted apart.
+func TestGemscanIgnoreAppliesToTrackedFiles(t *testing.T) {
+	k := testkeys.New(32).Set()
+	r := newRepo(t)
+	r.write(IgnoreFile, "fixtures/\n")
+	r.write("fixtures/fake.env", "KEY="+k.APIKey+"\n")
+	r.write("real.env", "KEY="+k.APIKey+"\n")
+	r.commit("fixtures")
+	for _, noIgnore := range []bool{false, true} {
+		res := ScanPaths(context.Background(), []string{r.dir}, Options{NoIgnore: noIgnore})
+		noErrors(t, res)
+		if got := paths(res); fmt.Sprint(got) != "[real.env]" || res.Stats.Excluded != 1 || res.Stats.IgnoredPaths != 0 {
+			t.Errorf("no-ignore=%v: found in %v, %d excluded, %d ignored", noIgnore, got, res.Stats.Excluded, res.Stats.IgnoredPaths)
+		}
+	}
+}
+
+// TestEverythingIgnoredWarns is a directory inside a dotfiles repository
+// whose .gitignore says "*": nothing is scanned, and the result says so
+// loudly instead of reporting a clean scan of 0 files.
+func TestEverythingIgnoredWarns(t *testing.T) {
+	k := testkeys.New(33).Set()
+	r := newRepo(t)
+	r.write(".gitignore", "*\n")
+	r.write("proj/app.env", "KEY="+k.APIKey+"\n")
+	r.write("proj/deep/more.env", "KEY="+k.APIKey+"\n")
+	proj := filepath.Join(r.dir, "proj")
+	res := ScanPaths(context.Background(), []string{proj}, Options{})
+	noErrors(t, res)
+	if res.Stats.Files != 0 || res.Stats.IgnoredPaths != 2 {
+		t.Fatalf("scanned %d files, %d ignored; want 0 and 2", res.Stats.Files, res.Stats.IgnoredPaths)
+	}
+	if len(res.Stats.Warnings) != 1 || !strings.Contains(res.Stats.Warnings[0], "--no-ignore") ||
+		len(res.Stats.Notes) != 1 {
+		t.Errorf("warnings %q, notes %q", res.Stats.Warnings, res.Stats.Notes)
+	}
+	res = ScanPaths(context.Background(), []string{proj}, Options{NoIgnore: true})
+	noErrors(t, res)
+	if len(res.Findings) != 2 || len(res.Stats.Warnings) != 0 {
+		t.Errorf("--no-ignore: %d findings, warnings %q", len(res.Findings), res.Stats.Warnings)
+	}
+}
+
+// TestIgnorePrecedence checks git's rules that a whole-path matcher gets
+// wrong: a deeper file's negation re-includes, the last matching line of a
+// file wins, and a pattern with a slash in the middle is anchored at its
+// file's directory.
+func TestIgnorePrecedence(t *testing.T) {
+	k := testkeys.New(34).Set()
+	dir := t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		p = filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := "KEY=" + k.APIKey + "\n"
+	write(".gitignore", "*.env\n!keep.env\nconf/local\n")
+	write("a.env", key)    // ignored
+	write("keep.env", key) // re-included by the same file's later line
+	write("sub/.gitignore", "!b.env\n")
+	write("sub/b.env", key)    // re-included by the deeper file
+	write("sub/c.env", key)    // ignored by the root's *.env
+	write("conf/local", key)   // ignored: anchored pattern
+	write("x/conf/local", key) // scanned: conf/local is anchored at the root
+	// Scanned as a plain directory, no repository.
+	res := ScanPaths(context.Background(), []string{dir}, Options{})
+	noErrors(t, res)
+	want := []string{"keep.env", "sub/b.env", "x/conf/local"}
+	if got := paths(res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("found in %v, want %v", got, want)
+	}
+}
+
+// TestDeepIgnoreWorkIsLinear bounds, without a clock, the matching work
+// for a file 1000 directories deep with a .gitignore at every level: each
+// pattern is tried once, on a string no longer than the file's name (the
+// whole-path matcher tried every pattern on the whole path, which made a
+// walk's work grow with the cube of its depth).
+func TestDeepIgnoreWorkIsLinear(t *testing.T) {
+	const depth = 1000
+	var chain *ignoreChain
+	rel := ""
+	for i := 0; i < depth; i++ {
+		ps := compilePatterns([]byte(fmt.Sprintf("secret-%d.env\n/build-%d/\n*.tmp\n", i, i)))
+		f := &ignoreFile{patterns: ps, base: strings.TrimSuffix(rel, "/"), depth: i}
+		chain = &ignoreChain{file: f, parent: chain}
+		rel += "d/"
+	}
+	name := "config.env"
+	ignored, work := chain.matchesWork(rel+name, name, depth+1, false)
+	if ignored {
+		t.Fatalf("%s ignored", name)
+	}
+	// 3 patterns per level; the anchored ones are never tried (wrong length).
+	if limit := depth * 2 * len(name); work > limit {
+		t.Errorf("matching did %d bytes of work, want at most %d (linear in the patterns)", work, limit)
+	}
+	if ignored, _ := chain.matchesWork(rel+"x.tmp", "x.tmp", depth+1, false); !ignored {
+		t.Errorf("x.tmp not ignored")
+	}
+	if ignored, _ := chain.matchesWork(rel+"secret-3.env", "secret-3.env", depth+1, false); !ignored {
+		t.Errorf("secret-3.env (named by a file 997 levels up) not ignored")
+	}
+}
