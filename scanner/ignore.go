@@ -34,6 +34,57 @@ type ignorePattern struct {
 	// its length, so a deep path costs no regular expression per shallow
 	// pattern.
 	parts int
+	// A basename pattern of the common shapes (name, *.ext, prefix*) is
+	// compared as a string, with no regular expression: lit is the literal
+	// part, glob says where the "*" is, dirOnly that the pattern ended in
+	// "/". m is nil then.
+	lit     string
+	glob    globKind
+	dirOnly bool
+}
+
+// globKind is the shape of a basename pattern compared without m.
+type globKind int
+
+const (
+	globExact  globKind = iota + 1 // name
+	globSuffix                     // *name
+	globPrefix                     // name*
+	globAll                        // *
+)
+
+// matchName matches a basename pattern compared as a string.
+func (p *ignorePattern) matchName(name string, dir bool) bool {
+	if p.dirOnly && !dir {
+		return false
+	}
+	switch p.glob {
+	case globExact:
+		return name == p.lit
+	case globSuffix:
+		return strings.HasSuffix(name, p.lit)
+	case globPrefix:
+		return strings.HasPrefix(name, p.lit)
+	default:
+		return true
+	}
+}
+
+// simpleGlob returns the shape of a basename pattern body that needs no
+// regular expression, or 0.
+func simpleGlob(body string) (globKind, string) {
+	const meta = "*?[\\"
+	switch {
+	case body == "*":
+		return globAll, ""
+	case !strings.ContainsAny(body, meta):
+		return globExact, body
+	case strings.HasPrefix(body, "*") && !strings.ContainsAny(body[1:], meta):
+		return globSuffix, body[1:]
+	case strings.HasSuffix(body, "*") && !strings.ContainsAny(body[:len(body)-1], meta):
+		return globPrefix, body[:len(body)-1]
+	}
+	return 0, ""
 }
 
 // ignoreFile is one file's patterns. A file at or below the scan root is
@@ -105,6 +156,13 @@ func (f *ignoreFile) match(rel, name string, depth int, dir bool, work *int) (ig
 	}
 	for i := len(f.patterns) - 1; i >= 0; i-- {
 		p := &f.patterns[i]
+		if p.glob != 0 {
+			*work += len(name)
+			if p.matchName(name, dir) {
+				return !p.negate, true
+			}
+			continue
+		}
 		target := leaf
 		if !p.basename {
 			if p.parts > 0 && p.parts != subDepth {
@@ -154,6 +212,13 @@ func compilePatterns(data []byte) []ignorePattern {
 			p.parts = strings.Count(strings.TrimPrefix(body, "/"), "/") + 1
 		}
 		p.basename = !strings.Contains(body, "/")
+		if p.basename {
+			if p.glob, p.lit = simpleGlob(body); p.glob != 0 {
+				p.dirOnly = strings.HasSuffix(line, "/")
+				out = append(out, p)
+				continue
+			}
+		}
 		if !p.basename && !strings.HasPrefix(line, "/") && !strings.HasPrefix(line, "**/") {
 			// A slash in the middle anchors a pattern at its file's
 			// directory, as git does (the library would float it).

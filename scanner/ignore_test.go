@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	ignore "github.com/sabhiram/go-gitignore"
+
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -173,5 +175,37 @@ func TestDeepIgnoreWorkIsLinear(t *testing.T) {
 	}
 	if ignored, _ := chain.matchesWork(rel+"secret-3.env", "secret-3.env", depth+1, false); !ignored {
 		t.Errorf("secret-3.env (named by a file 997 levels up) not ignored")
+	}
+}
+
+// TestSimpleGlobsMatchLikeTheLibrary checks the string comparisons that
+// replace regular expressions for common basename patterns against the
+// library's matcher, on files and directories; where the library gets git
+// wrong (it leaves "+" unescaped), git's answer is checked instead.
+func TestSimpleGlobsMatchLikeTheLibrary(t *testing.T) {
+	lines := []string{"*", ".env", "*.env", "secret*", "build/", "*.log/", "a.b", "node_modules"}
+	names := []string{".env", "app.env", "env", "secret", "secrets.txt", "build", "x.log", "a.b", "axb", "x+y", "xxy",
+		"node_modules", "my.env.bak"}
+	for _, line := range lines {
+		ps := compilePatterns([]byte(line))
+		if len(ps) != 1 || ps[0].glob == 0 {
+			t.Fatalf("%q: not compiled as a simple glob: %+v", line, ps)
+		}
+		lib := ignore.CompileIgnoreLines(line)
+		for _, name := range names {
+			for _, dir := range []bool{false, true} {
+				target := name
+				if dir {
+					target += "/"
+				}
+				if got, want := ps[0].matchName(name, dir), lib.MatchesPath(target); got != want {
+					t.Errorf("%q on %q: %v, the library says %v", line, target, got, want)
+				}
+			}
+		}
+	}
+	plus := compilePatterns([]byte("x+y"))[0]
+	if !plus.matchName("x+y", false) || plus.matchName("xxy", false) {
+		t.Errorf(`"x+y" must match itself only`)
 	}
 }
