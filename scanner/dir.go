@@ -276,7 +276,7 @@ func scanTree(ctx context.Context, root string, opts Options, jobs chan<- fileJo
 		col.addErr(err) // workers are adding theirs meanwhile
 	}
 	w := walker{ctx: ctx, root: root, jobs: jobs, col: col, noIgnore: opts.NoIgnore}
-	w.tracked, w.trackedErr = rootTracked(root)
+	tracked, trackedErr := rootTracked(root)
 	inIgnored := false
 	if !opts.NoIgnore {
 		var err error
@@ -284,10 +284,10 @@ func scanTree(ctx context.Context, root string, opts Options, jobs chan<- fileJo
 			col.addErr(err)
 		}
 	}
-	w.walk(root, "", 0, ign, inIgnored)
-	if w.trackedErr != nil && w.ignored > 0 {
+	w.walk(root, "", 0, ign, tracked, inIgnored)
+	if trackedErr != nil && w.ignored > 0 {
 		// Without the index, an ignored file may be a tracked one.
-		col.addErr(w.trackedErr)
+		col.addErr(trackedErr)
 	}
 	if w.sent == 0 && w.ignored > 0 && ctx.Err() == nil {
 		msg := fmt.Sprintf("%s: nothing scanned, every file in it is ignored by .gitignore rules "+
@@ -306,10 +306,6 @@ type walker struct {
 	jobs     chan<- fileJob
 	col      *collector
 	noIgnore bool
-	// tracked is what the index of the repository holding root lists;
-	// trackedErr is why it could not be read.
-	tracked    *trackedSet
-	trackedErr error
 	// sent, ignored and excluded count the files sent to the workers and
 	// the paths skipped by git's ignore files and by .gemscanignore.
 	sent, ignored, excluded int64
@@ -317,9 +313,11 @@ type walker struct {
 
 // walk sends the files below abs to the workers. rel is abs's slash path
 // relative to the root ("" or ending in "/"), depth its number of
-// components; inIgnored says abs is an ignored directory entered only
-// because git tracks files below it, so its untracked files are ignored.
-func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, inIgnored bool) {
+// components; tracked is what the index of the repository holding abs
+// lists (nil: nothing); inIgnored says abs is an ignored directory entered
+// only because git tracks files below it, so its untracked files are
+// ignored.
+func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, tracked *trackedSet, inIgnored bool) {
 	if w.ctx.Err() != nil {
 		return
 	}
@@ -327,6 +325,17 @@ func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, inIgnored bool
 	if err != nil {
 		w.col.addErr(fmt.Errorf("read directory %s: %w", abs, err))
 		return
+	}
+	if rel != "" && hasGitDir(entries) {
+		// A repository of its own (a submodule, a nested clone): git
+		// judges its files by its index and its own ignore files only.
+		if tracked, err = nestedTracked(abs, rel); err != nil {
+			w.col.addErr(err)
+		}
+		ign.git, inIgnored = nil, false
+		if !w.noIgnore {
+			ign.git = nestedExclude(abs, rel, depth, w.col)
+		}
 	}
 	ign, err = childIgnores(ign, abs, rel, depth, entries, w.noIgnore)
 	if err != nil {
@@ -353,12 +362,12 @@ func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, inIgnored bool
 			continue
 		}
 		ignored := inIgnored || ign.ignored(p, name, depth+1, isDir)
-		if ignored && !w.isTracked(p) {
+		if ignored && !tracked.has(p) {
 			w.ignored++
 			continue
 		}
 		if isDir {
-			w.walk(filepath.Join(abs, name), p, depth+1, ign, ignored)
+			w.walk(filepath.Join(abs, name), p, depth+1, ign, tracked, ignored)
 			continue
 		}
 		w.sent++
@@ -366,10 +375,15 @@ func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, inIgnored bool
 	}
 }
 
-// isTracked reports whether git tracks rel (a directory, ending in "/":
-// any file below it).
-func (w *walker) isTracked(rel string) bool {
-	return w.tracked != nil && w.tracked.has(rel)
+// hasGitDir reports whether a directory's entries hold .git (a directory,
+// or a file naming one).
+func hasGitDir(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if e.Name() == ".git" {
+			return true
+		}
+	}
+	return false
 }
 
 // displayPath joins a root as the user gave it and a path below it.

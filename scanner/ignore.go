@@ -367,14 +367,19 @@ type trackedSet struct {
 	// everything below them is tracked.
 	sparse []string
 	// prefix is the walked root's path below the work tree ("" or ending
-	// in "/").
-	prefix string
+	// in "/"); base is the work tree's path below the walked root, for a
+	// repository found inside the walk.
+	prefix, base string
 }
 
 // has reports whether rel (relative to the walked root; a directory ends
-// in "/") is tracked, or for a directory holds a tracked file.
+// in "/") is tracked, or for a directory holds a tracked file. A nil set
+// tracks nothing.
 func (t *trackedSet) has(rel string) bool {
-	p := t.prefix + rel
+	if t == nil || !strings.HasPrefix(rel, t.base) {
+		return false
+	}
+	p := t.prefix + rel[len(t.base):]
 	if t.files[p] || t.dirs[p] {
 		return true
 	}
@@ -397,6 +402,49 @@ func rootTracked(root string) (*trackedSet, error) {
 	if err != nil || d.WorkTree == "" {
 		return nil, nil // not in a work tree: nothing is tracked
 	}
+	t, err := readTracked(d)
+	if t != nil {
+		if rel, err := filepath.Rel(d.WorkTree, abs); err == nil && rel != "." {
+			t.prefix = filepath.ToSlash(rel) + "/"
+		}
+	}
+	return t, err
+}
+
+// nestedTracked reads the index of the repository whose work tree is abs,
+// found at rel in the walk.
+func nestedTracked(abs, rel string) (*trackedSet, error) {
+	d, err := gitdir.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("read the repository %s to tell tracked files from ignored ones: %w", abs, err)
+	}
+	t, err := readTracked(d)
+	if t != nil {
+		t.base = rel
+	}
+	return t, err
+}
+
+// nestedExclude is the .git/info/exclude of the repository whose work
+// tree is abs, found at rel (depth components deep) in the walk.
+func nestedExclude(abs, rel string, depth int, col *collector) *ignoreChain {
+	d, err := gitdir.Open(abs)
+	if err != nil {
+		return nil // nestedTracked reported it
+	}
+	ps, err := readIgnore(filepath.Join(d.GitDir, "info", "exclude"))
+	if err != nil {
+		col.addErr(err)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return &ignoreChain{file: &ignoreFile{patterns: ps, base: strings.TrimSuffix(rel, "/"), depth: depth}}
+}
+
+// readTracked reads a repository's index: nil with no error when it does
+// not exist yet.
+func readTracked(d gitdir.Dirs) (*trackedSet, error) {
 	path := filepath.Join(d.GitDir, "index")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -410,9 +458,6 @@ func rootTracked(root string) (*trackedSet, error) {
 		return nil, fmt.Errorf("read the index %s to tell tracked files from ignored ones: %w", path, err)
 	}
 	t := &trackedSet{files: make(map[string]bool, len(entries)), dirs: map[string]bool{}}
-	if rel, err := filepath.Rel(d.WorkTree, abs); err == nil && rel != "." {
-		t.prefix = filepath.ToSlash(rel) + "/"
-	}
 	for _, e := range entries {
 		name := e.Name
 		if e.Mode == modeTree {

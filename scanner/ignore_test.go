@@ -209,3 +209,33 @@ func TestSimpleGlobsMatchLikeTheLibrary(t *testing.T) {
 		t.Errorf(`"x+y" must match itself only`)
 	}
 }
+
+// TestNestedRepository: a clone inside the scanned tree is judged as git
+// judges it, by its own index and ignore files: its tracked files are
+// scanned even where the outer .gitignore matches them, its own rules
+// ignore its untracked files, and the outer rules do not reach into it.
+func TestNestedRepository(t *testing.T) {
+	k := testkeys.New(35).Set()
+	outer := newRepo(t)
+	outer.write(".gitignore", "*.env\n")
+	outer.commit("outer")
+	inner := &gitRepo{t: t, dir: filepath.Join(outer.dir, "lib")}
+	if err := os.Mkdir(inner.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inner.git("init", "-q", "-b", "main")
+	inner.write(".env", "KEY="+k.APIKey+"\n")
+	inner.write(".gitignore", "local.env\n.env\n")
+	inner.git("add", "-f", ".env", ".gitignore")
+	inner.git("commit", "-q", "-m", "inner")
+	inner.write("local.env", "KEY="+k.APIKey+"\n") // ignored by lib's own rule
+	inner.write("other.env", "KEY="+k.APIKey+"\n") // only the outer rule names it
+	outer.write("top.env", "KEY="+k.APIKey+"\n")   // ignored, untracked
+
+	res := ScanPaths(context.Background(), []string{outer.dir}, Options{})
+	noErrors(t, res)
+	want := []string{"lib/.env", "lib/other.env"}
+	if got := paths(res); fmt.Sprint(got) != fmt.Sprint(want) || res.Stats.IgnoredPaths != 2 {
+		t.Errorf("found in %v, want %v; %d ignored, want 2", got, want, res.Stats.IgnoredPaths)
+	}
+}
