@@ -248,11 +248,52 @@ func ScanReader(ctx context.Context, det *rules.Detector, r io.Reader, file, pat
 // read error, if any.
 func scanStream(ctx context.Context, det *rules.Detector, r io.Reader, file, path string) (*findingSet, int64, error) {
 	var set findingSet
-	n, err := scanChunks(ctx, det, r, file, chunkSize, chunkOverlap, func(data []byte, baseLine int, ms []rules.Match) {
+	n, err := scanChunks(ctx, det, &bomReader{r: r}, file, chunkSize, chunkOverlap, func(data []byte, baseLine int, ms []rules.Match) {
 		set.add(newLocator(data, baseLine).findings(ms, file, path))
 	})
 	return &set, n, err
 }
+
+// bomReader reads a stream as text: UTF-16 with a byte-order mark is
+// transcoded to UTF-8 (scanned raw, its NULs between letters would hide
+// every key), anything else passes unchanged.
+type bomReader struct {
+	r       io.Reader
+	decided bool
+}
+
+func (b *bomReader) Read(p []byte) (int, error) {
+	if b.decided || len(p) < 2 {
+		return b.r.Read(p)
+	}
+	// The first read goes straight into p, as if unwrapped.
+	b.decided = true
+	n, err := b.r.Read(p)
+	if n == 1 && err == nil {
+		var m int
+		m, err = io.ReadFull(b.r, p[1:2])
+		n += m
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF
+		}
+	}
+	little, ok := utf16BOM(p[:n])
+	if !ok {
+		return n, err
+	}
+	head := append([]byte(nil), p[:n]...)
+	rest := b.r
+	if err != nil {
+		rest = eofReader{err: err}
+	}
+	b.r = newUTF16Reader(io.MultiReader(bytes.NewReader(head), rest), little)
+	return b.r.Read(p)
+}
+
+// eofReader ends a stream with err (io.EOF when the stream just ended).
+type eofReader struct{ err error }
+
+func (e eofReader) Read([]byte) (int, error) { return 0, e.err }
 
 // utf16Reader transcodes UTF-16 with a byte-order mark into UTF-8 as it is
 // read, for files too large to transcode whole.

@@ -247,3 +247,22 @@ func TestUTF16OddLength(t *testing.T) {
 		t.Errorf("dir: %+v, %d binary", res.Findings, res.Stats.Binary)
 	}
 }
+
+// TestStreamUTF16: UTF-16 piped into gemscan stdin (or read from a pipe) is
+// transcoded like a file; other streams pass unchanged, even tiny ones.
+func TestStreamUTF16(t *testing.T) {
+	k := testkeys.New(55).Set()
+	text := "line one\r\n$env:KEY = \"" + k.AQKey + "\"\r\n"
+	for _, data := range [][]byte{utf16Of(text, true), append(utf16Of(text, false), 7), []byte(text)} {
+		res := ScanReader(context.Background(), rules.NewDetector(), iotest.HalfReader(bytes.NewReader(data)), "s", "s")
+		if len(res.Errors) > 0 || len(res.Findings) != 1 || res.Findings[0].Line != 2 {
+			t.Errorf("%q: findings %+v, errors %v", data[:4], res.Findings, res.Errors)
+		}
+	}
+	for _, in := range []string{"", "a", "ab", "abc"} {
+		out, err := io.ReadAll(&bomReader{r: strings.NewReader(in)})
+		if err != nil || string(out) != in {
+			t.Errorf("%q read as %q, %v", in, out, err)
+		}
+	}
+}

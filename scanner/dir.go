@@ -479,8 +479,8 @@ const firstRead = 256 << 10
 // scanLargeFile streams a file too large to read whole.
 func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector) {
 	head := make([]byte, binarySniff)
-	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.ErrUnexpectedEOF {
+	n, err := f.ReadAt(head, 0) // the file's start: the first read moved the offset
+	if err != nil && err != io.EOF {
 		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 		return
 	}
@@ -488,13 +488,11 @@ func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJ
 		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 		return
 	}
-	var r io.Reader = f
-	if little, ok := utf16BOM(head[:n]); ok {
-		r = newUTF16Reader(f, little)
-	} else if !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
+	// UTF-16 is text (scanStream transcodes it), whatever its NULs.
+	if _, utf16 := utf16BOM(head[:n]); !utf16 && !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
 		col.count(func(s *Stats) { s.Binary++ })
 		return
 	}
-	set, read, err := scanStream(ctx, det, r, j.file, j.path)
+	set, read, err := scanStream(ctx, det, f, j.file, j.path)
 	col.addFile(j.file, set, read, err)
 }
