@@ -276,9 +276,11 @@ func scanTree(ctx context.Context, root string, opts Options, jobs chan<- fileJo
 		col.addErr(err) // workers are adding theirs meanwhile
 	}
 	w := walker{ctx: ctx, root: root, jobs: jobs, col: col, noIgnore: opts.NoIgnore}
-	tracked, trackedErr := rootTracked(root)
+	var tracked *trackedSet
+	var trackedErr error
 	inIgnored := false
 	if !opts.NoIgnore {
+		tracked, trackedErr = rootTracked(root)
 		var err error
 		if inIgnored, err = rootIgnored(root); err != nil {
 			col.addErr(err)
