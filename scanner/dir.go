@@ -398,7 +398,7 @@ func displayPath(root, rel string) string {
 
 // scanFile scans one file, reusing buf for its contents, and returns buf.
 // The file is opened without blocking, and anything but a regular file is
-// skipped once open: see ScanPaths.
+// skipped once open, unread: see ScanPaths.
 func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options, col *collector, buf []byte) []byte {
 	f, err := openRaw(j.abs)
 	if err != nil {
@@ -411,35 +411,20 @@ func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options,
 			f.close()
 		}
 	}()
-	// Most files are small: one read into a buffer larger than the file
-	// returns it whole (a regular file's read is short only at its end),
-	// with no stat. A read that fills the buffer or fails is followed by a
-	// stat of the open file, which also tells a FIFO or a device that took
-	// the file's place (opened without blocking, its read returns early,
-	// fails with EAGAIN, or fills the buffer) from a file.
-	if cap(buf) < firstRead {
-		buf = make([]byte, 0, firstRead)
+	// The open file is checked before any read: the walk saw a regular
+	// file, but a FIFO or a device may have taken its place since (opened
+	// without blocking, it did not wait for a writer), and is skipped like
+	// one seen in the walk.
+	size, regular, err := f.stat()
+	if err != nil {
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
+		return buf
 	}
-	buf = buf[:0]
-	n, rerr := f.read(buf[:cap(buf)])
-	buf = buf[:n]
-	size := int64(n)
-	if n == cap(buf) || rerr != nil {
-		st, regular, err := f.stat()
-		if err != nil {
-			col.addErr(fmt.Errorf("read %s: %w", j.file, err))
-			return buf
-		}
-		if !regular {
-			return buf // not a file any more: skipped like one seen in the walk
-		}
-		if rerr != nil {
-			col.addErr(fmt.Errorf("read %s: %w", j.file, rerr))
-			return buf
-		}
-		size = max(st, size)
+	if !regular {
+		return buf
 	}
-	if opts.MaxFileSize > 0 && size > opts.MaxFileSize {
+	tooLarge := func(size int64) bool { return opts.MaxFileSize > 0 && size > opts.MaxFileSize }
+	if tooLarge(size) {
 		col.count(func(s *Stats) { s.TooLarge++ })
 		return buf
 	}
@@ -450,8 +435,20 @@ func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options,
 		scanLargeFile(ctx, det, osf, j, opts, col)
 		return buf
 	}
-	// A read that filled the buffer may have left more: read on, growing
-	// the buffer, until a read comes back short.
+	// Most files are small: one read into a buffer larger than the file
+	// returns it whole (a regular file's read is short only at its end).
+	// A read that filled the buffer may have left more (the file grew):
+	// read on, growing the buffer, until a read comes back short.
+	if cap(buf) < firstRead {
+		buf = make([]byte, 0, firstRead)
+	}
+	buf = buf[:0]
+	n, err := f.read(buf[:cap(buf)])
+	if err != nil {
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
+		return buf
+	}
+	buf = buf[:n]
 	for full := n == cap(buf); full; {
 		if len(buf) == cap(buf) {
 			grown := make([]byte, len(buf), max(int(size)+1, 2*cap(buf)))
@@ -465,6 +462,10 @@ func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options,
 		}
 		buf = buf[:len(buf)+n]
 		full = n == room
+	}
+	if tooLarge(int64(len(buf))) {
+		col.count(func(s *Stats) { s.TooLarge++ })
+		return buf
 	}
 	text, ok := textOf(buf, opts.Binary)
 	if !ok {
@@ -481,7 +482,7 @@ const firstRead = 256 << 10
 // scanLargeFile streams a file too large to read whole.
 func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJob, opts Options, col *collector) {
 	head := make([]byte, binarySniff)
-	n, err := f.ReadAt(head, 0) // the file's start: the first read moved the offset
+	n, err := f.ReadAt(head, 0) // the file's start, whatever the offset
 	if err != nil && err != io.EOF {
 		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 		return

@@ -70,8 +70,7 @@ func TestUTF16Text(t *testing.T) {
 }
 
 // TestLargeUTF16File: a UTF-16 file too large to read whole is streamed
-// and transcoded, not skipped as binary (its first bytes, where the
-// byte-order mark is, decide; the first read has moved past them).
+// and transcoded, not skipped as binary for the NULs between its letters.
 func TestLargeUTF16File(t *testing.T) {
 	k := testkeys.New(93).Set()
 	text := strings.Repeat("filler line of text\r\n", streamThreshold/40+1) + "$env:KEY = \"" + k.AQKey + "\"\r\n"
