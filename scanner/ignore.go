@@ -224,6 +224,10 @@ func compilePatterns(data []byte) []ignorePattern {
 			// directory, as git does (the library would float it).
 			line = "/" + line
 		}
+		// The library turns "?" into a literal and leaves "[!…]" to the
+		// regular expression syntax; git means any one character but "/",
+		// and a negated class.
+		line = strings.ReplaceAll(strings.ReplaceAll(line, "?", "[^/]"), "[!", "[^")
 		p.m = ignore.CompileIgnoreLines(line)
 		out = append(out, p)
 	}

@@ -239,3 +239,53 @@ func TestNestedRepository(t *testing.T) {
 		t.Errorf("found in %v, want %v; %d ignored, want 2", got, want, res.Stats.IgnoredPaths)
 	}
 }
+
+// TestIgnoreMatchesGit is the oracle for the ignore matching: over a tree
+// of ignore files in many shapes, the files the walk skips as ignored are
+// exactly those git lists as ignored (git ls-files --others --ignored).
+func TestIgnoreMatchesGit(t *testing.T) {
+	r := newRepo(t)
+	r.write(".gitignore", strings.Join([]string{
+		"*.log", "!keep.log", "/top-only.txt", "build/", "docs/*.html", "**/cache", "gen/**", "a/**/z.txt",
+		"temp?.txt", "[ab]x.cfg", "n[!o]t.txt", "dir-only/", "*.bak", "nested/deep/file.txt", "\\#hash.txt", "space\\ .txt",
+	}, "\n")+"\n")
+	r.write("sub/.gitignore", "!important.bak\n*.tmp\n/local.cfg\nlogs/\n")
+	r.write("sub/deeper/.gitignore", "!*.tmp\n")
+	files := []string{
+		"a.log", "keep.log", "sub/b.log", "sub/keep.log", "top-only.txt", "sub/top-only.txt",
+		"build/out.js", "sub/build/out.js", "docs/a.html", "docs/x/b.html", "x/docs/c.html",
+		"cache/c.txt", "sub/cache/c.txt", "gen/a/b.txt", "gen.txt", "a/z.txt", "a/b/c/z.txt", "b/a/z.txt",
+		"temp1.txt", "temp12.txt", "ax.cfg", "cx.cfg", "dir-only/f.txt", "dir-only.txt", "x.bak",
+		"sub/important.bak", "sub/y.tmp", "sub/deeper/y.tmp", "sub/local.cfg", "sub/x/local.cfg",
+		"sub/logs/a.txt", "logs/a.txt", "nested/deep/file.txt", "x/nested/deep/file.txt", "#hash.txt", "space .txt",
+		"plain.txt", "sub/plain.txt", "not.txt", "nxt.txt",
+	}
+	for _, f := range files {
+		r.write(f, "x\n")
+	}
+	out := r.git("ls-files", "--others", "--ignored", "--exclude-standard")
+	gitIgnored := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" {
+			gitIgnored[l] = true
+		}
+	}
+	// The walk's own output: the files it sends to be scanned.
+	scanned := map[string]bool{}
+	col := &collector{res: &Result{}}
+	jobs := make(chan fileJob, len(files)+8)
+	scanTree(context.Background(), r.dir, Options{}, jobs, col)
+	close(jobs)
+	noErrors(t, col.res)
+	for j := range jobs {
+		scanned[j.path] = true
+	}
+	if len(gitIgnored) < 10 {
+		t.Fatalf("git ignores only %v: the fixture is wrong", gitIgnored)
+	}
+	for _, f := range files {
+		if scanned[f] == gitIgnored[f] {
+			t.Errorf("%s: scanned %v, git says ignored %v", f, scanned[f], gitIgnored[f])
+		}
+	}
+}
