@@ -3,6 +3,7 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -374,6 +375,48 @@ func (w *walker) walk(abs, rel string, depth int, ign ignoreSets, tracked *track
 		}
 		w.sent++
 		w.jobs <- fileJob{abs: filepath.Join(abs, name), file: displayPath(w.root, p), path: p}
+	}
+}
+
+// errNotRegular is returned by readRegular for a path that is not a
+// regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// readRegular reads a small file whole without ever blocking: opened
+// without blocking and checked once open, a FIFO or a device in its place is
+// refused (errNotRegular) instead of waited on, and a file over limit bytes
+// is refused too.
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := openRaw(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	size, regular, err := f.stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !regular:
+		return nil, errNotRegular
+	case size > limit:
+		return nil, fmt.Errorf("%d bytes, over the limit of %d", size, limit)
+	}
+	buf := make([]byte, 0, size+1)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return nil, fmt.Errorf("over the limit of %d bytes", limit)
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.read(buf[len(buf):cap(buf)])
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
 	}
 }
 

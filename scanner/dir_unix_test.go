@@ -168,3 +168,29 @@ func TestCancelStopsPipeScan(t *testing.T) {
 		t.Errorf("errors %v do not say the scan was interrupted", res.Errors)
 	}
 }
+
+// TestFIFOIgnoreFilesNeverBlock: ignore files and the index are read
+// without blocking; a FIFO in the place of one is an error, not a hang.
+func TestFIFOIgnoreFilesNeverBlock(t *testing.T) {
+	k := testkeys.New(44).Set()
+	r := newRepo(t)
+	r.write("app.env", "KEY="+k.APIKey+"\n")
+	r.commit("app")
+	r.write(".gitignore", "*.log\n")
+	r.write("x.log", "")
+	for _, name := range []string{IgnoreFile, ".git/info/exclude", ".git/index"} {
+		p := filepath.Join(r.dir, name)
+		os.Remove(p)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Skip("mkfifo:", err)
+		}
+		res := scanPathsGuarded(t, context.Background(), []string{r.dir}, Options{})
+		if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "not a regular file") {
+			t.Errorf("%s as a FIFO: errors %v", name, res.Errors)
+		}
+		if len(res.Findings) != 1 {
+			t.Errorf("%s as a FIFO: %d findings", name, len(res.Findings))
+		}
+		os.Remove(p)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -234,10 +233,17 @@ func compilePatterns(data []byte) []ignorePattern {
 	return out
 }
 
+// maxIgnoreFile bounds the size of an ignore file gemscan reads.
+const maxIgnoreFile = 16 << 20
+
+// maxIndexFile bounds the size of an index gemscan reads to tell tracked
+// files from ignored ones (an index of a million files is about 100 MiB).
+const maxIndexFile = 1 << 30
+
 // readIgnore reads a gitignore-style file; a missing file is no error, and
-// no patterns.
+// no patterns. It never blocks on a FIFO in the file's place.
 func readIgnore(path string) ([]ignorePattern, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, maxIgnoreFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil
@@ -450,7 +456,7 @@ func nestedExclude(abs, rel string, depth int, col *collector) *ignoreChain {
 // not exist yet.
 func readTracked(d gitdir.Dirs) (*trackedSet, error) {
 	path := filepath.Join(d.GitDir, "index")
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, maxIndexFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
