@@ -57,9 +57,9 @@ func TestSignalsStopScans(t *testing.T) {
 	}
 	k := testkeys.New(61).Set()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		for _, args := range [][]string{{"stdin"}, {"dir", "/dev/stdin"}} {
+		for _, args := range [][]string{{"stdin", "--format", "json"}, {"dir", "--format", "json", "/dev/stdin"}} {
 			t.Run(fmt.Sprintf("%s/%s", sig, args[0]), func(t *testing.T) {
-				cmd := exec.Command(bin, append(args[:1:1], append([]string{"--format", "json"}, args[1:]...)...)...)
+				cmd := exec.Command(bin, args...)
 				var stdout, stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
 				in, err := cmd.StdinPipe()
