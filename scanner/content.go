@@ -212,11 +212,19 @@ func repeatsNote(n int64) string {
 		n, plural(n, "occurrence", "occurrences"), plural(n, "is", "are"))
 }
 
+// findingBatch is how many matches are turned into findings at a time, so
+// that repeats are folded before many findings pile up.
+const findingBatch = 1024
+
 // scanText scans one file's text into a findingSet.
 func scanText(det *rules.Detector, text []byte, file, path string) *findingSet {
 	var s findingSet
-	if ms := det.Detect(text); len(ms) > 0 {
-		s.add(newLocator(text, 0).findings(ms, file, path))
+	ms := det.Detect(text)
+	loc := newLocator(text, 0)
+	for len(ms) > 0 {
+		n := min(len(ms), findingBatch)
+		s.add(loc.findings(ms[:n], file, path))
+		ms = ms[n:]
 	}
 	return &s
 }
@@ -249,7 +257,12 @@ func ScanReader(ctx context.Context, det *rules.Detector, r io.Reader, file, pat
 func scanStream(ctx context.Context, det *rules.Detector, r io.Reader, file, path string) (*findingSet, int64, error) {
 	var set findingSet
 	n, err := scanChunks(ctx, det, &bomReader{r: r}, file, chunkSize, chunkOverlap, func(data []byte, baseLine int, ms []rules.Match) {
-		set.add(newLocator(data, baseLine).findings(ms, file, path))
+		loc := newLocator(data, baseLine)
+		for len(ms) > 0 {
+			n := min(len(ms), findingBatch)
+			set.add(loc.findings(ms[:n], file, path))
+			ms = ms[n:]
+		}
 	})
 	return &set, n, err
 }
