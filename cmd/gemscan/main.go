@@ -30,6 +30,17 @@ const interruptGrace = 3 * time.Second
 func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return interruptible(ctx, stop, interruptGrace, os.Exit, stderr, func(ctx context.Context) int {
+		return run(ctx, args, stdin, stdout, stderr, environ)
+	})
+}
+
+// interruptible runs cli under ctx, whose end means an interrupt. Then it
+// calls stop (restoring the signals' default action), and if cli has not
+// returned grace later, writes why to stderr and calls exit(2). A cli that
+// returns after the interrupt returns 2 whatever it says: it did not finish.
+func interruptible(ctx context.Context, stop func(), grace time.Duration, exit func(int), stderr io.Writer,
+	cli func(context.Context) int) int {
 	returned := make(chan struct{})
 	defer close(returned)
 	go func() {
@@ -39,17 +50,16 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer, environ [
 		case <-ctx.Done():
 		}
 		stop() // the default action again: a second signal kills
-		t := time.NewTimer(interruptGrace)
+		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-returned:
 		case <-t.C:
-			fmt.Fprintf(stderr, "gemscan: interrupted, and the scan did not stop within %v: exiting without a report\n",
-				interruptGrace)
-			os.Exit(exitError)
+			fmt.Fprintf(stderr, "gemscan: interrupted, and the scan did not stop within %v: exiting without a report\n", grace)
+			exit(exitError)
 		}
 	}()
-	code := run(ctx, args, stdin, stdout, stderr, environ)
+	code := cli(ctx)
 	if ctx.Err() != nil && code != exitError {
 		// A command that finished anyway still did not finish cleanly.
 		fmt.Fprintln(stderr, "gemscan: interrupted: the scan is incomplete")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -146,4 +147,67 @@ func TestCancelDirInProcess(t *testing.T) {
 	if !strings.Contains(stderr.String(), "interrupted") || !strings.Contains(stdout.String(), "incomplete") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
+}
+
+// TestInterruptedIsIncomplete: a command that returns "clean" after the
+// interrupt (one that does not look at ctx) still exits 2.
+func TestInterruptedIsIncomplete(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped := make(chan struct{})
+	var stderr bytes.Buffer
+	code := interruptible(ctx, func() { close(stopped) }, hangGuard, func(int) { t.Error("exit called") }, &stderr,
+		func(context.Context) int {
+			<-stopped // the signals were handed back before the command returned
+			return exitClean
+		})
+	if code != exitError || !strings.Contains(stderr.String(), "interrupted: the scan is incomplete") {
+		t.Errorf("status %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestInterruptGraceEnds: a command that does not stop after the
+// interrupt is ended with status 2 once the grace period is over.
+func TestInterruptGraceEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	exited := make(chan int, 1)
+	release := make(chan struct{})
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- interruptible(ctx, func() {}, time.Millisecond, func(code int) { exited <- code }, &stderr,
+			func(context.Context) int {
+				<-release // a scan that ignores ctx
+				return exitClean
+			})
+	}()
+	select {
+	case code := <-exited:
+		if code != exitError || !strings.Contains(stderr.String(), "did not stop") {
+			t.Errorf("exit(%d), stderr %q", code, stderr.String())
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the grace period never ended the command")
+	}
+	close(release)
+	<-done
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
