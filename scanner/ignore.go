@@ -455,6 +455,10 @@ func nestedExclude(abs, rel string, depth int, col *collector) *ignoreChain {
 // readTracked reads a repository's index: nil with no error when it does
 // not exist yet.
 func readTracked(d gitdir.Dirs) (*trackedSet, error) {
+	if err := gitdir.CheckSupported(d); err != nil {
+		// The index holds object names of the repository's format.
+		return nil, fmt.Errorf("cannot tell tracked files from ignored ones (scan them all with --no-ignore): %w", err)
+	}
 	path := filepath.Join(d.GitDir, "index")
 	data, err := readRegular(path, maxIndexFile)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -11,6 +11,7 @@ import (
 
 	ignore "github.com/sabhiram/go-gitignore"
 
+	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -288,4 +289,25 @@ func TestIgnoreMatchesGit(t *testing.T) {
 			t.Errorf("%s: scanned %v, git says ignored %v", f, scanned[f], gitIgnored[f])
 		}
 	}
+}
+
+// TestSHA256IndexRefused: the index of a SHA-256 repository holds longer
+// object names than the parser reads; with ignored files about, not
+// knowing what is tracked is an error naming the way out, not a guess.
+func TestSHA256IndexRefused(t *testing.T) {
+	k := testkeys.New(36).Set()
+	r := &gitRepo{t: t, dir: t.TempDir()}
+	if _, err := gittest.Try(r.dir, 0, "init", "-q", "--object-format=sha256"); err != nil {
+		t.Skip("git cannot make SHA-256 repositories:", err)
+	}
+	r.write(".gitignore", "*.log\n")
+	r.write("app.env", "KEY="+k.APIKey+"\n")
+	r.write("x.log", "")
+	r.commit("sha256")
+	res := ScanPaths(context.Background(), []string{r.dir}, Options{})
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "--no-ignore") || len(res.Findings) != 1 {
+		t.Errorf("errors %v, %d findings", res.Errors, len(res.Findings))
+	}
+	res = ScanPaths(context.Background(), []string{r.dir}, Options{NoIgnore: true})
+	noErrors(t, res)
 }
