@@ -58,6 +58,9 @@ type JSONScan struct {
 type Skipped struct {
 	Binary   int64 `json:"binary,omitempty"`
 	TooLarge int64 `json:"too_large,omitempty"`
+	// Ignored counts untracked paths .gitignore rules ignore (dir mode;
+	// --no-ignore scans them), unread.
+	Ignored int64 `json:"ignored,omitempty"`
 	// Allowed, IgnoreFile and Baseline count suppressed findings.
 	Allowed    int64 `json:"allowed,omitempty"`
 	IgnoreFile int64 `json:"ignore_file,omitempty"`
@@ -110,8 +113,8 @@ func jsonScan(r *Report) JSONScan {
 		out.Blobs = st.Files
 	}
 	sup := &res.Suppressed
-	if st.Binary+st.TooLarge+sup.Total() > 0 {
-		out.Skipped = &Skipped{Binary: st.Binary, TooLarge: st.TooLarge, Allowed: sup.Count(scanner.ReasonAllow),
+	if st.Binary+st.TooLarge+st.IgnoredPaths+sup.Total() > 0 {
+		out.Skipped = &Skipped{Binary: st.Binary, TooLarge: st.TooLarge, Ignored: st.IgnoredPaths, Allowed: sup.Count(scanner.ReasonAllow),
 			IgnoreFile: sup.Count(scanner.ReasonIgnoreFile), Baseline: sup.Count(scanner.ReasonBaseline)}
 	}
 	return out

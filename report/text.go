@@ -162,6 +162,9 @@ func summary(r *Report, p palette, files int) string {
 	if st.TooLarge > 0 {
 		extra = append(extra, fmt.Sprintf("%d too large (see --max-file-size)", st.TooLarge))
 	}
+	if st.IgnoredPaths > 0 {
+		extra = append(extra, fmt.Sprintf("%d ignored by .gitignore (--no-ignore scans them)", st.IgnoredPaths))
+	}
 	extra = append(extra, suppressedCounts(&r.Result.Suppressed)...)
 	if len(extra) > 0 {
 		scanned += "; skipped " + strings.Join(extra, ", ")

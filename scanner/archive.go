@@ -70,7 +70,7 @@ func (a *archiveScan) walk(st archive.Stats, err error) {
 // and Path are those with the member's chain appended.
 func scanArchive(ctx context.Context, det *rules.Detector, r io.ReaderAt, size int64, file, path string, opts *Options) archiveScan {
 	var a archiveScan
-	a.walk(archive.Walk(ctx, file, r, size, opts.archiveLimits(), a.member(det, file, path, opts.MaxFileSize)))
+	a.walk(archive.Walk(ctx, file, r, size, opts.archiveLimits(), a.member(ctx, det, file, path, opts.MaxFileSize)))
 	return a
 }
 
@@ -78,7 +78,7 @@ func scanArchive(ctx context.Context, det *rules.Detector, r io.ReaderAt, size i
 // under the name file. Members are held to the file size limit (maxSize,
 // 0 for none) as files are: one that declares a larger size is skipped,
 // one of unknown size (a compressed stream) is scanned up to the limit.
-func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int64) func(archive.Member) error {
+func (a *archiveScan) member(ctx context.Context, det *rules.Detector, file, path string, maxSize int64) func(archive.Member) error {
 	return func(m archive.Member) error {
 		if maxSize > 0 && m.Size > maxSize {
 			a.tooLarge++
@@ -89,7 +89,7 @@ func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int
 			r = io.LimitReader(m.Reader, maxSize)
 		}
 		chain := strings.TrimPrefix(m.Path, file)
-		fs, allowed, err := scanMember(det, r, file+chain, path+chain)
+		fs, allowed, err := scanMember(ctx, det, r, file+chain, path+chain)
 		if member := strings.TrimPrefix(chain, "!"); chain != "" {
 			for i := range fs {
 				fs[i].Member = member
@@ -117,7 +117,7 @@ func (a *archiveScan) member(det *rules.Detector, file, path string, maxSize int
 
 // scanMember scans one member's content: text as text (UTF-16 with a
 // byte-order mark transcoded), anything else for its printable runs.
-func scanMember(det *rules.Detector, r io.Reader, file, path string) (fs, allowed []Finding, err error) {
+func scanMember(ctx context.Context, det *rules.Detector, r io.Reader, file, path string) (fs, allowed []Finding, err error) {
 	buf, err := io.ReadAll(io.LimitReader(r, memberBuffer+1))
 	if err != nil {
 		return nil, nil, err // the archive's walk names the member
@@ -135,7 +135,11 @@ func scanMember(det *rules.Detector, r io.Reader, file, path string) (fs, allowe
 		// Binary, or UTF-16 (which the printable runs read too).
 		rest = archive.NewPrintableReader(rest)
 	}
-	fs, allowed, _, err = ScanReader(det, rest, file, path)
+	set, _, err := scanStream(ctx, det, rest, file, path)
+	fs, allowed = set.list, set.allowed
+	if err == nil {
+		err = set.capErr(file)
+	}
 	if u := errors.Unwrap(err); u != nil {
 		err = u // "read FILE: …": the archive's walk names the member
 	}
@@ -160,13 +164,19 @@ func scanArchiveFile(ctx context.Context, det *rules.Detector, r io.ReaderAt, si
 	}
 	a := scanArchive(ctx, det, r, size, j.file, j.path, opts)
 	col.count(func(s *Stats) {
-		s.Files++
 		s.Archives += a.stats.Archives
 		s.Members += a.stats.Members
 		s.TooLarge += a.tooLarge
 		addNotes(s, a.stats.Notes)
 	})
-	col.addFile(j, a.findings, a.allowed, size, a.err)
+	var set findingSet
+	set.add(a.findings, a.allowed)
+	err := a.err
+	if err == nil {
+		err = set.capErr(j.file)
+	}
+	set.over = 0 // reported just above, or moot after an error
+	col.addFile(j, &set, size, err)
 	return true
 }
 
@@ -177,7 +187,7 @@ func scanLargeArchive(ctx context.Context, det *rules.Detector, f *os.File, j fi
 	head := make([]byte, archive.SniffLen)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 		return true
 	}
 	if !opts.isArchive(head[:n]) {
@@ -185,7 +195,7 @@ func scanLargeArchive(ctx context.Context, det *rules.Detector, f *os.File, j fi
 	}
 	st, err := f.Stat()
 	if err != nil {
-		col.add(nil, nil, 0, fmt.Errorf("read %s: %w", j.file, err))
+		col.addErr(fmt.Errorf("read %s: %w", j.file, err))
 		return true
 	}
 	return scanArchiveFile(ctx, det, f, st.Size(), head, j, opts, col)
@@ -197,12 +207,24 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 	start := time.Now()
 	det := opts.detector()
 	res := &Result{}
-	cr := &countingReader{r: r}
+	// Reads that an interrupt abandons: sniffing an idle pipe must not hold
+	// the scan.
+	rd := startReads(ctx, r)
+	defer rd.stop()
+	cr := &countingReader{r: cancelableReader{rd}}
 	br := bufio.NewReaderSize(cr, 4096)
-	head, _ := br.Peek(archive.SniffLen) // a read error comes again below
-	if opts.isArchive(head) {
+	head, perr := br.Peek(archive.SniffLen) // a read error comes again below
+	if perr != nil && ctx.Err() != nil {
+		// Interrupted while the stream's first bytes were awaited: what
+		// was read is still scanned and reported.
+		if text, ok := textOf(head, true); ok {
+			fs, allowed := ScanBytes(det, text, name, name)
+			res.Findings = fs
+			res.Suppressed.Add(ReasonAllow, "", allowed...)
+		}
+	} else if opts.isArchive(head) {
 		var a archiveScan
-		a.walk(archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(det, name, name, opts.MaxFileSize)))
+		a.walk(archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(ctx, det, name, name, opts.MaxFileSize)))
 		if a.err == nil {
 			// Read what follows the archive: a pipe is read to its end.
 			if _, err := io.Copy(io.Discard, br); err != nil {
@@ -218,12 +240,7 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 			res.Errors = append(res.Errors, a.err)
 		}
 	} else {
-		fs, allowed, _, err := ScanReader(det, br, name, name)
-		res.Findings = fs
-		res.Suppressed.Add(ReasonAllow, "", allowed...)
-		if err != nil {
-			res.Errors = append(res.Errors, err)
-		}
+		res = ScanReader(ctx, det, br, name, name)
 	}
 	if err := ctx.Err(); err != nil && len(res.Errors) == 0 {
 		res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))
@@ -393,3 +410,14 @@ func (s *staged) scanArchive(res *Result, c change, data []byte, opts *Options, 
 
 // credKeyAt identifies one credential at one path (members included).
 type credKeyAt struct{ rule, value, path string }
+
+// cancelableReader reads through asyncReads, each read into a buffer of its
+// own (an abandoned read may still write into it).
+type cancelableReader struct{ a *asyncReads }
+
+func (c cancelableReader) Read(p []byte) (int, error) {
+	buf := make([]byte, len(p))
+	n, err := c.a.read(buf)
+	copy(p, buf[:n])
+	return n, err
+}

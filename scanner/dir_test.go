@@ -68,3 +68,19 @@ func TestUTF16Text(t *testing.T) {
 		t.Errorf("git: %v", got)
 	}
 }
+
+// TestLargeUTF16File: a UTF-16 file too large to read whole is streamed
+// and transcoded, not skipped as binary for the NULs between its letters.
+func TestLargeUTF16File(t *testing.T) {
+	k := testkeys.New(93).Set()
+	text := strings.Repeat("filler line of text\r\n", streamThreshold/40+1) + "$env:KEY = \"" + k.AQKey + "\"\r\n"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "big.ps1"), append(utf16le(text), 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := ScanPaths(context.Background(), []string{dir}, Options{})
+	noErrors(t, res)
+	if len(res.Findings) != 1 || res.Findings[0].Line != strings.Count(text, "\n") || res.Stats.Binary != 0 {
+		t.Errorf("findings %+v, %d binary", res.Findings, res.Stats.Binary)
+	}
+}

@@ -25,14 +25,18 @@ func (f rawFile) read(p []byte) (int, error) {
 	return n, err
 }
 
-func (f rawFile) size() (int64, error) {
+// stat returns the open file's size and whether it is a regular file.
+func (f rawFile) stat() (int64, bool, error) {
 	st, err := f.f.Stat()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return st.Size(), nil
+	return st.Size(), st.Mode().IsRegular(), nil
 }
 
 func (f rawFile) close() error { return f.f.Close() }
 
 func (f rawFile) file(string) *os.File { return f.f }
+
+// openPipe opens a pipe named by one of this process's descriptors.
+func openPipe(path string) (*os.File, error) { return os.Open(path) }

@@ -99,19 +99,3 @@ func (r *Result) keep(f Finding, ignored, allowed bool) {
 	}
 }
 
-// hides reports whether IgnoreFile's patterns match rel. The walk still
-// scans such a file, so that what the ignore file hides can be shown.
-func (s ignoreSet) hides(rel string) bool { return s.match(rel, true) }
-
-// addFile adds what a file of a directory walk holds: for a file that
-// IgnoreFile hides, as suppressed.
-func (c *collector) addFile(j fileJob, fs, allowed []Finding, bytes int64, err error) {
-	if j.hidden {
-		c.mu.Lock()
-		c.res.Suppressed.Add(ReasonIgnoreFile, IgnoreFile, fs...)
-		c.res.Suppressed.Add(ReasonIgnoreFile, IgnoreFile, allowed...)
-		c.mu.Unlock()
-		fs, allowed = nil, nil
-	}
-	c.add(fs, allowed, bytes, err)
-}

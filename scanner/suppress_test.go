@@ -78,7 +78,12 @@ func TestSuppressedDir(t *testing.T) {
 func TestSuppressedReader(t *testing.T) {
 	k := testkeys.New(92).Set()
 	data := strings.Repeat("filler line\n", 1000) + "K=" + k.APIKey + " // gemscan:allow\n"
-	fs, allowed, _, err := scanChunks(rules.NewDetector(), strings.NewReader(data), "big.log", "big.log", 4096, 512)
+	var fs, allowed []Finding
+	_, err := scanChunks(context.Background(), rules.NewDetector(), strings.NewReader(data), "big.log", 4096, 512,
+		func(buf []byte, baseLine int, ms []rules.Match) {
+			f, a := newLocator(buf, baseLine).findings(ms, "big.log", "big.log")
+			fs, allowed = append(fs, f...), append(allowed, a...)
+		})
 	if err != nil || len(fs) != 0 || len(allowed) != 1 || allowed[0].Line != 1001 || allowed[0].Value != k.APIKey {
 		t.Fatalf("findings %v, allowed %+v, err %v", fs, allowed, err)
 	}

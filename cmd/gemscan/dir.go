@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,9 +18,15 @@ func dirCommand(e *env) *cli.Command {
 		Usage:     "scan files and directory trees (the working tree, not history)",
 		ArgsUsage: "[PATH…]",
 		Description: `Scans each PATH (default: the current directory). Directories are walked
-in parallel without following symbolic links or entering .git; .gitignore
-files, .git/info/exclude and .gemscanignore are honoured. Binary files and
-files over --max-file-size are skipped and counted.
+in parallel without following symbolic links or entering .git. Every file
+git tracks is scanned; untracked files that .gitignore files or
+.git/info/exclude ignore are skipped and counted (--no-ignore scans them);
+.gemscanignore is always honoured. Binary files and files over
+--max-file-size are skipped and counted.
+
+A PATH that is a file is scanned even if ignored. A pipe is read to its
+end (gemscan dir <(command)); a named FIFO or a device is refused (exit 2),
+and inside trees both are skipped.
 
 Examples:
    gemscan dir                          scan the current directory
@@ -26,6 +36,7 @@ Examples:
 		Flags: append(scanFlags(e),
 			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip files larger than `SIZE` (0: no limit)"},
 			&cli.BoolFlag{Name: "binary", Usage: "scan files that look binary too"},
+			&cli.BoolFlag{Name: "no-ignore", Usage: "also scan untracked files that .gitignore or .git/info/exclude ignore"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := checkScanFlags(c); err != nil {
@@ -42,8 +53,33 @@ Examples:
 			if len(paths) == 0 {
 				paths = []string{"."}
 			}
-			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, Binary: c.Bool("binary"), MaxArchiveDepth: archiveDepth(c)})
+			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, Binary: c.Bool("binary"),
+				NoIgnore: c.Bool("no-ignore"), MaxArchiveDepth: archiveDepth(c)})
+			for _, w := range res.Stats.Warnings {
+				fmt.Fprintf(e.stderr, "gemscan: warning: %s\n", escapeControl(w))
+			}
 			return finish(c, e, "dir", strings.Join(paths, " "), res)
 		},
 	}
+}
+
+// escapeControl shows the control characters in s (which may hold a path
+// from the scanned tree) escaped, as Go quotes them, so that they cannot
+// drive a terminal or forge a workflow command on a line of their own.
+func escapeControl(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
 }

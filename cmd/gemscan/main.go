@@ -6,14 +6,64 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
+	os.Exit(runMain(os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ()))
+}
+
+// interruptGrace is how long a scan may take to stop after SIGINT or
+// SIGTERM before the process exits without waiting for its report.
+const interruptGrace = 3 * time.Second
+
+// runMain runs the CLI with SIGINT and SIGTERM cancelling its context: the
+// scan stops, its partial report is written, and the exit status is 2 (an
+// interrupted scan is incomplete, whatever it found so far). A second signal
+// ends the process at once; a scan that has not stopped interruptGrace
+// after the first is ended with status 2 and no report.
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ())
-	stop()
-	os.Exit(code)
+	defer stop()
+	return interruptible(ctx, stop, interruptGrace, os.Exit, stderr, func(ctx context.Context) int {
+		return run(ctx, args, stdin, stdout, stderr, environ)
+	})
+}
+
+// interruptible runs cli under ctx, whose end means an interrupt. Then it
+// calls stop (restoring the signals' default action), and if cli has not
+// returned grace later, writes why to stderr and calls exit(2). A cli that
+// returns after the interrupt returns 2 whatever it says: it did not finish.
+func interruptible(ctx context.Context, stop func(), grace time.Duration, exit func(int), stderr io.Writer,
+	cli func(context.Context) int) int {
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-returned:
+			return
+		case <-ctx.Done():
+		}
+		stop() // the default action again: a second signal kills
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-returned:
+		case <-t.C:
+			fmt.Fprintf(stderr, "gemscan: interrupted, and the scan did not stop within %v: exiting without a report\n", grace)
+			exit(exitError)
+		}
+	}()
+	code := cli(ctx)
+	if ctx.Err() != nil && code != exitError {
+		// A command that finished anyway still did not finish cleanly.
+		fmt.Fprintln(stderr, "gemscan: interrupted: the scan is incomplete")
+		code = exitError
+	}
+	return code
 }

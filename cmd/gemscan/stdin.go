@@ -12,7 +12,9 @@ func stdinCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "stdin",
 		Usage: "scan standard input",
-		Description: `Reads standard input to its end in bounded memory and scans it.
+		Description: `Reads standard input to its end in bounded memory and scans it. An
+interrupt (Ctrl-C, SIGTERM) stops the read at once: what was read is
+reported, and the exit status is 2 (incomplete).
 
 Examples:
    kubectl get secret -o yaml app | gemscan stdin
