@@ -205,12 +205,23 @@ func base64ToURL(s string) string {
 // Detect returns every credential in data, ordered by position. It never
 // modifies data and runs in time linear in len(data).
 func (d *Detector) Detect(data []byte) []Match {
-	return d.detect(data, true)
+	var w work
+	return d.detect(data, true, &w)
+}
+
+// work counts the steps detection takes beyond the prefilter's one pass:
+// bytes examined around hits (pairing windows, names, lone-secret lines,
+// decoding windows) and key–candidate comparisons. Tests bound it by the
+// input's length to show that detection stays linear whatever the input
+// (see TestDetectWorkIsLinear); nothing else reads it.
+type work struct {
+	bytes int // bytes examined after the prefilter
+	pairs int // key–candidate pairs scored
 }
 
 type span struct{ lo, hi int }
 
-func (d *Detector) detect(data []byte, decode bool) []Match {
+func (d *Detector) detect(data []byte, decode bool, w *work) []Match {
 	hits := d.lits.find(data, nil)
 	if len(hits) == 0 {
 		return nil
@@ -228,7 +239,7 @@ func (d *Detector) detect(data []byte, decode bool) []Match {
 			if m, ok := googleAPIKeyAt(data, h.pos); ok {
 				out = append(out, m)
 			} else if escapeNear(data, h.pos, 4+googleAPIBodyLen) {
-				windows = addWindow(data, windows, h.pos)
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		case litAQ:
 			if m, ok := aqKeyAt(data, h.pos); ok {
@@ -237,18 +248,18 @@ func (d *Detector) detect(data []byte, decode bool) []Match {
 		case litGemini:
 			contexts = append(contexts, h.pos)
 		case litEscaped:
-			windows = addWindow(data, windows, h.pos)
+			windows = addWindow(data, windows, h.pos, w)
 		case litBase64:
 			if inBase64Run(data, h.pos, d.lens[h.lit]) {
-				windows = addWindow(data, windows, h.pos)
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		}
 	}
-	paired := pairSecrets(data, keys)
+	paired := pairSecrets(data, keys, w)
 	out = append(out, keys...)
-	out = append(out, loneSecrets(data, contexts, paired)...)
+	out = append(out, loneSecrets(data, contexts, paired, w)...)
 	if decode && len(windows) > 0 {
-		out = append(out, d.decodeWindows(data, windows, out)...)
+		out = append(out, d.decodeWindows(data, windows, out, w)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
@@ -396,9 +407,11 @@ func lineEnd(data []byte, pos, fwd, limit int) int {
 // addWindow appends the decoding window around pos, unless the last window
 // already reaches well past pos: hits are in order, so a run of hits costs
 // one window, not one each.
-func addWindow(data []byte, windows []span, pos int) []span {
+func addWindow(data []byte, windows []span, pos int, w *work) []span {
 	if n := len(windows); n > 0 && pos+decodeBytes/2 < windows[n-1].hi {
 		return windows
 	}
-	return append(windows, span{lineStart(data, pos, decodeLines, decodeBytes), lineEnd(data, pos, decodeLines, decodeBytes)})
+	s := span{lineStart(data, pos, decodeLines, decodeBytes), lineEnd(data, pos, decodeLines, decodeBytes)}
+	w.bytes += s.hi - s.lo
+	return append(windows, s)
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -9,6 +10,10 @@ import (
 
 // Pairing of exchange keys with their API secrets, and exchange secrets
 // found on their own.
+//
+// Every step here looks at a bounded stretch of input around a hit, and the
+// stretches are walked in order, so the work grows linearly with the input
+// however many keys and candidates one line holds (TestDetectWorkIsLinear).
 
 const (
 	// pairLines and pairBytes bound where a key's secret is looked for; a
@@ -17,27 +22,43 @@ const (
 	pairLines        = 8
 	pairBytes        = 3072
 	pairLinesUnnamed = 2
+	// maxSide is how many candidates on each side of a key are scored.
+	maxSide = 8
+	// nameBytes bounds how far before a value its name is looked for.
+	nameBytes = 48
 )
 
 // secretCandidate is a token shaped like an exchange API secret.
 type secretCandidate struct {
 	start, end int
 	entropy    float64
+	line       int  // 0-based line number
+	named      bool // its name says it is a secret
 }
 
-// secretTokens appends the secret-shaped tokens of data[lo:hi] to out.
-func secretTokens(data []byte, lo, hi int, out []secretCandidate) []secretCandidate {
-	for i := lo; i < hi; {
+// secretTokens appends the secret-shaped tokens that start in data[lo:hi]
+// to out. A run of token characters that began before lo is not a token of
+// its own and is skipped. It reads at most secretMaxLen+1 bytes past hi.
+func secretTokens(data []byte, lo, hi int, out []secretCandidate, w *work) []secretCandidate {
+	i := lo
+	for i < hi && i > 0 && isAlnum(data[i-1]) {
+		i++
+	}
+	for i < hi {
 		if !isAlnum(data[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(data) && isAlnum(data[j]) {
-			j++
+		for lim := min(len(data), i+secretMaxLen+1); j < lim && isAlnum(data[j]); j++ {
 		}
-		if n := j - i; n >= secretMinLen && n <= secretMaxLen && boundedLeft(data, i) &&
-			boundedRight(data, j) && (j >= len(data) || data[j] != '=') {
+		if n := j - i; n > secretMaxLen {
+			// Too long to be a secret: skip the rest of the run.
+			for j < hi && isAlnum(data[j]) {
+				j++
+			}
+		} else if n >= secretMinLen && boundedLeft(data, i) && boundedRight(data, j) &&
+			(j >= len(data) || data[j] != '=') {
 			body := data[i:j]
 			if bodyCheck(body, 3.5) == "" {
 				out = append(out, secretCandidate{start: i, end: j, entropy: Entropy(body)})
@@ -45,67 +66,90 @@ func secretTokens(data []byte, lo, hi int, out []secretCandidate) []secretCandid
 		}
 		i = j
 	}
+	w.bytes += max(0, i-lo)
 	return out
+}
+
+// lineCursor numbers lines for offsets given in ascending order, with one
+// pass over the input whatever the number of offsets.
+type lineCursor struct {
+	data     []byte
+	at, line int
+	start    int // offset where the line holding at starts
+	w        *work
+}
+
+// lineOf returns the 0-based line of off and the offset where it starts.
+// Offsets must not decrease from one call to the next.
+func (c *lineCursor) lineOf(off int) (line, start int) {
+	if off > c.at {
+		seg := c.data[c.at:off]
+		if n := bytes.Count(seg, []byte{'\n'}); n > 0 {
+			c.line += n
+			c.start = c.at + bytes.LastIndexByte(seg, '\n') + 1
+		}
+		c.w.bytes += off - c.at
+		c.at = off
+	}
+	return c.line, c.start
 }
 
 // pairSecrets finds, for each exchange key, the API secrets that most
 // plausibly belong to it and stores the best two in the key's Secrets. It
-// returns the spans of the secrets it paired as first choice. Each key looks
-// only at a bounded window around itself, so the work is linear in the input.
-func pairSecrets(data []byte, keys []Match) map[span]bool {
+// returns the spans of the secrets it paired as first choice. Keys look at
+// the candidates within pairLines lines and pairBytes bytes, and score only
+// the maxSide nearest on each side, so the work is linear in the input.
+func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 	paired := map[span]bool{}
 	if len(keys) == 0 {
 		return paired
 	}
-	// Tokenise the union of the keys' windows once.
+	// Tokenise the union of the keys' byte windows once, in order.
 	var cands []secretCandidate
-	wins := make([]span, len(keys))
 	covered := 0
-	for i, k := range keys {
-		w := span{lineStart(data, k.Start, pairLines, pairBytes), lineEnd(data, k.End, pairLines, pairBytes)}
-		wins[i] = w
-		lo := max(w.lo, covered)
-		if lo < w.hi {
-			// Step back to a token boundary so no token is cut in two.
-			for lo > w.lo && isAlnum(data[lo-1]) {
-				lo--
-			}
-			cands = secretTokens(data, lo, w.hi, cands)
-			covered = w.hi
+	for _, k := range keys {
+		lo := max(0, k.Start-pairBytes, covered)
+		hi := min(len(data), k.End+pairBytes)
+		if lo < hi {
+			cands = secretTokens(data, lo, hi, cands, w)
+			covered = hi
 		}
 	}
-	cands = slices.CompactFunc(cands, func(a, b secretCandidate) bool { return a.start == b.start })
 
-	keyLines := lineNumbers(data, len(keys), func(i int) int { return keys[i].Start })
-	candLines := lineNumbers(data, len(cands), func(i int) int { return cands[i].start })
-
-	type scored struct {
-		key, cand int
-		score     float64
+	keyLines := make([]int, len(keys))
+	kc := lineCursor{data: data, w: w}
+	for i, k := range keys {
+		keyLines[i], _ = kc.lineOf(k.Start)
 	}
+	cc := lineCursor{data: data, w: w}
+	for i := range cands {
+		c := &cands[i]
+		c.line, _ = cc.lineOf(c.start)
+		c.named = nameSaysSecret(data, c.start, w)
+	}
+
 	var all []scored
 	perKey := make([][]scored, len(keys))
 	for ki, k := range keys {
-		w := wins[ki]
 		// Only the nearest candidates on each side are worth scoring.
 		at := sort.Search(len(cands), func(i int) bool { return cands[i].start >= k.Start })
 		for ci := max(0, at-maxSide); ci < min(len(cands), at+maxSide); ci++ {
+			w.pairs++
 			c := cands[ci]
-			if c.start < w.lo || c.end > w.hi {
+			lines := c.line - keyLines[ki]
+			if c.start < k.Start-pairBytes || c.end > k.End+pairBytes || lines > pairLines || lines < -pairLines {
 				continue
 			}
-			lines := candLines[ci] - keyLines[ki]
-			named := nameSaysSecret(data, c.start)
-			if !named && (lines > pairLinesUnnamed || lines < -pairLinesUnnamed) {
+			if !c.named && (lines > pairLinesUnnamed || lines < -pairLinesUnnamed) {
 				continue // a far token that does not say it is a secret
 			}
-			perKey[ki] = append(perKey[ki], scored{ki, ci, pairScore(data, k, c, lines, named)})
+			perKey[ki] = append(perKey[ki], scored{ki, ci, pairScore(data, k, c, lines)})
 		}
-		sort.SliceStable(perKey[ki], func(i, j int) bool { return perKey[ki][i].score > perKey[ki][j].score })
+		slices.SortFunc(perKey[ki], byScore)
 		all = append(all, perKey[ki]...)
 	}
 	// Greedy assignment, best score first: a secret serves one key.
-	sort.SliceStable(all, func(i, j int) bool { return all[i].score > all[j].score })
+	slices.SortFunc(all, byScore)
 	keyDone := make([]bool, len(keys))
 	candUsed := make([]int, len(cands))
 	for i := range candUsed {
@@ -137,34 +181,33 @@ func pairSecrets(data []byte, keys []Match) map[span]bool {
 	return paired
 }
 
-// maxSide is how many candidates on each side of a key are scored.
-const maxSide = 8
+// scored is a key–candidate pair with its score.
+type scored struct {
+	key, cand int
+	score     float64
+}
 
-// lineNumbers returns the 0-based line of each of n ascending offsets, found
-// by one sweep over data.
-func lineNumbers(data []byte, n int, offset func(int) int) []int {
-	out := make([]int, n)
-	line, at := 0, 0
-	for i := range out {
-		off := offset(i)
-		if off > at {
-			line += bytes.Count(data[at:off], []byte{'\n'})
-			at = off
-		}
-		out[i] = line
+// byScore orders pairs best first; ties go to the earlier key, then to the
+// earlier candidate, so the order never depends on the sort's algorithm.
+func byScore(a, b scored) int {
+	switch {
+	case a.score != b.score:
+		return cmp.Compare(b.score, a.score)
+	case a.key != b.key:
+		return a.key - b.key
 	}
-	return out
+	return a.cand - b.cand
 }
 
 // pairScore rates how plausibly candidate c is key k's secret; lines is the
-// candidate's line minus the key's, named whether its name says "secret".
-func pairScore(data []byte, k Match, c secretCandidate, lines int, named bool) float64 {
+// candidate's line minus the key's.
+func pairScore(data []byte, k Match, c secretCandidate, lines int) float64 {
 	score := c.entropy - 3.5
 	if c.start >= k.End {
 		score += 0.5 // secrets usually follow their key
 	}
 	score -= math.Abs(float64(lines))
-	if named {
+	if c.named {
 		score += 5
 	}
 	if k.Start > 0 && c.start > 0 && data[k.Start-1] == data[c.start-1] && !isAlnum(data[c.start-1]) {
@@ -178,11 +221,12 @@ func pairScore(data []byte, k Match, c secretCandidate, lines int, named bool) f
 
 // nameSaysSecret reports whether the text just before pos, on the same line,
 // names a secret (GEMINI_API_SECRET=, "secret": , api_secret: …).
-func nameSaysSecret(data []byte, pos int) bool {
-	lo := max(0, pos-48)
+func nameSaysSecret(data []byte, pos int, w *work) bool {
+	lo := max(0, pos-nameBytes)
 	if i := bytes.LastIndexByte(data[lo:pos], '\n'); i >= 0 {
 		lo += i + 1
 	}
+	w.bytes += pos - lo
 	return indexFold(data[lo:pos], "secret") >= 0
 }
 
@@ -210,7 +254,7 @@ func indexFold(b []byte, w string) int {
 // loneSecrets reports exchange secrets that no key claimed but whose context
 // names them as Gemini secrets: a line that says both "gemini" and "secret"
 // before the value, or a "secret" line nested under a "gemini:" heading.
-func loneSecrets(data []byte, contexts []int, paired map[span]bool) []Match {
+func loneSecrets(data []byte, contexts []int, paired map[span]bool, w *work) []Match {
 	var out []Match
 	seen := map[int]bool{}
 	lastEnd := -1
@@ -231,11 +275,12 @@ func loneSecrets(data []byte, contexts []int, paired map[span]bool) []Match {
 		}
 		lastEnd = le
 		for _, l := range lines {
+			w.bytes += l.hi - l.lo
 			named := indexFold(data[l.lo:l.hi], "secret")
 			if named < 0 {
 				continue
 			}
-			for _, c := range secretTokens(data, l.lo+named, l.hi, nil) {
+			for _, c := range secretTokens(data, l.lo+named, l.hi, nil, w) {
 				if seen[c.start] || paired[span{c.start, c.end}] {
 					continue
 				}
