@@ -234,6 +234,8 @@ func (d *Detector) detect(data []byte, decode bool, w *work) []Match {
 		case litExchange:
 			if m, ok := exchangeKeyAt(data, h.pos, d.lens[h.lit]); ok {
 				keys = append(keys, m)
+			} else if escapeNear(data, h.pos, d.lens[h.lit]+exchangeBodyLen) {
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		case litGoogleAPI:
 			if m, ok := googleAPIKeyAt(data, h.pos); ok {
@@ -244,6 +246,8 @@ func (d *Detector) detect(data []byte, decode bool, w *work) []Match {
 		case litAQ:
 			if m, ok := aqKeyAt(data, h.pos); ok {
 				out = append(out, m)
+			} else if escapeNear(data, h.pos, 3+aqMaxBody) {
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		case litGemini:
 			contexts = append(contexts, h.pos)
@@ -279,9 +283,23 @@ func boundedLeft(data []byte, pos int) bool {
 	return false
 }
 
-// boundedRight reports whether the byte at end does not continue a token.
+// boundedRight reports whether the byte at end does not continue a token,
+// plainly or through an escape (AQ.…\u002d… is one token, found decoded).
 func boundedRight(data []byte, end int) bool {
-	return end >= len(data) || !isTokenChar(data[end])
+	return end >= len(data) || !isTokenChar(data[end]) && !escapesTokenChar(data[end:])
+}
+
+// escapesTokenChar reports whether b starts with a JSON, C or percent
+// escape of a character that would continue a token.
+func escapesTokenChar(b []byte) bool {
+	if len(b) < 3 || b[0] != '\\' && b[0] != '%' {
+		return false
+	}
+	if b[0] == '%' {
+		return isHex(b[1]) && isHex(b[2]) && isTokenChar(unhex(b[1])<<4|unhex(b[2]))
+	}
+	n, dec := unescape(b)
+	return n > 0 && len(dec) == 1 && isTokenChar(dec[0])
 }
 
 func exchangeKeyAt(data []byte, pos, prefixLen int) (Match, bool) {

@@ -32,8 +32,9 @@ type Rule struct {
 //	.AQOther                 an AQ. key of a less usual shape
 //	.APIKey                  a standard Google API key (AIza…)
 //
-// and whose functions encode text: b64, b64url, jsesc (JSON \u escapes),
-// pct (percent-encoding), json (a JSON string literal).
+// and whose functions encode text: b64, b64url, jsesc (JSON \u escapes of
+// - . _), jsbody N (JSON \u escapes inside the body, after N plain bytes),
+// pct (percent-encoding).
 type Example struct {
 	Name string
 	Text string
@@ -173,6 +174,10 @@ func googleGeminiRule() Rule {
 				Text: "from google import genai\nclient = genai.Client(api_key=\"{{.AQKey}}\")\n"},
 			{Name: "other shape", Positive: true, Want: "AQOther", Line: 1, Text: "key: '{{.AQOther}}'\n"},
 			{Name: "json escapes", Positive: true, Want: "AQKey", Line: 1, Text: "{\"k\":\"{{jsesc .AQKey}}\"}\n"},
+			{Name: "json escapes inside the body", Positive: true, Want: "AQKey", Line: 2,
+				Text: "{\n  \"GEMINI_API_KEY\": \"{{jsbody 9 .AQKey}}\"\n}\n"},
+			{Name: "json escapes late in the body", Positive: true, Want: "AQOther", Line: 1,
+				Text: "{\"key\":\"{{jsbody 45 .AQOther}}\"}\n"},
 			{Name: "base64", Positive: true, Want: "AQKey", Line: 2, Text: "data:\n  key: {{b64 .AQKey}}\n"},
 			{Name: "placeholder", Text: "GEMINI_API_KEY=AQ.YOUR_API_KEY_HERE_0000000000000000000000000000000\n"},
 			{Name: "short", Text: "AQ.Ab8RN6abcdefghijk\n"},
@@ -196,6 +201,8 @@ func googleAPIRule() Rule {
 			{Name: "js", Positive: true, Want: "APIKey", Line: 1, Text: "const firebaseConfig = {apiKey: \"{{.APIKey}}\"};\n"},
 			{Name: "percent", Positive: true, Want: "APIKey", Line: 1, Text: "GET /v1?key={{pct .APIKey}} HTTP/1.1\n"},
 			{Name: "json escapes", Positive: true, Want: "APIKey", Line: 1, Text: "{\"key\": \"{{jsesc .APIKey}}\"}\n"},
+			{Name: "json escapes inside the body", Positive: true, Want: "APIKey", Line: 1,
+				Text: "{\"apiKey\": \"{{jsbody 6 .APIKey}}\"}\n"},
 			{Name: "base64 url", Positive: true, Want: "APIKey", Line: 1, Text: "cfg={{b64url .APIKey}}\n"},
 			{Name: "placeholder", Text: "GOOGLE_API_KEY=AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"},
 			{Name: "placeholder words", Text: "key=AIzaYOUR_GOOGLE_API_KEY_GOES_IN_HERE_XY\n"},

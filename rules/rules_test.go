@@ -20,6 +20,22 @@ var exampleFuncs = template.FuncMap{
 	"jsesc": func(s string) string {
 		return strings.NewReplacer("-", `\u002d`, ".", `\u002e`, "_", `\u005f`).Replace(s)
 	},
+	// jsbody escapes, as \u00XX, the characters of a key's body after
+	// its first n bytes: every - and _, and the middle character, so
+	// there is always at least one escape inside the body.
+	"jsbody": func(n int, s string) string {
+		var b strings.Builder
+		b.WriteString(s[:n])
+		mid := n + (len(s)-n)/2
+		for i := n; i < len(s); i++ {
+			if c := s[i]; c == '-' || c == '_' || i == mid {
+				fmt.Fprintf(&b, `\u%04x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+		return b.String()
+	},
 	"pct": func(s string) string {
 		var b strings.Builder
 		for _, c := range []byte(s) {
