@@ -121,12 +121,22 @@ func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 	for i, k := range keys {
 		keyLines[i], _ = kc.lineOf(k.Start)
 	}
+	// Another application's secret is no candidate at all, not even a
+	// runner-up.
 	cc := lineCursor{data: data, w: w}
-	for i := range cands {
-		c := &cands[i]
-		c.line, _ = cc.lineOf(c.start)
-		c.named = nameSaysSecret(data, c.start, w)
+	kept := cands[:0]
+	for _, c := range cands {
+		var ls int
+		c.line, ls = cc.lineOf(c.start)
+		switch candidateName(data, ls, c.start, c.end, w) {
+		case nameForeign:
+			continue
+		case nameSecret:
+			c.named = true
+		}
+		kept = append(kept, c)
 	}
+	cands = kept
 
 	var all []scored
 	perKey := make([][]scored, len(keys))
@@ -253,8 +263,15 @@ func indexFold(b []byte, w string) int {
 
 // loneSecrets reports exchange secrets that no key claimed but whose context
 // names them as Gemini secrets: a line that says both "gemini" and "secret"
-// before the value, or a "secret" line nested under a "gemini:" heading.
+// before the value, a "secret" line nested under a "gemini:" heading, or the
+// generic value (value:, default =) of an entry whose first line names a
+// Gemini secret (- name: GEMINI_API_SECRET, variable "gemini_api_secret" {).
+// Another application's secret (gemini: / session_secret: …) is not one.
 func loneSecrets(data []byte, contexts []int, paired map[span]bool, w *work) []Match {
+	type loneLine struct {
+		span
+		entry bool // a line of a named entry: only generic values count
+	}
 	var out []Match
 	seen := map[int]bool{}
 	lastEnd := -1
@@ -264,24 +281,45 @@ func loneSecrets(data []byte, contexts []int, paired map[span]bool, w *work) []M
 		}
 		ls := lineStart(data, pos, 0, 1024)
 		le := lineEnd(data, pos, 0, 1024)
-		lines := []span{{ls, le}}
-		if opensSection(data[ls:le]) {
+		lines := []loneLine{{span: span{ls, le}}}
+		if name := blockName(data[ls:le]); indexFold(name, "emini") >= 0 && classifyName(name) == nameSecret {
+			lo := le
+			for n := 0; n < blockLines && lo < len(data); n++ {
+				hi := lineEnd(data, lo, 0, 1024)
+				lines = append(lines, loneLine{span{lo, hi}, true})
+				if blockEdge(data[lo:hi]) || blockName(data[lo:hi]) != nil {
+					break
+				}
+				lo = hi
+			}
+		} else if opensSection(data[ls:le]) {
 			lo := le
 			for n := 0; n < 3 && lo < len(data); n++ {
 				hi := lineEnd(data, lo, 0, 1024)
-				lines = append(lines, span{lo, hi})
+				lines = append(lines, loneLine{span: span{lo, hi}})
 				lo = hi
 			}
 		}
 		lastEnd = le
 		for _, l := range lines {
 			w.bytes += l.hi - l.lo
-			named := indexFold(data[l.lo:l.hi], "secret")
-			if named < 0 {
-				continue
+			from := l.lo
+			if !l.entry {
+				named := indexFold(data[l.lo:l.hi], "secret")
+				if named < 0 {
+					continue
+				}
+				from += named
 			}
-			for _, c := range secretTokens(data, l.lo+named, l.hi, nil, w) {
+			for _, c := range secretTokens(data, from, l.hi, nil, w) {
 				if seen[c.start] || paired[span{c.start, c.end}] {
+					continue
+				}
+				label := data[0:0]
+				if lo, hi := labelBefore(data, l.lo, c.start, w); hi > lo {
+					label = data[lo:hi]
+				}
+				if foreignName(label) || l.entry && !genericLabel(label) {
 					continue
 				}
 				seen[c.start] = true

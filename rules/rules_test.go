@@ -79,6 +79,8 @@ func field(keys testkeys.Set, name string) string {
 		return keys.AQOther
 	case "APIKey":
 		return keys.APIKey
+	case "Decoy":
+		return keys.Decoy
 	}
 	panic("unknown example field " + name)
 }
@@ -143,6 +145,14 @@ func TestExamples(t *testing.T) {
 						ws := field(keys, ex.Secret)
 						if len(got.Secrets) == 0 || got.Secrets[0].Value != ws {
 							t.Errorf("secrets %+v, want first %q", got.Secrets, ws)
+						}
+					}
+					if ex.NotPaired != "" {
+						bad := field(keys, ex.NotPaired)
+						for _, s := range got.Secrets {
+							if s.Value == bad {
+								t.Errorf("paired with %s %q: %+v", ex.NotPaired, bad, got.Secrets)
+							}
 						}
 					}
 					if got.Start < 0 || got.End > len(text) || got.Start >= got.End {
