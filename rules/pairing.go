@@ -94,6 +94,50 @@ func (c *lineCursor) lineOf(off int) (line, start int) {
 	return c.line, c.start
 }
 
+// pairWindows returns, for each key, where its secret is looked for: from
+// the start of the line pairLines above it to the end of the line pairLines
+// below, but no further than pairBytes either way. The keys are in order, and
+// one forward pass finds the newlines of all windows, so a long line with
+// many keys costs one pass, not one per key.
+func pairWindows(data []byte, keys []Match, w *work) []span {
+	wins := make([]span, len(keys))
+	var nls []int // newlines found so far that a window may still reach
+	scanned := 0  // every newline before scanned is in nls or out of reach
+	for i, k := range keys {
+		lo := max(0, k.Start-pairBytes)
+		hi := min(len(data), k.End+pairBytes)
+		if scanned < lo {
+			nls, scanned = nls[:0], lo
+		}
+		for scanned < hi {
+			j := bytes.IndexByte(data[scanned:hi], '\n')
+			if j < 0 {
+				w.bytes += hi - scanned
+				scanned = hi
+				break
+			}
+			w.bytes += j + 1
+			nls = append(nls, scanned+j)
+			scanned += j + 1
+		}
+		// Forget the newlines no later window can reach.
+		if drop := sort.SearchInts(nls, lo); drop > len(nls)/2 {
+			nls = append(nls[:0], nls[drop:]...)
+		}
+		// The line pairLines above starts after the (pairLines+1)th
+		// newline before the key; the one below ends after the
+		// (pairLines+1)th newline from the key's end.
+		if b := sort.SearchInts(nls, k.Start) - (pairLines + 1); b >= 0 {
+			lo = max(lo, nls[b]+1)
+		}
+		if a := sort.SearchInts(nls, k.End) + pairLines; a < len(nls) {
+			hi = min(hi, nls[a]+1)
+		}
+		wins[i] = span{lo, hi}
+	}
+	return wins
+}
+
 // pairSecrets finds, for each exchange key, the API secrets that most
 // plausibly belong to it and stores the best two in the key's Secrets. It
 // returns the spans of the secrets it paired as first choice. Keys look at
@@ -104,15 +148,14 @@ func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 	if len(keys) == 0 {
 		return paired
 	}
-	// Tokenise the union of the keys' byte windows once, in order.
+	// Tokenise the union of the keys' windows once, in order.
+	wins := pairWindows(data, keys, w)
 	var cands []secretCandidate
 	covered := 0
-	for _, k := range keys {
-		lo := max(0, k.Start-pairBytes, covered)
-		hi := min(len(data), k.End+pairBytes)
-		if lo < hi {
-			cands = secretTokens(data, lo, hi, cands, w)
-			covered = hi
+	for _, win := range wins {
+		if lo := max(win.lo, covered); lo < win.hi {
+			cands = secretTokens(data, lo, win.hi, cands, w)
+			covered = win.hi
 		}
 	}
 
@@ -147,7 +190,7 @@ func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 			w.pairs++
 			c := cands[ci]
 			lines := c.line - keyLines[ki]
-			if c.start < k.Start-pairBytes || c.end > k.End+pairBytes || lines > pairLines || lines < -pairLines {
+			if c.start < wins[ki].lo || c.end > wins[ki].hi {
 				continue
 			}
 			if !c.named && (lines > pairLinesUnnamed || lines < -pairLinesUnnamed) {
