@@ -239,25 +239,44 @@ func blockEdge(line []byte) bool {
 	return bytes.ContainsAny(t, "{}[]") || bytes.HasPrefix(t, []byte("- ")) || bytes.Equal(t, []byte("-"))
 }
 
+// entryNames finds the names of the entries that hold values with generic
+// labels. It remembers the last line it looked above, so many values on one
+// line cost one look.
+type entryNames struct {
+	lineStart int
+	above     []byte
+	valid     bool
+}
+
 // enclosingName returns the name of the entry that holds a value whose own
 // label (starting at labelLo, on the line starting at lineStart) is generic:
 // a name label earlier on the same line, or the entry's first line a few
 // lines above. It returns nil when there is none.
-func enclosingName(data []byte, lineStart, labelLo int, w *work) []byte {
+func (e *entryNames) enclosingName(data []byte, lineStart, labelLo int, w *work) []byte {
 	lo := max(lineStart, labelLo-sameLineNameBytes)
 	w.bytes += labelLo - lo
 	if name := lastNameInLine(data[lo:labelLo]); name != nil {
 		return name
 	}
+	if !e.valid || e.lineStart != lineStart {
+		e.lineStart, e.above, e.valid = lineStart, nameAbove(data, lineStart, w), true
+	}
+	return e.above
+}
+
+// nameAbove returns the name given by the first line of the entry that
+// the line starting at lineStart belongs to, looking up to blockLines lines
+// and blockBytes bytes above it and stopping at a block edge, or nil.
+func nameAbove(data []byte, lineStart int, w *work) []byte {
 	floor := max(0, lineStart-blockBytes)
 	end := lineStart // the line above ends just before end
 	for n := 0; n < blockLines && end > floor; n++ {
 		start := bytes.LastIndexByte(data[floor:end-1], '\n') + 1 + floor
+		w.bytes += end - start
 		if start == floor && floor > 0 {
 			return nil // the line is longer than the budget
 		}
 		line := data[start : end-1]
-		w.bytes += end - start
 		if name := blockName(line); name != nil {
 			return name
 		}
@@ -322,8 +341,8 @@ func lastIndexFold(b []byte, w string) int {
 }
 
 // candidateName says what the names around a secret-shaped value at
-// data[start:end] say about it.
-func candidateName(data []byte, lineStart, start, end int, w *work) nameKind {
+// data[start:end] say about it. Values must come in order of position.
+func (e *entryNames) candidateName(data []byte, lineStart, start, end int, w *work) nameKind {
 	lo, hi := labelBefore(data, lineStart, start, w)
 	label := data[lo:hi]
 	if foreignName(label) {
@@ -331,14 +350,15 @@ func candidateName(data []byte, lineStart, start, end int, w *work) nameKind {
 	}
 	named := nameSaysSecret(data, start, w)
 	if genericLabel(label) {
-		switch classifyName(enclosingName(data, lineStart, lo, w)) {
+		switch classifyName(e.enclosingName(data, lineStart, lo, w)) {
 		case nameForeign:
 			return nameForeign
 		case nameSecret:
 			named = true
 		}
 	}
-	if named || hmacKey(data, lineStart, start, end, w) {
+	// An HMAC key is passed as an argument, never assigned to a label.
+	if named || hi == lo && hmacKey(data, lineStart, start, end, w) {
 		return nameSecret
 	}
 	return nameNone

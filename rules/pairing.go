@@ -167,11 +167,12 @@ func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 	// Another application's secret is no candidate at all, not even a
 	// runner-up.
 	cc := lineCursor{data: data, w: w}
+	var names entryNames
 	kept := cands[:0]
 	for _, c := range cands {
 		var ls int
 		c.line, ls = cc.lineOf(c.start)
-		switch candidateName(data, ls, c.start, c.end, w) {
+		switch names.candidateName(data, ls, c.start, c.end, w) {
 		case nameForeign:
 			continue
 		case nameSecret:

@@ -61,6 +61,14 @@ func workShapes(gen *testkeys.Generator) map[string]func(n int) string {
 				return `h=crypto.createHmac('sha384','` + g.Secret(28) + `');k="` + g.ExchangeKey("account-") + `"`
 			})
 		},
+		"generic values after a long line": func(n int) string {
+			return strings.Repeat("- name: GEMINI_API_SECRET # ", 20) + "\n" + rep(n, ",", func() string {
+				return g.ExchangeKey("account-") + ` "value": "` + g.Secret(28) + `"`
+			})
+		},
+		"unlabelled values on one line": func(n int) string {
+			return rep(n, ",", func() string { return g.ExchangeKey("account-") + ",'" + g.Secret(28) + "'" })
+		},
 		"secrets under many names": func(n int) string {
 			return rep(n, " ", func() string { return "value: " + g.Secret(28) + " gemini secret " + g.Secret(27) })
 		},
@@ -117,7 +125,7 @@ func TestDetectWorkIsLinear(t *testing.T) {
 	const (
 		small, large = 500, 8000
 		// A key takes 28 bytes at least and scores at most 16 candidates.
-		bytesPerByte = 10.0 // bytes examined per input byte
+		bytesPerByte = 16.0 // bytes examined per input byte (10 at most today)
 		pairsPerByte = 0.6  // pairs scored per input byte
 	)
 	det := rules.NewDetector()
@@ -130,8 +138,8 @@ func TestDetectWorkIsLinear(t *testing.T) {
 				return cost{len(data), b, p, len(ms)}
 			}
 			s, l := measure(small), measure(large)
-			t.Logf("%d bytes: %d examined, %d pairs, %d matches; %d bytes: %d examined, %d pairs, %d matches",
-				s.n, s.bytes, s.pairs, s.matches, l.n, l.bytes, l.pairs, l.matches)
+			t.Logf("%d bytes: %d examined, %d pairs, %d matches; %d bytes: %d examined (%.1f a byte), %d pairs, %d matches",
+				s.n, s.bytes, s.pairs, s.matches, l.n, l.bytes, float64(l.bytes)/float64(l.n), l.pairs, l.matches)
 			if l.matches < poolSize {
 				t.Errorf("%d matches in %d records: the shape does not exercise detection", l.matches, large)
 			}
