@@ -1,6 +1,9 @@
 package rules
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // What a secret-shaped value's name says about it. The name is usually
 // written just before the value on its line (GEMINI_API_SECRET=…,
@@ -130,13 +133,13 @@ func labelBefore(data []byte, lineStart, pos int, w *work) (lo, hi int) {
 	w.bytes += pos - floor
 	i := pos
 	skip := func(set string) {
-		for i > floor && bytes.IndexByte([]byte(set), data[i-1]) >= 0 {
+		for i > floor && strings.IndexByte(set, data[i-1]) >= 0 {
 			i--
 		}
 	}
 	skip(" \t\"'`\\")
 	// A string prefix: b'…', r"…", f"…".
-	if i < pos && i > floor && bytes.IndexByte([]byte("bBrRuUf"), data[i-1]) >= 0 &&
+	if i < pos && i > floor && strings.IndexByte("bBrRuUf", data[i-1]) >= 0 &&
 		(i-1 == floor || !isIdentChar(data[i-2])) {
 		i--
 		skip(" \t")
@@ -159,7 +162,7 @@ func labelBefore(data []byte, lineStart, pos int, w *work) (lo, hi int) {
 // GEMINI_API_SECRET), or an empty span.
 func valueAfterLabel(data []byte, i, limit int) (lo, hi int) {
 	skip := func(set string) {
-		for i < limit && bytes.IndexByte([]byte(set), data[i]) >= 0 {
+		for i < limit && strings.IndexByte(set, data[i]) >= 0 {
 			i++
 		}
 	}
