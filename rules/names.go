@@ -248,6 +248,7 @@ func blockEdge(line []byte) bool {
 type entryNames struct {
 	lineStart int
 	above     []byte
+	section   []byte
 	valid     bool
 }
 
@@ -261,10 +262,61 @@ func (e *entryNames) enclosingName(data []byte, lineStart, labelLo int, w *work)
 	if name := lastNameInLine(data[lo:labelLo]); name != nil {
 		return name
 	}
-	if !e.valid || e.lineStart != lineStart {
-		e.lineStart, e.above, e.valid = lineStart, nameAbove(data, lineStart, w), true
-	}
+	e.look(data, lineStart, w)
 	return e.above
+}
+
+// look finds, once per line, the entry name and the section heading above
+// the line starting at lineStart.
+func (e *entryNames) look(data []byte, lineStart int, w *work) {
+	if !e.valid || e.lineStart != lineStart {
+		e.lineStart, e.valid = lineStart, true
+		e.above = nameAbove(data, lineStart, w)
+		e.section = sectionAbove(data, lineStart, w)
+	}
+}
+
+// indentOf returns the number of leading blanks of line.
+func indentOf(line []byte) int {
+	n := 0
+	for n < len(line) && (line[n] == ' ' || line[n] == '\t') {
+		n++
+	}
+	return n
+}
+
+// sectionAbove returns the heading of the section that holds the line
+// starting at lineStart: an INI [session], a YAML session: or a JSON
+// "session": { less indented than the line, up to blockLines lines and
+// blockBytes bytes above it; nil when there is none.
+func sectionAbove(data []byte, lineStart int, w *work) []byte {
+	le := min(len(data), lineStart+blockBytes)
+	if i := bytes.IndexByte(data[lineStart:le], '\n'); i >= 0 {
+		le = lineStart + i
+	}
+	indent := indentOf(data[lineStart:le])
+	floor := max(0, lineStart-blockBytes)
+	end := lineStart
+	for n := 0; n < blockLines && end > floor; n++ {
+		start := bytes.LastIndexByte(data[floor:end-1], '\n') + 1 + floor
+		w.bytes += end - start
+		if start == floor && floor > 0 {
+			return nil
+		}
+		line := data[start : end-1]
+		end = start
+		t := bytes.TrimSpace(line)
+		switch {
+		case len(t) == 0 || t[0] == '#' || t[0] == ';':
+			continue
+		case t[0] == '[' && t[len(t)-1] == ']':
+			return t[1 : len(t)-1]
+		case indentOf(line) < indent && (t[len(t)-1] == ':' || t[len(t)-1] == '{'):
+			t = bytes.TrimRight(t[:len(t)-1], " \t:\"'")
+			return bytes.TrimLeft(t, "\"'- ")
+		}
+	}
+	return nil
 }
 
 // nameAbove returns the name given by the first line of the entry that
@@ -350,6 +402,14 @@ func (e *entryNames) candidateName(data []byte, lineStart, start, end int, w *wo
 	label := data[lo:hi]
 	if foreignName(label) {
 		return nameForeign
+	}
+	// A label that names no application (secret = …) takes the one its
+	// section names: [session] / secret = … is the session's secret.
+	if indexFold(label, "gemini") < 0 && indexFold(label, "exchange") < 0 {
+		e.look(data, lineStart, w)
+		if foreignName(e.section) {
+			return nameForeign
+		}
 	}
 	named := nameSaysSecret(data, start, w)
 	if genericLabel(label) {
