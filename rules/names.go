@@ -114,6 +114,19 @@ func genericLabel(label []byte) bool {
 	return false
 }
 
+// bareLabel reports whether a label says what a value is but not whose:
+// secret, key, token, value…
+func bareLabel(label []byte) bool {
+	if len(label) == 0 || genericLabel(label) {
+		return len(label) > 0
+	}
+	switch normLabel(label) {
+	case "secret", "secretkey", "key", "token", "password", "pass", "pwd":
+		return true
+	}
+	return false
+}
+
 // nameLabel reports whether a label's value names the entry it opens: the
 // name of an environment entry, a Postman variable's key, a parameter.
 func nameLabel(label []byte) bool {
@@ -403,11 +416,12 @@ func (e *entryNames) candidateName(data []byte, lineStart, start, end int, w *wo
 	if foreignName(label) {
 		return nameForeign
 	}
-	// A label that names no application (secret = …) takes the one its
-	// section names: [session] / secret = … is the session's secret.
-	if indexFold(label, "gemini") < 0 && indexFold(label, "exchange") < 0 {
+	// A bare label (secret = …) takes the application its section names:
+	// [session] / secret = … is the session's secret. A section named only
+	// "client" is as often the Gemini client's settings.
+	if bareLabel(label) {
 		e.look(data, lineStart, w)
-		if foreignName(e.section) {
+		if foreignName(e.section) && normLabel(e.section) != "client" {
 			return nameForeign
 		}
 	}
