@@ -182,11 +182,16 @@ func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 	}
 	cands = kept
 
-	var all []scored
+	// Each key's scored pairs, best first, are a slice of one array.
+	buf := make([]scored, 0, min(len(keys)*2*maxSide, len(keys)*len(cands)))
 	perKey := make([][]scored, len(keys))
+	at := 0
 	for ki, k := range keys {
 		// Only the nearest candidates on each side are worth scoring.
-		at := sort.Search(len(cands), func(i int) bool { return cands[i].start >= k.Start })
+		for at < len(cands) && cands[at].start < k.Start {
+			at++
+		}
+		from := len(buf)
 		for ci := max(0, at-maxSide); ci < min(len(cands), at+maxSide); ci++ {
 			w.pairs++
 			c := cands[ci]
@@ -197,12 +202,13 @@ func pairSecrets(data []byte, keys []Match, w *work) map[span]bool {
 			if !c.named && (lines > pairLinesUnnamed || lines < -pairLinesUnnamed) {
 				continue // a far token that does not say it is a secret
 			}
-			perKey[ki] = append(perKey[ki], scored{ki, ci, pairScore(data, k, c, lines)})
+			buf = append(buf, scored{ki, ci, pairScore(data, k, c, lines)})
 		}
+		perKey[ki] = buf[from:len(buf):len(buf)]
 		slices.SortFunc(perKey[ki], byScore)
-		all = append(all, perKey[ki]...)
 	}
 	// Greedy assignment, best score first: a secret serves one key.
+	all := slices.Clone(buf)
 	slices.SortFunc(all, byScore)
 	keyDone := make([]bool, len(keys))
 	candUsed := make([]int, len(cands))
