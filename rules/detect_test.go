@@ -59,11 +59,18 @@ func hostileInputs() map[string][]byte {
 	}
 }
 
+// TestHostileInputs checks the matches on each hostile input, and that
+// detection's counted work stays within a few passes over it (see
+// TestDetectWorkIsLinear for how the work grows with the input).
 func TestHostileInputs(t *testing.T) {
 	det := rules.NewDetector()
 	for name, data := range hostileInputs() {
 		t.Run(name, func(t *testing.T) {
-			checkInvariants(t, data, det.Detect(data))
+			ms, examined, pairs := rules.DetectWork(det, data)
+			checkInvariants(t, data, ms)
+			if examined > 16*len(data) || pairs > len(data) {
+				t.Errorf("%d bytes examined and %d pairs scored for %d bytes of input", examined, pairs, len(data))
+			}
 		})
 	}
 }
