@@ -175,6 +175,8 @@ func exchangeKeyRule() Rule {
 				Text: "[client]\nurl = https://api.gemini.com\napi_key = {{.ExchangeKey}}\nname = bot\nlevel = 2\napi_secret = {{.Secret}}\n"},
 			{Name: "signing secret", Positive: true, Secret: "-",
 				Text: "export GEMINI_API_KEY={{.ExchangeKey}}\nexport SIGNING_SECRET={{.Secret}}\n"},
+			{Name: "json escape inside the body", Positive: true, Secret: "Secret", Line: 2,
+				Text: "{\n  \"key\": \"{{jsbody 8 .ExchangeKey}}\",\n  \"secret\": \"{{.Secret}}\"\n}\n"},
 			{Name: "percent-encoded", Positive: true, Line: 1,
 				Text: "https://example.invalid/cb?key={{pct .ExchangeKey}}&x=1\n"},
 			{Name: "placeholder x", Text: "GEMINI_API_KEY=account-XXXXXXXXXXXXXXXXXXXX\n"},
