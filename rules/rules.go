@@ -219,6 +219,8 @@ func exchangeSecretRule() Rule {
 				Text: "variable \"gemini_api_secret\" {\n  description = \"Exchange API secret\"\n  type        = string\n  sensitive   = true\n  default     = \"{{.Secret2}}\"\n}\n"},
 			{Name: "postman variable", Positive: true, Want: "Secret", Line: 3,
 				Text: "{\n  \"key\": \"geminiApiSecret\",\n  \"value\": \"{{.Secret}}\",\n  \"type\": \"secret\"\n}\n"},
+			{Name: "cloudformation parameters", Positive: true, Want: "Secret2", Line: 5,
+				Text: "[\n  {\"ParameterKey\": \"Stage\", \"ParameterValue\": \"prod\"},\n  {\n    \"ParameterKey\": \"GeminiApiSecret\",\n    \"ParameterValue\": \"{{.Secret2}}\"\n  }\n]\n"},
 			{Name: "ecs entry on one line", Positive: true, Want: "Secret", Line: 1,
 				Text: "{\"name\": \"GEMINI_API_SECRET\", \"value\": \"{{.Secret}}\"},\n"},
 			{Name: "another app's secret under a gemini heading", Text: "gemini:\n  session_secret: {{.Secret}}\n  webhook_secret: {{.Secret2}}\n"},
