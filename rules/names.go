@@ -394,6 +394,29 @@ func hmacKey(data []byte, lineStart, start, end int, w *work) bool {
 			inCall = true
 		}
 	}
+	if !inCall && len(bytes.Trim(before, " \t\"'`bB")) == 0 && lineStart > 0 {
+		// The value opens its line inside a call that the line above
+		// opened, as formatters lay out long calls:
+		//   hmac.new(
+		//       b'…',
+		//       payload, hashlib.sha384)
+		prev := data[max(0, lineStart-1-hmacBytes) : lineStart-1]
+		if i := bytes.LastIndexByte(prev, '\n'); i >= 0 {
+			prev = prev[i+1:]
+		}
+		w.bytes += len(prev)
+		if t := bytes.TrimRight(prev, " \t"); len(t) > 0 && t[len(t)-1] == '(' && indexFold(t, "hmac") >= 0 {
+			inCall = true
+			before = t
+			// The digest is another argument, on a line of its own: read
+			// on to the end of the call.
+			after = data[end:min(len(data), end+hmacBytes)]
+			if i := bytes.IndexByte(after, ')'); i >= 0 {
+				after = after[:i]
+			}
+			w.bytes += len(after)
+		}
+	}
 	return inCall && (bytes.Contains(before, []byte("384")) || bytes.Contains(after, []byte("384")))
 }
 

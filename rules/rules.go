@@ -150,6 +150,10 @@ func exchangeKeyRule() Rule {
 					"signature = hmac.new(b'{{.Secret}}', payload, hashlib.sha384).hexdigest()\n\nheaders = {\n    'X-GEMINI-APIKEY': '{{.MasterKey}}',\n" +
 					"    'X-GEMINI-PAYLOAD': payload,\n    'X-GEMINI-SIGNATURE': signature,\n}\n",
 				Want: "MasterKey"},
+			{Name: "python hmac.new over several lines", Positive: true, Secret: "Secret2", Line: 9,
+				Text: "def sign(payload: bytes) -> str:\n    return hmac.new(\n        b\"{{.Secret2}}\",\n        payload,\n        hashlib.sha384,\n    ).hexdigest()\n\n\nAPI_KEY = \"{{.ExchangeKey}}\"\n"},
+			{Name: "a sha256 hmac over several lines is not named", Positive: true, Secret: "-",
+				Text: "def sign(payload: bytes) -> str:\n    return hmac.new(\n        b\"{{.Secret2}}\",\n        payload,\n        hashlib.sha256,\n    ).hexdigest()\n\n\nAPI_KEY = \"{{.ExchangeKey}}\"\n"},
 			{Name: "java HmacSHA384", Positive: true, Secret: "Secret", Line: 6,
 				Text: "Mac mac = Mac.getInstance(\"HmacSHA384\");\nmac.init(new javax.crypto.spec.SecretKeySpec(\n    \"{{.Secret}}\".getBytes(UTF_8), \"HmacSHA384\"));\n" +
 					"String sig = HexFormat.of().formatHex(mac.doFinal(payload.getBytes(UTF_8)));\nrequest.setHeader(\"X-GEMINI-PAYLOAD\", payload);\n" +
