@@ -49,28 +49,15 @@ var otherVendors = []string{
 	"kraken", "openai", "anthropic",
 }
 
-// namesGemini reports whether name says gemini or exchange.
-func namesGemini(name []byte) bool {
-	return indexFold(name, "gemini") >= 0 || indexFold(name, "exchange") >= 0
-}
-
-// vendorName reports whether name names another service.
-func vendorName(name []byte) bool {
+// foreignName reports whether name says it belongs to another application.
+func foreignName(name []byte) bool {
+	if len(name) == 0 || indexFold(name, "gemini") >= 0 || indexFold(name, "exchange") >= 0 {
+		return false
+	}
 	for _, v := range otherVendors {
 		if indexFold(name, v) >= 0 {
 			return true
 		}
-	}
-	return false
-}
-
-// foreignName reports whether name says it belongs to another application.
-func foreignName(name []byte) bool {
-	if len(name) == 0 || namesGemini(name) {
-		return false
-	}
-	if vendorName(name) {
-		return true
 	}
 	if indexFold(name, "api") >= 0 {
 		return false
@@ -450,13 +437,7 @@ func (e *entryNames) candidateName(data []byte, lineStart, start, end int, w *wo
 	lo, hi := labelBefore(data, lineStart, start, w)
 	label := data[lo:hi]
 	if foreignName(label) {
-		// client_secret under [gemini] is the Gemini client's.
-		if vendorName(label) {
-			return nameForeign
-		}
-		if e.look(data, lineStart, w); !namesGemini(e.section) {
-			return nameForeign
-		}
+		return nameForeign
 	}
 	// A bare label (secret = …) takes the application its section names:
 	// [session] / secret = … is the session's secret. A section named only
