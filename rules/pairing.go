@@ -96,20 +96,41 @@ func (c *lineCursor) lineOf(off int) (line, start int) {
 
 // pairWindows returns, for each key, where its secret is looked for: from
 // the start of the line pairLines above it to the end of the line pairLines
-// below, but no further than pairBytes either way. The keys are in order, and
-// one forward pass finds the newlines of all windows, so a long line with
-// many keys costs one pass, not one per key.
+// below, but no further than pairBytes either way. Keys are in order; each
+// reads only the newlines it needs that no earlier key read (the nearest
+// pairLines+1 before it, back to where the last read ended, and as many after
+// it), so many keys on one long line cost one pass over it, and keys far
+// apart cost a few lines each.
 func pairWindows(data []byte, keys []Match, w *work) []span {
 	wins := make([]span, len(keys))
-	var nls []int // newlines found so far that a window may still reach
-	scanned := 0  // every newline before scanned is in nls or out of reach
+	var nls []int // newlines read so far that a window may still reach
+	scanned := 0  // the newlines a window needs before scanned are in nls
 	for i, k := range keys {
 		lo := max(0, k.Start-pairBytes)
 		hi := min(len(data), k.End+pairBytes)
 		if scanned < lo {
 			nls, scanned = nls[:0], lo
 		}
-		for scanned < hi {
+		// Forget the newlines no later window can reach.
+		if drop := sort.SearchInts(nls, lo); drop > len(nls)/2 {
+			nls = append(nls[:0], nls[drop:]...)
+		}
+		if scanned < k.Start {
+			mark, at := len(nls), k.Start
+			for n := 0; n <= pairLines && at > scanned; n++ {
+				j := bytes.LastIndexByte(data[scanned:at], '\n')
+				if j < 0 {
+					w.bytes += at - scanned
+					break
+				}
+				w.bytes += at - (scanned + j)
+				at = scanned + j
+				nls = append(nls, at)
+			}
+			slices.Reverse(nls[mark:])
+			scanned = k.End // a key holds no newline
+		}
+		for after := len(nls) - sort.SearchInts(nls, k.End); after <= pairLines && scanned < hi; after++ {
 			j := bytes.IndexByte(data[scanned:hi], '\n')
 			if j < 0 {
 				w.bytes += hi - scanned
@@ -119,10 +140,6 @@ func pairWindows(data []byte, keys []Match, w *work) []span {
 			w.bytes += j + 1
 			nls = append(nls, scanned+j)
 			scanned += j + 1
-		}
-		// Forget the newlines no later window can reach.
-		if drop := sort.SearchInts(nls, lo); drop > len(nls)/2 {
-			nls = append(nls[:0], nls[drop:]...)
 		}
 		// The line pairLines above starts after the (pairLines+1)th
 		// newline before the key; the one below ends after the
