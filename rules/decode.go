@@ -185,15 +185,15 @@ func decodeBase64Text(run []byte) ([]byte, bool) {
 // decodeWindows decodes the windows around hits on encoded keywords and
 // returns what they hold that plain matching did not already find, with
 // positions mapped back to the encoded text.
-func (d *Detector) decodeWindows(data []byte, windows []span, plain []Match) []Match {
+func (d *Detector) decodeWindows(data []byte, windows []span, plain []Match, w *work) []Match {
 	sort.Slice(windows, func(i, j int) bool { return windows[i].lo < windows[j].lo })
 	merged := windows[:1]
-	for _, w := range windows[1:] {
+	for _, win := range windows[1:] {
 		last := &merged[len(merged)-1]
-		if w.lo <= last.hi {
-			last.hi = max(last.hi, w.hi)
+		if win.lo <= last.hi {
+			last.hi = max(last.hi, win.hi)
 		} else {
-			merged = append(merged, w)
+			merged = append(merged, win)
 		}
 	}
 	known := map[string]bool{}
@@ -202,15 +202,17 @@ func (d *Detector) decodeWindows(data []byte, windows []span, plain []Match) []M
 	}
 	var out []Match
 	covered := 0
-	for _, w := range merged {
-		if w.hi <= covered {
+	for _, win := range merged {
+		if win.hi <= covered {
 			continue
 		}
-		dec := decodeWindow(data, max(w.lo, covered), w.hi)
+		lo := max(win.lo, covered)
+		dec := decodeWindow(data, lo, win.hi)
 		if n := len(dec.segs); n > 0 {
 			covered = dec.segs[n-1].hi
+			w.bytes += covered - lo
 		}
-		for _, m := range d.detect(dec.text, false) {
+		for _, m := range d.detect(dec.text, false, w) {
 			if known[m.Rule+"\x00"+m.Value] {
 				continue
 			}

@@ -3,8 +3,6 @@ package rules
 import (
 	"bytes"
 	"encoding/base64"
-	"math"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -63,12 +61,6 @@ const (
 	aqExpectedBody   = 50
 	aqExpectedStart  = "Ab8RN6"
 
-	// pairLines and pairBytes bound where a key's secret is looked for; a
-	// candidate whose name does not say "secret" must be within
-	// pairLinesUnnamed lines of the key.
-	pairLines        = 8
-	pairBytes        = 3072
-	pairLinesUnnamed = 2
 	// decodeLines and decodeBytes bound the window decoded around a hit on
 	// an encoded keyword.
 	decodeLines = 6
@@ -95,22 +87,46 @@ type Detector struct {
 	lens  []int
 }
 
+// prefix is one credential prefix with everything the detector needs to know
+// about it. prefixes is the one table of them: the prefilter, Keywords and
+// RuleOf all read it.
+type prefix struct {
+	lit  string  // the prefix as written
+	rule string  // the rule of credentials that start with it
+	kind litKind // how a prefilter hit on lit is checked
+	// escStem is the part before the first character that JSON or URL
+	// encoding escapes ("" when escaped forms are found otherwise).
+	escStem string
+	// b64 is the longer prefix every public example has, searched for in
+	// base64 text (a longer literal anchors better).
+	b64 string
+}
+
+var prefixes = [...]prefix{
+	{lit: "account-", rule: ExchangeKey, kind: litExchange, escStem: "account", b64: "account-"},
+	{lit: "master-", rule: ExchangeKey, kind: litExchange, escStem: "master", b64: "master-"},
+	// An escaped AIza key is found by escapeNear after its plain prefix.
+	{lit: "AIza", rule: GoogleAPI, kind: litGoogleAPI, b64: "AIzaSy"},
+	{lit: "AQ.", rule: GoogleGemini, kind: litAQ, escStem: "AQ", b64: "AQ.Ab8"},
+}
+
 // Keywords returns the plain literals that every credential found in plain
 // text contains; any input without one of them holds no plain credential.
 func Keywords() []string {
-	return []string{"account-", "master-", "AIza", "AQ."}
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.lit
+	}
+	return out
 }
 
 // RuleOf names the rule of a credential given on its own (a command-line
 // argument, an environment variable) by its prefix, without validating it.
 func RuleOf(v string) (string, bool) {
-	switch {
-	case strings.HasPrefix(v, "account-"), strings.HasPrefix(v, "master-"):
-		return ExchangeKey, true
-	case strings.HasPrefix(v, "AQ."):
-		return GoogleGemini, true
-	case strings.HasPrefix(v, "AIza"):
-		return GoogleAPI, true
+	for _, p := range prefixes {
+		if strings.HasPrefix(v, p.lit) {
+			return p.rule, true
+		}
 	}
 	return "", false
 }
@@ -126,19 +142,21 @@ func NewDetector() *Detector {
 			d.lens = append(d.lens, len(s))
 		}
 	}
-	add(litExchange, "account-", "master-")
-	add(litGoogleAPI, "AIza")
-	add(litAQ, "AQ.")
+	for _, p := range prefixes {
+		add(p.kind, p.lit)
+	}
 	add(litGemini, "emini", "EMINI")
-	for _, p := range []string{"account", "master", "AQ"} {
-		add(litEscaped, p+`\u00`, p+`\x2`, p+`%2`)
+	for _, p := range prefixes {
+		if p.escStem != "" {
+			add(litEscaped, p.escStem+`\u00`, p.escStem+`\x2`, p.escStem+`%2`)
+		}
 	}
 	// Base64 forms are searched for the prefixes every public example has
 	// (AIzaSy…, AQ.Ab8…): their encodings are longer and share anchor bytes
 	// with the other literals, which spares the prefilter two passes.
 	seen := map[string]bool{}
-	for _, kw := range []string{"account-", "master-", "AIzaSy", "AQ.Ab8"} {
-		for _, v := range base64Variants(kw) {
+	for _, p := range prefixes {
+		for _, v := range base64Variants(p.b64) {
 			if !seen[v] {
 				seen[v] = true
 				add(litBase64, v)
@@ -187,12 +205,23 @@ func base64ToURL(s string) string {
 // Detect returns every credential in data, ordered by position. It never
 // modifies data and runs in time linear in len(data).
 func (d *Detector) Detect(data []byte) []Match {
-	return d.detect(data, true)
+	var w work
+	return d.detect(data, true, &w)
+}
+
+// work counts the steps detection takes beyond the prefilter's one pass:
+// bytes examined around hits (pairing windows, names, lone-secret lines,
+// decoding windows) and key–candidate comparisons. Tests bound it by the
+// input's length to show that detection stays linear whatever the input
+// (see TestDetectWorkIsLinear); nothing else reads it.
+type work struct {
+	bytes int // bytes examined after the prefilter
+	pairs int // key–candidate pairs scored
 }
 
 type span struct{ lo, hi int }
 
-func (d *Detector) detect(data []byte, decode bool) []Match {
+func (d *Detector) detect(data []byte, decode bool, w *work) []Match {
 	hits := d.lits.find(data, nil)
 	if len(hits) == 0 {
 		return nil
@@ -205,32 +234,36 @@ func (d *Detector) detect(data []byte, decode bool) []Match {
 		case litExchange:
 			if m, ok := exchangeKeyAt(data, h.pos, d.lens[h.lit]); ok {
 				keys = append(keys, m)
+			} else if escapeNear(data, h.pos, d.lens[h.lit]+exchangeBodyLen) {
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		case litGoogleAPI:
 			if m, ok := googleAPIKeyAt(data, h.pos); ok {
 				out = append(out, m)
 			} else if escapeNear(data, h.pos, 4+googleAPIBodyLen) {
-				windows = addWindow(data, windows, h.pos)
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		case litAQ:
 			if m, ok := aqKeyAt(data, h.pos); ok {
 				out = append(out, m)
+			} else if escapeNear(data, h.pos, 3+aqMaxBody) {
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		case litGemini:
 			contexts = append(contexts, h.pos)
 		case litEscaped:
-			windows = addWindow(data, windows, h.pos)
+			windows = addWindow(data, windows, h.pos, w)
 		case litBase64:
 			if inBase64Run(data, h.pos, d.lens[h.lit]) {
-				windows = addWindow(data, windows, h.pos)
+				windows = addWindow(data, windows, h.pos, w)
 			}
 		}
 	}
-	paired := pairSecrets(data, keys)
+	paired := pairSecrets(data, keys, w)
 	out = append(out, keys...)
-	out = append(out, loneSecrets(data, contexts, paired)...)
+	out = append(out, loneSecrets(data, contexts, paired, w)...)
 	if decode && len(windows) > 0 {
-		out = append(out, d.decodeWindows(data, windows, out)...)
+		out = append(out, d.decodeWindows(data, windows, out, w)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
@@ -250,9 +283,23 @@ func boundedLeft(data []byte, pos int) bool {
 	return false
 }
 
-// boundedRight reports whether the byte at end does not continue a token.
+// boundedRight reports whether the byte at end does not continue a token,
+// plainly or through an escape (AQ.…\u002d… is one token, found decoded).
 func boundedRight(data []byte, end int) bool {
-	return end >= len(data) || !isTokenChar(data[end])
+	return end >= len(data) || !isTokenChar(data[end]) && !escapesTokenChar(data[end:])
+}
+
+// escapesTokenChar reports whether b starts with a JSON, C or percent
+// escape of a character that would continue a token.
+func escapesTokenChar(b []byte) bool {
+	if len(b) < 3 || b[0] != '\\' && b[0] != '%' {
+		return false
+	}
+	if b[0] == '%' {
+		return isHex(b[1]) && isHex(b[2]) && isTokenChar(unhex(b[1])<<4|unhex(b[2]))
+	}
+	n, dec := unescape(b)
+	return n > 0 && len(dec) == 1 && isTokenChar(dec[0])
 }
 
 func exchangeKeyAt(data []byte, pos, prefixLen int) (Match, bool) {
@@ -378,254 +425,11 @@ func lineEnd(data []byte, pos, fwd, limit int) int {
 // addWindow appends the decoding window around pos, unless the last window
 // already reaches well past pos: hits are in order, so a run of hits costs
 // one window, not one each.
-func addWindow(data []byte, windows []span, pos int) []span {
+func addWindow(data []byte, windows []span, pos int, w *work) []span {
 	if n := len(windows); n > 0 && pos+decodeBytes/2 < windows[n-1].hi {
 		return windows
 	}
-	return append(windows, span{lineStart(data, pos, decodeLines, decodeBytes), lineEnd(data, pos, decodeLines, decodeBytes)})
-}
-
-// secretCandidate is a token shaped like an exchange API secret.
-type secretCandidate struct {
-	start, end int
-	entropy    float64
-}
-
-// secretTokens appends the secret-shaped tokens of data[lo:hi] to out.
-func secretTokens(data []byte, lo, hi int, out []secretCandidate) []secretCandidate {
-	for i := lo; i < hi; {
-		if !isAlnum(data[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(data) && isAlnum(data[j]) {
-			j++
-		}
-		if n := j - i; n >= secretMinLen && n <= secretMaxLen && boundedLeft(data, i) &&
-			boundedRight(data, j) && (j >= len(data) || data[j] != '=') {
-			body := data[i:j]
-			if bodyCheck(body, 3.5) == "" {
-				out = append(out, secretCandidate{start: i, end: j, entropy: Entropy(body)})
-			}
-		}
-		i = j
-	}
-	return out
-}
-
-// pairSecrets finds, for each exchange key, the API secrets that most
-// plausibly belong to it and stores the best two in the key's Secrets. It
-// returns the spans of the secrets it paired as first choice. Each key looks
-// only at a bounded window around itself, so the work is linear in the input.
-func pairSecrets(data []byte, keys []Match) map[span]bool {
-	paired := map[span]bool{}
-	if len(keys) == 0 {
-		return paired
-	}
-	// Tokenise the union of the keys' windows once.
-	var cands []secretCandidate
-	wins := make([]span, len(keys))
-	covered := 0
-	for i, k := range keys {
-		w := span{lineStart(data, k.Start, pairLines, pairBytes), lineEnd(data, k.End, pairLines, pairBytes)}
-		wins[i] = w
-		lo := max(w.lo, covered)
-		if lo < w.hi {
-			// Step back to a token boundary so no token is cut in two.
-			for lo > w.lo && isAlnum(data[lo-1]) {
-				lo--
-			}
-			cands = secretTokens(data, lo, w.hi, cands)
-			covered = w.hi
-		}
-	}
-	cands = slices.CompactFunc(cands, func(a, b secretCandidate) bool { return a.start == b.start })
-
-	keyLines := lineNumbers(data, len(keys), func(i int) int { return keys[i].Start })
-	candLines := lineNumbers(data, len(cands), func(i int) int { return cands[i].start })
-
-	type scored struct {
-		key, cand int
-		score     float64
-	}
-	var all []scored
-	perKey := make([][]scored, len(keys))
-	for ki, k := range keys {
-		w := wins[ki]
-		// Only the nearest candidates on each side are worth scoring.
-		at := sort.Search(len(cands), func(i int) bool { return cands[i].start >= k.Start })
-		for ci := max(0, at-maxSide); ci < min(len(cands), at+maxSide); ci++ {
-			c := cands[ci]
-			if c.start < w.lo || c.end > w.hi {
-				continue
-			}
-			lines := candLines[ci] - keyLines[ki]
-			named := nameSaysSecret(data, c.start)
-			if !named && (lines > pairLinesUnnamed || lines < -pairLinesUnnamed) {
-				continue // a far token that does not say it is a secret
-			}
-			perKey[ki] = append(perKey[ki], scored{ki, ci, pairScore(data, k, c, lines, named)})
-		}
-		sort.SliceStable(perKey[ki], func(i, j int) bool { return perKey[ki][i].score > perKey[ki][j].score })
-		all = append(all, perKey[ki]...)
-	}
-	// Greedy assignment, best score first: a secret serves one key.
-	sort.SliceStable(all, func(i, j int) bool { return all[i].score > all[j].score })
-	keyDone := make([]bool, len(keys))
-	candUsed := make([]int, len(cands))
-	for i := range candUsed {
-		candUsed[i] = -1
-	}
-	for _, s := range all {
-		if keyDone[s.key] || candUsed[s.cand] >= 0 {
-			continue
-		}
-		keyDone[s.key] = true
-		candUsed[s.cand] = s.key
-		c := cands[s.cand]
-		keys[s.key].Secrets = []Secret{{Value: string(data[c.start:c.end]), Start: c.start, End: c.end}}
-		paired[span{c.start, c.end}] = true
-	}
-	// A runner-up that no other key took is kept as the second candidate.
-	for ki := range keys {
-		if len(keys[ki].Secrets) == 0 {
-			continue
-		}
-		for _, s := range perKey[ki] {
-			c := cands[s.cand]
-			if candUsed[s.cand] < 0 {
-				keys[ki].Secrets = append(keys[ki].Secrets, Secret{Value: string(data[c.start:c.end]), Start: c.start, End: c.end})
-				break
-			}
-		}
-	}
-	return paired
-}
-
-// maxSide is how many candidates on each side of a key are scored.
-const maxSide = 8
-
-// lineNumbers returns the 0-based line of each of n ascending offsets, found
-// by one sweep over data.
-func lineNumbers(data []byte, n int, offset func(int) int) []int {
-	out := make([]int, n)
-	line, at := 0, 0
-	for i := range out {
-		off := offset(i)
-		if off > at {
-			line += bytes.Count(data[at:off], []byte{'\n'})
-			at = off
-		}
-		out[i] = line
-	}
-	return out
-}
-
-// pairScore rates how plausibly candidate c is key k's secret; lines is the
-// candidate's line minus the key's, named whether its name says "secret".
-func pairScore(data []byte, k Match, c secretCandidate, lines int, named bool) float64 {
-	score := c.entropy - 3.5
-	if c.start >= k.End {
-		score += 0.5 // secrets usually follow their key
-	}
-	score -= math.Abs(float64(lines))
-	if named {
-		score += 5
-	}
-	if k.Start > 0 && c.start > 0 && data[k.Start-1] == data[c.start-1] && !isAlnum(data[c.start-1]) {
-		score++
-	}
-	if bytes.ContainsAny(data[c.start:c.end], "0123456789") {
-		score += 0.5
-	}
-	return score
-}
-
-// nameSaysSecret reports whether the text just before pos, on the same line,
-// names a secret (GEMINI_API_SECRET=, "secret": , api_secret: …).
-func nameSaysSecret(data []byte, pos int) bool {
-	lo := max(0, pos-48)
-	if i := bytes.LastIndexByte(data[lo:pos], '\n'); i >= 0 {
-		lo += i + 1
-	}
-	return indexFold(data[lo:pos], "secret") >= 0
-}
-
-// indexFold returns the index of the ASCII word w (lower case) in b, ignoring
-// case, or -1.
-func indexFold(b []byte, w string) int {
-	for i := 0; i+len(w) <= len(b); i++ {
-		j := 0
-		for ; j < len(w); j++ {
-			c := b[i+j]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != w[j] {
-				break
-			}
-		}
-		if j == len(w) {
-			return i
-		}
-	}
-	return -1
-}
-
-// loneSecrets reports exchange secrets that no key claimed but whose context
-// names them as Gemini secrets: a line that says both "gemini" and "secret"
-// before the value, or a "secret" line nested under a "gemini:" heading.
-func loneSecrets(data []byte, contexts []int, paired map[span]bool) []Match {
-	var out []Match
-	seen := map[int]bool{}
-	lastEnd := -1
-	for _, pos := range contexts {
-		if pos < lastEnd {
-			continue // this line was already examined
-		}
-		ls := lineStart(data, pos, 0, 1024)
-		le := lineEnd(data, pos, 0, 1024)
-		lines := []span{{ls, le}}
-		if opensSection(data[ls:le]) {
-			lo := le
-			for n := 0; n < 3 && lo < len(data); n++ {
-				hi := lineEnd(data, lo, 0, 1024)
-				lines = append(lines, span{lo, hi})
-				lo = hi
-			}
-		}
-		lastEnd = le
-		for _, l := range lines {
-			named := indexFold(data[l.lo:l.hi], "secret")
-			if named < 0 {
-				continue
-			}
-			for _, c := range secretTokens(data, l.lo+named, l.hi, nil) {
-				if seen[c.start] || paired[span{c.start, c.end}] {
-					continue
-				}
-				seen[c.start] = true
-				out = append(out, Match{Rule: ExchangeSecret, Start: c.start, End: c.end,
-					Value: string(data[c.start:c.end]), Confidence: High})
-			}
-		}
-	}
-	return out
-}
-
-// opensSection reports whether a line opens a nested block whose entries
-// belong to it: a YAML "gemini:" key, a JSON "gemini": {, an INI [gemini].
-func opensSection(line []byte) bool {
-	t := bytes.TrimSpace(line)
-	if len(t) == 0 {
-		return false
-	}
-	switch t[len(t)-1] {
-	case ':', '{':
-		return true
-	case ']':
-		return t[0] == '['
-	}
-	return false
+	s := span{lineStart(data, pos, decodeLines, decodeBytes), lineEnd(data, pos, decodeLines, decodeBytes)}
+	w.bytes += s.hi - s.lo
+	return append(windows, s)
 }

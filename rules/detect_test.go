@@ -34,6 +34,11 @@ func FuzzDetect(f *testing.F) {
 	f.Add([]byte(`{"k":"account\u002d` + k.ExchangeKey[8:] + `"}`))
 	f.Add([]byte("AIza%2D%5F" + strings.Repeat("%41", 40)))
 	f.Add([]byte("gemini:\n secret: " + k.Secret + "\n"))
+	f.Add([]byte("- name: GEMINI_API_KEY\n  value: " + k.ExchangeKey + "\n- name: GEMINI_API_SECRET\n  value: " + k.Secret + "\n"))
+	f.Add([]byte("variable \"gemini_api_secret\" {\n  default = \"" + k.Secret + "\"\n}\nkey = \"" + k.MasterKey + "\"\n"))
+	f.Add([]byte("sig=$(openssl dgst -sha384 -hmac \"" + k.Secret + "\")\n-H 'X-GEMINI-APIKEY: " + k.ExchangeKey + "'\n"))
+	f.Add([]byte(`{"k":"` + k.AQKey[:20] + `\u002d` + k.AQKey[21:] + `"}`))
+	f.Add([]byte("GEMINI_API_KEY=" + k.ExchangeKey + "\nSESSION_SECRET=" + k.Secret + "\n"))
 	det := rules.NewDetector()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkInvariants(t, data, det.Detect(data))
@@ -54,11 +59,18 @@ func hostileInputs() map[string][]byte {
 	}
 }
 
+// TestHostileInputs checks the matches on each hostile input, and that
+// detection's counted work stays within a few passes over it (see
+// TestDetectWorkIsLinear for how the work grows with the input).
 func TestHostileInputs(t *testing.T) {
 	det := rules.NewDetector()
 	for name, data := range hostileInputs() {
 		t.Run(name, func(t *testing.T) {
-			checkInvariants(t, data, det.Detect(data))
+			ms, examined, pairs := rules.DetectWork(det, data)
+			checkInvariants(t, data, ms)
+			if examined > 16*len(data) || pairs > len(data) {
+				t.Errorf("%d bytes examined and %d pairs scored for %d bytes of input", examined, pairs, len(data))
+			}
 		})
 	}
 }

@@ -32,8 +32,9 @@ type Rule struct {
 //	.AQOther                 an AQ. key of a less usual shape
 //	.APIKey                  a standard Google API key (AIza…)
 //
-// and whose functions encode text: b64, b64url, jsesc (JSON \u escapes),
-// pct (percent-encoding), json (a JSON string literal).
+// and whose functions encode text: b64, b64url, jsesc (JSON \u escapes of
+// - . _), jsbody N (JSON \u escapes inside the body, after N plain bytes),
+// pct (percent-encoding).
 type Example struct {
 	Name string
 	Text string
@@ -49,6 +50,9 @@ type Example struct {
 	// Line is the line the finding must be reported on (1-based); 0 skips
 	// the check.
 	Line int
+	// NotPaired names a field that must not be among the key's secrets,
+	// first or runner-up.
+	NotPaired string
 }
 
 // All returns the four rules in report order.
@@ -111,12 +115,81 @@ func exchangeKeyRule() Rule {
 				Text: "ENV_FILE={{b64 (printf \"GEMINI_API_KEY=%s\\nGEMINI_API_SECRET=%s\\n\" .ExchangeKey .Secret)}}\n"},
 			{Name: "json unicode escapes", Positive: true, Secret: "Secret", Line: 1,
 				Text: "{\"key\":\"{{jsesc .ExchangeKey}}\",\"secret\":\"{{.Secret}}\"}\n"},
+			// The secret's name on a line above its value.
+			{Name: "kubernetes env list", Positive: true, Secret: "Secret", Line: 5,
+				Text: "    spec:\n      containers:\n        - env:\n            - name: GEMINI_API_KEY\n              value: \"{{.ExchangeKey}}\"\n" +
+					"            - name: REQUEST_ID\n              value: \"{{.Decoy}}\"\n            - name: LOG_LEVEL\n              value: debug\n" +
+					"            - name: GEMINI_API_SECRET\n              value: \"{{.Secret}}\"\n"},
+			{Name: "ecs environment, one entry a line", Positive: true, Secret: "Secret2", Line: 3,
+				Text: "\"environment\": [\n  {\"name\": \"REGION\", \"value\": \"us-east-1\"},\n  {\"name\": \"GEMINI_API_KEY\", \"value\": \"{{.ExchangeKey}}\"},\n" +
+					"  {\"name\": \"SENTRY_DSN\", \"value\": \"https://sentry.invalid/1\"},\n  {\"name\": \"GEMINI_API_SECRET\", \"value\": \"{{.Secret2}}\"}\n]\n"},
+			{Name: "ecs environment, name and value on lines", Positive: true, Secret: "Secret", Line: 4,
+				Text: "\"environment\": [\n  {\n    \"name\": \"GEMINI_API_KEY\",\n    \"value\": \"{{.ExchangeKey}}\"\n  },\n" +
+					"  {\n    \"name\": \"GEMINI_API_SECRET\",\n    \"value\": \"{{.Secret}}\"\n  }\n]\n"},
+			{Name: "postman environment", Positive: true, Secret: "Secret", Line: 7,
+				Text: "{\n  \"name\": \"Gemini production\",\n  \"values\": [\n    {\n      \"key\": \"apiKey\",\n      \"type\": \"default\",\n      \"value\": \"{{.ExchangeKey}}\",\n" +
+					"      \"enabled\": true\n    },\n    {\n      \"key\": \"apiSecret\",\n      \"type\": \"secret\",\n      \"value\": \"{{.Secret}}\",\n      \"enabled\": true\n    }\n  ]\n}\n"},
+			{Name: "terraform variables", Positive: true, Secret: "Secret", Line: 4,
+				Text: "variable \"gemini_api_key\" {\n  type      = string\n  sensitive = true\n  default   = \"{{.ExchangeKey}}\"\n}\n\n" +
+					"variable \"gemini_api_secret\" {\n  description = \"Signs exchange requests\"\n  type        = string\n  sensitive   = true\n  default     = \"{{.Secret}}\"\n}\n"},
+			{Name: "a value named on the line above by another app", Positive: true, Secret: "-",
+				Text: "- name: GEMINI_API_KEY\n  value: {{.ExchangeKey}}\n- name: SESSION_SECRET\n  value: {{.Secret}}\n"},
+			{Name: "a generic value with no name nearby stays unnamed", Positive: true, Secret: "-",
+				Text: "key = \"{{.ExchangeKey}}\"\nretries = 3\ntimeout = 30\nmode = \"fast\"\ndefault = \"{{.Decoy}}\"\n"},
+			// The secret passed to an HMAC-SHA384 call.
+			{Name: "openssl hmac", Positive: true, Secret: "Secret", Line: 9,
+				Text: "#!/bin/sh\nnonce=$(date +%s)\npayload=$(printf '{\"request\":\"/v1/balances\",\"nonce\":%s}' \"$nonce\" | base64 -w0)\n" +
+					"sig=$(printf %s \"$payload\" | openssl dgst -sha384 -hmac \"{{.Secret}}\" | cut -d' ' -f2)\n" +
+					"curl -s -X POST https://api.gemini.com/v1/balances \\\n  -H 'Content-Type: text/plain' \\\n  -H 'Content-Length: 0' \\\n  -H 'Cache-Control: no-cache' \\\n" +
+					"  -H 'X-GEMINI-APIKEY: {{.ExchangeKey}}' \\\n  -H \"X-GEMINI-PAYLOAD: $payload\" \\\n  -H \"X-GEMINI-SIGNATURE: $sig\"\n"},
+			{Name: "node createHmac", Positive: true, Secret: "Secret2", Line: 8,
+				Text: "const crypto = require('crypto');\n\nfunction sign(payload) {\n  return crypto.createHmac('sha384', '{{.Secret2}}').update(payload).digest('hex');\n}\n\n" +
+					"const headers = {\n  'X-GEMINI-APIKEY': '{{.ExchangeKey}}',\n  'X-GEMINI-PAYLOAD': b64,\n  'X-GEMINI-SIGNATURE': sign(b64),\n};\n"},
+			{Name: "python hmac.new", Positive: true, Secret: "Secret", Line: 7,
+				Text: "import base64, hashlib, hmac, json, time\n\npayload = base64.b64encode(json.dumps({'request': '/v1/roles', 'nonce': int(time.time())}).encode())\n" +
+					"signature = hmac.new(b'{{.Secret}}', payload, hashlib.sha384).hexdigest()\n\nheaders = {\n    'X-GEMINI-APIKEY': '{{.MasterKey}}',\n" +
+					"    'X-GEMINI-PAYLOAD': payload,\n    'X-GEMINI-SIGNATURE': signature,\n}\n",
+				Want: "MasterKey"},
+			{Name: "python hmac.new over several lines", Positive: true, Secret: "Secret2", Line: 9,
+				Text: "def sign(payload: bytes) -> str:\n    return hmac.new(\n        b\"{{.Secret2}}\",\n        payload,\n        hashlib.sha384,\n    ).hexdigest()\n\n\nAPI_KEY = \"{{.ExchangeKey}}\"\n"},
+			{Name: "a sha256 hmac over several lines is not named", Positive: true, Secret: "-",
+				Text: "def sign(payload: bytes) -> str:\n    return hmac.new(\n        b\"{{.Secret2}}\",\n        payload,\n        hashlib.sha256,\n    ).hexdigest()\n\n\nAPI_KEY = \"{{.ExchangeKey}}\"\n"},
+			{Name: "java HmacSHA384", Positive: true, Secret: "Secret", Line: 6,
+				Text: "Mac mac = Mac.getInstance(\"HmacSHA384\");\nmac.init(new javax.crypto.spec.SecretKeySpec(\n    \"{{.Secret}}\".getBytes(UTF_8), \"HmacSHA384\"));\n" +
+					"String sig = HexFormat.of().formatHex(mac.doFinal(payload.getBytes(UTF_8)));\nrequest.setHeader(\"X-GEMINI-PAYLOAD\", payload);\n" +
+					"request.setHeader(\"X-GEMINI-APIKEY\", \"{{.ExchangeKey}}\");\n"},
+			{Name: "an hmac key for another scheme is not named", Positive: true, Secret: "-",
+				Text: "sig = crypto.createHmac('sha256', '{{.Secret}}').update(body).digest('hex')\n\n\n\nconst key = '{{.ExchangeKey}}'\n"},
+			// Other applications' secrets.
+			{Name: "session secret after the key", Positive: true, Secret: "-",
+				Text: "GEMINI_API_KEY={{.ExchangeKey}}\nSESSION_SECRET={{.Secret}}\n"},
+			{Name: "other apps' secrets beside the right one", Positive: true, Secret: "Secret", NotPaired: "Secret2", Line: 2,
+				Text: "STRIPE_API_SECRET={{.Secret2}}\nGEMINI_API_KEY={{.ExchangeKey}}\nGEMINI_API_SECRET={{.Secret}}\nWEBHOOK_SECRET={{.Decoy}}\n"},
+			{Name: "jwt, cookie and csrf secrets", Positive: true, Secret: "-",
+				Text: "gemini:\n  key: {{.ExchangeKey}}\njwt_secret: {{.Secret}}\ncookie_secret: {{.Secret2}}\n"},
+			{Name: "oauth client secret", Positive: true, Secret: "-",
+				Text: "{\"gemini_key\": \"{{.ExchangeKey}}\", \"oauth\": {\"client_secret\": \"{{.Secret}}\"}}\n"},
+			{Name: "a secret in another app's ini section", Positive: true, Secret: "-",
+				Text: "[gemini]\nkey = {{.ExchangeKey}}\n\n[session]\nsecret = {{.Secret}}\n"},
+			{Name: "a secret under another app's yaml key", Positive: true, Secret: "Secret2", NotPaired: "Secret", Line: 3,
+				Text: "gemini:\n  sandbox: false\n  key: {{.ExchangeKey}}\n  secret: {{.Secret2}}\nwebhook:\n  secret: {{.Secret}}\n"},
+			{Name: "a gemini client section", Positive: true, Secret: "Secret", Line: 3,
+				Text: "gemini:\n  client:\n    key: {{.ExchangeKey}}\n    timeout: 30\n    retries: 3\n    secret: {{.Secret}}\n"},
+			{Name: "api names in a client section", Positive: true, Secret: "Secret", Line: 3,
+				Text: "[client]\nurl = https://api.gemini.com\napi_key = {{.ExchangeKey}}\nname = bot\nlevel = 2\napi_secret = {{.Secret}}\n"},
+			{Name: "signing secret", Positive: true, Secret: "-",
+				Text: "export GEMINI_API_KEY={{.ExchangeKey}}\nexport SIGNING_SECRET={{.Secret}}\n"},
+			{Name: "json escape inside the body", Positive: true, Secret: "Secret", Line: 2,
+				Text: "{\n  \"key\": \"{{jsbody 8 .ExchangeKey}}\",\n  \"secret\": \"{{.Secret}}\"\n}\n"},
 			{Name: "percent-encoded", Positive: true, Line: 1,
 				Text: "https://example.invalid/cb?key={{pct .ExchangeKey}}&x=1\n"},
 			{Name: "placeholder x", Text: "GEMINI_API_KEY=account-XXXXXXXXXXXXXXXXXXXX\n"},
 			{Name: "placeholder words", Text: "GEMINI_API_KEY=account-YOURAPIKEYGOESHERE42\n"},
 			{Name: "template text", Text: "key: master-EXAMPLEKEY0000000000\n"},
 			{Name: "sequential", Text: "key: account-abcdefghijklmnopqrst\n"},
+			{Name: "alternating-case alphabet", Text: "GEMINI_API_KEY=account-aBcDeFgHiJkLmNoPqRsT\n"},
+			{Name: "descending alternating case", Text: "key: master-ZyXwVuTsRqPoNmLkJiHg\n"},
+			{Name: "letter and digit triples", Text: "key: account-abc123def456ghi789jk\n"},
 			{Name: "repeated", Text: "key: account-aaaaaaaaaaaaaaaaaaa1\n"},
 			{Name: "plain words", Text: "see account-ProjectSettingsPanel\n"},
 			{Name: "glued to a longer word", Text: "subaccount-{{slice .ExchangeKey 8}}\n"},
@@ -144,11 +217,25 @@ func exchangeSecretRule() Rule {
 				Text: "gemini:\n  api_secret: \"{{.Secret2}}\"\n"},
 			{Name: "snake case", Positive: true, Want: "Secret", Line: 1,
 				Text: "gemini_secret: {{.Secret}}\n"},
+			{Name: "kubernetes env list", Positive: true, Want: "Secret", Line: 4,
+				Text: "env:\n  - name: GEMINI_API_SECRET\n    # from the vault\n    value: \"{{.Secret}}\"\n  - name: LOG_LEVEL\n    value: info\n"},
+			{Name: "terraform variable", Positive: true, Want: "Secret2", Line: 5,
+				Text: "variable \"gemini_api_secret\" {\n  description = \"Exchange API secret\"\n  type        = string\n  sensitive   = true\n  default     = \"{{.Secret2}}\"\n}\n"},
+			{Name: "postman variable", Positive: true, Want: "Secret", Line: 3,
+				Text: "{\n  \"key\": \"geminiApiSecret\",\n  \"value\": \"{{.Secret}}\",\n  \"type\": \"secret\"\n}\n"},
+			{Name: "cloudformation parameters", Positive: true, Want: "Secret2", Line: 5,
+				Text: "[\n  {\"ParameterKey\": \"Stage\", \"ParameterValue\": \"prod\"},\n  {\n    \"ParameterKey\": \"GeminiApiSecret\",\n    \"ParameterValue\": \"{{.Secret2}}\"\n  }\n]\n"},
+			{Name: "ecs entry on one line", Positive: true, Want: "Secret", Line: 1,
+				Text: "{\"name\": \"GEMINI_API_SECRET\", \"value\": \"{{.Secret}}\"},\n"},
+			{Name: "another app's secret under a gemini heading", Text: "gemini:\n  session_secret: {{.Secret}}\n  webhook_secret: {{.Secret2}}\n"},
+			{Name: "a gemini entry that is not a secret", Text: "- name: GEMINI_SESSION_ID\n  value: {{.Secret}}\n"},
+			{Name: "the value of the next entry", Text: "- name: GEMINI_API_SECRET\n  valueFrom:\n    secretKeyRef: {name: gemini, key: secret}\n- name: CACHE_TOKEN\n  value: {{.Secret}}\n"},
 			{Name: "no gemini context", Text: "DB_SECRET={{.Secret}}\n"},
 			{Name: "gemini but not a secret", Text: "GEMINI_SESSION_ID={{.Decoy}}\n"},
 			{Name: "gemini comment above", Text: "# Gemini exchange settings\nDB_SECRET={{.Secret}}\n"},
 			{Name: "placeholder", Text: "GEMINI_API_SECRET=YOURGEMINIAPISECRETGOESHERE1\n"},
 			{Name: "lower case word", Text: "GEMINI_API_SECRET=thisisnotarealsecretvaluexyz\n"},
+			{Name: "alternating-case alphabet", Text: "GEMINI_API_SECRET=aBcDeFgHiJkLmNoPqRsTuVwXyZ12\n"},
 			{Name: "longer token", Text: "GEMINI_API_SECRET={{.Secret}}{{.Secret2}}\n"},
 			{Name: "a hash", Text: "gemini_secret_sha: 9c1f3e5a7b2d4f6e8a0c1b3d5f7e\n"},
 		},
@@ -169,9 +256,14 @@ func googleGeminiRule() Rule {
 				Text: "from google import genai\nclient = genai.Client(api_key=\"{{.AQKey}}\")\n"},
 			{Name: "other shape", Positive: true, Want: "AQOther", Line: 1, Text: "key: '{{.AQOther}}'\n"},
 			{Name: "json escapes", Positive: true, Want: "AQKey", Line: 1, Text: "{\"k\":\"{{jsesc .AQKey}}\"}\n"},
+			{Name: "json escapes inside the body", Positive: true, Want: "AQKey", Line: 2,
+				Text: "{\n  \"GEMINI_API_KEY\": \"{{jsbody 9 .AQKey}}\"\n}\n"},
+			{Name: "json escapes late in the body", Positive: true, Want: "AQOther", Line: 1,
+				Text: "{\"key\":\"{{jsbody 45 .AQOther}}\"}\n"},
 			{Name: "base64", Positive: true, Want: "AQKey", Line: 2, Text: "data:\n  key: {{b64 .AQKey}}\n"},
 			{Name: "placeholder", Text: "GEMINI_API_KEY=AQ.YOUR_API_KEY_HERE_0000000000000000000000000000000\n"},
 			{Name: "short", Text: "AQ.Ab8RN6abcdefghijk\n"},
+			{Name: "alternating-case alphabet", Text: "GEMINI_API_KEY=AQ.Ab8RN6aBcDeFgHiJkLmNoPqRsTuVwXyZ_9tq2LmXw4Rk7Hq2Nd5Sz8\n"},
 			{Name: "inside a dotted token", Text: "tok=eyJhbGciOi.{{.AQKey}}.sig\n"},
 			{Name: "followed by a segment", Text: "tok={{.AQKey}}.c2lnbmF0dXJl\n"},
 		},
@@ -191,10 +283,13 @@ func googleAPIRule() Rule {
 			{Name: "js", Positive: true, Want: "APIKey", Line: 1, Text: "const firebaseConfig = {apiKey: \"{{.APIKey}}\"};\n"},
 			{Name: "percent", Positive: true, Want: "APIKey", Line: 1, Text: "GET /v1?key={{pct .APIKey}} HTTP/1.1\n"},
 			{Name: "json escapes", Positive: true, Want: "APIKey", Line: 1, Text: "{\"key\": \"{{jsesc .APIKey}}\"}\n"},
+			{Name: "json escapes inside the body", Positive: true, Want: "APIKey", Line: 1,
+				Text: "{\"apiKey\": \"{{jsbody 6 .APIKey}}\"}\n"},
 			{Name: "base64 url", Positive: true, Want: "APIKey", Line: 1, Text: "cfg={{b64url .APIKey}}\n"},
 			{Name: "placeholder", Text: "GOOGLE_API_KEY=AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"},
 			{Name: "placeholder words", Text: "key=AIzaYOUR_GOOGLE_API_KEY_GOES_IN_HERE_XY\n"},
 			{Name: "too long", Text: "k={{.APIKey}}abc\n"},
+			{Name: "alternating-case alphabet", Text: "GOOGLE_API_KEY=AIzaSyAbCdEfGhIjKlMnOpQrStUvWxYz01234567\n"},
 			{Name: "glued", Text: "k=x{{.APIKey}}\n"},
 		},
 	}

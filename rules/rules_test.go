@@ -20,6 +20,22 @@ var exampleFuncs = template.FuncMap{
 	"jsesc": func(s string) string {
 		return strings.NewReplacer("-", `\u002d`, ".", `\u002e`, "_", `\u005f`).Replace(s)
 	},
+	// jsbody escapes, as \u00XX, the characters of a key's body after
+	// its first n bytes: every - and _, and the middle character, so
+	// there is always at least one escape inside the body.
+	"jsbody": func(n int, s string) string {
+		var b strings.Builder
+		b.WriteString(s[:n])
+		mid := n + (len(s)-n)/2
+		for i := n; i < len(s); i++ {
+			if c := s[i]; c == '-' || c == '_' || i == mid {
+				fmt.Fprintf(&b, `\u%04x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+		return b.String()
+	},
 	"pct": func(s string) string {
 		var b strings.Builder
 		for _, c := range []byte(s) {
@@ -63,6 +79,8 @@ func field(keys testkeys.Set, name string) string {
 		return keys.AQOther
 	case "APIKey":
 		return keys.APIKey
+	case "Decoy":
+		return keys.Decoy
 	}
 	panic("unknown example field " + name)
 }
@@ -127,6 +145,14 @@ func TestExamples(t *testing.T) {
 						ws := field(keys, ex.Secret)
 						if len(got.Secrets) == 0 || got.Secrets[0].Value != ws {
 							t.Errorf("secrets %+v, want first %q", got.Secrets, ws)
+						}
+					}
+					if ex.NotPaired != "" {
+						bad := field(keys, ex.NotPaired)
+						for _, s := range got.Secrets {
+							if s.Value == bad {
+								t.Errorf("paired with %s %q: %+v", ex.NotPaired, bad, got.Secrets)
+							}
 						}
 					}
 					if got.Start < 0 || got.End > len(text) || got.Start >= got.End {
