@@ -30,10 +30,37 @@ type locator struct {
 	data     []byte
 	baseLine int // lines before data[0]
 	at, line int // cursor: data[:at] holds line-1 newlines past baseLine
+	// The line last looked at, so that many matches on one long line (a
+	// minified file, a log line of keys) cost one pass over it, not one
+	// each.
+	lineLo, lineHi int  // its span; lineHi < 0 when none is cached
+	lineAllowed    bool // whether it holds the allow marker
+	colOff, col    int  // a known offset on it and its 1-based column
+	// scanned counts the bytes the locator has looked at, for the test
+	// that keeps its work linear.
+	scanned int
 }
 
 func newLocator(data []byte, baseLine int) *locator {
-	return &locator{data: data, baseLine: baseLine, line: 1}
+	return &locator{data: data, baseLine: baseLine, line: 1, lineHi: -1}
+}
+
+// cacheLine caches the line holding off.
+func (l *locator) cacheLine(off int) {
+	if l.lineHi >= 0 && off >= l.lineLo && off <= l.lineHi {
+		return
+	}
+	start := bytes.LastIndexByte(l.data[:off], '\n') + 1
+	end := bytes.IndexByte(l.data[off:], '\n')
+	if end < 0 {
+		end = len(l.data)
+	} else {
+		end += off
+	}
+	l.lineLo, l.lineHi = start, end
+	l.scanned += end - start
+	l.lineAllowed = bytes.Contains(l.data[start:end], []byte(AllowMarker))
+	l.colOff, l.col = start, 1
 }
 
 // lineOf returns the 1-based line of offset off and the offset where that
@@ -42,30 +69,32 @@ func newLocator(data []byte, baseLine int) *locator {
 func (l *locator) lineOf(off int) (int, int) {
 	if off < l.at {
 		l.line -= bytes.Count(l.data[off:l.at], []byte{'\n'})
+		l.scanned += l.at - off
 	} else {
 		l.line += bytes.Count(l.data[l.at:off], []byte{'\n'})
+		l.scanned += off - l.at
 	}
 	l.at = off
-	start := bytes.LastIndexByte(l.data[:off], '\n') + 1
-	return l.baseLine + l.line, start
+	l.cacheLine(off)
+	return l.baseLine + l.line, l.lineLo
 }
 
 // position returns the line and code-point column of off.
 func (l *locator) position(off int) (int, int) {
 	line, start := l.lineOf(off)
-	return line, utf8.RuneCount(l.data[start:off]) + 1
+	if off < l.colOff {
+		l.colOff, l.col = start, 1
+	}
+	l.col += utf8.RuneCount(l.data[l.colOff:off])
+	l.scanned += off - l.colOff
+	l.colOff = off
+	return line, l.col
 }
 
 // allowed reports whether the line holding off carries the allow marker.
 func (l *locator) allowed(off int) bool {
-	start := bytes.LastIndexByte(l.data[:off], '\n') + 1
-	end := bytes.IndexByte(l.data[off:], '\n')
-	if end < 0 {
-		end = len(l.data)
-	} else {
-		end += off
-	}
-	return bytes.Contains(l.data[start:end], []byte(AllowMarker))
+	l.cacheLine(off)
+	return l.lineAllowed
 }
 
 // findings converts matches (ordered by Start) into findings at file/path,

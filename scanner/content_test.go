@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -264,5 +265,40 @@ func TestStreamUTF16(t *testing.T) {
 		if err != nil || string(out) != in {
 			t.Errorf("%q read as %q, %v", in, out, err)
 		}
+	}
+}
+
+// TestManyKeysOnOneLineLinear: locating N credentials on one long line (a
+// minified file, a log line) looks at each byte a bounded number of times,
+// where it used to rescan the line for every match; every column is right.
+func TestManyKeysOnOneLineLinear(t *testing.T) {
+	g := testkeys.New(77)
+	var line strings.Builder
+	var keys []string
+	for i := 0; i < 3000; i++ {
+		k := g.Set().APIKey
+		keys = append(keys, k)
+		line.WriteString(`"k`)
+		line.WriteString(strconv.Itoa(i))
+		line.WriteString(`":"`)
+		line.WriteString(k)
+		line.WriteString(`",`)
+	}
+	data := []byte("header\n" + line.String() + "\n")
+	det := rules.NewDetector()
+	ms := det.Detect(data)
+	l := newLocator(data, 0)
+	fs, _ := l.findings(ms, "min.json", "min.json")
+	if len(fs) != len(keys) {
+		t.Fatalf("%d findings, want %d", len(fs), len(keys))
+	}
+	for i, f := range fs {
+		want := strings.Index(line.String(), keys[i]) + 1 // ASCII: bytes are columns
+		if f.Line != 2 || f.Column != want || f.Value != keys[i] {
+			t.Fatalf("finding %d at %d:%d (%s…), want 2:%d", i, f.Line, f.Column, f.Value[:8], want)
+		}
+	}
+	if l.scanned > 4*len(data) {
+		t.Errorf("locating %d keys looked at %d bytes of a %d-byte input", len(fs), l.scanned, len(data))
 	}
 }
