@@ -98,4 +98,3 @@ func (r *Result) keep(f Finding, ignored, allowed bool) {
 		r.Findings = append(r.Findings, f)
 	}
 }
-
