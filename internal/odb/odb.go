@@ -7,6 +7,7 @@ package odb
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -163,26 +164,7 @@ func (db *DB) Close() error {
 
 // Read returns an object's type and content.
 func (db *DB) Read(h plumbing.Hash) (Type, []byte, error) {
-	for _, p := range db.packs {
-		if off, ok := p.find(h); ok {
-			t, data, err := p.readAt(off)
-			if err != nil {
-				return 0, nil, fmt.Errorf("object %s: %w", h, err)
-			}
-			return t, data, nil
-		}
-	}
-	for _, d := range db.dirs {
-		t, data, err := readLoose(d, h)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("object %s: %w", h, err)
-		}
-		return t, data, nil
-	}
-	return 0, nil, fmt.Errorf("object %s: %w", h, ErrNotFound)
+	return db.ReadContext(context.Background(), h)
 }
 
 // ErrAmbiguous is returned for an abbreviated hash that names several
@@ -242,14 +224,7 @@ func (db *DB) Expand(prefix string) (plumbing.Hash, error) {
 
 // ReadType reads an object and checks its type.
 func (db *DB) ReadType(h plumbing.Hash, want Type) ([]byte, error) {
-	t, data, err := db.Read(h)
-	if err != nil {
-		return nil, err
-	}
-	if t != want {
-		return nil, fmt.Errorf("object %s: is a %s, want a %s", h, t, want)
-	}
-	return data, nil
+	return db.ReadTypeContext(context.Background(), h, want)
 }
 
 // inPackBefore reports whether h is in one of the first n packs.
