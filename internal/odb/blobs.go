@@ -533,20 +533,20 @@ func (w *walker) visit(h plumbing.Hash, data []byte) {
 	w.prog.Bytes.Add(int64(len(data)))
 }
 
-// fail reports that object i of the family cannot be read, with how many
-// of the blobs to visit depend on it.
+// fail reports that object x of the family cannot be read, with how many
+// of the objects to build depend on it.
 func (w *walker) fail(pl *packPlan, x int32, err error) {
 	if w.ctx.Err() != nil {
 		return // the pass reports the cancellation once
 	}
 	err = fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[w.nodes[x]], pl.p.path, pl.offs[w.nodes[x]], err)
 	if deps := w.dependents(pl, x); deps > 0 {
-		err = fmt.Errorf("%w (and %d blob(s) stored as deltas on it)", err, deps)
+		err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, deps)
 	}
 	w.report(err)
 }
 
-// dependents counts the blobs to visit below family position x.
+// dependents counts the objects to build below family position x.
 func (w *walker) dependents(pl *packPlan, x int32) int {
 	n := 0
 	stack := []int32{w.nodes[x]}
@@ -555,9 +555,7 @@ func (w *walker) dependents(pl *packPlan, x int32) int {
 		stack = stack[:len(stack)-1]
 		for _, k := range pl.kids[pl.kidStart[i]:pl.kidStart[i+1]] {
 			if pl.needed[k] {
-				if pl.emit[k] {
-					n++
-				}
+				n++
 				stack = append(stack, k)
 			}
 		}

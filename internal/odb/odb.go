@@ -259,6 +259,7 @@ type cacheKey struct {
 type cacheItem struct {
 	key        cacheKey
 	t          Type
+	depth      int // delta chain depth
 	data       []byte
 	prev, next *cacheItem
 }
@@ -267,19 +268,20 @@ func newBaseCache(max int) *baseCache {
 	return &baseCache{max: max, items: map[cacheKey]*cacheItem{}}
 }
 
-func (c *baseCache) get(k cacheKey) (Type, []byte, bool) {
+// get returns a cached object with the depth of its delta chain.
+func (c *baseCache) get(k cacheKey) (Type, []byte, int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.items[k]
 	if !ok {
-		return 0, nil, false
+		return 0, nil, 0, false
 	}
 	c.unlink(it)
 	c.pushFront(it)
-	return it.t, it.data, true
+	return it.t, it.data, it.depth, true
 }
 
-func (c *baseCache) put(k cacheKey, t Type, data []byte) {
+func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) {
 	if len(data) > c.max/8 {
 		return
 	}
@@ -288,7 +290,7 @@ func (c *baseCache) put(k cacheKey, t Type, data []byte) {
 	if _, ok := c.items[k]; ok {
 		return
 	}
-	it := &cacheItem{key: k, t: t, data: data}
+	it := &cacheItem{key: k, t: t, data: data, depth: depth}
 	c.items[k] = it
 	c.pushFront(it)
 	c.size += len(data)

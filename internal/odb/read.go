@@ -31,6 +31,10 @@ const (
 // delta chains that loop or run too deep, declared sizes too large.
 var ErrLimit = errors.New("object beyond the reader's limits")
 
+// errCorrupt is wrapped by errors for objects whose bytes contradict
+// themselves.
+var errCorrupt = errors.New("corrupt object")
+
 // limitFor returns the largest size an object of type t may have.
 func limitFor(t Type) int64 {
 	switch t {
@@ -54,7 +58,7 @@ func checkSize(size int64, t Type, compressed int64) error {
 		return fmt.Errorf("%w: declares %d bytes, over the %d-byte limit for a %s", ErrLimit, size, lim, what)
 	}
 	if compressed >= 0 && size > compressed*maxRatio+64 {
-		return fmt.Errorf("%w: declares %d bytes, which its %d compressed bytes cannot hold", errBadHeader, size, compressed)
+		return fmt.Errorf("%w: declares %d bytes, which its %d compressed bytes cannot hold", errCorrupt, size, compressed)
 	}
 	return nil
 }
@@ -136,6 +140,7 @@ type link struct {
 // cache, a whole object in a pack, or a loose object (its hash).
 type chainEnd struct {
 	cached  bool
+	depth   int // of the cached object's own chain
 	t       Type
 	data    []byte
 	whole   link
@@ -155,8 +160,11 @@ func (db *DB) chain(ctx context.Context, p *pack, off int64, useCache bool) ([]l
 			return nil, chainEnd{}, err
 		}
 		if useCache {
-			if t, data, ok := db.cache.get(cacheKey{p, off}); ok {
-				return links, chainEnd{cached: true, t: t, data: data}, nil
+			if t, data, depth, ok := db.cache.get(cacheKey{p, off}); ok {
+				if len(links)+depth > maxDeltaDepth {
+					return nil, chainEnd{}, fmt.Errorf("%w: delta chain deeper than %d", ErrLimit, maxDeltaDepth)
+				}
+				return links, chainEnd{cached: true, t: t, data: data, depth: depth}, nil
 			}
 		}
 		if !p.validOffset(off) {
@@ -246,8 +254,10 @@ func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (Ty
 	}
 	var t Type
 	var base []byte
+	depth := 0
 	switch {
 	case end.cached:
+		depth = end.depth
 		t, base = end.t, end.data
 		if want != 0 && t != want {
 			return 0, nil, errWrongType{t, want}
@@ -275,7 +285,7 @@ func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (Ty
 		if err := inflate(ctx, w.p.f, w.h.data, w.p.size, int(min(max(w.h.size/2, 4<<10), 64<<10)), base); err != nil {
 			return 0, nil, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
 		}
-		db.cache.put(cacheKey{w.p, w.off}, t, base)
+		db.cache.put(cacheKey{w.p, w.off}, t, base, 0)
 	}
 	lim := limitFor(t)
 	for i := len(links) - 1; i >= 0; i-- {
@@ -295,7 +305,8 @@ func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (Ty
 			return 0, nil, fmt.Errorf("pack %s at %d: %s: %w", l.p.path, l.off, t, err)
 		}
 		base = out
-		db.cache.put(cacheKey{l.p, l.off}, t, base)
+		depth++
+		db.cache.put(cacheKey{l.p, l.off}, t, base, depth)
 	}
 	return t, base, nil
 }
