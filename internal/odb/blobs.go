@@ -473,7 +473,7 @@ type walker struct {
 
 	delta []byte   // the delta being applied
 	free  [][]byte // spare object buffers
-	hint  [8]byte  // a delta's first bytes, for its sizes
+	hint  [20]byte // a delta's first bytes: its two sizes, 10 bytes each at most
 
 	// Per family, indexed by position in nodes.
 	nodes  []int32         // the family's needed objects, preorder

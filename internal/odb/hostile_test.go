@@ -381,3 +381,16 @@ func TestCancel(t *testing.T) {
 		t.Errorf("ReadContext: %v, want context.Canceled", err)
 	}
 }
+
+// TestDeltaSizesOfHugeBase: the sizes at the start of a delta on a base
+// over 256 MiB take more than 8 bytes; reading them is not corruption.
+func TestDeltaSizesOfHugeBase(t *testing.T) {
+	dir := objectsDir(t)
+	d := fakeName("delta")
+	gittest.ForgePack(t, dir, []gittest.PackObject{
+		{Type: gittest.PackBlob, Data: []byte("hello")},
+		{Type: gittest.PackOfsDelta, Base: 0, Name: d, Data: gittest.Delta(1<<35, 1<<28+3, gittest.DeltaInsert([]byte("abc")))},
+	})
+	_, _, errs := blobsPass(t, openDB(t, dir), 1<<29)
+	wantOneError(t, errs, d, "the delta expects 34359738368")
+}
