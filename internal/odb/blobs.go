@@ -34,6 +34,23 @@ type BlobsOptions struct {
 	// inflated only when a blob to visit is stored as a delta on it.
 	MaxSize int64
 	OnSkip  func(h plumbing.Hash, size int64)
+
+	budget int64      // tests: bytes of bases a walker holds (see heldBudget)
+	stats  *walkStats // tests: filled by a single worker
+}
+
+// heldBudget is how many bytes of bases a walker keeps for later children
+// of a family. A delta chain holds none (a base is dropped as its last
+// child is built), so this matters only where families branch: twice the
+// largest blob scanned, at least 8 MiB; 64 MiB without a size limit.
+func (o BlobsOptions) heldBudget() int64 {
+	switch {
+	case o.budget > 0:
+		return o.budget
+	case o.MaxSize > 0:
+		return max(2*o.MaxSize, 8<<20)
+	}
+	return 64 << 20
 }
 
 // BlobFunc visits one blob. data is valid only during the call, and calls
@@ -106,7 +123,11 @@ func (db *DB) Blobs(ctx context.Context, opts BlobsOptions, fn BlobFunc) []error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := &walker{ctx: ctx, db: db, fn: fn, prog: opts.Progress, report: report, max: opts.MaxSize, skip: opts.OnSkip}
+			wk := &walker{ctx: ctx, db: db, fn: fn, prog: opts.Progress, report: report, max: opts.MaxSize, skip: opts.OnSkip,
+				budget: opts.heldBudget(), stats: &walkStats{}}
+			if opts.stats != nil {
+				wk.stats = opts.stats
+			}
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue // drain
@@ -471,8 +492,13 @@ type walker struct {
 	max    int64
 	skip   func(plumbing.Hash, int64)
 
+	// budget bounds the bytes of bases held for later children: past it,
+	// bases are dropped and rebuilt when needed.
+	budget int64
+	stats  *walkStats
+
 	delta []byte   // the delta being applied
-	free  [][]byte // spare object buffers
+	free  [][]byte // spare object buffers (two at most)
 	hint  [20]byte // a delta's first bytes: its two sizes, 10 bytes each at most
 
 	// Per family, indexed by position in nodes.
@@ -502,11 +528,30 @@ func (w *walker) get(n int64) []byte {
 	return b[:n]
 }
 
-// put gives a buffer back.
+// put gives a buffer back; past two spares, it is left to the collector.
 func (w *walker) put(b []byte) {
-	if b != nil {
-		w.free = append(w.free, b)
+	if b == nil {
+		return
 	}
+	if len(w.free) < 2 {
+		w.free = append(w.free, b)
+		return
+	}
+	small := 0
+	for i := range w.free {
+		if cap(w.free[i]) < cap(w.free[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(w.free[small]) {
+		w.free[small] = b
+	}
+}
+
+// walkStats counts what walkers did, for tests.
+type walkStats struct {
+	peakHeld         int64 // most bytes of bases held at once
+	dropped, rebuilt int
 }
 
 // keepBuf is the largest buffer a walker keeps between families, so the
@@ -611,13 +656,8 @@ func (w *walker) family(pl *packPlan, root int32) {
 		w.fail(pl, 0, err)
 		return
 	}
-	type frame struct {
-		x    int32 // position in nodes
-		data []byte
-		kids []int32 // kept children, in build order
-		next int
-	}
 	var stack []frame
+	held := int64(0) // bytes held by the frames
 	push := func(x int32, data []byte) {
 		kids := w.keptKids(pl, x)
 		if len(kids) == 0 {
@@ -625,6 +665,8 @@ func (w *walker) family(pl *packPlan, root int32) {
 			return
 		}
 		stack = append(stack, frame{x: x, data: data, kids: kids})
+		held += int64(cap(data))
+		held = w.evict(stack, held)
 	}
 	if w.scan[0] {
 		w.visit(pl.hashes[root], data)
@@ -638,10 +680,18 @@ func (w *walker) family(pl *packPlan, root int32) {
 			return
 		}
 		top := &stack[len(stack)-1]
-		if top.next == len(top.kids) {
-			w.put(top.data)
-			stack = stack[:len(stack)-1]
-			continue
+		if top.data == nil {
+			// Dropped to stay within the budget: rebuild it from the
+			// nearest ancestor still held, or from the root.
+			d, err := w.rebuild(pl, stack, top.x, lim)
+			if err != nil {
+				w.fail(pl, top.x, err)
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			top.data = d
+			held += int64(cap(d))
+			held = w.evict(stack, held)
 		}
 		x := top.kids[top.next]
 		top.next++
@@ -650,6 +700,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 		last := top.next == len(top.kids)
 		if last {
 			stack = stack[:len(stack)-1] // base is dropped once k is built
+			held -= int64(cap(base))
 		}
 		out, err := w.build(pl, k, base, w.size[x], lim)
 		if last {
@@ -664,6 +715,77 @@ func (w *walker) family(pl *packPlan, root int32) {
 		}
 		push(x, out)
 	}
+}
+
+// frame is an object of a family whose children are being built.
+type frame struct {
+	x    int32  // position in the family's nodes
+	data []byte // its content; nil when dropped to save memory
+	kids []int32
+	next int
+}
+
+// evict drops the buffers of frames below the top, deepest first, until
+// those held fit the budget, and returns the bytes still held. The top
+// frame's buffer is the next base: it stays.
+func (w *walker) evict(stack []frame, held int64) int64 {
+	for i := len(stack) - 2; i >= 0 && held > w.budget; i-- {
+		if d := stack[i].data; d != nil {
+			held -= int64(cap(d))
+			stack[i].data = nil
+			w.stats.dropped++
+		}
+	}
+	if held > w.stats.peakHeld {
+		w.stats.peakHeld = held
+	}
+	return held
+}
+
+// rebuild rebuilds family position x from the nearest ancestor the stack
+// still holds, or from the root, without visiting anything.
+func (w *walker) rebuild(pl *packPlan, stack []frame, x int32, lim int64) ([]byte, error) {
+	var path []int32 // objects to build, x first
+	var cur []byte
+	for i := w.nodes[x]; ; i = pl.base[i] {
+		found := false
+		for _, f := range stack {
+			if w.nodes[f.x] == i && f.data != nil {
+				cur, found = f.data, true
+				break
+			}
+		}
+		if found {
+			break
+		}
+		path = append(path, i)
+		if i == w.nodes[0] {
+			break
+		}
+	}
+	own := false // cur is a buffer of our own, not a frame's
+	if cur == nil {
+		root := path[len(path)-1]
+		path = path[:len(path)-1]
+		d, err := w.rootData(pl, root, lim)
+		if err != nil {
+			return nil, err
+		}
+		cur, own = d, true
+	}
+	for j := len(path) - 1; j >= 0; j-- {
+		k := path[j]
+		out, err := w.build(pl, k, cur, w.size[w.pos[k]], lim)
+		if own {
+			w.put(cur)
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur, own = out, true
+		w.stats.rebuilt++
+	}
+	return cur, nil
 }
 
 // build applies delta k to base.

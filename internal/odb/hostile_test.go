@@ -394,3 +394,48 @@ func TestDeltaSizesOfHugeBase(t *testing.T) {
 	_, _, errs := blobsPass(t, openDB(t, dir), 1<<29)
 	wantOneError(t, errs, d, "the delta expects 34359738368")
 }
+
+// TestBranchingFamilyWithinBudget: a family that branches at every level
+// (a complete binary tree of deltas) holds at most its budget of bases,
+// dropping and rebuilding them, and still visits every blob once.
+func TestBranchingFamilyWithinBudget(t *testing.T) {
+	dir := objectsDir(t)
+	const size, levels = 64 << 10, 6
+	content := func(i int) []byte {
+		b := bytes.Repeat([]byte(fmt.Sprintf("node %03d ", i)), size/9)
+		return b
+	}
+	objs := []gittest.PackObject{{Type: gittest.PackBlob, Data: content(0)}}
+	for i := 1; i < 1<<levels-1; i++ {
+		parent := (i - 1) / 2
+		c := content(i)
+		objs = append(objs, gittest.PackObject{Type: gittest.PackOfsDelta, Base: parent,
+			Name: gittest.ObjectName("blob", c),
+			Data: gittest.Delta(int64(len(content(parent))), int64(len(c)), gittest.DeltaInsert(c))})
+	}
+	names := gittest.ForgePack(t, dir, objs)
+	db := openDB(t, dir)
+	seen := map[plumbing.Hash]int{}
+	stats := &walkStats{}
+	budget := int64(3 * size)
+	errs := db.Blobs(context.Background(), BlobsOptions{Workers: 1, budget: budget, stats: stats}, func(h plumbing.Hash, data []byte) {
+		if blobHash(data) != h {
+			t.Errorf("blob %s: content hashes to %s", h, blobHash(data))
+		}
+		seen[h]++
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, n := range names {
+		if seen[plumbing.NewHash(n)] != 1 {
+			t.Errorf("blob %s visited %d times", n, seen[plumbing.NewHash(n)])
+		}
+	}
+	if stats.dropped == 0 || stats.rebuilt == 0 {
+		t.Errorf("no base dropped (%d) or rebuilt (%d): the budget was never reached", stats.dropped, stats.rebuilt)
+	}
+	if stats.peakHeld > budget+size+1024 {
+		t.Errorf("held %d bytes of bases, budget %d", stats.peakHeld, budget)
+	}
+}
