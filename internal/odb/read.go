@@ -106,11 +106,7 @@ func (db *DB) read(ctx context.Context, h plumbing.Hash, want Type) (Type, []byt
 	if p, off, ok := db.locate(h); ok {
 		return db.readPacked(ctx, p, off, want)
 	}
-	t, data, err := db.readLooseAny(ctx, h, want)
-	if err != nil {
-		return 0, nil, err
-	}
-	return t, data, nil
+	return db.readLooseAny(ctx, h, want)
 }
 
 // readLooseAny reads loose object h from the first objects directory that
