@@ -439,3 +439,23 @@ func TestBranchingFamilyWithinBudget(t *testing.T) {
 		t.Errorf("held %d bytes of bases, budget %d", stats.peakHeld, budget)
 	}
 }
+
+// TestCancelInsideFamily: the walk through one family of deltas stops at
+// the next object once ctx is cancelled.
+func TestCancelInsideFamily(t *testing.T) {
+	dir := objectsDir(t)
+	deepChain(t, dir, 100, []byte("a small base blob\n"))
+	db := openDB(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	errs := db.Blobs(ctx, BlobsOptions{Workers: 1}, func(plumbing.Hash, []byte) {
+		n++
+		cancel()
+	})
+	if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+		t.Fatalf("errors %v, want the cancellation alone", errs)
+	}
+	if n != 1 {
+		t.Errorf("visited %d blobs of the family after the cancel, want 1", n)
+	}
+}
