@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,35 +31,18 @@ const (
 	hostileMaxRSS = 300 << 20 // bytes; an honest scan of these needs ~20 MiB
 )
 
-// The binary is built once for the suite.
-var (
-	gemscanOnce sync.Once
-	gemscanBin  string
-	gemscanErr  error
-)
-
-// buildGemscan builds the binary under test.
+// buildGemscan builds the binary under test into a temporary directory.
 func buildGemscan(t *testing.T) string {
 	t.Helper()
-	gemscanOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		dir, err := os.MkdirTemp("", "gemscan-hostile-")
-		if err != nil {
-			gemscanErr = err
-			return
-		}
-		gemscanBin = filepath.Join(dir, "gemscan")
-		if out, err := exec.Command(goTool, "build", "-o", gemscanBin, ".").CombinedOutput(); err != nil {
-			gemscanErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if gemscanErr != nil {
-		t.Fatal(gemscanErr)
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	return gemscanBin
+	bin := filepath.Join(t.TempDir(), "gemscan")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // scanRun is one finished run of the binary.
@@ -78,7 +60,9 @@ type scanRun struct {
 // TestHostileRSSHelper), which reports the child's usage.
 func runGemscan(t *testing.T, bin string, args ...string) scanRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	// The helper kills gemscan at the hang guard; this deadline is only a
+	// backstop for the helper itself.
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard+30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHostileRSSHelper$")
@@ -103,6 +87,9 @@ func runGemscan(t *testing.T, bin string, args ...string) scanRun {
 	if _, err := fmt.Sscanf(read("status"), "%d %d", &r.code, &r.maxRSS); err != nil {
 		t.Fatalf("rss helper status: %v", err)
 	}
+	if r.code == -1 {
+		t.Fatalf("gemscan %s did not finish (hang guard)\n%s", strings.Join(args, " "), r.stderr)
+	}
 	return r
 }
 
@@ -114,7 +101,9 @@ func TestHostileRSSHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for runGemscan")
 	}
-	cmd := exec.Command(os.Getenv("GEMSCAN_RSS_BIN"), strings.Split(os.Getenv("GEMSCAN_RSS_ARGS"), "\n")...)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Getenv("GEMSCAN_RSS_BIN"), strings.Split(os.Getenv("GEMSCAN_RSS_ARGS"), "\n")...)
 	cmd.Env = append(os.Environ(), "GOMEMLIMIT=256MiB", "NO_COLOR=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -125,6 +114,9 @@ func TestHostileRSSHelper(t *testing.T) {
 			t.Fatal(err)
 		}
 		code = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		code = -1 // killed at the hang guard
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
