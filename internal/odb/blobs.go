@@ -29,11 +29,28 @@ type BlobsOptions struct {
 	Workers int
 	// Progress, when set, is updated as the pass runs.
 	Progress *Progress
-	// MaxSize, when positive, skips wanted blobs larger than it without
-	// inflating them (unless another wanted blob is a delta on them) and
-	// reports each to OnSkip.
+	// MaxSize, when positive, skips wanted blobs larger than it and
+	// reports each to OnSkip instead of visiting it. Such a blob is
+	// inflated only when a blob to visit is stored as a delta on it.
 	MaxSize int64
 	OnSkip  func(h plumbing.Hash, size int64)
+
+	budget int64      // tests: bytes of bases a walker holds (see heldBudget)
+	stats  *walkStats // tests: filled by a single worker
+}
+
+// heldBudget is how many bytes of bases a walker keeps for later children
+// of a family. A delta chain holds none (a base is dropped as its last
+// child is built), so this matters only where families branch: twice the
+// largest blob scanned, at least 8 MiB; 64 MiB without a size limit.
+func (o BlobsOptions) heldBudget() int64 {
+	switch {
+	case o.budget > 0:
+		return o.budget
+	case o.MaxSize > 0:
+		return max(2*o.MaxSize, 8<<20)
+	}
+	return 64 << 20
 }
 
 // BlobFunc visits one blob. data is valid only during the call, and calls
@@ -43,8 +60,12 @@ type BlobFunc func(h plumbing.Hash, data []byte)
 // Blobs inflates every wanted blob of the database exactly once and calls fn
 // with it. Pack objects are visited family by family: a delta is rebuilt from
 // its base, which was inflated just before, so no object is inflated twice
-// and commits and trees are not inflated at all. A corrupt or missing object
-// is reported as an error naming it; everything else is still visited.
+// and commits and trees are not inflated at all. Memory stays a few object
+// buffers per worker whatever the depth of delta chains. A corrupt, missing
+// or forged object (a delta chain that loops or runs deeper than git
+// writes, a size over the limits) is reported as an error naming it;
+// everything else is still visited. Cancelling ctx stops the pass soon
+// after, with ctx's error among those returned.
 func (db *DB) Blobs(ctx context.Context, opts BlobsOptions, fn BlobFunc) []error {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -66,16 +87,21 @@ func (db *DB) Blobs(ctx context.Context, opts BlobsOptions, fn BlobFunc) []error
 	// Plan every pack first, so the total is known before work starts.
 	var plans []*packPlan
 	for i, p := range db.packs {
-		pl, err := planPack(p, i, want)
+		if ctx.Err() != nil {
+			break
+		}
+		pl, err := planPack(ctx, p, i, want, report)
 		if err != nil {
-			report(err)
+			if ctx.Err() == nil {
+				report(err)
+			}
 			continue
 		}
 		plans = append(plans, pl)
 		opts.Progress.Total.Add(pl.wanted)
 	}
-	loose, err := db.looseHashes()
-	if err != nil {
+	loose, err := db.looseHashes(ctx)
+	if err != nil && ctx.Err() == nil {
 		report(err)
 	}
 	var looseWanted []looseObject
@@ -97,10 +123,14 @@ func (db *DB) Blobs(ctx context.Context, opts BlobsOptions, fn BlobFunc) []error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wk := &walker{db: db, fn: fn, prog: opts.Progress, report: report, max: opts.MaxSize, skip: opts.OnSkip}
+			wk := &walker{ctx: ctx, db: db, fn: fn, prog: opts.Progress, report: report, max: opts.MaxSize, skip: opts.OnSkip,
+				budget: opts.heldBudget(), stats: &walkStats{}}
+			if opts.stats != nil {
+				wk.stats = opts.stats
+			}
 			for j := range jobs {
 				if ctx.Err() != nil {
-					continue
+					continue // drain
 				}
 				if j.loose != nil {
 					wk.loose(*j.loose)
@@ -110,12 +140,19 @@ func (db *DB) Blobs(ctx context.Context, opts BlobsOptions, fn BlobFunc) []error
 			}
 		}()
 	}
+feed:
 	for _, pl := range plans {
 		for _, r := range pl.roots {
+			if ctx.Err() != nil {
+				break feed
+			}
 			jobs <- job{plan: pl, root: r}
 		}
 	}
 	for i := range looseWanted {
+		if ctx.Err() != nil {
+			break
+		}
 		jobs <- job{loose: &looseWanted[i]}
 	}
 	close(jobs)
@@ -146,7 +183,20 @@ type packPlan struct {
 	wanted   int64
 }
 
-func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan, error) {
+// Markers in packPlan.base.
+const (
+	noBase  = -1 // a whole object
+	extBase = -2 // a REF_DELTA on an object outside this pack
+)
+
+// planFailure is why an object of a pack cannot be read: its own fault
+// (origin == itself) or that of the base it is a delta on.
+type planFailure struct {
+	origin int32
+	err    error
+}
+
+func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Hash) bool, report func(error)) (*packPlan, error) {
 	idx, err := p.loadIndex()
 	if err != nil {
 		return nil, err
@@ -159,7 +209,7 @@ func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan,
 		off int64
 		h   plumbing.Hash
 	}
-	var ents []ent
+	ents := make([]ent, 0, p.count)
 	for {
 		e, err := iter.Next()
 		if err == io.EOF {
@@ -179,28 +229,42 @@ func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan,
 	for i, e := range ents {
 		pl.hashes[i], pl.offs[i] = e.h, e.off
 	}
+	// An object that cannot be read fails alone: its error is kept, and
+	// the deltas on it inherit it; every other object is still planned.
+	failed := map[int32]planFailure{}
+	fail := func(i int32, err error) { failed[i] = planFailure{origin: i, err: err} }
 	// One sequential read of the pack: parse each header, skip the data.
 	br := bufio.NewReaderSize(io.NewSectionReader(p.f, 0, p.size), 1<<20)
 	pos := int64(0)
 	rawType := make([]Type, n)
 	refBase := map[int32]plumbing.Hash{}
 	for i := range ents {
-		if _, err := br.Discard(int(pl.offs[i] - pos)); err != nil {
-			return nil, fmt.Errorf("pack %s: read at %d: %w", p.path, pl.offs[i], err)
+		if i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		pos = pl.offs[i]
+		pl.base[i] = noBase
+		off := pl.offs[i]
+		if !p.validOffset(off) {
+			fail(int32(i), fmt.Errorf("%w: index places it at %d, outside the pack", errBadHeader, off))
+			continue
+		}
+		if _, err := br.Discard(int(off - pos)); err != nil {
+			return nil, fmt.Errorf("pack %s: read at %d: %w", p.path, off, err)
+		}
+		pos = off
 		b, _ := br.Peek(64)
 		h, err := parseHeader(b, pos)
 		if err != nil {
-			return nil, fmt.Errorf("pack %s: object %s at %d: %w", p.path, pl.hashes[i], pos, err)
+			fail(int32(i), err)
+			continue
 		}
 		rawType[i], pl.data[i], pl.sizes[i] = h.t, h.data, h.size
-		pl.base[i] = -1
 		switch h.t {
 		case ofsDelta:
 			j := sort.Search(i, func(k int) bool { return pl.offs[k] >= h.baseOff })
 			if j >= i || pl.offs[j] != h.baseOff {
-				return nil, fmt.Errorf("pack %s: object %s: delta base at %d is not an object", p.path, pl.hashes[i], h.baseOff)
+				fail(int32(i), fmt.Errorf("%w: delta base at %d is not an object", errBadHeader, h.baseOff))
+				continue
 			}
 			pl.base[i] = int32(j)
 		case refDelta:
@@ -217,38 +281,25 @@ func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan,
 		return int32(j), j < n && pl.offs[j] == off
 	}
 	for i, h := range refBase {
-		if j, ok := index(h); ok && j != i {
-			pl.base[i] = j
+		if j, ok := index(h); ok {
+			pl.base[i] = j // j == i is a loop, found below
 		} else {
-			pl.base[i] = -2
+			pl.base[i] = extBase
 			pl.ext[i] = h
 		}
 	}
-	// Resolve each object's type through its base chain (memoised).
-	var resolve func(i int32, depth int) Type
-	resolve = func(i int32, depth int) Type {
-		if pl.types[i] != 0 || depth > 10000 {
-			return pl.types[i]
-		}
-		switch rawType[i] {
-		case ofsDelta, refDelta:
-			switch b := pl.base[i]; {
-			case b >= 0:
-				pl.types[i] = resolve(b, depth+1)
-			case b == -2:
-				if t, _, err := p.db.Read(pl.ext[i]); err == nil {
-					pl.types[i] = t
-				}
-			}
-		default:
-			pl.types[i] = rawType[i]
-		}
-		return pl.types[i]
+	pl.resolve(ctx, rawType, failed)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
+	pl.reportFailures(failed, want, report)
+
 	counts := make([]int32, n+1)
 	for i := 0; i < n; i++ {
-		t := resolve(int32(i), 0)
-		if t == Blob && want(pl.hashes[i]) && !p.db.inPackBefore(pl.hashes[i], packIndex) {
+		if _, bad := failed[int32(i)]; bad {
+			continue
+		}
+		if pl.types[i] == Blob && want(pl.hashes[i]) && !p.db.inPackBefore(pl.hashes[i], packIndex) {
 			pl.emit[i] = true
 			pl.wanted++
 		}
@@ -263,6 +314,9 @@ func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan,
 	pl.kids = make([]int32, pl.kidStart[n])
 	fill := append([]int32(nil), pl.kidStart[:n]...)
 	for i := 0; i < n; i++ {
+		if _, bad := failed[int32(i)]; bad {
+			continue
+		}
 		if b := pl.base[i]; b >= 0 {
 			pl.kids[fill[b]] = int32(i)
 			fill[b]++
@@ -285,6 +339,135 @@ func planPack(p *pack, packIndex int, want func(plumbing.Hash) bool) (*packPlan,
 	return pl, nil
 }
 
+// resolve gives every object its type, that of the whole object at the end
+// of its delta chain, without recursion: a chain is walked up once, with
+// the objects on it remembered, and the answer handed down. A chain that
+// comes back to an object on it (REF_DELTAs naming each other or
+// themselves) fails all its objects; so does one deeper than git writes.
+func (pl *packPlan) resolve(ctx context.Context, rawType []Type, failed map[int32]planFailure) {
+	n := len(pl.offs)
+	depth := make([]int32, n) // 0: not resolved yet; else depth+1
+	onPath := make([]bool, n)
+	var path []int32
+	for start := 0; start < n; start++ {
+		if depth[start] != 0 {
+			continue
+		}
+		if _, bad := failed[int32(start)]; bad {
+			continue
+		}
+		path = path[:0]
+		j := int32(start)
+		var t Type
+		var d int32
+		var inherit *planFailure
+		for {
+			if depth[j] != 0 {
+				t, d = pl.types[j], depth[j]
+				break
+			}
+			if f, bad := failed[j]; bad {
+				inherit = &f
+				break
+			}
+			if onPath[j] {
+				f := planFailure{origin: j, err: fmt.Errorf("%w: delta chain loops back to this object", ErrLimit)}
+				failed[j] = f
+				inherit = &f
+				break
+			}
+			onPath[j] = true
+			path = append(path, j)
+			b := pl.base[j]
+			if b == noBase {
+				t, d = rawType[j], 0
+				path = path[:len(path)-1]
+				onPath[j] = false
+				pl.types[j], depth[j] = t, 1
+				d = 1
+				break
+			}
+			if b == extBase {
+				et, err := pl.p.db.typeOf(ctx, pl.ext[j])
+				path = path[:len(path)-1]
+				onPath[j] = false
+				if err != nil {
+					f := planFailure{origin: j, err: fmt.Errorf("delta base %s: %w", pl.ext[j], err)}
+					failed[j] = f
+					inherit = &f
+					break
+				}
+				t, d = et, 1
+				pl.types[j], depth[j] = t, 1
+				break
+			}
+			j = b
+		}
+		// Hand the answer down the path, deepest base first.
+		for k := len(path) - 1; k >= 0; k-- {
+			i := path[k]
+			onPath[i] = false
+			if inherit != nil {
+				if _, bad := failed[i]; !bad {
+					failed[i] = planFailure{origin: inherit.origin, err: inherit.err}
+				}
+				continue
+			}
+			d++
+			if d > maxDeltaDepth+1 {
+				f := planFailure{origin: i, err: fmt.Errorf("%w: delta chain deeper than %d", ErrLimit, maxDeltaDepth)}
+				failed[i] = f
+				inherit = &f
+				continue
+			}
+			pl.types[i], depth[i] = t, d
+		}
+	}
+}
+
+// reportFailures reports one error per object that cannot be read through
+// its own fault, counting the wanted objects that depend on it. Failures
+// nothing wanted depends on are not reported (a range scan reads only
+// some blobs; every object is wanted in a full scan).
+func (pl *packPlan) reportFailures(failed map[int32]planFailure, want func(plumbing.Hash) bool, report func(error)) {
+	type tally struct {
+		self bool
+		deps int
+	}
+	byOrigin := map[int32]*tally{}
+	for i, f := range failed {
+		tl := byOrigin[f.origin]
+		if tl == nil {
+			tl = &tally{}
+			byOrigin[f.origin] = tl
+		}
+		if !want(pl.hashes[i]) {
+			continue
+		}
+		if i == f.origin {
+			tl.self = true
+		} else {
+			tl.deps++
+		}
+	}
+	origins := make([]int32, 0, len(byOrigin))
+	for o := range byOrigin {
+		origins = append(origins, o)
+	}
+	sort.Slice(origins, func(a, b int) bool { return origins[a] < origins[b] })
+	for _, o := range origins {
+		tl := byOrigin[o]
+		if !tl.self && tl.deps == 0 {
+			continue
+		}
+		err := fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[o], pl.p.path, pl.offs[o], failed[o].err)
+		if tl.deps > 0 {
+			err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, tl.deps)
+		}
+		report(err)
+	}
+}
+
 // end returns where object i's compressed data ends: the next object's
 // offset, or the pack's trailing checksum.
 func (pl *packPlan) end(i int32) int64 {
@@ -295,47 +478,98 @@ func (pl *packPlan) end(i int32) int64 {
 }
 
 // extent returns the length of object i's compressed data.
-func (pl *packPlan) extent(i int32) int {
-	return int(pl.end(i) - pl.data[i])
+func (pl *packPlan) extent(i int32) int64 {
+	return pl.end(i) - pl.data[i]
 }
 
 // walker inflates families for one goroutine, reusing its buffers.
 type walker struct {
+	ctx    context.Context
 	db     *DB
 	fn     BlobFunc
 	prog   *Progress
 	report func(error)
-	delta  []byte
-	bufs   [][]byte // one buffer per delta depth
 	max    int64
 	skip   func(plumbing.Hash, int64)
+
+	// budget bounds the bytes of bases held for later children: past it,
+	// bases are dropped and rebuilt when needed.
+	budget int64
+	stats  *walkStats
+
+	delta []byte   // the delta being applied
+	free  [][]byte // spare object buffers (two at most)
+	hint  [20]byte // a delta's first bytes: its two sizes, 10 bytes each at most
+
+	// Per family, indexed by position in nodes.
+	nodes  []int32         // the family's needed objects, preorder
+	pos    map[int32]int32 // object → position in nodes
+	size   []int64         // inflated size of each object
+	scan   []bool          // visit it
+	keep   []bool          // it or a descendant is visited
+	weight []int32         // objects kept in its subtree
+	broken []bool          // its delta cannot be read
 }
 
-// tooLarge reports whether object i is a leaf too large to inflate, and
-// says so to the skip callback.
-func (w *walker) tooLarge(pl *packPlan, i int32, size int64) bool {
-	if w.max <= 0 || size <= w.max {
-		return false
-	}
-	for _, k := range pl.kids[pl.kidStart[i]:pl.kidStart[i+1]] {
-		if pl.needed[k] {
-			return false // a wanted delta needs it as its base
+// get returns a buffer of n bytes, reusing a spare one when it fits.
+func (w *walker) get(n int64) []byte {
+	best := -1
+	for i, b := range w.free {
+		if int64(cap(b)) >= n && (best < 0 || cap(b) < cap(w.free[best])) {
+			best = i
 		}
 	}
-	if pl.emit[i] && w.skip != nil {
-		w.skip(pl.hashes[i], size)
+	if best < 0 {
+		return make([]byte, n)
 	}
-	return true
+	b := w.free[best]
+	w.free[best] = w.free[len(w.free)-1]
+	w.free = w.free[:len(w.free)-1]
+	return b[:n]
 }
 
-func (w *walker) buf(depth int, size int64) []byte {
-	for len(w.bufs) <= depth {
-		w.bufs = append(w.bufs, nil)
+// put gives a buffer back; past two spares, it is left to the collector.
+func (w *walker) put(b []byte) {
+	if b == nil {
+		return
 	}
-	if int64(cap(w.bufs[depth])) < size {
-		w.bufs[depth] = make([]byte, size, size+size/4)
+	if len(w.free) < 2 {
+		w.free = append(w.free, b)
+		return
 	}
-	return w.bufs[depth][:size]
+	small := 0
+	for i := range w.free {
+		if cap(w.free[i]) < cap(w.free[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(w.free[small]) {
+		w.free[small] = b
+	}
+}
+
+// walkStats counts what walkers did, for tests.
+type walkStats struct {
+	peakHeld         int64 // most bytes of bases held at once
+	dropped, rebuilt int
+}
+
+// keepBuf is the largest buffer a walker keeps between families, so the
+// memory of one family of large blobs is not held for the rest of the pass.
+const keepBuf = 1 << 20
+
+func (w *walker) release() {
+	kept := w.free[:0]
+	for _, b := range w.free {
+		if cap(b) <= keepBuf {
+			kept = append(kept, b)
+		}
+	}
+	clear(w.free[len(kept):])
+	w.free = kept
+	if cap(w.delta) > keepBuf {
+		w.delta = nil
+	}
 }
 
 func (w *walker) visit(h plumbing.Hash, data []byte) {
@@ -344,125 +578,365 @@ func (w *walker) visit(h plumbing.Hash, data []byte) {
 	w.prog.Bytes.Add(int64(len(data)))
 }
 
-// family inflates the root and rebuilds its needed descendants depth-first.
-func (w *walker) family(pl *packPlan, root int32) {
-	var data []byte
-	if pl.base[root] == -2 {
-		// A delta on a base outside this pack (a thin pack, or an
-		// alternate's object).
-		_, base, err := w.db.Read(pl.ext[root])
-		if err != nil {
-			w.report(fmt.Errorf("object %s: delta base %s: %w", pl.hashes[root], pl.ext[root], err))
-			return
-		}
-		if w.delta, err = w.inflateRaw(pl, root); err != nil {
-			w.report(err)
-			return
-		}
-		out, err := applyDelta(base, w.delta, w.buf(0, 0))
-		if err != nil {
-			w.report(fmt.Errorf("object %s: %w", pl.hashes[root], err))
-			return
-		}
-		w.bufs[0] = out
-		data = out
-	} else {
-		if w.tooLarge(pl, root, pl.sizes[root]) {
-			return
-		}
-		if pl.sizes[root] > maxObject {
-			w.report(fmt.Errorf("object %s: too large to scan (%d bytes)", pl.hashes[root], pl.sizes[root]))
-			return
-		}
-		data = w.buf(0, pl.sizes[root])
-		if err := inflate(pl.p.f, pl.data[root], pl.end(root), pl.extent(root), data); err != nil {
-			w.report(fmt.Errorf("object %s in pack %s: %w", pl.hashes[root], pl.p.path, err))
-			return
-		}
+// fail reports that object x of the family cannot be read, with how many
+// of the objects to build depend on it.
+func (w *walker) fail(pl *packPlan, x int32, err error) {
+	if w.ctx.Err() != nil {
+		return // the pass reports the cancellation once
 	}
-	if pl.emit[root] {
-		w.visit(pl.hashes[root], data)
+	err = fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[w.nodes[x]], pl.p.path, pl.offs[w.nodes[x]], err)
+	if deps := w.dependents(pl, x); deps > 0 {
+		err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, deps)
 	}
-	w.children(pl, root, data, 1)
-	w.release()
+	w.report(err)
 }
 
-// keepBuf is the largest buffer a walker keeps between families: a family
-// of large blobs needs one buffer per delta depth, and keeping them all
-// would hold that memory for the rest of the pass.
-const keepBuf = 1 << 20
-
-func (w *walker) release() {
-	for i, b := range w.bufs {
-		if cap(b) > keepBuf {
-			w.bufs[i] = nil
+// dependents counts the objects to build below family position x.
+func (w *walker) dependents(pl *packPlan, x int32) int {
+	n := 0
+	stack := []int32{w.nodes[x]}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, k := range pl.kids[pl.kidStart[i]:pl.kidStart[i+1]] {
+			if pl.needed[k] {
+				n++
+				stack = append(stack, k)
+			}
 		}
 	}
-	if cap(w.delta) > keepBuf {
-		w.delta = nil
-	}
+	return n
 }
 
-func (w *walker) inflateRaw(pl *packPlan, i int32) ([]byte, error) {
-	if pl.sizes[i] > maxObject {
-		return nil, fmt.Errorf("object %s: delta too large (%d bytes)", pl.hashes[i], pl.sizes[i])
+// inflateDelta inflates delta i into the walker's delta buffer.
+func (w *walker) inflateDelta(pl *packPlan, i int32) ([]byte, error) {
+	if err := checkSize(pl.sizes[i], 0, pl.extent(i)); err != nil {
+		return nil, fmt.Errorf("delta: %w", err)
 	}
 	if int64(cap(w.delta)) < pl.sizes[i] {
 		w.delta = make([]byte, pl.sizes[i])
 	}
 	d := w.delta[:pl.sizes[i]]
-	if err := inflate(pl.p.f, pl.data[i], pl.end(i), pl.extent(i), d); err != nil {
-		return nil, fmt.Errorf("object %s in pack %s: %w", pl.hashes[i], pl.p.path, err)
+	if err := inflate(w.ctx, pl.p.f, pl.data[i], pl.end(i), int(pl.extent(i)), d); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
 
-func (w *walker) children(pl *packPlan, parent int32, data []byte, depth int) {
-	for _, k := range pl.kids[pl.kidStart[parent]:pl.kidStart[parent+1]] {
-		if !pl.needed[k] {
-			continue
+// resultSize reads the size a delta declares for its result from the
+// delta's first bytes, without inflating the rest.
+func (w *walker) resultSize(pl *packPlan, i int32) (int64, error) {
+	n := min(int64(len(w.hint)), pl.sizes[i])
+	if err := inflatePrefix(w.ctx, pl.p.f, pl.data[i], pl.end(i), w.hint[:n]); err != nil {
+		return 0, err
+	}
+	_, dst, _, err := deltaSizes(w.hint[:n])
+	if err != nil {
+		return 0, err
+	}
+	return int64(dst), nil
+}
+
+// family inflates the root and rebuilds its needed descendants. It first
+// learns every object's size (a delta's first bytes tell its result's), so
+// blobs too large to visit are skipped without being built, and a family
+// holding no blob to visit costs no inflating at all. Then it rebuilds
+// depth-first, the child with the largest subtree last: a parent's buffer
+// is dropped as its last child is built, so a chain of any depth holds two
+// objects at once, and a branching family at most about log2(size).
+func (w *walker) family(pl *packPlan, root int32) {
+	defer w.release()
+	w.plan(pl, root)
+	if !w.keep[0] {
+		return
+	}
+	lim := limitFor(pl.types[root])
+	data, err := w.rootData(pl, root, lim)
+	if err != nil {
+		w.fail(pl, 0, err)
+		return
+	}
+	var stack []frame
+	held := int64(0) // bytes held by the frames
+	push := func(x int32, data []byte) {
+		kids := w.keptKids(pl, x)
+		if len(kids) == 0 {
+			w.put(data)
+			return
 		}
-		delta, err := w.inflateRaw(pl, k)
+		stack = append(stack, frame{x: x, data: data, kids: kids})
+		held += int64(cap(data))
+		held = w.evict(stack, held)
+	}
+	if w.scan[0] {
+		w.visit(pl.hashes[root], data)
+	}
+	push(0, data)
+	for len(stack) > 0 {
+		if w.ctx.Err() != nil {
+			for _, f := range stack {
+				w.put(f.data)
+			}
+			return
+		}
+		top := &stack[len(stack)-1]
+		if top.data == nil {
+			// Dropped to stay within the budget: rebuild it from the
+			// nearest ancestor still held, or from the root.
+			d, err := w.rebuild(pl, stack, top.x, lim)
+			if err != nil {
+				w.fail(pl, top.x, err)
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			top.data = d
+			held += int64(cap(d))
+			held = w.evict(stack, held)
+		}
+		x := top.kids[top.next]
+		top.next++
+		k := w.nodes[x]
+		base := top.data
+		last := top.next == len(top.kids)
+		if last {
+			stack = stack[:len(stack)-1] // base is dropped once k is built
+			held -= int64(cap(base))
+		}
+		out, err := w.build(pl, k, base, w.size[x], lim)
+		if last {
+			w.put(base)
+		}
 		if err != nil {
-			w.report(err)
+			w.fail(pl, x, err)
 			continue
 		}
-		_, size, _, err := deltaSizes(delta)
-		if err != nil {
-			w.report(fmt.Errorf("object %s: %w", pl.hashes[k], err))
-			continue
-		}
-		if w.tooLarge(pl, k, int64(size)) {
-			continue
-		}
-		out, err := applyDelta(data, delta, w.buf(depth, int64(size))[:0])
-		if err != nil {
-			w.report(fmt.Errorf("object %s: %w", pl.hashes[k], err))
-			continue
-		}
-		w.bufs[depth] = out
-		if pl.emit[k] {
+		if w.scan[x] {
 			w.visit(pl.hashes[k], out)
 		}
-		w.children(pl, k, out, depth+1)
+		push(x, out)
 	}
 }
 
-func (w *walker) loose(lo looseObject) {
-	t, data, err := readLooseMax(lo.dir, lo.hash, w.max)
-	if errors.Is(err, errTooLarge) {
-		if w.skip != nil && t == Blob {
-			w.skip(lo.hash, int64(len(data)))
+// frame is an object of a family whose children are being built.
+type frame struct {
+	x    int32  // position in the family's nodes
+	data []byte // its content; nil when dropped to save memory
+	kids []int32
+	next int
+}
+
+// evict drops the buffers of frames below the top, deepest first, until
+// those held fit the budget, and returns the bytes still held. The top
+// frame's buffer is the next base: it stays.
+func (w *walker) evict(stack []frame, held int64) int64 {
+	for i := len(stack) - 2; i >= 0 && held > w.budget; i-- {
+		if d := stack[i].data; d != nil {
+			held -= int64(cap(d))
+			stack[i].data = nil
+			w.stats.dropped++
 		}
-		return
 	}
+	if held > w.stats.peakHeld {
+		w.stats.peakHeld = held
+	}
+	return held
+}
+
+// rebuild rebuilds family position x from the nearest ancestor the stack
+// still holds, or from the root, without visiting anything.
+func (w *walker) rebuild(pl *packPlan, stack []frame, x int32, lim int64) ([]byte, error) {
+	var path []int32 // objects to build, x first
+	var cur []byte
+	for i := w.nodes[x]; ; i = pl.base[i] {
+		found := false
+		for _, f := range stack {
+			if w.nodes[f.x] == i && f.data != nil {
+				cur, found = f.data, true
+				break
+			}
+		}
+		if found {
+			break
+		}
+		path = append(path, i)
+		if i == w.nodes[0] {
+			break
+		}
+	}
+	own := false // cur is a buffer of our own, not a frame's
+	if cur == nil {
+		root := path[len(path)-1]
+		path = path[:len(path)-1]
+		d, err := w.rootData(pl, root, lim)
+		if err != nil {
+			return nil, err
+		}
+		cur, own = d, true
+	}
+	for j := len(path) - 1; j >= 0; j-- {
+		k := path[j]
+		out, err := w.build(pl, k, cur, w.size[w.pos[k]], lim)
+		if own {
+			w.put(cur)
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur, own = out, true
+		w.stats.rebuilt++
+	}
+	return cur, nil
+}
+
+// build applies delta k to base.
+func (w *walker) build(pl *packPlan, k int32, base []byte, size, lim int64) ([]byte, error) {
+	delta, err := w.inflateDelta(pl, k)
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			w.report(fmt.Errorf("object %s: %w", lo.hash, err))
+		return nil, err
+	}
+	out, err := applyDeltaMax(base, delta, w.get(min(size, lim))[:0], lim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pl.types[k], err)
+	}
+	return out, nil
+}
+
+// rootData inflates the family's root, or rebuilds it on its base outside
+// the pack (a thin pack, or an alternate's object).
+func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
+	if pl.base[root] == extBase {
+		_, base, err := w.db.read(w.ctx, pl.ext[root], 0)
+		if err != nil {
+			return nil, fmt.Errorf("delta base %s: %w", pl.ext[root], err)
+		}
+		return w.build(pl, root, base, w.size[0], lim)
+	}
+	if err := checkSize(pl.sizes[root], pl.types[root], pl.extent(root)); err != nil {
+		return nil, err
+	}
+	data := w.get(pl.sizes[root])
+	if err := inflate(w.ctx, pl.p.f, pl.data[root], pl.end(root), int(pl.extent(root)), data); err != nil {
+		w.put(data)
+		return nil, err
+	}
+	return data, nil
+}
+
+// plan lists the family's needed objects and decides what to build.
+func (w *walker) plan(pl *packPlan, root int32) {
+	w.nodes = w.nodes[:0]
+	if w.pos == nil {
+		w.pos = map[int32]int32{}
+	}
+	clear(w.pos)
+	stack := []int32{root}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		w.pos[i] = int32(len(w.nodes))
+		w.nodes = append(w.nodes, i)
+		for _, k := range pl.kids[pl.kidStart[i]:pl.kidStart[i+1]] {
+			if pl.needed[k] {
+				stack = append(stack, k)
+			}
+		}
+	}
+	n := len(w.nodes)
+	w.size = resize(w.size, n)
+	w.scan = resize(w.scan, n)
+	w.keep = resize(w.keep, n)
+	w.weight = resize(w.weight, n)
+	w.broken = resize(w.broken, n)
+	for x, i := range w.nodes {
+		w.scan[x], w.keep[x], w.weight[x], w.broken[x] = false, false, 0, false
+		if w.max <= 0 {
+			// Everything needed is visited: sizes are checked as built.
+			w.size[x] = pl.sizes[i]
+			w.scan[x] = pl.emit[i]
+			continue
+		}
+		size := pl.sizes[i]
+		if pl.base[i] != noBase {
+			var err error
+			if size, err = w.resultSize(pl, i); err != nil {
+				w.broken[x] = true
+				w.fail(pl, int32(x), fmt.Errorf("delta: %w", err))
+				continue
+			}
+		}
+		if size > limitFor(pl.types[i]) {
+			w.broken[x] = true
+			w.fail(pl, int32(x), fmt.Errorf("%w: %s declares %d bytes, over the %d-byte limit", ErrLimit, pl.types[i], size, limitFor(pl.types[i])))
+			continue
+		}
+		w.size[x] = size
+		if pl.emit[i] {
+			if size <= w.max {
+				w.scan[x] = true
+			} else if w.skip != nil {
+				w.skip(pl.hashes[i], size)
+			}
+		}
+	}
+	// Keep what is visited and what it is built from: children come after
+	// their parent in preorder, so one backward pass sums subtrees.
+	for x := n - 1; x >= 0; x-- {
+		if w.broken[x] {
+			w.keep[x], w.weight[x] = false, 0
+			continue
+		}
+		if w.scan[x] {
+			w.keep[x] = true
+			w.weight[x]++
+		}
+		if x > 0 && w.keep[x] {
+			i := w.nodes[x]
+			p := w.pos[pl.base[i]]
+			w.keep[p] = true
+			w.weight[p] += w.weight[x]
+		}
+	}
+}
+
+// keptKids returns the kept children of family position x, heaviest last.
+func (w *walker) keptKids(pl *packPlan, x int32) []int32 {
+	i := w.nodes[x]
+	var kids []int32
+	for _, k := range pl.kids[pl.kidStart[i]:pl.kidStart[i+1]] {
+		if !pl.needed[k] {
+			continue
+		}
+		if y := w.pos[k]; w.keep[y] {
+			kids = append(kids, y)
+		}
+	}
+	sort.SliceStable(kids, func(a, b int) bool { return w.weight[kids[a]] < w.weight[kids[b]] })
+	return kids
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func (w *walker) loose(lo looseObject) {
+	t, data, err := readLooseWant(lo.dir, lo.hash, Blob, w.max)
+	var wrong errWrongType
+	switch {
+	case errors.As(err, &wrong):
+		return // a commit, tree or tag
+	case errors.Is(err, errTooLarge):
+		if w.skip != nil && t == Blob {
+			w.skip(lo.hash, 0)
 		}
 		return
+	case errors.Is(err, ErrNotFound):
+		return // removed since listed (a concurrent gc)
+	case err != nil:
+		w.report(fmt.Errorf("object %s: %w", lo.hash, err))
+		return
 	}
-	if t == Blob {
-		w.visit(lo.hash, data)
-	}
+	w.visit(lo.hash, data)
 }

@@ -2,6 +2,8 @@ package odb
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -18,17 +20,22 @@ func loosePath(dir string, h plumbing.Hash) string {
 	return filepath.Join(dir, s[:2], s[2:])
 }
 
-// readLoose reads a loose object from objects directory dir.
-func readLoose(dir string, h plumbing.Hash) (Type, []byte, error) {
-	return readLooseMax(dir, h, 0)
-}
-
-// errTooLarge is returned by readLooseMax for an object over its limit.
+// errTooLarge is returned by readLooseWant for an object over its limit.
 var errTooLarge = errors.New("object too large")
 
-// readLooseMax is readLoose that, for an object larger than max (when
-// positive), reads only its header and returns errTooLarge with its type.
+// readLooseMax reads a loose object; for an object larger than max (when
+// positive) it reads only the header and returns errTooLarge with the type.
 func readLooseMax(dir string, h plumbing.Hash, max int64) (Type, []byte, error) {
+	return readLooseWant(dir, h, 0, max)
+}
+
+// readLooseWant reads loose object h from objects directory dir. An object
+// of a type other than want (when not 0) is refused after its header, and
+// one larger than max (when positive) returns errTooLarge with its type.
+// Commits, trees and tags are small and shape the history: their content
+// is hashed and must match their name, so a file stored under another
+// object's name is refused.
+func readLooseWant(dir string, h plumbing.Hash, want Type, max int64) (Type, []byte, error) {
 	f, err := os.Open(loosePath(dir, h))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -37,17 +44,66 @@ func readLooseMax(dir string, h plumbing.Hash, max int64) (Type, []byte, error) 
 		return 0, nil, err
 	}
 	defer f.Close()
-	return inflateLoose(f, max)
+	st, err := f.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	t, data, err := inflateLoose(f, st.Size(), want, max)
+	if err != nil || t == Blob {
+		return t, data, err
+	}
+	if got := hashObject(t, data); got != h {
+		return 0, nil, fmt.Errorf("loose %s hashes to %s: forged or corrupt object", t, got)
+	}
+	return t, data, nil
 }
 
-// inflateLoose decodes a loose object: zlib("<type> <size>\x00<content>").
-func inflateLoose(r io.Reader, max int64) (Type, []byte, error) {
+// hashObject returns the name git gives an object.
+func hashObject(t Type, data []byte) plumbing.Hash {
+	hs := sha1.New()
+	fmt.Fprintf(hs, "%s %d\x00", t, len(data))
+	hs.Write(data)
+	var out plumbing.Hash
+	copy(out[:], hs.Sum(nil))
+	return out
+}
+
+// inflateLoose decodes a loose object, zlib("<type> <size>\x00<content>"),
+// from a file of fileSize bytes.
+func inflateLoose(r io.Reader, fileSize int64, want Type, max int64) (Type, []byte, error) {
 	zr, err := zlib.NewReader(r)
 	if err != nil {
 		return 0, nil, fmt.Errorf("corrupt loose object: %w", err)
 	}
 	defer zr.Close()
-	var head [64]byte
+	t, size, err := parseLooseHeader(zr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if want != 0 && t != want {
+		return t, nil, errWrongType{t, want}
+	}
+	if max > 0 && size > max {
+		return t, nil, errTooLarge
+	}
+	if err := checkSize(size, t, fileSize); err != nil {
+		return 0, nil, fmt.Errorf("loose object: %w", err)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(zr, data); err != nil {
+		return 0, nil, fmt.Errorf("corrupt loose object: %w", err)
+	}
+	var one [1]byte
+	if n, _ := zr.Read(one[:]); n != 0 {
+		return 0, nil, errors.New("corrupt loose object: longer than its header says")
+	}
+	return t, data, nil
+}
+
+// parseLooseHeader reads "<type> <size>\x00" from an inflating loose
+// object.
+func parseLooseHeader(zr io.Reader) (Type, int64, error) {
+	var head [32]byte
 	n := 0
 	for n < len(head) {
 		m, err := zr.Read(head[n : n+1])
@@ -56,36 +112,32 @@ func inflateLoose(r io.Reader, max int64) (Type, []byte, error) {
 			break
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("corrupt loose object header: %w", err)
+			return 0, 0, fmt.Errorf("corrupt loose object header: %w", err)
 		}
 	}
 	sp := bytes.IndexByte(head[:n], ' ')
-	if sp < 0 || head[n-1] != 0 {
-		return 0, nil, errors.New("corrupt loose object header")
+	if sp < 0 || n == 0 || head[n-1] != 0 {
+		return 0, 0, errors.New("corrupt loose object header")
 	}
 	t, ok := parseType(string(head[:sp]))
 	if !ok {
-		return 0, nil, fmt.Errorf("corrupt loose object: unknown type %q", head[:sp])
+		return 0, 0, fmt.Errorf("corrupt loose object: unknown type %q", head[:sp])
 	}
 	size, err := strconv.ParseInt(string(head[sp+1:n-1]), 10, 64)
-	if err != nil || size < 0 || size > maxObject {
-		return 0, nil, errors.New("corrupt loose object: bad size")
+	if err != nil || size < 0 {
+		return 0, 0, errors.New("corrupt loose object: bad size")
 	}
-	if max > 0 && size > max {
-		return t, nil, errTooLarge
-	}
-	data := make([]byte, size)
-	if _, err := io.ReadFull(zr, data); err != nil {
-		return 0, nil, fmt.Errorf("corrupt loose object: %w", err)
-	}
-	return t, data, nil
+	return t, size, nil
 }
 
-// LooseHashes lists the loose objects of every objects directory.
-func (db *DB) looseHashes() ([]looseObject, error) {
+// looseHashes lists the loose objects of every objects directory.
+func (db *DB) looseHashes(ctx context.Context) ([]looseObject, error) {
 	var out []looseObject
 	for _, d := range db.dirs {
 		for i := 0; i < 256; i++ {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
 			sub := filepath.Join(d, fmt.Sprintf("%02x", i))
 			names, err := os.ReadDir(sub)
 			if err != nil {

@@ -7,6 +7,7 @@ package odb
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -163,26 +164,7 @@ func (db *DB) Close() error {
 
 // Read returns an object's type and content.
 func (db *DB) Read(h plumbing.Hash) (Type, []byte, error) {
-	for _, p := range db.packs {
-		if off, ok := p.find(h); ok {
-			t, data, err := p.readAt(off)
-			if err != nil {
-				return 0, nil, fmt.Errorf("object %s: %w", h, err)
-			}
-			return t, data, nil
-		}
-	}
-	for _, d := range db.dirs {
-		t, data, err := readLoose(d, h)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("object %s: %w", h, err)
-		}
-		return t, data, nil
-	}
-	return 0, nil, fmt.Errorf("object %s: %w", h, ErrNotFound)
+	return db.ReadContext(context.Background(), h)
 }
 
 // ErrAmbiguous is returned for an abbreviated hash that names several
@@ -242,14 +224,7 @@ func (db *DB) Expand(prefix string) (plumbing.Hash, error) {
 
 // ReadType reads an object and checks its type.
 func (db *DB) ReadType(h plumbing.Hash, want Type) ([]byte, error) {
-	t, data, err := db.Read(h)
-	if err != nil {
-		return nil, err
-	}
-	if t != want {
-		return nil, fmt.Errorf("object %s: is a %s, want a %s", h, t, want)
-	}
-	return data, nil
+	return db.ReadTypeContext(context.Background(), h, want)
 }
 
 // inPackBefore reports whether h is in one of the first n packs.
@@ -284,6 +259,7 @@ type cacheKey struct {
 type cacheItem struct {
 	key        cacheKey
 	t          Type
+	depth      int // delta chain depth
 	data       []byte
 	prev, next *cacheItem
 }
@@ -292,19 +268,20 @@ func newBaseCache(max int) *baseCache {
 	return &baseCache{max: max, items: map[cacheKey]*cacheItem{}}
 }
 
-func (c *baseCache) get(k cacheKey) (Type, []byte, bool) {
+// get returns a cached object with the depth of its delta chain.
+func (c *baseCache) get(k cacheKey) (Type, []byte, int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.items[k]
 	if !ok {
-		return 0, nil, false
+		return 0, nil, 0, false
 	}
 	c.unlink(it)
 	c.pushFront(it)
-	return it.t, it.data, true
+	return it.t, it.data, it.depth, true
 }
 
-func (c *baseCache) put(k cacheKey, t Type, data []byte) {
+func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) {
 	if len(data) > c.max/8 {
 		return
 	}
@@ -313,7 +290,7 @@ func (c *baseCache) put(k cacheKey, t Type, data []byte) {
 	if _, ok := c.items[k]; ok {
 		return
 	}
-	it := &cacheItem{key: k, t: t, data: data}
+	it := &cacheItem{key: k, t: t, data: data, depth: depth}
 	c.items[k] = it
 	c.pushFront(it)
 	c.size += len(data)

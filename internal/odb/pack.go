@@ -3,6 +3,7 @@ package odb
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,8 +62,23 @@ func openPack(base string) (*pack, error) {
 	}
 	for i := range p.fanout {
 		p.fanout[i] = binary.BigEndian.Uint32(head[idxHeader+4*i:])
+		if i > 0 && p.fanout[i] < p.fanout[i-1] {
+			idxf.Close()
+			return nil, fmt.Errorf("read pack index %s.idx: fan-out table is not sorted", base)
+		}
 	}
 	p.count = int64(p.fanout[255])
+	// The fan-out's object count decides every table's size: check it
+	// against the file before anything is read or allocated from it.
+	ist, err := idxf.Stat()
+	if err != nil {
+		idxf.Close()
+		return nil, fmt.Errorf("read pack index %s.idx: %w", base, err)
+	}
+	if min, max := idxSize(p.count, 0), idxSize(p.count, p.count); ist.Size() < min || ist.Size() > max {
+		idxf.Close()
+		return nil, fmt.Errorf("read pack index %s.idx: %d bytes cannot hold the %d objects its fan-out table counts", base, ist.Size(), p.count)
+	}
 	f, err := os.Open(base + ".pack")
 	if err != nil {
 		idxf.Close()
@@ -75,7 +91,42 @@ func openPack(base string) (*pack, error) {
 		return nil, fmt.Errorf("open pack: %w", err)
 	}
 	p.f, p.size = f, st.Size()
+	if err := p.checkHeader(); err != nil {
+		p.close()
+		return nil, err
+	}
 	return p, nil
+}
+
+// idxSize is the size of a version 2 index of n objects, large of them at
+// offsets past 2 GiB.
+func idxSize(n, large int64) int64 {
+	return idxNameOff + n*(20+4+4) + large*8 + 2*20
+}
+
+// checkHeader checks the pack's header against its index.
+func (p *pack) checkHeader() error {
+	var head [12]byte
+	if p.size < 12+20 {
+		return fmt.Errorf("read pack %s.pack: too short (%d bytes)", p.path, p.size)
+	}
+	if _, err := p.f.ReadAt(head[:], 0); err != nil {
+		return fmt.Errorf("read pack %s.pack: %w", p.path, err)
+	}
+	if string(head[:4]) != "PACK" {
+		return fmt.Errorf("read pack %s.pack: not a pack file", p.path)
+	}
+	if v := binary.BigEndian.Uint32(head[4:8]); v != 2 && v != 3 {
+		return fmt.Errorf("read pack %s.pack: unsupported version %d", p.path, v)
+	}
+	if n := int64(binary.BigEndian.Uint32(head[8:12])); n != p.count {
+		return fmt.Errorf("read pack %s.pack: holds %d objects, its index %d", p.path, n, p.count)
+	}
+	// Every object takes at least two bytes (a header and some data).
+	if p.count > (p.size-12-20)/2 {
+		return fmt.Errorf("read pack %s.pack: %d bytes cannot hold %d objects", p.path, p.size, p.count)
+	}
+	return nil
 }
 
 // loadIndex decodes the whole index with go-git's decoder.
@@ -137,6 +188,9 @@ func (p *pack) find(h plumbing.Hash) (int64, bool) {
 	}
 	return off, true
 }
+
+// validOffset reports whether an object can start at off.
+func (p *pack) validOffset(off int64) bool { return off >= 12 && off < p.size-20 }
 
 // header is a pack object's header.
 type header struct {
@@ -222,6 +276,7 @@ var inflaters = sync.Pool{New: func() any { return &inflater{} }}
 // double, so inflating a small object reads little more than the object,
 // and it implements io.ByteReader so flate reads it directly.
 type chunkReader struct {
+	ctx      context.Context
 	r        io.ReaderAt
 	off, end int64 // next offset to read; where the readable extent ends
 	buf      []byte
@@ -230,14 +285,25 @@ type chunkReader struct {
 	err      error
 }
 
-func (c *chunkReader) reset(r io.ReaderAt, off, end int64, first int) {
-	c.r, c.off, c.end, c.pos, c.err = r, off, end, 0, nil
+func (c *chunkReader) reset(ctx context.Context, r io.ReaderAt, off, end int64, first int) {
+	c.ctx, c.r, c.off, c.end, c.pos, c.err = ctx, r, off, end, 0, nil
+	if cap(c.buf) > maxChunk {
+		c.buf = nil // a pooled reader keeps no large buffer
+	}
 	c.buf = c.buf[:0]
-	c.next = first
+	c.next = min(first, maxChunk)
 }
+
+// maxChunk is the largest read a chunkReader makes: between two reads it
+// checks its context, so inflating a huge object stops soon after a cancel.
+const maxChunk = 256 << 10
 
 func (c *chunkReader) fill() bool {
 	if c.err != nil {
+		return false
+	}
+	if err := c.ctx.Err(); err != nil {
+		c.err = err
 		return false
 	}
 	n := int64(c.next)
@@ -255,7 +321,7 @@ func (c *chunkReader) fill() bool {
 	m, err := c.r.ReadAt(c.buf, c.off)
 	c.buf, c.pos = c.buf[:m], 0
 	c.off += int64(m)
-	if c.next < 256<<10 {
+	if c.next < maxChunk {
 		c.next *= 2
 	}
 	if m == 0 {
@@ -289,10 +355,13 @@ func (c *chunkReader) ReadByte() (byte, error) {
 // inflate decompresses the zlib stream at off, which ends by end, into dst,
 // which must have exactly the inflated size. first is the size of the first
 // read: the whole extent when it is known, or a guess.
-func inflate(r io.ReaderAt, off, end int64, first int, dst []byte) error {
+func inflate(ctx context.Context, r io.ReaderAt, off, end int64, first int, dst []byte) error {
 	inf := inflaters.Get().(*inflater)
-	defer inflaters.Put(inf)
-	inf.src.reset(r, off, end, max(first, 64))
+	defer func() {
+		inf.src.ctx, inf.src.r = nil, nil
+		inflaters.Put(inf)
+	}()
+	inf.src.reset(ctx, r, off, end, max(first, 64))
 	var err error
 	if inf.zr == nil {
 		inf.zr, err = zlib.NewReader(&inf.src)
@@ -303,6 +372,9 @@ func inflate(r io.ReaderAt, off, end int64, first int, dst []byte) error {
 		return fmt.Errorf("corrupt zlib stream: %w", err)
 	}
 	if _, err := io.ReadFull(inf.zr, dst); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
 		return fmt.Errorf("corrupt zlib stream: %w", err)
 	}
 	// The stream must end here: one more byte is corruption.
@@ -313,65 +385,30 @@ func inflate(r io.ReaderAt, off, end int64, first int, dst []byte) error {
 	return nil
 }
 
-// deltaBufs holds buffers for deltas being applied.
-var deltaBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxObject bounds the size of a single object read into memory.
-const maxObject = 1 << 30
-
-// readAt reads the object at off, resolving deltas.
-func (p *pack) readAt(off int64) (Type, []byte, error) {
-	key := cacheKey{p, off}
-	if t, data, ok := p.db.cache.get(key); ok {
-		return t, data, nil
-	}
-	h, err := p.header(off)
-	if err != nil {
-		return 0, nil, err
-	}
-	if h.size > maxObject {
-		return 0, nil, fmt.Errorf("object at %d is too large (%d bytes)", off, h.size)
-	}
-	isDelta := h.t == ofsDelta || h.t == refDelta
-	var raw []byte
-	if isDelta {
-		// A delta is only needed until it is applied: borrow a buffer.
-		bp := deltaBufs.Get().(*[]byte)
-		defer deltaBufs.Put(bp)
-		if int64(cap(*bp)) < h.size {
-			*bp = make([]byte, h.size)
-		}
-		raw = (*bp)[:h.size]
+// inflatePrefix decompresses the first len(dst) bytes of the zlib stream at
+// off, which ends by end: enough to read a delta's sizes without inflating
+// the delta.
+func inflatePrefix(ctx context.Context, r io.ReaderAt, off, end int64, dst []byte) error {
+	inf := inflaters.Get().(*inflater)
+	defer func() {
+		inf.src.ctx, inf.src.r = nil, nil
+		inflaters.Put(inf)
+	}()
+	inf.src.reset(ctx, r, off, end, 64)
+	var err error
+	if inf.zr == nil {
+		inf.zr, err = zlib.NewReader(&inf.src)
 	} else {
-		raw = make([]byte, h.size)
+		err = inf.zr.(zlib.Resetter).Reset(&inf.src, nil)
 	}
-	// One 4 KiB read holds most objects whole (compressed, and deltas are
-	// small); larger ones are read in growing chunks.
-	if err := inflate(p.f, h.data, p.size, int(min(max(h.size/2, 4<<10), 64<<10)), raw); err != nil {
-		return 0, nil, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
+	if err == nil {
+		_, err = io.ReadFull(inf.zr, dst)
 	}
-	var t Type
-	var data []byte
-	switch h.t {
-	case ofsDelta, refDelta:
-		var bt Type
-		var base []byte
-		if h.t == ofsDelta {
-			bt, base, err = p.readAt(h.baseOff)
-		} else {
-			bt, base, err = p.db.Read(h.baseRef)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
 		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("delta base: %w", err)
-		}
-		data, err = applyDelta(base, raw, nil)
-		if err != nil {
-			return 0, nil, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
-		}
-		t = bt
-	default:
-		t, data = h.t, raw
+		return fmt.Errorf("corrupt zlib stream: %w", err)
 	}
-	p.db.cache.put(key, t, data)
-	return t, data, nil
+	return nil
 }
