@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
 
@@ -56,30 +54,10 @@ Examples:
 			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, Binary: c.Bool("binary"),
 				NoIgnore: c.Bool("no-ignore"), MaxArchiveDepth: archiveDepth(c)})
 			for _, w := range res.Stats.Warnings {
-				fmt.Fprintf(e.stderr, "gemscan: warning: %s\n", escapeControl(w))
+				fmt.Fprintf(e.stderr, "gemscan: warning: %s\n", report.Sanitize(w))
 			}
 			return finish(c, e, "dir", strings.Join(paths, " "), res)
 		},
 	}
 }
 
-// escapeControl shows the control characters in s (which may hold a path
-// from the scanned tree) escaped, as Go quotes them, so that they cannot
-// drive a terminal or forge a workflow command on a line of their own.
-func escapeControl(s string) string {
-	var b strings.Builder
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case unicode.IsControl(r):
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-	return b.String()
-}

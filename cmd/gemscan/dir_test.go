@@ -1,9 +1,13 @@
 package main
 
-import "testing"
+import (
+	"testing"
 
-// TestEscapeControl: what gemscan dir prints on stderr cannot drive a
-// terminal or forge a workflow command.
+	"github.com/gemscan-dev/gemscan/report"
+)
+
+// TestEscapeControl: what gemscan dir prints on stderr (through
+// report.Sanitize) cannot drive a terminal or forge a workflow command.
 func TestEscapeControl(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain/path é":              "plain/path é",
@@ -11,8 +15,8 @@ func TestEscapeControl(t *testing.T) {
 		"\x1b[2Jx\x00":              `\x1b[2Jx\x00`,
 		"bad\xffbyte":               `bad\xffbyte`,
 	} {
-		if got := escapeControl(in); got != want {
-			t.Errorf("escapeControl(%q) = %q, want %q", in, got, want)
+		if got := report.Sanitize(in); got != want {
+			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
@@ -294,31 +295,18 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// quoteControls shows control characters escaped, as strconv.Quote does,
-// so that no scanned path drives a terminal or a workflow command.
-func quoteControls(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\r' || r == 0x7f {
-			fmt.Fprintf(&b, `\x%02x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // escapeData escapes a workflow command's message.
 func escapeData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(quoteControls(s))
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(report.Sanitize(s))
 }
 
 // escapeProperty escapes a workflow command's property value.
 func escapeProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(quoteControls(s))
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(report.Sanitize(s))
 }
 
 // mdCell escapes text for a Markdown table cell.
 func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(quoteControls(s))
+	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(report.Sanitize(s))
 }
