@@ -295,7 +295,6 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-
 // escapeData escapes a workflow command's message.
 func escapeData(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(report.Sanitize(s))
