@@ -53,9 +53,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitClean
 	}
 	app := newApp(e)
-	err := app.RunContext(ctx, args)
+	args, err := flagsAnywhere(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
 	var code exitCode
+	var usage *usageError
 	switch {
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "%s\n%s\n", report.Sanitize(usage.msg), usage.hint)
+		return exitError
 	case err == nil && e.usageFailed:
 		return exitError
 	case err == nil:
@@ -102,10 +109,8 @@ func newApp(e *env) *cli.App {
 		Reader:               e.stdin,
 		EnableBashCompletion: false,
 		ExitErrHandler:       func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return fmt.Errorf("%w (see 'gemscan %s --help')", err, c.Command.Name)
-		},
-		Commands: []*cli.Command{
+		OnUsageError:         onUsageError,
+		Commands: withUsageErrors([]*cli.Command{
 			dirCommand(e),
 			gitCommand(e),
 			stagedCommand(e),
@@ -116,12 +121,31 @@ func newApp(e *env) *cli.App {
 			preReceiveCommand(e),
 			prePushCommand(e),
 			versionCommand(e),
-		},
+		}),
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "gemscan: no command %q (see 'gemscan --help')\n", name)
 			e.usageFailed = true
 		},
 	}
+}
+
+// onUsageError turns a mistake urfave/cli finds (a flag without its value,
+// a value it cannot parse) into one line and a hint on standard error,
+// instead of the whole help on standard output.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	cmd := "gemscan"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != "gemscan" {
+		cmd += " " + c.Command.Name
+	}
+	return &usageError{msg: fmt.Sprintf("%s: %s", cmd, err), hint: fmt.Sprintf("see '%s --help'", cmd)}
+}
+
+// withUsageErrors gives every command onUsageError.
+func withUsageErrors(cmds []*cli.Command) []*cli.Command {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+	}
+	return cmds
 }
 
 // scanFlags are the flags every scanning command shares.
@@ -280,19 +304,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q (examples: 10MiB, 512k, 0 for no limit)", s)
 	}
 	return n * mult, nil
-}
-
-// flagsFirst rejects a flag given after a positional argument: the flag
-// parser stops at the first argument, so "gemscan dir . --format json"
-// would otherwise scan a path named "--format".
-func flagsFirst(args []string) error {
-	for _, a := range args {
-		if a == "--" {
-			return nil
-		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			return fmt.Errorf("%s: flags must come before paths (gemscan dir [flags] PATH…)", a)
-		}
-	}
-	return nil
 }

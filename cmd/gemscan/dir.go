@@ -36,9 +36,6 @@ Examples:
 				return err
 			}
 			paths := c.Args().Slice()
-			if err := flagsFirst(paths); err != nil {
-				return err
-			}
 			if len(paths) == 0 {
 				paths = []string{"."}
 			}

@@ -50,9 +50,6 @@ Examples:
 			if c.NArg() > 1 {
 				return fmt.Errorf("one repository at a time (got %d)", c.NArg())
 			}
-			if err := flagsFirst(c.Args().Slice()); err != nil {
-				return err
-			}
 			max, err := parseSize(c.String("max-file-size"))
 			if err != nil {
 				return err

@@ -36,9 +36,6 @@ Examples:
 			if err := checkScanFlags(c); err != nil {
 				return err
 			}
-			if err := flagsFirst(c.Args().Slice()); err != nil {
-				return err
-			}
 			max, err := parseSize(c.String("max-file-size"))
 			if err != nil {
 				return err
