@@ -127,7 +127,10 @@ func writeText(w io.Writer, r *Report) error {
 	for _, n := range res.Stats.Notes {
 		ew.printf("%s %s\n", p.warn.Sprint("note:"), Sanitize(n))
 	}
-	ew.printf("\n%s\n", summary(r, p, len(files)))
+	if ew.n > 0 {
+		ew.printf("\n") // a blank line before the summary, never at the top
+	}
+	ew.printf("%s\n", summary(r, p, len(files)))
 	return ew.err
 }
 
@@ -147,7 +150,7 @@ func liveAdvice(f *scanner.Finding) []string {
 func summary(r *Report, p palette, files int) string {
 	st := r.Result.Stats
 	scanned := fmt.Sprintf("scanned %d %s, %s in %s", st.Files, plural(int(st.Files), "file", "files"), humanBytes(st.Bytes), humanDuration(st.Duration))
-	if st.Commits > 0 {
+	if r.Mode == "git" {
 		scanned = fmt.Sprintf("scanned %d %s, %d %s, %s in %s", st.Commits, plural(int(st.Commits), "commit", "commits"),
 			st.Files, plural(int(st.Files), "blob", "blobs"), humanBytes(st.Bytes), humanDuration(st.Duration))
 	}
@@ -164,7 +167,16 @@ func summary(r *Report, p palette, files int) string {
 	}
 	n := len(r.Result.Findings)
 	var head string
+	nothing := st.Files == 0 && st.Commits == 0 && st.Bytes == 0
 	switch {
+	case n == 0 && len(r.Result.Errors) > 0 && nothing:
+		// The scan could not run at all: lead with why, not with "no
+		// credentials found".
+		head = p.bad.Sprintf("Scan failed: %s", Sanitize(r.Result.Errors[0].Error()))
+		if more := len(r.Result.Errors) - 1; more > 0 {
+			head += p.bad.Sprintf(" (and %d more %s)", more, plural(more, "error", "errors"))
+		}
+		return head
 	case n == 0 && len(r.Result.Errors) > 0:
 		head = p.warn.Sprintf("No Gemini credentials found, but the scan is incomplete (%d %s)", len(r.Result.Errors), plural(len(r.Result.Errors), "error", "errors"))
 	case n == 0:
@@ -259,11 +271,14 @@ func humanBytes(n int64) string {
 // and check once.
 type errWriter struct {
 	w   io.Writer
+	n   int // bytes written
 	err error
 }
 
 func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
+		var n int
+		n, e.err = fmt.Fprintf(e.w, format, args...)
+		e.n += n
 	}
 }

@@ -239,6 +239,10 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 				// Listed but unchanged: an all-files run judges it whole.
 				todo = append(todo, change{path: f, new: e.Hash})
 				allLines = true
+			} else if !ok {
+				// Neither staged nor tracked: judging nothing would pass
+				// it as clean.
+				res.Errors = append(res.Errors, fmt.Errorf("%s: not in the index (not staged, not tracked by git)", f))
 			}
 		}
 	}

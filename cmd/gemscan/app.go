@@ -216,15 +216,16 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color,
 		Root: rootOf(mode, target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
 		Warn: func(msg string) { fmt.Fprintf(e.stderr, "gemscan: note: %s\n", report.Sanitize(msg)) }}
+	// Errors first: a scan that could not run leads with why.
+	for _, err := range res.Errors {
+		fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
+	}
 	werr := report.Write(out.w, c.String("format"), r)
 	if cerr := out.close(); werr == nil {
 		werr = cerr
 	}
 	if path := c.String("sarif"); path != "" && werr == nil {
 		werr = writeFile(path, func(w io.Writer) error { return report.Write(w, "sarif", r) })
-	}
-	for _, err := range res.Errors {
-		fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
 	}
 	if werr != nil {
 		fmt.Fprintf(e.stderr, "gemscan: write report: %s\n", report.Sanitize(werr.Error()))
