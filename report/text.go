@@ -83,8 +83,11 @@ func writeText(w io.Writer, r *Report) error {
 		ew.printf("      %s\n", strings.Join(facts, " · "))
 		if f.Commit != "" {
 			head := "removed from HEAD"
-			if f.InHead {
+			switch {
+			case f.InHead:
 				head = "still in HEAD"
+			case len(f.Refs) > 0 && f.Refs[0] != "HEAD":
+				head = "only " + refList(f.Refs, f.MoreRefs)
 			}
 			ew.printf("      %s\n", p.dim.Sprintf("introduced in %.12s by %s on %s · %s",
 				f.Commit, Sanitize(f.Author), f.Date.Format("2006-01-02"), head))
@@ -132,6 +135,29 @@ func writeText(w io.Writer, r *Report) error {
 	}
 	ew.printf("%s\n", summary(r, p, len(files)))
 	return ew.err
+}
+
+// refList says where a finding lives, for "only …": "on branch feature",
+// "in tag v1.2", "in refs/pull/4264/head", joined, with how many more.
+func refList(refs []string, more int) string {
+	parts := make([]string, 0, len(refs)+1)
+	for _, r := range refs {
+		r = Sanitize(r)
+		switch {
+		case strings.HasPrefix(r, "refs/heads/"):
+			parts = append(parts, "on branch "+strings.TrimPrefix(r, "refs/heads/"))
+		case strings.HasPrefix(r, "refs/tags/"):
+			parts = append(parts, "in tag "+strings.TrimPrefix(r, "refs/tags/"))
+		case strings.HasPrefix(r, "refs/remotes/"):
+			parts = append(parts, "on remote-tracking branch "+strings.TrimPrefix(r, "refs/remotes/"))
+		default:
+			parts = append(parts, "in "+r)
+		}
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("%d more %s", more, plural(more, "ref", "refs")))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // liveAdvice is what to do about a credential that works.
