@@ -121,7 +121,15 @@ func writeText(w io.Writer, r *Report) error {
 		ew.printf("  • A deliberate test fixture: add %q on its line, or list its path in %s.\n",
 			scanner.AllowMarker, scanner.IgnoreFile)
 	}
-	if r.Mode == "staged" && len(res.Findings) > 0 {
+	wholeFiles := slices.Contains(res.Stats.Notes, scanner.NoteWholeFiles)
+	if r.Mode == "staged" && len(res.Findings) > 0 && wholeFiles {
+		// pre-commit run --all-files: whole tracked files, nothing staged
+		// to unstage, and the credentials are already committed.
+		ew.printf("\n%s\n", p.bad.Sprint("Check failed: tracked files hold a Gemini credential. They are judged whole, not as a commit:"))
+		ew.printf("  1. Move the value to an environment variable or a secret store, read it at run time, and commit that change.\n")
+		ew.printf("  2. It is already in a commit: revoke the key. 'gemscan git' shows every commit and branch that holds it.\n")
+		ew.printf("  3. A deliberate test fixture (not a real key)? Add %q on its line.\n", scanner.AllowMarker)
+	} else if r.Mode == "staged" && len(res.Findings) > 0 {
 		ew.printf("\n%s\n", p.bad.Sprint("Commit blocked: it would add a Gemini credential. Three ways forward:"))
 		ew.printf("  1. Move the value to an environment variable or a secret store, read it at run time, and stage that change.\n")
 		ew.printf("  2. Unstage it: git restore --staged <file> (then edit the file and git add it again).\n")
