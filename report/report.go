@@ -26,6 +26,11 @@ type Report struct {
 	// Root is the directory result paths are relative to (for SARIF's
 	// originalUriBaseIds); empty when they are relative to nothing on disk.
 	Root string
+	// PathPrefix, when set, goes before each finding's Path in SARIF URIs:
+	// the scanned directory relative to Root ("sub/" for gemscan dir sub/
+	// inside a repository whose work tree is Root), so URIs are relative to
+	// the repository's root, as code scanning reads them.
+	PathPrefix string
 	// Version is gemscan's version, for tool metadata.
 	Version string
 	// SummaryPath, when set, is a file (GitHub's $GITHUB_STEP_SUMMARY) the

@@ -263,7 +263,7 @@ func sarifResultOf(r *Report, f *scanner.Finding, ruleIndex int) sarifResult {
 	// Paths relative to the scanned root when there is one on disk.
 	p := f.File
 	if r.Root != "" && f.Path != "" {
-		p = f.Path
+		p = r.PathPrefix + f.Path
 	}
 	loc.PhysicalLocation.ArtifactLocation = artifactOf(p)
 	loc.PhysicalLocation.Region = sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -148,6 +149,15 @@ func withUsageErrors(cmds []*cli.Command) []*cli.Command {
 	return cmds
 }
 
+// hintTerminalStdin says, on standard error, that gemscan is waiting for
+// standard input when that is a terminal: a bare "gemscan stdin" otherwise
+// looks hung.
+func hintTerminalStdin(e *env) {
+	if f, ok := e.stdin.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		fmt.Fprintln(e.stderr, "gemscan: reading standard input; end with Ctrl-D")
+	}
+}
+
 // scanFlags are the flags every scanning command shares.
 func scanFlags(e *env) []cli.Flag {
 	return append([]cli.Flag{
@@ -171,13 +181,13 @@ type output struct {
 
 func openOutput(c *cli.Context, e *env) (*output, error) {
 	if name := c.String("output"); name != "" && name != "-" {
-		f, err := os.Create(name)
+		f, err := createReport(name, c.Bool("no-redact"))
 		if err != nil {
 			return nil, fmt.Errorf("create report: %w", err)
 		}
 		return &output{w: f, close: f.Close}, nil
 	}
-	color := !c.Bool("no-color") && e.get("NO_COLOR") == ""
+	color := !c.Bool("no-color") && e.get("NO_COLOR") == "" && e.get("TERM") != "dumb"
 	if f, ok := e.stdout.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
 		color = false
 	}
@@ -214,18 +224,19 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 		return err
 	}
 	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color,
-		Root: rootOf(mode, target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
+		Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
 		Warn: func(msg string) { fmt.Fprintf(e.stderr, "gemscan: note: %s\n", report.Sanitize(msg)) }}
 	// Errors first: a scan that could not run leads with why.
 	for _, err := range res.Errors {
 		fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
 	}
+	r.Root, r.PathPrefix = reportRoot(mode, target)
 	werr := report.Write(out.w, c.String("format"), r)
 	if cerr := out.close(); werr == nil {
 		werr = cerr
 	}
 	if path := c.String("sarif"); path != "" && werr == nil {
-		werr = writeFile(path, func(w io.Writer) error { return report.Write(w, "sarif", r) })
+		werr = writeReportFile(path, r.NoRedact, func(w io.Writer) error { return report.Write(w, "sarif", r) })
 	}
 	if werr != nil {
 		fmt.Fprintf(e.stderr, "gemscan: write report: %s\n", report.Sanitize(werr.Error()))
@@ -248,9 +259,38 @@ func checkScanFlags(c *cli.Context) error {
 	return checkFailOn(c, c.Bool("verify"))
 }
 
+// createReport creates (or truncates) a report file. A report holding
+// credentials in full (--no-redact) is readable by its owner only, even if
+// the file was there before with a wider mode.
+func createReport(name string, secret bool) (*os.File, error) {
+	mode := os.FileMode(0o666)
+	if secret {
+		mode = 0o600
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return nil, err
+	}
+	if secret {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o077 != 0 {
+			if err := f.Chmod(0o600); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("make %s private: %w", name, err)
+			}
+		}
+	}
+	return f, nil
+}
+
 // writeFile writes a file through write, reporting the first error.
 func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
+	return writeReportFile(path, false, write)
+}
+
+// writeReportFile writes a report file through write (owner-only when it
+// holds credentials in full), reporting the first error.
+func writeReportFile(path string, secret bool, write func(io.Writer) error) error {
+	f, err := createReport(path, secret)
 	if err != nil {
 		return err
 	}
@@ -261,20 +301,48 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return werr
 }
 
-// rootOf returns the directory report paths are relative to: the scanned
-// directory, or the repository's work tree.
+// rootOf returns the directory report paths are relative to (reportRoot
+// without the prefix: for git modes).
 func rootOf(mode, target string) string {
+	root, _ := reportRoot(mode, target)
+	return root
+}
+
+// reportRoot returns the directory report paths are relative to, and what to
+// put before them to make them relative to it: the work tree of the
+// repository holding a scanned directory (code scanning reads URIs from
+// the repository's root: "gemscan dir sub/" reports sub/key.env), else the
+// scanned directory itself; or the repository's work tree in git modes.
+func reportRoot(mode, target string) (root, prefix string) {
 	switch mode {
 	case "dir":
-		if st, err := os.Stat(target); err == nil && st.IsDir() {
-			return target
+		st, err := os.Stat(target)
+		if err != nil || !st.IsDir() {
+			return "", ""
 		}
+		if d, err := gitdir.Find(target); err == nil && d.WorkTree != "" {
+			top, err1 := filepath.EvalSymlinks(d.WorkTree)
+			dir, err2 := filepath.EvalSymlinks(target)
+			if err1 == nil && err2 == nil {
+				if top, err1 = filepath.Abs(top); err1 == nil {
+					dir, err2 = filepath.Abs(dir)
+				}
+			}
+			if rel, err := filepath.Rel(top, dir); err1 == nil && err2 == nil && err == nil &&
+				rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				if rel == "." {
+					return d.WorkTree, ""
+				}
+				return d.WorkTree, filepath.ToSlash(rel) + "/"
+			}
+		}
+		return target, ""
 	case "git", "staged":
 		if d, err := gitdir.Find(strings.Fields(target + " .")[0]); err == nil && d.WorkTree != "" {
-			return d.WorkTree
+			return d.WorkTree, ""
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func checkFormat(f string) error {

@@ -25,6 +25,7 @@ Examples:
 			if err := checkScanFlags(c); err != nil {
 				return err
 			}
+			hintTerminalStdin(e)
 			start := time.Now()
 			name := c.String("name")
 			fs, allowed, n, err := scanner.ScanReader(rules.NewDetector(), e.stdin, name, name)
