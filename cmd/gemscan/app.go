@@ -92,6 +92,8 @@ Examples:
    gemscan dir --format json src/     machine-readable report
    cat app.log | gemscan stdin        scan a stream
 
+Flags may come before or after paths; "--" ends them.
+
 Exit status: 0 nothing found, 1 credentials found, 2 the scan could not run
 (bad flag, missing path, unreadable file): an error never looks clean.
 
@@ -165,8 +167,8 @@ func scanFlags(e *env) []cli.Flag {
 			Usage: "report format: " + strings.Join(report.Formats(), ", ")},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` instead of standard output"},
 		&cli.StringFlag{Name: "sarif", Usage: "also write a SARIF 2.1.0 report to `FILE` (for code scanning uploads)"},
-		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default)"},
-		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, or output that is not a terminal)"},
+		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default; report files are then written mode 0600)"},
+		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, TERM=dumb, or output that is not a terminal)"},
 		&cli.StringFlag{Name: "baseline", Usage: "hide findings whose fingerprint is listed in `FILE`, an earlier JSON report"},
 		&cli.BoolFlag{Name: "verify", Usage: "check each credential with its provider (one harmless call each; see 'gemscan verify --help')"},
 	}, verifyFlags(e)...)

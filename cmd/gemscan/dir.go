@@ -16,7 +16,8 @@ func dirCommand(e *env) *cli.Command {
 		Description: `Scans each PATH (default: the current directory). Directories are walked
 in parallel without following symbolic links or entering .git; .gitignore
 files, .git/info/exclude and .gemscanignore are honoured. Binary files and
-files over --max-file-size are skipped and counted.
+files over --max-file-size are skipped and counted. Inside a repository,
+SARIF names files from the repository's root, as code scanning expects.
 
 Examples:
    gemscan dir                          scan the current directory
