@@ -27,19 +27,15 @@ func flagsAnywhere(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
 		return args, nil
 	}
-	out := []string{args[0]}
-	i := 1
-	// Flags of the app itself (only --help and -h) before the command.
-	for ; i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-"; i++ {
-		name := flagName(args[i])
-		if name == "help" || name == "h" || args[i] == "--" {
+	// The app itself takes only --help and -h before the command (run
+	// handles --version and -v).
+	if a := args[1]; strings.HasPrefix(a, "-") && a != "-" {
+		if n := flagName(a); n == "help" || n == "h" || a == "--" {
 			return args, nil // urfave/cli shows the help
 		}
-		return nil, unknownFlag("gemscan", args[i], nil)
+		return nil, unknownFlag("gemscan", a, nil)
 	}
-	if i == len(args) {
-		return args, nil
-	}
+	const i = 1
 	name := args[i]
 	cmd := app.Command(name)
 	if cmd == nil {
@@ -56,7 +52,7 @@ func flagsAnywhere(app *cli.App, args []string) ([]string, error) {
 		}
 		return nil, &usageError{msg: msg, hint: "see 'gemscan --help' for the commands"}
 	}
-	out = append(out, name)
+	out := []string{args[0], name}
 	takesValue := map[string]bool{}
 	known := map[string]bool{"help": true, "h": true}
 	for _, f := range cmd.Flags {
