@@ -155,7 +155,7 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 	case n == 0 && len(res.Errors) == 0:
 		ew.printf("✅ No Gemini credentials found")
 	case n == 0:
-		ew.printf("⚠️ No Gemini credentials found, but the scan is incomplete")
+		ew.printf("❌ **Scan incomplete**: nothing found in what could be read, but what could not be read may hold credentials")
 	default:
 		ew.printf("❌ **%d Gemini %s found**", n, plural(n, "credential", "credentials"))
 	}

@@ -69,15 +69,22 @@ type Skipped struct {
 
 // JSONFinding is one finding in the JSON report.
 type JSONFinding struct {
-	Rule         string                `json:"rule"`
-	File         string                `json:"file"`
-	Line         int                   `json:"line"`
-	Column       int                   `json:"column"`
-	SecretLine   int                   `json:"secret_line,omitempty"`
-	Commit       string                `json:"commit"`
-	Author       string                `json:"author"`
-	Date         string                `json:"date"`
-	InHead       bool                  `json:"in_head"`
+	Rule       string `json:"rule"`
+	File       string `json:"file"`
+	Line       int    `json:"line"`
+	Column     int    `json:"column"`
+	SecretLine int    `json:"secret_line,omitempty"`
+	Commit     string `json:"commit"`
+	Author     string `json:"author"`
+	Date       string `json:"date"`
+	// InHead (git mode: findings with a commit) says whether HEAD's tree
+	// still has the credential at File; it means nothing elsewhere and is
+	// left out.
+	InHead *bool `json:"in_head,omitempty"`
+	// Refs (git mode, whole history) names the refs whose history holds
+	// the introducing commit; MoreRefs counts those left out.
+	Refs         []string              `json:"refs,omitempty"`
+	MoreRefs     int                   `json:"more_refs,omitempty"`
 	Redacted     string                `json:"redacted"`
 	ValueSHA256  string                `json:"value_sha256"`
 	SecretSHA256 string                `json:"secret_sha256,omitempty"`
@@ -125,10 +132,14 @@ func jsonScan(r *Report) JSONScan {
 func jsonFinding(f *scanner.Finding, full bool) JSONFinding {
 	jf := JSONFinding{
 		Rule: f.Rule, File: f.File, Line: f.Line, Column: f.Column, SecretLine: f.SecretLine,
-		Commit: f.Commit, Author: f.Author, InHead: f.InHead,
+		Commit: f.Commit, Author: f.Author, Refs: f.Refs, MoreRefs: f.MoreRefs,
 		Redacted: f.Redacted(), ValueSHA256: f.ValueSHA256(), SecretSHA256: f.SecretSHA256(),
 		Fingerprint: f.Fingerprint(), Encoding: f.Encoding, Confidence: string(f.Confidence),
 		Verification: f.Verification,
+	}
+	if f.Commit != "" {
+		inHead := f.InHead
+		jf.InHead = &inHead
 	}
 	if !f.Date.IsZero() {
 		jf.Date = f.Date.Format(time.RFC3339)

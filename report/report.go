@@ -26,6 +26,11 @@ type Report struct {
 	// Root is the directory result paths are relative to (for SARIF's
 	// originalUriBaseIds); empty when they are relative to nothing on disk.
 	Root string
+	// PathPrefix, when set, goes before each finding's Path in SARIF URIs:
+	// the scanned directory relative to Root ("sub/" for gemscan dir sub/
+	// inside a repository whose work tree is Root), so URIs are relative to
+	// the repository's root, as code scanning reads them.
+	PathPrefix string
 	// Version is gemscan's version, for tool metadata.
 	Version string
 	// SummaryPath, when set, is a file (GitHub's $GITHUB_STEP_SUMMARY) the
@@ -49,6 +54,9 @@ type Report struct {
 	// a gemscan:allow comment suppressed: gemscan git --github writes its
 	// own, for the comments the change under review adds.
 	NoAllowNotices bool
+	// sarifLimit, when set, lowers MaxSARIFResults (tests validate a capped
+	// log of a size the validator reads in seconds).
+	sarifLimit int
 }
 
 // Formats lists the output formats, the default first.

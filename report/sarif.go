@@ -180,7 +180,11 @@ func sarifRunOf(r *Report) (run sarifRun, keep []int, ruleIndex map[string]int) 
 		})
 	}
 	res := r.Result
-	keep = sarifKept(res.Findings, MaxSARIFResults)
+	limit := MaxSARIFResults
+	if r.sarifLimit > 0 {
+		limit = r.sarifLimit
+	}
+	keep = sarifKept(res.Findings, limit)
 	inv := sarifInvocation{ExecutionSuccessful: len(res.Errors) == 0}
 	for _, err := range res.Errors {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
@@ -188,7 +192,7 @@ func sarifRunOf(r *Report) (run sarifRun, keep []int, ruleIndex map[string]int) 
 	}
 	if keep != nil {
 		note := fmt.Sprintf("%d findings, more than code scanning accepts in one run (%d): this SARIF log holds %d of them, live ones first; the JSON report (--format json) lists all",
-			len(res.Findings), MaxSARIFResults, MaxSARIFResults)
+			len(res.Findings), limit, limit)
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
 			sarifNotification{Level: "warning", Message: sarifText{Text: note}})
 		if r.Warn != nil {
@@ -262,7 +266,7 @@ func sarifResultOf(r *Report, f *scanner.Finding, ruleIndex int) sarifResult {
 	// Paths relative to the scanned root when there is one on disk.
 	p := f.File
 	if r.Root != "" && f.Path != "" {
-		p = f.Path
+		p = r.PathPrefix + f.Path
 	}
 	if archive, ok := inArchive(p, f.Member); ok {
 		// Code scanning shows files of the repository: point at the

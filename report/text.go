@@ -83,8 +83,11 @@ func writeText(w io.Writer, r *Report) error {
 		ew.printf("      %s\n", strings.Join(facts, " · "))
 		if f.Commit != "" {
 			head := "removed from HEAD"
-			if f.InHead {
+			switch {
+			case f.InHead:
 				head = "still in HEAD"
+			case len(f.Refs) > 0 && f.Refs[0] != "HEAD":
+				head = "only " + refList(f.Refs, f.MoreRefs)
 			}
 			ew.printf("      %s\n", p.dim.Sprintf("introduced in %.12s by %s on %s · %s",
 				f.Commit, Sanitize(f.Author), f.Date.Format("2006-01-02"), head))
@@ -118,7 +121,15 @@ func writeText(w io.Writer, r *Report) error {
 		ew.printf("  • A deliberate test fixture: add %q on its line, or list its path in %s.\n",
 			scanner.AllowMarker, scanner.IgnoreFile)
 	}
-	if r.Mode == "staged" && len(res.Findings) > 0 {
+	wholeFiles := slices.Contains(res.Stats.Notes, scanner.NoteWholeFiles)
+	if r.Mode == "staged" && len(res.Findings) > 0 && wholeFiles {
+		// pre-commit run --all-files: whole tracked files, nothing staged
+		// to unstage, and the credentials are already committed.
+		ew.printf("\n%s\n", p.bad.Sprint("Check failed: tracked files hold a Gemini credential. They are judged whole, not as a commit:"))
+		ew.printf("  1. Move the value to an environment variable or a secret store, read it at run time, and commit that change.\n")
+		ew.printf("  2. It is already in a commit: revoke the key. 'gemscan git' shows every commit and branch that holds it.\n")
+		ew.printf("  3. A deliberate test fixture (not a real key)? Add %q on its line.\n", scanner.AllowMarker)
+	} else if r.Mode == "staged" && len(res.Findings) > 0 {
 		ew.printf("\n%s\n", p.bad.Sprint("Commit blocked: it would add a Gemini credential. Three ways forward:"))
 		ew.printf("  1. Move the value to an environment variable or a secret store, read it at run time, and stage that change.\n")
 		ew.printf("  2. Unstage it: git restore --staged <file> (then edit the file and git add it again).\n")
@@ -127,8 +138,34 @@ func writeText(w io.Writer, r *Report) error {
 	for _, n := range res.Stats.Notes {
 		ew.printf("%s %s\n", p.warn.Sprint("note:"), Sanitize(n))
 	}
-	ew.printf("\n%s\n", summary(r, p, len(files)))
+	if ew.n > 0 {
+		ew.printf("\n") // a blank line before the summary, never at the top
+	}
+	ew.printf("%s\n", summary(r, p, len(files)))
 	return ew.err
+}
+
+// refList says where a finding lives, for "only …": "on branch feature",
+// "in tag v1.2", "in refs/pull/4264/head", joined, with how many more.
+func refList(refs []string, more int) string {
+	parts := make([]string, 0, len(refs)+1)
+	for _, r := range refs {
+		r = Sanitize(r)
+		switch {
+		case strings.HasPrefix(r, "refs/heads/"):
+			parts = append(parts, "on branch "+strings.TrimPrefix(r, "refs/heads/"))
+		case strings.HasPrefix(r, "refs/tags/"):
+			parts = append(parts, "in tag "+strings.TrimPrefix(r, "refs/tags/"))
+		case strings.HasPrefix(r, "refs/remotes/"):
+			parts = append(parts, "on remote-tracking branch "+strings.TrimPrefix(r, "refs/remotes/"))
+		default:
+			parts = append(parts, "in "+r)
+		}
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("%d more %s", more, plural(more, "ref", "refs")))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // liveAdvice is what to do about a credential that works.
@@ -147,7 +184,7 @@ func liveAdvice(f *scanner.Finding) []string {
 func summary(r *Report, p palette, files int) string {
 	st := r.Result.Stats
 	scanned := fmt.Sprintf("scanned %d %s, %s in %s", st.Files, plural(int(st.Files), "file", "files"), humanBytes(st.Bytes), humanDuration(st.Duration))
-	if st.Commits > 0 {
+	if r.Mode == "git" {
 		scanned = fmt.Sprintf("scanned %d %s, %d %s, %s in %s", st.Commits, plural(int(st.Commits), "commit", "commits"),
 			st.Files, plural(int(st.Files), "blob", "blobs"), humanBytes(st.Bytes), humanDuration(st.Duration))
 	}
@@ -171,9 +208,19 @@ func summary(r *Report, p palette, files int) string {
 	}
 	n := len(r.Result.Findings)
 	var head string
+	nothing := st.Files == 0 && st.Commits == 0 && st.Bytes == 0
 	switch {
+	case n == 0 && len(r.Result.Errors) > 0 && nothing:
+		// The scan could not run at all: lead with why, not with "no
+		// credentials found".
+		head = p.bad.Sprintf("Scan failed, incomplete: %s", Sanitize(r.Result.Errors[0].Error()))
+		if more := len(r.Result.Errors) - 1; more > 0 {
+			head += p.bad.Sprintf(" (and %d more %s)", more, plural(more, "error", "errors"))
+		}
+		return head
 	case n == 0 && len(r.Result.Errors) > 0:
-		head = p.warn.Sprintf("No Gemini credentials found, but the scan is incomplete (%d %s)", len(r.Result.Errors), plural(len(r.Result.Errors), "error", "errors"))
+		// Not "no credentials found": what was not read may hold one.
+		head = p.bad.Sprintf("Scan incomplete (%d %s): nothing found in what could be read", len(r.Result.Errors), plural(len(r.Result.Errors), "error", "errors"))
 	case n == 0:
 		head = p.good.Sprint("No Gemini credentials found")
 	default:
@@ -266,11 +313,14 @@ func humanBytes(n int64) string {
 // and check once.
 type errWriter struct {
 	w   io.Writer
+	n   int // bytes written
 	err error
 }
 
 func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
+		var n int
+		n, e.err = fmt.Fprintf(e.w, format, args...)
+		e.n += n
 	}
 }

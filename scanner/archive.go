@@ -213,7 +213,14 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 	defer rd.stop()
 	cr := &countingReader{r: cancelableReader{rd}}
 	br := bufio.NewReaderSize(cr, 4096)
-	head, perr := br.Peek(archive.SniffLen) // a read error comes again below
+	head, perr := br.Peek(archive.SniffLen)
+	var rest io.Reader = br
+	if perr != nil {
+		// Peek hands the error over once (bufio forgets it): the stream is
+		// what was peeked, then that error. Reading on would wait on a
+		// terminal after its end-of-file.
+		rest = io.MultiReader(bytes.NewReader(append([]byte(nil), head...)), eofReader{err: perr})
+	}
 	if perr != nil && ctx.Err() != nil {
 		// Interrupted while the stream's first bytes were awaited: what
 		// was read is still scanned and reported.
@@ -224,10 +231,10 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 		}
 	} else if opts.isArchive(head) {
 		var a archiveScan
-		a.walk(archive.WalkReader(ctx, name, br, opts.archiveLimits(), a.member(ctx, det, name, name, opts.MaxFileSize)))
+		a.walk(archive.WalkReader(ctx, name, rest, opts.archiveLimits(), a.member(ctx, det, name, name, opts.MaxFileSize)))
 		if a.err == nil {
 			// Read what follows the archive: a pipe is read to its end.
-			if _, err := io.Copy(io.Discard, br); err != nil {
+			if _, err := io.Copy(io.Discard, rest); err != nil {
 				a.err = fmt.Errorf("read %s: %w", name, err)
 			}
 		}
@@ -240,7 +247,7 @@ func ScanStream(ctx context.Context, r io.Reader, name string, opts Options) *Re
 			res.Errors = append(res.Errors, a.err)
 		}
 	} else {
-		res = ScanReader(ctx, det, br, name, name)
+		res = ScanReader(ctx, det, rest, name, name)
 	}
 	if err := ctx.Err(); err != nil && len(res.Errors) == 0 {
 		res.Errors = append(res.Errors, fmt.Errorf("scan interrupted: %w", err))

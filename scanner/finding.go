@@ -45,6 +45,13 @@ type Finding struct {
 	// history that removed the credential from Path, when the scanned
 	// history shows it; "" otherwise (e.g. it was never on HEAD's line).
 	RemovedBy string
+	// Refs (git mode, whole-history scans) names the refs whose history
+	// holds the introducing commit, full names ("refs/heads/feature",
+	// "refs/tags/v1.2") and "HEAD" when HEAD reaches it: HEAD first, then
+	// branches, tags, remote-tracking and other refs, at most MaxRefs;
+	// MoreRefs counts those left out.
+	Refs     []string
+	MoreRefs int
 	// Value is the credential (for a lone secret, the secret).
 	Value string
 	// Secrets are candidate secrets for an exchange key, best first.

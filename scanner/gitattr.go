@@ -3,6 +3,7 @@ package scanner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -102,6 +103,7 @@ func (h *history) attribute() {
 			h.introsAt[in.path] = append(list, i)
 		}
 	}
+	refs := h.refsReaching(first, head)
 	for k, i := range first {
 		in := h.intros[i]
 		p := h.pathList[in.path]
@@ -120,6 +122,12 @@ func (h *history) attribute() {
 		f.File, f.Path = p+f.File, p+f.Path // an archive member's hit holds "!member"
 		f.Commit = n.hash.String()
 		f.Author, f.Date = n.info.Author, n.info.When()
+		if names, ok := refs[h.order[in.order]]; ok {
+			f.Refs = names
+			if len(f.Refs) > MaxRefs {
+				f.Refs, f.MoreRefs = f.Refs[:MaxRefs:MaxRefs], len(f.Refs)-MaxRefs
+			}
+		}
 		if head.ok {
 			if at, ok := h.inTree(head.tree, p, k.rule, k.value); ok {
 				f.InHead = true
@@ -131,6 +139,97 @@ func (h *history) attribute() {
 		}
 		h.res.keep(f, ignore != nil && ignore.matches(p), k.allowed)
 	}
+}
+
+// MaxRefs is the most refs a finding names (Finding.Refs).
+const MaxRefs = 10
+
+// maxRefCommits bounds the introducing commits refsReaching names refs
+// for: its work is the commits of the graph times this over 64.
+const maxRefCommits = 64 * 64
+
+// refsReaching names, for each introducing commit of first (by node), the
+// refs whose history holds it: "where does this key live" when HEAD does
+// not have it. Only a whole-history scan knows every ref's history; range
+// and --branch scans get none. One pass over the commits in parents-first
+// order per 64 introducing commits carries a bit for each to every
+// descendant; a tip's bits are the introducing commits its ref reaches.
+func (h *history) refsReaching(first map[credKey]int, head headState) map[int32][]string {
+	if h.opts.Range != "" || len(h.opts.Include) > 0 || len(h.opts.Branches) > 0 {
+		return nil
+	}
+	tips, _ := h.r.tips(nil) // errors were reported when the graph was loaded
+	byNode := map[int32][]string{}
+	for _, t := range tips {
+		if j, ok := h.byH[t.commit]; ok {
+			byNode[j] = append(byNode[j], t.name)
+		}
+	}
+	if head.ok && head.node >= 0 {
+		byNode[head.node] = append(byNode[head.node], "HEAD")
+	}
+	var intro []int32
+	seen := map[int32]bool{}
+	for _, i := range first {
+		n := h.order[h.intros[i].order]
+		if !seen[n] {
+			seen[n] = true
+			intro = append(intro, n)
+		}
+	}
+	sort.Slice(intro, func(a, b int) bool { return intro[a] < intro[b] })
+	if len(intro) > maxRefCommits {
+		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
+			"findings come from %d commits: the refs holding them are named for the first %d only", len(intro), maxRefCommits))
+		intro = intro[:maxRefCommits]
+	}
+	out := map[int32][]string{}
+	bits := make([]uint64, len(h.nodes))
+	for lo := 0; lo < len(intro); lo += 64 {
+		batch := intro[lo:min(lo+64, len(intro))]
+		clear(bits)
+		for b, n := range batch {
+			bits[n] |= 1 << b
+		}
+		for _, x := range h.order {
+			for _, p := range h.nodes[x].parents {
+				bits[x] |= bits[p]
+			}
+		}
+		for tipNode, names := range byNode {
+			for b, n := range batch {
+				if bits[tipNode]&(1<<b) != 0 {
+					out[n] = append(out[n], names...)
+				}
+			}
+		}
+	}
+	for n, names := range out {
+		sort.Slice(names, func(a, b int) bool {
+			ra, rb := refRank(names[a]), refRank(names[b])
+			if ra != rb {
+				return ra < rb
+			}
+			return names[a] < names[b]
+		})
+		out[n] = slices.Compact(names)
+	}
+	return out
+}
+
+// refRank orders ref names: HEAD, branches, tags, remote-tracking, others.
+func refRank(name string) int {
+	switch {
+	case name == "HEAD":
+		return 0
+	case strings.HasPrefix(name, "refs/heads/"):
+		return 1
+	case strings.HasPrefix(name, "refs/tags/"):
+		return 2
+	case strings.HasPrefix(name, "refs/remotes/"):
+		return 3
+	}
+	return 4
 }
 
 // removedBy returns the last commit of HEAD's history, after order from,

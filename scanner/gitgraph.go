@@ -29,14 +29,21 @@ func (h *history) graph(ctx context.Context) error {
 	var starts []plumbing.Hash
 	var selected map[plumbing.Hash]bool // nil: everything reachable from starts
 	include, excludeRevs := h.opts.Include, h.opts.Exclude
+	symmetric := false // include[0]...include[1]
 	if h.opts.Range != "" {
-		from, to, ok := strings.Cut(h.opts.Range, "..")
-		if !ok || to == "" {
-			return fmt.Errorf("--range %q: want A..B", h.opts.Range)
+		rg, err := parseRange(h.opts.Range)
+		if err != nil {
+			return err
 		}
-		include = append(include, to)
-		if from != "" {
-			excludeRevs = append(excludeRevs, from)
+		if rg.symmetric {
+			if len(include) > 0 || len(excludeRevs) > 0 {
+				return fmt.Errorf("--range %q: a symmetric range (A...B) cannot be combined with other revisions", h.opts.Range)
+			}
+			symmetric = true
+			include = []string{rg.from, rg.to}
+		} else {
+			include = append(include, rg.to)
+			excludeRevs = append(excludeRevs, rg.from)
 		}
 	}
 	if len(include) > 0 {
@@ -62,7 +69,25 @@ func (h *history) graph(ctx context.Context) error {
 			}
 			excl = append(excl, tips...)
 		}
-		if len(excl) > 0 {
+		switch {
+		case symmetric:
+			// A...B: what either reaches and the other does not, i.e.
+			// both sides without their merge bases, as git log reads it.
+			// Each side is an ordinary walk that stops near the bases.
+			a, b := starts[0], starts[1]
+			sel, err := selectCommits(ctx, []plumbing.Hash{a}, append([]plumbing.Hash{b}, excl...), h.shallow, h.readCommit)
+			if err != nil {
+				return err
+			}
+			other, err := selectCommits(ctx, []plumbing.Hash{b}, append([]plumbing.Hash{a}, excl...), h.shallow, h.readCommit)
+			if err != nil {
+				return err
+			}
+			for c := range other {
+				sel[c] = true
+			}
+			selected = sel
+		case len(excl) > 0:
 			sel, err := selectCommits(ctx, starts, excl, h.shallow, h.readCommit)
 			if err != nil {
 				return err
@@ -148,6 +173,38 @@ func (h *history) graph(ctx context.Context) error {
 		h.breakCycle(pending)
 	}
 	return nil
+}
+
+// revRange is a parsed --range.
+type revRange struct {
+	from, to  string
+	symmetric bool // from...to
+}
+
+// parseRange reads a range as git writes it: "A..B" (reachable from B, not
+// from A), "A...B" (reachable from either, not from both) and either with
+// one side left out, which means HEAD ("..B", "A..", "A...").
+func parseRange(spec string) (revRange, error) {
+	var rg revRange
+	var ok bool
+	if rg.from, rg.to, ok = strings.Cut(spec, "..."); ok {
+		rg.symmetric = true
+	} else if rg.from, rg.to, ok = strings.Cut(spec, ".."); !ok {
+		return rg, fmt.Errorf("--range %q: want A..B, A...B, ..B or A.. (a missing side is HEAD)", spec)
+	}
+	if rg.from == "" && rg.to == "" {
+		return rg, fmt.Errorf("--range %q: name at least one side (A..B, ..B, A..)", spec)
+	}
+	if strings.Contains(rg.to, "..") || strings.Contains(rg.from, "..") {
+		return rg, fmt.Errorf("--range %q: want A..B or A...B", spec)
+	}
+	if rg.from == "" {
+		rg.from = "HEAD"
+	}
+	if rg.to == "" {
+		rg.to = "HEAD"
+	}
+	return rg, nil
 }
 
 // breakCycle handles commits the topological sort could not place: each

@@ -34,6 +34,11 @@ type StagedOptions struct {
 	Files []string
 }
 
+// NoteWholeFiles is the note a staged scan adds when files it was given
+// are not staged changes and were judged whole, as `pre-commit run
+// --all-files` asks: then no commit is being blocked, and reports say so.
+const NoteWholeFiles = "files the commit does not change were judged whole (as 'pre-commit run --all-files' asks)"
+
 // ScanStaged scans what is staged for the next commit in the repository
 // holding dir: the index against HEAD (or against nothing before the first
 // commit). Staged content is read from the object database, never from the
@@ -238,7 +243,14 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink && e.Mode != modeSymlink {
 				// Listed but unchanged: an all-files run judges it whole.
 				todo = append(todo, change{path: f, new: e.Hash})
+				if !allLines {
+					res.Stats.Notes = append(res.Stats.Notes, NoteWholeFiles)
+				}
 				allLines = true
+			} else if !ok {
+				// Neither staged nor tracked: judging nothing would pass
+				// it as clean.
+				res.Errors = append(res.Errors, fmt.Errorf("%s: not in the index (not staged, not tracked by git)", f))
 			}
 		}
 	}

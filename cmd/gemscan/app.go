@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -53,9 +54,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitClean
 	}
 	app := newApp(e)
-	err := app.RunContext(ctx, args)
+	args, err := flagsAnywhere(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
 	var code exitCode
+	var usage *usageError
 	switch {
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "%s\n%s\n", report.Sanitize(usage.msg), usage.hint)
+		return exitError
 	case err == nil && e.usageFailed:
 		return exitError
 	case err == nil:
@@ -84,6 +92,8 @@ Examples:
    gemscan dir --format json src/     machine-readable report
    cat app.log | gemscan stdin        scan a stream
 
+Flags may come before or after paths; "--" ends them.
+
 Exit status: 0 nothing found, 1 credentials found, 2 the scan could not run
 (bad flag, missing path, unreadable file): an error never looks clean.
 
@@ -102,10 +112,8 @@ func newApp(e *env) *cli.App {
 		Reader:               e.stdin,
 		EnableBashCompletion: false,
 		ExitErrHandler:       func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return fmt.Errorf("%w (see 'gemscan %s --help')", err, c.Command.Name)
-		},
-		Commands: []*cli.Command{
+		OnUsageError:         onUsageError,
+		Commands: withUsageErrors([]*cli.Command{
 			dirCommand(e),
 			gitCommand(e),
 			stagedCommand(e),
@@ -116,11 +124,39 @@ func newApp(e *env) *cli.App {
 			preReceiveCommand(e),
 			prePushCommand(e),
 			versionCommand(e),
-		},
+		}),
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "gemscan: no command %q (see 'gemscan --help')\n", name)
 			e.usageFailed = true
 		},
+	}
+}
+
+// onUsageError turns a mistake urfave/cli finds (a flag without its value,
+// a value it cannot parse) into one line and a hint on standard error,
+// instead of the whole help on standard output.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	cmd := "gemscan"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != "gemscan" {
+		cmd += " " + c.Command.Name
+	}
+	return &usageError{msg: fmt.Sprintf("%s: %s", cmd, err), hint: fmt.Sprintf("see '%s --help'", cmd)}
+}
+
+// withUsageErrors gives every command onUsageError.
+func withUsageErrors(cmds []*cli.Command) []*cli.Command {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+	}
+	return cmds
+}
+
+// hintTerminalStdin says, on standard error, that gemscan is waiting for
+// standard input when that is a terminal: a bare "gemscan stdin" otherwise
+// looks hung.
+func hintTerminalStdin(e *env) {
+	if f, ok := e.stdin.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		fmt.Fprintln(e.stderr, "gemscan: reading standard input; end with Ctrl-D")
 	}
 }
 
@@ -131,8 +167,8 @@ func scanFlags(e *env) []cli.Flag {
 			Usage: "report format: " + strings.Join(report.Formats(), ", ")},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` instead of standard output"},
 		&cli.StringFlag{Name: "sarif", Usage: "also write a SARIF 2.1.0 report to `FILE` (for code scanning uploads)"},
-		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default)"},
-		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, or output that is not a terminal)"},
+		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default; report files are then written mode 0600)"},
+		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, TERM=dumb, or output that is not a terminal)"},
 		&cli.StringFlag{Name: "baseline", Usage: "hide findings whose fingerprint is listed in `FILE`, an earlier JSON report"},
 		&cli.UintFlag{Name: "max-archive-depth", Value: 3, Usage: "open archives (zip, jar, apk, tar, gz, …) nested up to `N` deep; 0: do not open archives"},
 		&cli.BoolFlag{Name: "verify", Usage: "check each credential with its provider (one harmless call each; see 'gemscan verify --help')"},
@@ -148,13 +184,13 @@ type output struct {
 
 func openOutput(c *cli.Context, e *env) (*output, error) {
 	if name := c.String("output"); name != "" && name != "-" {
-		f, err := os.Create(name)
+		f, err := createReport(name, c.Bool("no-redact"))
 		if err != nil {
 			return nil, fmt.Errorf("create report: %w", err)
 		}
 		return &output{w: f, close: f.Close}, nil
 	}
-	color := !c.Bool("no-color") && e.get("NO_COLOR") == ""
+	color := !c.Bool("no-color") && e.get("NO_COLOR") == "" && e.get("TERM") != "dumb"
 	if f, ok := e.stdout.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
 		color = false
 	}
@@ -191,17 +227,19 @@ func finishVerified(c *cli.Context, e *env, mode, target string, res *scanner.Re
 		return err
 	}
 	r := &report.Report{Mode: mode, Target: target, Result: res, NoRedact: c.Bool("no-redact"), Color: out.color,
-		Root: rootOf(mode, target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
+		Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
 		Warn: func(msg string) { fmt.Fprintf(e.stderr, "gemscan: note: %s\n", report.Sanitize(msg)) }}
+	// Errors first: a scan that could not run leads with why.
+	for _, err := range res.Errors {
+		fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
+	}
+	r.Root, r.PathPrefix = reportRoot(mode, target)
 	werr := report.Write(out.w, c.String("format"), r)
 	if cerr := out.close(); werr == nil {
 		werr = cerr
 	}
 	if path := c.String("sarif"); path != "" && werr == nil {
-		werr = writeFile(path, func(w io.Writer) error { return report.Write(w, "sarif", r) })
-	}
-	for _, err := range res.Errors {
-		fmt.Fprintf(e.stderr, "gemscan: error: %s\n", report.Sanitize(err.Error()))
+		werr = writeReportFile(path, r.NoRedact, func(w io.Writer) error { return report.Write(w, "sarif", r) })
 	}
 	if werr != nil {
 		fmt.Fprintf(e.stderr, "gemscan: write report: %s\n", report.Sanitize(werr.Error()))
@@ -224,9 +262,38 @@ func checkScanFlags(c *cli.Context) error {
 	return checkFailOn(c, c.Bool("verify"))
 }
 
+// createReport creates (or truncates) a report file. A report holding
+// credentials in full (--no-redact) is readable by its owner only, even if
+// the file was there before with a wider mode.
+func createReport(name string, secret bool) (*os.File, error) {
+	mode := os.FileMode(0o666)
+	if secret {
+		mode = 0o600
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return nil, err
+	}
+	if secret {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o077 != 0 {
+			if err := f.Chmod(0o600); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("make %s private: %w", name, err)
+			}
+		}
+	}
+	return f, nil
+}
+
 // writeFile writes a file through write, reporting the first error.
 func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
+	return writeReportFile(path, false, write)
+}
+
+// writeReportFile writes a report file through write (owner-only when it
+// holds credentials in full), reporting the first error.
+func writeReportFile(path string, secret bool, write func(io.Writer) error) error {
+	f, err := createReport(path, secret)
 	if err != nil {
 		return err
 	}
@@ -237,20 +304,48 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return werr
 }
 
-// rootOf returns the directory report paths are relative to: the scanned
-// directory, or the repository's work tree.
+// rootOf returns the directory report paths are relative to (reportRoot
+// without the prefix: for git modes).
 func rootOf(mode, target string) string {
+	root, _ := reportRoot(mode, target)
+	return root
+}
+
+// reportRoot returns the directory report paths are relative to, and what to
+// put before them to make them relative to it: the work tree of the
+// repository holding a scanned directory (code scanning reads URIs from
+// the repository's root: "gemscan dir sub/" reports sub/key.env), else the
+// scanned directory itself; or the repository's work tree in git modes.
+func reportRoot(mode, target string) (root, prefix string) {
 	switch mode {
 	case "dir":
-		if st, err := os.Stat(target); err == nil && st.IsDir() {
-			return target
+		st, err := os.Stat(target)
+		if err != nil || !st.IsDir() {
+			return "", ""
 		}
+		if d, err := gitdir.Find(target); err == nil && d.WorkTree != "" {
+			top, err1 := filepath.EvalSymlinks(d.WorkTree)
+			dir, err2 := filepath.EvalSymlinks(target)
+			if err1 == nil && err2 == nil {
+				if top, err1 = filepath.Abs(top); err1 == nil {
+					dir, err2 = filepath.Abs(dir)
+				}
+			}
+			if rel, err := filepath.Rel(top, dir); err1 == nil && err2 == nil && err == nil &&
+				rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				if rel == "." {
+					return d.WorkTree, ""
+				}
+				return d.WorkTree, filepath.ToSlash(rel) + "/"
+			}
+		}
+		return target, ""
 	case "git", "staged":
 		if d, err := gitdir.Find(strings.Fields(target + " .")[0]); err == nil && d.WorkTree != "" {
-			return d.WorkTree
+			return d.WorkTree, ""
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func checkFormat(f string) error {
@@ -281,19 +376,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q (examples: 10MiB, 512k, 0 for no limit)", s)
 	}
 	return n * mult, nil
-}
-
-// flagsFirst rejects a flag given after a positional argument: the flag
-// parser stops at the first argument, so "gemscan dir . --format json"
-// would otherwise scan a path named "--format".
-func flagsFirst(args []string) error {
-	for _, a := range args {
-		if a == "--" {
-			return nil
-		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			return fmt.Errorf("%s: flags must come before paths (gemscan dir [flags] PATH…)", a)
-		}
-	}
-	return nil
 }

@@ -36,9 +36,6 @@ Examples:
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return fmt.Errorf("usage: gemscan baseline [--git] FILE [PATH]")
 			}
-			if err := flagsFirst(c.Args().Slice()); err != nil {
-				return err
-			}
 			file, path := c.Args().Get(0), c.Args().Get(1)
 			if path == "" {
 				path = "."

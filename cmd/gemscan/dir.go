@@ -19,8 +19,10 @@ func dirCommand(e *env) *cli.Command {
 in parallel without following symbolic links or entering .git. Every file
 git tracks is scanned; untracked files that .gitignore files or
 .git/info/exclude ignore are skipped and counted (--no-ignore scans them);
-.gemscanignore is always honoured. Binary files and files over
---max-file-size are skipped and counted.
+what .gemscanignore names is scanned but listed as suppressed. Binary files
+and files over --max-file-size are skipped and counted. Inside a
+repository, SARIF names files from the repository's root, as code scanning
+expects.
 
 A PATH that is a file is scanned even if ignored. A pipe is read to its
 end (gemscan dir <(command)); a named FIFO or a device is refused (exit 2),
@@ -45,9 +47,6 @@ Examples:
 				return err
 			}
 			paths := c.Args().Slice()
-			if err := flagsFirst(paths); err != nil {
-				return err
-			}
 			if len(paths) == 0 {
 				paths = []string{"."}
 			}

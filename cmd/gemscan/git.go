@@ -22,7 +22,9 @@ func gitCommand(e *env) *cli.Command {
 tags (annotated and lightweight), remote-tracking refs, refs/stash and a
 detached HEAD — reading each unique blob once. Each credential is reported
 once per path, attributed to the earliest commit that introduced it there
-(author, date), with in_head telling whether HEAD still has it at that path.
+(author, date), with in_head telling whether HEAD still has it at that path
+and the refs whose history holds it ("only on branch feature" when HEAD
+does not reach it).
 REPO is a work tree, a .git directory or a bare repository (default: .).
 No git binary is needed.
 
@@ -30,10 +32,13 @@ Examples:
    gemscan git                               audit this repository's history
    gemscan git --format json -o audit.json /srv/repos/app.git
    gemscan git --range origin/main..HEAD     only what this branch adds
+   gemscan git --range ..feature             the same as HEAD..feature
+   gemscan git --range main...feature        both sides since they forked
    gemscan git --branch main --since 2025-01-01
    gemscan git --verify --fail-on live .     fail only on keys that still work`,
 		Flags: append(scanFlags(e),
-			&cli.StringFlag{Name: "range", Usage: "scan only what commits reachable from B but not from A introduced (`A..B`)"},
+			&cli.StringFlag{Name: "range", Usage: "scan only what commits reachable from B but not from A introduced (`A..B`); " +
+				"A...B: reachable from either but not both (not their merge base); a missing side is HEAD (..B, A..)"},
 			&cli.StringSliceFlag{Name: "branch", Usage: "scan only the history of `REF` (repeatable; branch, tag or remote name)"},
 			&cli.StringFlag{Name: "since", Usage: "skip commits committed before `DATE` (2006-01-02 or RFC 3339)"},
 			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
@@ -49,9 +54,6 @@ Examples:
 			}
 			if c.NArg() > 1 {
 				return fmt.Errorf("one repository at a time (got %d)", c.NArg())
-			}
-			if err := flagsFirst(c.Args().Slice()); err != nil {
-				return err
 			}
 			max, err := parseSize(c.String("max-file-size"))
 			if err != nil {

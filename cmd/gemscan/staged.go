@@ -21,7 +21,9 @@ blocks the commit; exit 0 is silent unless --verbose.
 
 With FILE arguments (as the pre-commit framework passes them) only those
 files are judged; a listed file that the commit does not change is judged
-whole, and so are all the others: that is 'pre-commit run --all-files'.
+whole, and so are all the others: that is 'pre-commit run --all-files', and
+the report then says the files hold a key rather than that a commit is
+blocked. A listed file git neither stages nor tracks is an error (exit 2).
 
 Examples:
    gemscan staged                 what 'git commit' would add
@@ -34,9 +36,6 @@ Examples:
 		),
 		Action: func(c *cli.Context) error {
 			if err := checkScanFlags(c); err != nil {
-				return err
-			}
-			if err := flagsFirst(c.Args().Slice()); err != nil {
 				return err
 			}
 			max, err := parseSize(c.String("max-file-size"))

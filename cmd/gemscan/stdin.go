@@ -26,6 +26,7 @@ Examples:
 			if err := checkScanFlags(c); err != nil {
 				return err
 			}
+			hintTerminalStdin(e)
 			start := time.Now()
 			name := c.String("name")
 			res := scanner.ScanStream(c.Context, e.stdin, name, scanner.Options{MaxArchiveDepth: archiveDepth(c)})

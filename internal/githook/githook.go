@@ -127,14 +127,29 @@ hookdir=$(dirname "$0")
 ` + capture + `if [ -x "$hookdir/` + chained + `" ]; then
 	` + feed + `"$hookdir/` + chained + `" "$@" || exit $?
 fi
-gemscan_bin=${GEMSCAN_BIN:-` + shellQuote(binary) + `}
+if [ -n "$GEMSCAN_BIN" ]; then
+	gemscan_bin=$GEMSCAN_BIN
+	from="from GEMSCAN_BIN"
+else
+	gemscan_bin=` + shellQuote(binary) + `
+	from="where install-hook found it"
+fi
+tried=$gemscan_bin
 if [ ! -x "$gemscan_bin" ]; then
 	gemscan_bin=$(command -v gemscan 2>/dev/null)
 fi
 if [ -z "$gemscan_bin" ]; then
-	echo "gemscan ` + k.Name + ` hook: the gemscan binary is missing (not at "` + shellQuote(binary) + `" nor on PATH)." >&2
-	echo "Install it (go install github.com/gemscan-dev/gemscan/cmd/gemscan@latest) or set GEMSCAN_BIN." >&2
-	echo "The ` + strings.TrimPrefix(k.Name, "pre-") + ` is blocked until then; remove the hook with: gemscan install-hook --uninstall` + k.flag() + `" >&2
+	{
+	printf '%s\n' "gemscan ` + k.Name + ` hook: the gemscan binary is missing: not at $tried ($from), and no gemscan on PATH."
+	printf '%s\n' "Install it (go install github.com/gemscan-dev/gemscan/cmd/gemscan@latest) or set GEMSCAN_BIN to its path."
+	printf '%s\n' "The ` + strings.TrimPrefix(k.Name, "pre-") + ` is blocked until then. Without gemscan you can:"
+	printf '%s\n' "  skip the check once:  git ` + strings.TrimPrefix(k.Name, "pre-") + ` --no-verify"
+	if [ -e "$hookdir/` + chained + `" ]; then
+		printf '%s\n' "  remove this hook:     mv \"$hookdir/` + chained + `\" \"$0\"   (puts back the hook it ran first)"
+	else
+		printf '%s\n' "  remove this hook:     rm \"$0\""
+	fi
+	} >&2
 	exit 1
 fi
 ` + feed + `exec "$gemscan_bin" ` + k.command + `
