@@ -288,6 +288,25 @@ func guardPush(c *cli.Context, e *env, hook, repo string, updates []refUpdate, b
 			seen[key] = true
 			found = append(found, pushFinding{f, u.Ref})
 		}
+		// What the pushed commits themselves mark as not to report
+		// (gemscan:allow) or the server's .gemscanignore hides goes through,
+		// but never silently: the pusher and the server's log see each.
+		for _, sup := range res.Suppressed.List {
+			key := "suppressed" + sup.Fingerprint() + sup.Commit
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			why := "a gemscan:allow comment in the pushed commit"
+			if sup.Reason == scanner.ReasonIgnoreFile {
+				why = "the repository's " + scanner.IgnoreFile
+			}
+			fmt.Fprintf(e.stderr, "gemscan: ALLOWED: %s lets %s through: %s %s:%d (%s, fingerprint %s, commit %.12s) — allowed by %s\n",
+				hook, report.Sanitize(u.Ref), sup.Rule, report.Sanitize(sup.File), sup.Line, sup.Redacted(), sup.Fingerprint(), sup.Commit, why)
+		}
+		if n := res.Suppressed.Unlisted(); n > 0 {
+			fmt.Fprintf(e.stderr, "gemscan: ALLOWED: %d more suppressed finding(s) in %s not listed\n", n, report.Sanitize(u.Ref))
+		}
 	}
 	var blocked, allowed, accepted []pushFinding
 	for _, f := range found {
