@@ -21,10 +21,6 @@ func (h *history) graph(ctx context.Context) error {
 	if h.shallow, err = r.shallow(); err != nil {
 		return err
 	}
-	if len(h.shallow) > 0 {
-		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(
-			"the repository is a shallow clone: history behind %d boundary commit(s) is not present and was not scanned", len(h.shallow)))
-	}
 	h.byH = map[plumbing.Hash]int32{}
 	var starts []plumbing.Hash
 	var selected map[plumbing.Hash]bool // nil: everything reachable from starts
@@ -136,6 +132,21 @@ func (h *history) graph(ctx context.Context) error {
 				stack = append(stack, p)
 			}
 		}
+	}
+	// A selected commit whose parents the shallow clone cut off means the
+	// history to scan goes on where it cannot be read: the scan is
+	// incomplete. (A range the clone holds whole selects none of them.)
+	cut := 0
+	for i := range h.nodes {
+		n := &h.nodes[i]
+		if h.shallow[n.hash] && len(n.info.Parents) > 0 && (h.opts.Since.IsZero() || n.info.CommitTime >= h.opts.Since.Unix()) {
+			cut++
+		}
+	}
+	if cut > 0 {
+		h.res.Errors = append(h.res.Errors, fmt.Errorf(
+			"shallow clone: the history behind %d scanned commit(s) is not present and was not scanned "+
+				"(fetch it: git fetch --unshallow, or scan a range the clone holds with --range)", cut))
 	}
 	// Link parents (only those in the graph), then Kahn's algorithm.
 	children := make([][]int32, len(h.nodes))
