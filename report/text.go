@@ -91,6 +91,9 @@ func writeText(w io.Writer, r *Report) error {
 			}
 			ew.printf("      %s\n", p.dim.Sprintf("introduced in %.12s by %s on %s · %s",
 				f.Commit, Sanitize(f.Author), f.Date.Format("2006-01-02"), head))
+		} else if len(f.Refs) > 0 {
+			// No commit has it: a tag names the blob or tree holding it.
+			ew.printf("      %s\n", p.dim.Sprintf("in no commit · only %s", refList(f.Refs, f.MoreRefs)))
 		}
 		if v := f.Verification; v != nil {
 			c := p.dim

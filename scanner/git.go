@@ -110,6 +110,9 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
 	}
 	h.attribute()
+	if h.opts.Range == "" && len(h.opts.Include) == 0 && len(h.opts.Branches) == 0 {
+		h.scanTagged(ctx)
+	}
 	h.checkMissing(ctx)
 	SortFindings(res.Findings)
 	addCtxErr(ctx, res)
@@ -149,6 +152,9 @@ type history struct {
 	// allowHits are the blob pass's hits on gemscan:allow lines, kept to be
 	// shown as suppressed.
 	allowHits map[plumbing.Hash][]Finding
+	// introduced holds the blobs some selected commit introduced (set by
+	// scanTagged).
+	introduced map[plumbing.Hash]bool
 	// partial is set for a partial clone, whose missing trees are
 	// counted in missingTrees.
 	partial      bool
