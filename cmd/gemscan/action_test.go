@@ -1,10 +1,12 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -558,6 +560,31 @@ func TestGitHubAllowNoticePathShapes(t *testing.T) {
 				t.Errorf("the job summary does not list the allowed key:\n%s", sum)
 			}
 		})
+	}
+}
+
+// TestGitHubAllowNoticeInArchive: an allow comment inside a member of an
+// archive the PR adds is announced too, though no diff shows it.
+func TestGitHubAllowNoticeInArchive(t *testing.T) {
+	k := testkeys.New(100).Set()
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, err := zw.Create("k.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "tok=\""+k.AQKey+"\" # gemscan:allow\n")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := newPR(t, nil, map[string]string{"kit.zip": zb.String()})
+	out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
+	if code != 0 || !strings.Contains(out, "::notice title=allowed by a gemscan%3Aallow comment this PR adds::") ||
+		!strings.Contains(out, "kit.zip!k.txt line 1)") {
+		t.Errorf("exit %d, want 0 and a notice for kit.zip!k.txt:\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(sum, "`kit.zip!k.txt:1` (in an archive)") {
+		t.Errorf("the job summary does not list the allowed key:\n%s", sum)
 	}
 }
 

@@ -111,6 +111,7 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("list the gemscan:allow comments %s adds: %w", plan.Who(), err))
 		}
+		allows = ghaction.MemberAllows(allows, res.Suppressed.List)
 	}
 	// Annotations point at HEAD: a finding still there moves to its line
 	// in HEAD; one no longer there is annotated with the commits that

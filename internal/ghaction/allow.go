@@ -37,6 +37,27 @@ type AllowNotice struct {
 	// HeadLine and HeadColumn locate the credential in HEAD; 0 when HEAD
 	// no longer has it at Path.
 	HeadLine, HeadColumn int
+	// Member is set for a credential inside an archive (Path then reads
+	// "archive!member" and Line counts the member's lines): it has no
+	// line of HEAD to annotate.
+	Member bool
+}
+
+// MemberAllows adds to notices the credentials that gemscan:allow lines
+// inside archive members hide, taken from the scan's own suppressed
+// findings (suppressed, every one introduced by a commit of the scanned
+// range): the range's diff cannot see into an archive. An archive the
+// range changes may have held the comment before; better one notice too
+// many than an allowed credential nobody is shown.
+func MemberAllows(notices []AllowNotice, suppressed []scanner.Suppressed) []AllowNotice {
+	for _, s := range suppressed {
+		if s.Reason != scanner.ReasonAllow || s.Member == "" || s.Commit == "" {
+			continue
+		}
+		notices = append(notices, AllowNotice{Rule: s.Rule, Redacted: scanner.Redact(s.Value), Path: s.Path,
+			Commit: s.Commit, Line: s.Line, Member: true})
+	}
+	return notices
 }
 
 // allowDiff is what the range's diff says about added allow markers.
@@ -414,7 +435,10 @@ func AppendAllowSummary(path string, notices []AllowNotice, who string) error {
 	for _, n := range notices {
 		rule, _ := rules.ByID(n.Rule)
 		loc := fmt.Sprintf("`%s:%d`", mdCell(n.Path), n.HeadLine)
-		if n.HeadLine == 0 {
+		switch {
+		case n.Member:
+			loc = fmt.Sprintf("`%s:%d` (in an archive)", mdCell(n.Path), n.Line)
+		case n.HeadLine == 0:
 			loc = fmt.Sprintf("`%s` (no longer in HEAD)", mdCell(n.Path))
 		}
 		fmt.Fprintf(&b, "| %s | %s `%s` | `%.12s` |\n", loc, mdCell(rule.Title), mdCell(n.Redacted), n.Commit)

@@ -658,3 +658,23 @@ func TestLocateInHead(t *testing.T) {
 		t.Errorf("removed finding: in HEAD %v, removed in %q, want %s", fs[1].InHead, gone[fs[1].Fingerprint()], removed)
 	}
 }
+
+// TestMemberAllows: only allow-comment suppressions inside archive
+// members become notices; the diff route covers plain files, and other
+// suppressions are not allow comments.
+func TestMemberAllows(t *testing.T) {
+	k := testkeys.New(11).Set()
+	f := func(path, member string) scanner.Finding {
+		return scanner.Finding{Rule: rules.GoogleGemini, Path: path, Member: member, Value: k.AQKey, Commit: "c1", Line: 3}
+	}
+	sup := []scanner.Suppressed{
+		{Finding: f("a.zip!k.txt", "k.txt"), Reason: scanner.ReasonAllow},
+		{Finding: f("b.zip!k.txt", "k.txt"), Reason: scanner.ReasonBaseline},
+		{Finding: f("plain.txt", ""), Reason: scanner.ReasonAllow},
+	}
+	got := MemberAllows(nil, sup)
+	want := []AllowNotice{{Rule: rules.GoogleGemini, Redacted: scanner.Redact(k.AQKey), Path: "a.zip!k.txt", Commit: "c1", Line: 3, Member: true}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
