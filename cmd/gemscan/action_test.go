@@ -1,10 +1,12 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -296,7 +298,7 @@ func TestActionBaseHeadInputs(t *testing.T) {
 	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+evPath,
 		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true", "CI=true")
 	out, status, outputs := runAction(t, repo, env, map[string]string{"base": base, "head": head})
-	if status != 1 || outputs["findings"] != "1" {
+	if status != 1 || outputs["findings"] != "1" || outputs["complete"] != "true" {
 		t.Fatalf("status %d, outputs %v\n%s", status, outputs, out)
 	}
 	if !strings.Contains(out, "new.env") || strings.Contains(out, "old.env") {
@@ -501,9 +503,99 @@ func TestActionArgsEveryLine(t *testing.T) {
 	ws := r.checkout(t, "")
 	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=pull_request", "GITHUB_EVENT_PATH="+r.event,
 		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true")
-	out, status, _ := runAction(t, ws, env, map[string]string{"args": "--max-file-size 1MiB\n--branch main\n"})
-	if status != 2 || !strings.Contains(out, "--branch cannot be used with --github") {
-		t.Errorf("status %d, want 2 refusing the second line's --branch:\n%s", status, out)
+	out, status, outputs := runAction(t, ws, env, map[string]string{"args": "--max-file-size 1MiB\n--no-such-flag\n"})
+	if status != 2 || !strings.Contains(out, "no-such-flag") || outputs["complete"] == "true" {
+		t.Errorf("status %d, outputs %v, want 2 refusing the second line's --no-such-flag:\n%s", status, outputs, out)
+	}
+}
+
+// TestActionArgsCannotMoveRange: the args input cannot name the range
+// (--base and --head come only from the action's own inputs), on any line
+// and in any spelling; the refusal sets complete=false.
+func TestActionArgsCannotMoveRange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gemscan; skipped with -short")
+	}
+	k := testkeys.New(94).Set()
+	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"})
+	ws := r.checkout(t, "")
+	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+r.event,
+		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true")
+	for args, flag := range map[string]string{"--base HEAD": "--base", "--max-file-size 1MiB\n--head=HEAD": "--head", "-range HEAD..HEAD": "-range"} {
+		out, status, outputs := runAction(t, ws, env, map[string]string{"args": args})
+		if status != 2 || !strings.Contains(out, flag+" cannot be given in the args input") || outputs["complete"] != "false" {
+			t.Errorf("args %q: status %d, outputs %v, want 2 refusing %s with complete=false:\n%s", args, status, outputs, flag, out)
+		}
+	}
+}
+
+// TestGitHubAllowNoticePathShapes: an allow comment the PR adds is
+// announced whatever its file is called: with a space, a leading colon or
+// a quote in the name, in UTF-16, or under a .gitattributes "-diff".
+func TestGitHubAllowNoticePathShapes(t *testing.T) {
+	k := testkeys.New(98).Set()
+	line := "tok=\"" + k.AQKey + "\" # gemscan:allow\n"
+	utf16 := "\xff\xfe"
+	for _, r := range line {
+		utf16 += string([]byte{byte(r), 0})
+	}
+	for name, tc := range map[string]struct {
+		files map[string]string
+		file  string // the notice's file= property
+	}{
+		"space":      {map[string]string{"my fixture.txt": line}, "my fixture.txt"},
+		"colon":      {map[string]string{":fixture.txt": line, "fixture.txt": "benign\n"}, "%3Afixture.txt"},
+		"quote":      {map[string]string{`say "hi".txt`: line}, `say "hi".txt`},
+		"attributes": {map[string]string{".gitattributes": "* -diff\n", "fixture.txt": line}, "fixture.txt"},
+		"utf16":      {map[string]string{"fixture.txt": utf16}, "fixture.txt"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newPR(t, nil, tc.files)
+			out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
+			want := "::notice file=" + tc.file + ",line=1,col=6,title=allowed by a gemscan%3Aallow comment this PR adds::"
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("exit %d, want 0 and %q:\n%s\n%s", code, want, out, errOut)
+			}
+			if !strings.Contains(sum, "allowed by `gemscan:allow` comments this PR adds") {
+				t.Errorf("the job summary does not list the allowed key:\n%s", sum)
+			}
+		})
+	}
+}
+
+// TestGitHubAllowNoticeInArchive: an allow comment inside a member of an
+// archive the PR adds is announced too, though no diff shows it.
+func TestGitHubAllowNoticeInArchive(t *testing.T) {
+	k := testkeys.New(100).Set()
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, err := zw.Create("k.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "tok=\""+k.AQKey+"\" # gemscan:allow\n")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := newPR(t, nil, map[string]string{"kit.zip": zb.String()})
+	out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
+	if code != 0 || !strings.Contains(out, "::notice title=allowed by a gemscan%3Aallow comment this PR adds::") ||
+		!strings.Contains(out, "kit.zip!k.txt line 1)") {
+		t.Errorf("exit %d, want 0 and a notice for kit.zip!k.txt:\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(sum, "`kit.zip!k.txt:1` (in an archive)") {
+		t.Errorf("the job summary does not list the allowed key:\n%s", sum)
+	}
+}
+
+// TestGitHubFindingInColonPath: a finding in a file whose name starts
+// with a colon is annotated at its line in HEAD, not as gone.
+func TestGitHubFindingInColonPath(t *testing.T) {
+	k := testkeys.New(99).Set()
+	r := newPR(t, nil, map[string]string{":k.txt": "K=" + k.APIKey + "\n", "k.txt": "benign\n"})
+	out, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
+	if code != 1 || !strings.Contains(out, "::error file=%3Ak.txt,line=1,col=3,") || strings.Contains(out, "no longer in HEAD") {
+		t.Errorf("exit %d, want 1 with the key annotated in :k.txt:\n%s\n%s", code, out, errOut)
 	}
 }
 

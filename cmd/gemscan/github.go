@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,30 @@ import (
 
 // runGitHub is 'gemscan git --github': the event decides the commits, the
 // change under review cannot suppress itself, and the runner always gets
-// the masks and annotations on standard output.
+// the masks and annotations on standard output. Every run writes the step
+// outputs, complete=false whenever the exit status is 2: a scan that
+// failed must not read as "0 findings".
 func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) error {
+	var out githubOutputs
+	err := githubScan(c, e, repo, opts, &out)
+	var code exitCode
+	complete := err == nil || errors.As(err, &code) && (code == exitClean || code == exitFindings)
+	if werr := writeGitHubOutputs(e, out.findings, out.sarif, complete); werr != nil {
+		fmt.Fprintf(e.stderr, "gemscan: write report: %s\n", report.Sanitize(werr.Error()))
+		if complete {
+			return exitCode(exitError)
+		}
+	}
+	return err
+}
+
+// githubOutputs are the step outputs a scan sets.
+type githubOutputs struct {
+	findings int
+	sarif    string
+}
+
+func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, outputs *githubOutputs) error {
 	// The event decides what is scanned: a flag from the action's args
 	// input must not narrow the gate.
 	for _, name := range []string{"range", "branch", "since"} {
@@ -37,7 +60,7 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 	}
 	if spec.Empty {
 		fmt.Fprintf(e.stderr, "gemscan: %s\n", report.Sanitize(plan.Describe()))
-		return writeGitHubOutputs(e, 0, "")
+		return nil
 	}
 	if spec.Full {
 		fmt.Fprintf(e.stderr, "gemscan: %s\n", report.Sanitize(plan.Describe()))
@@ -88,6 +111,7 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("list the gemscan:allow comments %s adds: %w", plan.Who(), err))
 		}
+		allows = ghaction.MemberAllows(allows, res.Suppressed.List)
 	}
 	// Annotations point at HEAD: a finding still there moves to its line
 	// in HEAD; one no longer there is annotated with the commits that
@@ -152,7 +176,7 @@ func runGitHub(c *cli.Context, e *env, repo string, opts scanner.GitOptions) err
 		werr = writeFile(sarifPath, func(w io.Writer) error { return report.Write(w, "sarif", &sr) })
 	}
 	if werr == nil {
-		werr = writeGitHubOutputs(e, len(res.Findings), sarifPath)
+		outputs.findings, outputs.sarif = len(res.Findings), sarifPath
 	}
 	if werr != nil {
 		fmt.Fprintf(e.stderr, "gemscan: write report: %s\n", report.Sanitize(werr.Error()))
@@ -229,6 +253,14 @@ func githubRange(c *cli.Context, e *env, repo string) (ghaction.Spec, ghaction.P
 	if name == "" {
 		return ghaction.Spec{}, ghaction.Plan{}, nil, fmt.Errorf("--github: GITHUB_EVENT_NAME is not set (run it in GitHub Actions, or use --range)")
 	}
+	override := c.IsSet("base") || c.IsSet("head")
+	switch name {
+	case "pull_request", "pull_request_target", "merge_group":
+		if override {
+			return ghaction.Spec{}, ghaction.Plan{}, nil, fmt.Errorf("--github: --base and --head cannot be used on a %s event: "+
+				"the event names the commits to scan, and another range could leave the change under review unscanned", name)
+		}
+	}
 	var data []byte
 	if path != "" {
 		var err error
@@ -256,6 +288,10 @@ func githubRange(c *cli.Context, e *env, repo string) (ghaction.Spec, ghaction.P
 	if err != nil {
 		return spec, plan, g, fmt.Errorf("--github: %s: %w", plan.Describe(), err)
 	}
+	if override && !spec.Full && !spec.Empty && spec.Commits == 0 {
+		return spec, plan, g, fmt.Errorf("--github: the range %s holds no commit: --base must be an ancestor of --head, "+
+			"and an empty range would pass the check without scanning anything", plan.Describe())
+	}
 	return spec, plan, g, nil
 }
 
@@ -277,7 +313,7 @@ func shortRange(exclude, include []string) string {
 }
 
 // writeGitHubOutputs appends the step outputs to GITHUB_OUTPUT.
-func writeGitHubOutputs(e *env, findings int, sarif string) error {
+func writeGitHubOutputs(e *env, findings int, sarif string, complete bool) error {
 	path := e.get("GITHUB_OUTPUT")
 	if path == "" {
 		return nil
@@ -286,7 +322,7 @@ func writeGitHubOutputs(e *env, findings int, sarif string) error {
 	if err != nil {
 		return fmt.Errorf("write GITHUB_OUTPUT: %w", err)
 	}
-	_, werr := fmt.Fprintf(f, "findings=%d\nsarif-file=%s\n", findings, sarif)
+	_, werr := fmt.Fprintf(f, "findings=%d\nsarif-file=%s\ncomplete=%t\n", findings, sarif, complete)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}

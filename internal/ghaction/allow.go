@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -36,33 +37,95 @@ type AllowNotice struct {
 	// HeadLine and HeadColumn locate the credential in HEAD; 0 when HEAD
 	// no longer has it at Path.
 	HeadLine, HeadColumn int
+	// Member is set for a credential inside an archive (Path then reads
+	// "archive!member" and Line counts the member's lines): it has no
+	// line of HEAD to annotate.
+	Member bool
 }
 
-// addedLines maps commit → path → the lines (in that commit's version)
-// that the commit added and that hold the allow marker.
-type addedLines map[string]map[string]map[int]bool
+// MemberAllows adds to notices the credentials that gemscan:allow lines
+// inside archive members hide, taken from the scan's own suppressed
+// findings (suppressed, every one introduced by a commit of the scanned
+// range): the range's diff cannot see into an archive. An archive the
+// range changes may have held the comment before; better one notice too
+// many than an allowed credential nobody is shown.
+func MemberAllows(notices []AllowNotice, suppressed []scanner.Suppressed) []AllowNotice {
+	for _, s := range suppressed {
+		if s.Reason != scanner.ReasonAllow || s.Member == "" || s.Commit == "" {
+			continue
+		}
+		notices = append(notices, AllowNotice{Rule: s.Rule, Redacted: scanner.Redact(s.Value), Path: s.Path,
+			Commit: s.Commit, Line: s.Line, Member: true})
+	}
+	return notices
+}
+
+// allowDiff is what the range's diff says about added allow markers.
+type allowDiff struct {
+	// lines maps commit → path → the lines (in that commit's version)
+	// that the commit added and that hold the allow marker.
+	lines map[string]map[string]map[int]bool
+	// raw maps commit → the paths whose diff is not line text (UTF-16
+	// with the marker in it): their added lines are found by comparing
+	// the decoded versions.
+	raw map[string]map[string]bool
+	// order lists the commits in the log's order; parents maps each to
+	// its parents.
+	order   []string
+	parents map[string][]string
+}
+
+func (d *allowDiff) add(commit, path string, line int) {
+	if d.lines[commit] == nil {
+		d.lines[commit] = map[string]map[int]bool{}
+	}
+	if d.lines[commit][path] == nil {
+		d.lines[commit][path] = map[int]bool{}
+	}
+	d.lines[commit][path][line] = true
+}
 
 // AddedAllows lists the credentials that gemscan:allow comments added by
 // the commits reachable from include but from none of exclude hide, each
 // once (at the earliest commit), located in head's tree when still there.
 // A line counts as added by a merge only when no parent had it.
 func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exclude []string, head string) ([]AllowNotice, error) {
-	args := []string{"-c", "core.quotePath=false", "log", "--reverse", "--format=%x00%H", "-p", "--cc", "-U0",
-		"--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/"}
+	// --text: a .gitattributes saying "-diff" must not hide a file's
+	// lines; no textconv or external diff may rewrite them.
+	args := []string{"-c", "core.quotePath=false", "log", "--reverse", "--format=%x00%H %P", "-p", "--cc", "-U0", "--text",
+		"--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--no-relative", "--no-show-signature",
+		"--src-prefix=a/", "--dst-prefix=b/"}
 	args = append(args, include...)
 	if len(exclude) > 0 {
 		args = append(append(args, "--not"), exclude...)
 	}
-	added, order, err := g.addedAllowLines(ctx, args)
+	diff, err := g.addedAllowLines(ctx, args)
 	if err != nil {
 		return nil, err
+	}
+	for commit, paths := range diff.raw {
+		for path := range paths {
+			lines, err := g.addedMarkerLines(ctx, commit, diff.parents[commit], path)
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range lines {
+				diff.add(commit, path, n)
+			}
+		}
 	}
 	type key struct{ rule, value, path string }
 	seen := map[key]bool{}
 	var out []AllowNotice
 	headHits := map[string][]scanner.Finding{}
-	for _, commit := range order {
-		for path, lines := range added[commit] {
+	for _, commit := range diff.order {
+		paths := make([]string, 0, len(diff.lines[commit]))
+		for path := range diff.lines[commit] {
+			paths = append(paths, path)
+		}
+		sort.Strings(paths)
+		for _, path := range paths {
+			lines := diff.lines[commit][path]
 			data, ok, err := g.ReadFile(ctx, commit, path)
 			if err != nil {
 				return out, err
@@ -107,36 +170,75 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 	return out, nil
 }
 
+// addedMarkerLines compares commit's version of path with its parents'
+// as the scanner reads them (UTF-16 decoded) and returns the lines
+// holding the allow marker that no parent's version has.
+func (g *Git) addedMarkerLines(ctx context.Context, commit string, parents []string, path string) ([]int, error) {
+	data, ok, err := g.ReadFile(ctx, commit, path)
+	if err != nil || !ok {
+		return nil, err
+	}
+	text, ok := textOf(data)
+	if !ok {
+		return nil, nil
+	}
+	had := map[string]bool{}
+	for _, p := range parents {
+		if !g.hasCommit(ctx, p) {
+			continue // cut off by a shallow checkout: the log diffed against nothing too
+		}
+		pd, ok, err := g.ReadFile(ctx, p, path)
+		if err != nil {
+			return nil, err
+		}
+		if pt, isText := textOf(pd); ok && isText {
+			for _, l := range strings.Split(string(pt), "\n") {
+				had[l] = true
+			}
+		}
+	}
+	var out []int
+	for i, l := range strings.Split(string(text), "\n") {
+		if strings.Contains(l, scanner.AllowMarker) && !had[l] {
+			out = append(out, i+1)
+		}
+	}
+	return out, nil
+}
+
 // addedAllowLines runs the log and collects the added lines holding the
-// allow marker, with the commits in the log's order.
-func (g *Git) addedAllowLines(ctx context.Context, args []string) (addedLines, []string, error) {
+// allow marker.
+func (g *Git) addedAllowLines(ctx context.Context, args []string) (*allowDiff, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", g.Dir}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = gitEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("git log: %w", err)
+		return nil, fmt.Errorf("git log: %w", err)
 	}
-	added, order, perr := parseAllowDiff(stdout)
+	diff, perr := parseAllowDiff(stdout)
 	if perr != nil {
 		io.Copy(io.Discard, stdout)
 	}
 	if err := cmd.Wait(); err != nil {
-		return nil, nil, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	return added, order, perr
+	return diff, perr
 }
 
-// parseAllowDiff reads "git log -p --cc -U0" output (commits introduced by
-// a NUL and their hash) and keeps the lines every parent lacks that hold
-// the allow marker.
-func parseAllowDiff(r io.Reader) (addedLines, []string, error) {
-	added := addedLines{}
-	var order []string
+// wideMarker is the allow marker as UTF-16 (either byte order) shows in a
+// byte-wise diff: its characters with NUL bytes between them.
+var wideMarker = strings.Join(strings.Split(scanner.AllowMarker, ""), "\x00")
+
+// parseAllowDiff reads "git log -p --cc -U0 --text" output (commits
+// introduced by a NUL, their hash and their parents' hashes) and keeps the
+// lines every parent lacks that hold the allow marker.
+func parseAllowDiff(r io.Reader) (*allowDiff, error) {
+	d := &allowDiff{lines: map[string]map[string]map[int]bool{}, raw: map[string]map[string]bool{}, parents: map[string][]string{}}
 	var commit, path string
 	parents, next := 0, 0
 	inHunk := false
@@ -146,34 +248,38 @@ func parseAllowDiff(r io.Reader) (addedLines, []string, error) {
 		l := sc.Text()
 		switch {
 		case strings.HasPrefix(l, "\x00"):
-			commit, path, inHunk = strings.TrimPrefix(l, "\x00"), "", false
-			order = append(order, commit)
+			f := strings.Fields(strings.TrimPrefix(l, "\x00"))
+			if len(f) == 0 {
+				return nil, fmt.Errorf("git log: unexpected commit line %q", l)
+			}
+			commit, path, inHunk = f[0], "", false
+			d.order = append(d.order, commit)
+			d.parents[commit] = f[1:]
 		case strings.HasPrefix(l, "diff --"):
 			path, inHunk = "", false
 		case !inHunk && strings.HasPrefix(l, "+++ "):
-			p := strings.TrimPrefix(l, "+++ ")
-			if strings.HasPrefix(p, `"`) {
-				u, err := strconv.Unquote(p)
-				if err != nil {
-					return nil, nil, fmt.Errorf("git log: path %s: %w", p, err)
-				}
-				p = u
+			p, err := diffPath(strings.TrimPrefix(l, "+++ "))
+			if err != nil {
+				return nil, fmt.Errorf("git log: %w", err)
 			}
-			path = strings.TrimPrefix(p, "b/")
-			if p == "/dev/null" {
-				path = ""
+			path = ""
+			if p != "/dev/null" {
+				var ok bool
+				if path, ok = strings.CutPrefix(p, "b/"); !ok {
+					return nil, fmt.Errorf("git log: unexpected path line %q", l)
+				}
 			}
 		case strings.HasPrefix(l, "@@"):
 			at := len(l) - len(strings.TrimLeft(l, "@"))
 			parents = at - 1
 			fields := strings.Fields(l)
 			if parents < 1 || len(fields) < parents+2 || !strings.HasPrefix(fields[parents+1], "+") {
-				return nil, nil, fmt.Errorf("git log: unexpected hunk header %q", l)
+				return nil, fmt.Errorf("git log: unexpected hunk header %q", l)
 			}
 			start, _, _ := strings.Cut(strings.TrimPrefix(fields[parents+1], "+"), ",")
 			n, err := strconv.Atoi(start)
 			if err != nil {
-				return nil, nil, fmt.Errorf("git log: unexpected hunk header %q", l)
+				return nil, fmt.Errorf("git log: unexpected hunk header %q", l)
 			}
 			next, inHunk = n, true
 		case inHunk && len(l) >= parents && parents > 0:
@@ -181,22 +287,82 @@ func parseAllowDiff(r io.Reader) (addedLines, []string, error) {
 			if strings.HasPrefix(l, `\`) || strings.ContainsRune(prefix, '-') {
 				continue // "\ No newline at end of file", or a removed line
 			}
-			if strings.Trim(prefix, "+") == "" && path != "" && strings.Contains(l[parents:], scanner.AllowMarker) {
-				if added[commit] == nil {
-					added[commit] = map[string]map[int]bool{}
+			if strings.Trim(prefix, "+") == "" && path != "" {
+				switch text := l[parents:]; {
+				case strings.Contains(text, scanner.AllowMarker):
+					d.add(commit, path, next)
+				case strings.Contains(text, wideMarker):
+					// UTF-16: git's lines are not the scanner's.
+					if d.raw[commit] == nil {
+						d.raw[commit] = map[string]bool{}
+					}
+					d.raw[commit][path] = true
 				}
-				if added[commit][path] == nil {
-					added[commit][path] = map[int]bool{}
-				}
-				added[commit][path][next] = true
 			}
 			next++
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("git log: %w", err)
+		return nil, fmt.Errorf("git log: %w", err)
 	}
-	return added, order, nil
+	return d, nil
+}
+
+// diffPath reads the path of a "--- " or "+++ " line: git C-quotes a path
+// with a quote, backslash or control character in it, and ends a path
+// holding a space with a tab.
+func diffPath(s string) (string, error) {
+	if !strings.HasPrefix(s, `"`) {
+		p, _, _ := strings.Cut(s, "\t")
+		return p, nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			if rest := s[i+1:]; rest != "" && rest != "\t" {
+				return "", fmt.Errorf("unexpected text after the quoted path %q", s)
+			}
+			return b.String(), nil
+		case c != '\\':
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			break
+		}
+		switch c := s[i]; c {
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'v':
+			b.WriteByte('\v')
+		case 'f':
+			b.WriteByte('\f')
+		case 'r':
+			b.WriteByte('\r')
+		case '"', '\\':
+			b.WriteByte(c)
+		default:
+			if c < '0' || c > '3' || i+2 >= len(s) {
+				return "", fmt.Errorf("bad escape in the quoted path %q", s)
+			}
+			n, err := strconv.ParseUint(s[i:i+3], 8, 8)
+			if err != nil {
+				return "", fmt.Errorf("bad escape in the quoted path %q", s)
+			}
+			b.WriteByte(byte(n))
+			i += 2
+		}
+	}
+	return "", fmt.Errorf("unterminated quoted path %q", s)
 }
 
 // lineOf returns the 1-based line holding offset off.
@@ -269,7 +435,10 @@ func AppendAllowSummary(path string, notices []AllowNotice, who string) error {
 	for _, n := range notices {
 		rule, _ := rules.ByID(n.Rule)
 		loc := fmt.Sprintf("`%s:%d`", mdCell(n.Path), n.HeadLine)
-		if n.HeadLine == 0 {
+		switch {
+		case n.Member:
+			loc = fmt.Sprintf("`%s:%d` (in an archive)", mdCell(n.Path), n.Line)
+		case n.HeadLine == 0:
 			loc = fmt.Sprintf("`%s` (no longer in HEAD)", mdCell(n.Path))
 		}
 		fmt.Fprintf(&b, "| %s | %s `%s` | `%.12s` |\n", loc, mdCell(rule.Title), mdCell(n.Redacted), n.Commit)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -39,7 +38,7 @@ func (g *Git) ReadFile(ctx context.Context, rev, path string) (data []byte, ok b
 	}
 	oid := strings.Fields(meta)[2]
 	cmd := exec.CommandContext(ctx, "git", "-C", g.Dir, "cat-file", "blob", oid)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = gitEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

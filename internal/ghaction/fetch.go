@@ -35,9 +35,16 @@ type Git struct {
 	Log func(string)
 }
 
+// gitEnv is the environment every git command runs in: no prompts, and
+// every path taken literally (a path such as ":k.txt" or "*.txt" names that
+// file, not pathspec magic or a glob).
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_LITERAL_PATHSPECS=1")
+}
+
 func (g *Git) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", g.Dir}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = gitEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -485,9 +485,123 @@ func TestAddedAllows(t *testing.T) {
 
 func TestParseAllowDiffQuotedPath(t *testing.T) {
 	diff := "\x00c1\ndiff --git \"a/t\\tab.txt\" \"b/t\\tab.txt\"\n--- /dev/null\n+++ \"b/t\\tab.txt\"\n@@ -0,0 +1,2 @@\n+x\n+k # gemscan:allow\n"
-	added, order, err := parseAllowDiff(strings.NewReader(diff))
-	if err != nil || len(order) != 1 || !added["c1"]["t\tab.txt"][2] {
-		t.Errorf("added %v, order %v, err %v", added, order, err)
+	d, err := parseAllowDiff(strings.NewReader(diff))
+	if err != nil || len(d.order) != 1 || !d.lines["c1"]["t\tab.txt"][2] {
+		t.Errorf("diff %+v, err %v", d, err)
+	}
+}
+
+// TestDiffPath: the path of a "+++ " line as git writes it, C-quoted or
+// not, ended with a tab when it holds a space.
+func TestDiffPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"b/plain.txt":                  "b/plain.txt",
+		"b/my fixture.txt\t":           "b/my fixture.txt",
+		`"b/say \"hi\".txt"`:           `b/say "hi".txt`,
+		"\"b/say \\\"hi\\\" x.txt\"\t": `b/say "hi" x.txt`,
+		`"b/caf\303\251\\.txt"`:        "b/caf\u00e9\\.txt",
+		"/dev/null":                    "/dev/null",
+	} {
+		got, err := diffPath(in)
+		if err != nil || got != want {
+			t.Errorf("diffPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`"b/open`, `"b/x\9.txt"`, `"b/x" y`} {
+		if got, err := diffPath(bad); err == nil {
+			t.Errorf("diffPath(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// TestAddedAllowsPathShapes: an allow comment a PR adds is listed whatever
+// its file's name or encoding, and whatever .gitattributes the PR adds.
+func TestAddedAllowsPathShapes(t *testing.T) {
+	gittest.Need(t)
+	k := testkeys.New(9).Set()
+	line := "tok=\"" + k.AQKey + "\" # gemscan:allow\n"
+	utf16le := func(s string) []byte {
+		out := []byte{0xff, 0xfe}
+		for _, r := range s {
+			out = append(out, byte(r), 0)
+		}
+		return out
+	}
+	for name, tc := range map[string]struct {
+		path  string
+		files map[string][]byte
+	}{
+		"space":      {"my fixture.txt", map[string][]byte{"my fixture.txt": []byte(line)}},
+		"colon":      {":fixture.txt", map[string][]byte{":fixture.txt": []byte(line), "fixture.txt": []byte("benign\n")}},
+		"quote":      {`say "hi".txt`, map[string][]byte{`say "hi".txt`: []byte(line)}},
+		"quote+tab":  {"say \"hi\" x.txt", map[string][]byte{"say \"hi\" x.txt": []byte(line)}},
+		"attributes": {"fixture.txt", map[string][]byte{".gitattributes": []byte("* -diff\n"), "fixture.txt": []byte(line)}},
+		"utf16":      {"fixture.txt", map[string][]byte{"fixture.txt": utf16le("x\r\n" + line)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			run := func(args ...string) string { t.Helper(); return git(t, dir, args...) }
+			run("init", "-q", "-b", "main")
+			if err := os.WriteFile(filepath.Join(dir, "README"), []byte("hi\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run("add", "-A")
+			run("commit", "-q", "-m", "base")
+			base := run("rev-parse", "HEAD")
+			for p, data := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, p), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run("add", "-A")
+			run("commit", "-q", "-m", "pr")
+			head := run("rev-parse", "HEAD")
+			g := &Git{Dir: dir}
+			got, err := g.AddedAllows(context.Background(), rules.NewDetector(), []string{head}, []string{base}, "HEAD")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantLine := 1
+			if name == "utf16" {
+				wantLine = 2
+			}
+			want := []AllowNotice{{Rule: rules.GoogleGemini, Redacted: scanner.Redact(k.AQKey), Path: tc.path,
+				Commit: head, Line: wantLine, HeadLine: wantLine, HeadColumn: 6}}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestAddedAllowsUTF16Unchanged: a UTF-16 file whose allow line the PR
+// keeps (it edits another line) adds no allow comment.
+func TestAddedAllowsUTF16Unchanged(t *testing.T) {
+	gittest.Need(t)
+	k := testkeys.New(10).Set()
+	dir := t.TempDir()
+	run := func(args ...string) string { t.Helper(); return git(t, dir, args...) }
+	put := func(s string) {
+		t.Helper()
+		out := []byte{0xff, 0xfe}
+		for _, r := range s {
+			out = append(out, byte(r), 0)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "w.txt"), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow := "tok=\"" + k.AQKey + "\" # gemscan:allow\n"
+	run("init", "-q", "-b", "main")
+	put("a\n" + allow)
+	run("add", "-A")
+	run("commit", "-q", "-m", "base")
+	base := run("rev-parse", "HEAD")
+	put("b gemscan:allow\n" + allow)
+	run("commit", "-q", "-am", "pr")
+	got, err := (&Git{Dir: dir}).AddedAllows(context.Background(), rules.NewDetector(), []string{"HEAD"}, []string{base}, "HEAD")
+	if err != nil || len(got) != 0 {
+		t.Errorf("got %+v, %v; want none", got, err)
 	}
 }
 
@@ -514,6 +628,8 @@ func TestLocateInHead(t *testing.T) {
 	run("init", "-q", "-b", "main")
 	put("w.ps1", utf16le("$k = '"+k.AQKey+"'\r\n"))
 	put("gone.env", []byte("K="+k.APIKey+"\n"))
+	put(":k.txt", []byte("K="+k.AQKey+"\n"))
+	put("k.txt", []byte("benign\n"))
 	run("add", "-A")
 	run("commit", "-q", "-m", "add")
 	added := run("rev-parse", "HEAD")
@@ -525,6 +641,7 @@ func TestLocateInHead(t *testing.T) {
 	fs := []scanner.Finding{
 		{Rule: rules.GoogleGemini, Path: "w.ps1", Value: k.AQKey, Commit: added, Line: 1, Column: 7, InHead: false},
 		{Rule: rules.GoogleAPI, Path: "gone.env", Value: k.APIKey, Commit: added, Line: 1, Column: 3, InHead: true},
+		{Rule: rules.GoogleGemini, Path: ":k.txt", Value: k.AQKey, Commit: added, Line: 1, Column: 3},
 	}
 	g := &Git{Dir: dir}
 	gone, err := g.LocateInHead(context.Background(), rules.NewDetector(), "HEAD", nil, fs)
@@ -534,7 +651,30 @@ func TestLocateInHead(t *testing.T) {
 	if !fs[0].InHead || fs[0].Line != 2 || fs[0].Column != 7 {
 		t.Errorf("UTF-16 finding at %d:%d (in HEAD %v), want 2:7 in HEAD", fs[0].Line, fs[0].Column, fs[0].InHead)
 	}
+	if !fs[2].InHead || fs[2].Line != 1 || fs[2].Column != 3 {
+		t.Errorf("finding in :k.txt at %d:%d (in HEAD %v), want 1:3 in HEAD", fs[2].Line, fs[2].Column, fs[2].InHead)
+	}
 	if fs[1].InHead || gone[fs[1].Fingerprint()] != removed {
 		t.Errorf("removed finding: in HEAD %v, removed in %q, want %s", fs[1].InHead, gone[fs[1].Fingerprint()], removed)
+	}
+}
+
+// TestMemberAllows: only allow-comment suppressions inside archive
+// members become notices; the diff route covers plain files, and other
+// suppressions are not allow comments.
+func TestMemberAllows(t *testing.T) {
+	k := testkeys.New(11).Set()
+	f := func(path, member string) scanner.Finding {
+		return scanner.Finding{Rule: rules.GoogleGemini, Path: path, Member: member, Value: k.AQKey, Commit: "c1", Line: 3}
+	}
+	sup := []scanner.Suppressed{
+		{Finding: f("a.zip!k.txt", "k.txt"), Reason: scanner.ReasonAllow},
+		{Finding: f("b.zip!k.txt", "k.txt"), Reason: scanner.ReasonBaseline},
+		{Finding: f("plain.txt", ""), Reason: scanner.ReasonAllow},
+	}
+	got := MemberAllows(nil, sup)
+	want := []AllowNotice{{Rule: rules.GoogleGemini, Redacted: scanner.Redact(k.AQKey), Path: "a.zip!k.txt", Commit: "c1", Line: 3, Member: true}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -203,7 +202,7 @@ func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom
 		return ts, nil
 	}
 	cmd := exec.CommandContext(ctx, "git", "-C", g.Dir, "cat-file", "--batch")
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = gitEnv()
 	var stdin strings.Builder
 	for _, e := range entries {
 		stdin.WriteString(e.oid + "\n")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 )
@@ -83,7 +82,7 @@ func (g *Git) FillBlobs(ctx context.Context, revs ...string) (fetched int, err e
 		}
 		cmd := exec.CommandContext(ctx, "git", "-C", g.Dir, "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote, "--no-tags",
 			"--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin")
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		cmd.Env = gitEnv()
 		cmd.Stdin = strings.NewReader(strings.Join(missing, "\n") + "\n")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
