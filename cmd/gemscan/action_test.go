@@ -521,7 +521,7 @@ func TestActionArgsCannotMoveRange(t *testing.T) {
 	ws := r.checkout(t, "")
 	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+r.event,
 		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true")
-	for args, flag := range map[string]string{"--base HEAD": "--base", "--max-file-size 1MiB\n--head=HEAD": "--head", "-range HEAD..HEAD": "-range"} {
+	for args, flag := range map[string]string{"--base HEAD": "--base", "--max-file-size 1MiB\n--head=HEAD": "--head", "-range HEAD..HEAD": "-range", "--github=false": "--github"} {
 		out, status, outputs := runAction(t, ws, env, map[string]string{"args": args})
 		if status != 2 || !strings.Contains(out, flag+" cannot be given in the args input") || outputs["complete"] != "false" {
 			t.Errorf("args %q: status %d, outputs %v, want 2 refusing %s with complete=false:\n%s", args, status, outputs, flag, out)
