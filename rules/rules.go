@@ -31,6 +31,9 @@ type Rule struct {
 //	.AQKey                   a Google auth key of the usual shape (AQ.Ab8RN6…)
 //	.AQOther                 an AQ. key of a less usual shape
 //	.APIKey                  a standard Google API key (AIza…)
+//	.ExchangeKeyWord .SecretWord .AQKeyWord .APIKeyWord
+//	                         keys of those shapes whose random bodies hold
+//	                         a short word of template text (Test, Here, …)
 //
 // and whose functions encode text: b64, b64url, jsesc (JSON \u escapes of
 // - . _), jsbody N (JSON \u escapes inside the body, after N plain bytes),
@@ -183,7 +186,12 @@ func exchangeKeyRule() Rule {
 				Text: "{\n  \"key\": \"{{jsbody 8 .ExchangeKey}}\",\n  \"secret\": \"{{.Secret}}\"\n}\n"},
 			{Name: "percent-encoded", Positive: true, Line: 1,
 				Text: "https://example.invalid/cb?key={{pct .ExchangeKey}}&x=1\n"},
+			{Name: "a template word inside a random key and secret", Positive: true, Want: "ExchangeKeyWord", Secret: "SecretWord", Line: 1,
+				Text: "GEMINI_API_KEY={{.ExchangeKeyWord}}\nGEMINI_API_SECRET={{.SecretWord}}\n"},
 			{Name: "placeholder x", Text: "GEMINI_API_KEY=account-XXXXXXXXXXXXXXXXXXXX\n"},
+			{Name: "template words in camel case", Text: "GEMINI_API_KEY=account-YourKeyHere7Qm2Zk9Pw\n"},
+			{Name: "example key", Text: "key: master-ExampleKey7Qm2Zk9Pwx\n"},
+			{Name: "example key, too long", Text: "key: master-ExampleKeyExampleKey1\n"},
 			{Name: "placeholder words", Text: "GEMINI_API_KEY=account-YOURAPIKEYGOESHERE42\n"},
 			{Name: "template text", Text: "key: master-EXAMPLEKEY0000000000\n"},
 			{Name: "sequential", Text: "key: account-abcdefghijklmnopqrst\n"},
@@ -233,7 +241,10 @@ func exchangeSecretRule() Rule {
 			{Name: "no gemini context", Text: "DB_SECRET={{.Secret}}\n"},
 			{Name: "gemini but not a secret", Text: "GEMINI_SESSION_ID={{.Decoy}}\n"},
 			{Name: "gemini comment above", Text: "# Gemini exchange settings\nDB_SECRET={{.Secret}}\n"},
+			{Name: "a template word inside a random secret", Positive: true, Want: "SecretWord", Line: 1,
+				Text: "GEMINI_API_SECRET={{.SecretWord}}\n"},
 			{Name: "placeholder", Text: "GEMINI_API_SECRET=YOURGEMINIAPISECRETGOESHERE1\n"},
+			{Name: "two template words", Text: "GEMINI_API_SECRET=YourFakeValue9Qm2Zk7PwLxR4vB\n"},
 			{Name: "lower case word", Text: "GEMINI_API_SECRET=thisisnotarealsecretvaluexyz\n"},
 			{Name: "alternating-case alphabet", Text: "GEMINI_API_SECRET=aBcDeFgHiJkLmNoPqRsTuVwXyZ12\n"},
 			{Name: "longer token", Text: "GEMINI_API_SECRET={{.Secret}}{{.Secret2}}\n"},
@@ -261,7 +272,10 @@ func googleGeminiRule() Rule {
 			{Name: "json escapes late in the body", Positive: true, Want: "AQOther", Line: 1,
 				Text: "{\"key\":\"{{jsbody 45 .AQOther}}\"}\n"},
 			{Name: "base64", Positive: true, Want: "AQKey", Line: 2, Text: "data:\n  key: {{b64 .AQKey}}\n"},
+			{Name: "a template word inside a random key", Positive: true, Want: "AQKeyWord", Line: 1, Text: "GEMINI_API_KEY={{.AQKeyWord}}\n"},
 			{Name: "placeholder", Text: "GEMINI_API_KEY=AQ.YOUR_API_KEY_HERE_0000000000000000000000000000000\n"},
+			{Name: "placeholder after the usual start", Text: "GEMINI_API_KEY=AQ.Ab8RN6your-key-goes-here-Q7mZ2kP9wX4vB8nJ3tR6yL1cF\n"},
+			{Name: "one template word as a token", Text: "key: AQ.Ab8RN6-mock-Q7mZ2kP9wX4vB8nJ3tR6yL1cFh5Gd8Ks2Wq9Ze\n"},
 			{Name: "short", Text: "AQ.Ab8RN6abcdefghijk\n"},
 			{Name: "alternating-case alphabet", Text: "GEMINI_API_KEY=AQ.Ab8RN6aBcDeFgHiJkLmNoPqRsTuVwXyZ_9tq2LmXw4Rk7Hq2Nd5Sz8\n"},
 			{Name: "inside a dotted token", Text: "tok=eyJhbGciOi.{{.AQKey}}.sig\n"},
@@ -287,7 +301,11 @@ func googleAPIRule() Rule {
 				Text: "{\"apiKey\": \"{{jsbody 6 .APIKey}}\"}\n"},
 			{Name: "base64 url", Positive: true, Want: "APIKey", Line: 1, Text: "cfg={{b64url .APIKey}}\n"},
 			{Name: "placeholder", Text: "GOOGLE_API_KEY=AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"},
+			{Name: "a template word inside a random key", Positive: true, Want: "APIKeyWord", Line: 1, Text: "GOOGLE_API_KEY={{.APIKeyWord}}\n"},
 			{Name: "placeholder words", Text: "key=AIzaYOUR_GOOGLE_API_KEY_GOES_IN_HERE_XY\n"},
+			{Name: "your api key here", Text: "GOOGLE_API_KEY=AIzaSyYOUR_API_KEY_HERE_Q7mZ2kP9wX4vB8n\n"},
+			{Name: "dummy key for testing", Text: "apiKey: \"AIzaSyDummyKeyForTestingPurposes1234Abc\"\n"},
+			{Name: "one template word as a token", Text: "k=AIzaSyB_test_9Qm2Zk7PwLxR4vB8nJ3tR6yL1c\n"},
 			{Name: "too long", Text: "k={{.APIKey}}abc\n"},
 			{Name: "alternating-case alphabet", Text: "GOOGLE_API_KEY=AIzaSyAbCdEfGhIjKlMnOpQrStUvWxYz01234567\n"},
 			{Name: "glued", Text: "k=x{{.APIKey}}\n"},

@@ -81,6 +81,14 @@ func field(keys testkeys.Set, name string) string {
 		return keys.APIKey
 	case "Decoy":
 		return keys.Decoy
+	case "ExchangeKeyWord":
+		return keys.ExchangeKeyWord
+	case "SecretWord":
+		return keys.SecretWord
+	case "AQKeyWord":
+		return keys.AQKeyWord
+	case "APIKeyWord":
+		return keys.APIKeyWord
 	}
 	panic("unknown example field " + name)
 }

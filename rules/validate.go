@@ -17,13 +17,56 @@ func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
 // glued to one of these characters is part of a longer token, not a key.
 func isTokenChar(c byte) bool { return isKeyChar(c) || c == '+' || c == '/' }
 
-// placeholderWords are fragments of template or documentation text. A body
-// that contains one (case-insensitively) is a placeholder, not a credential.
+// placeholderWords are fragments of template or documentation text,
+// matched case-insensitively. A word of placeholderLongWord letters or more
+// marks a body as a placeholder on its own: a random body holds one by
+// chance about once in four million. A shorter word turns up in about one
+// random body in 5,000 (AIzaSy…TestRnZ…), so it only counts where it reads
+// as text: beside a second template word (YourKeyHere, DummyKeyForTesting),
+// or as a token of its own between - or _ separators or the body's ends
+// (your-key, _TEST_). TestRandomBodyFalseRejections measures what this
+// costs random keys.
 var placeholderWords = [][]byte{
 	[]byte("your"), []byte("here"), []byte("example"), []byte("sample"),
 	[]byte("dummy"), []byte("test"), []byte("placeholder"), []byte("replace"),
 	[]byte("changeme"), []byte("fake"), []byte("insert"), []byte("redacted"),
 	[]byte("xxxx"), []byte("secret"), []byte("apikey"), []byte("mock"),
+}
+
+// placeholderLongWord is the length from which one template word is enough.
+const placeholderLongWord = 6
+
+// placeholderText reports whether body holds template text by the rule
+// placeholderWords describes. lowerBody is body in lower case.
+func placeholderText(body, lowerBody []byte) bool {
+	short := 0 // short words found
+	for _, w := range placeholderWords {
+		for off := 0; ; {
+			i := bytes.Index(lowerBody[off:], w)
+			if i < 0 {
+				break
+			}
+			i += off
+			j := i + len(w)
+			if len(w) >= placeholderLongWord || separated(body, i, j) {
+				return true
+			}
+			short++
+			if short >= 2 {
+				return true
+			}
+			off = j
+		}
+	}
+	return false
+}
+
+// separated reports whether body[i:j] stands between - or _ separators or
+// the ends of body.
+func separated(body []byte, i, j int) bool {
+	left := i == 0 || body[i-1] == '-' || body[i-1] == '_'
+	right := j == len(body) || body[j] == '-' || body[j] == '_'
+	return left && right
 }
 
 // bodyCheck says why a credential body is not a real credential, or "" when
@@ -85,11 +128,8 @@ func bodyCheck(body []byte, minEntropy float64) string {
 	if classes < 2 {
 		return "too few character classes"
 	}
-	lowerBody := bytes.ToLower(body)
-	for _, w := range placeholderWords {
-		if bytes.Contains(lowerBody, w) {
-			return "placeholder text"
-		}
+	if placeholderText(body, bytes.ToLower(body)) {
+		return "placeholder text"
 	}
 	if digit == 0 && looksLikeWords(body, vowels) {
 		return "plain words"
@@ -151,6 +191,10 @@ func lowerASCII(c byte) byte {
 // looksLikeWords reports whether a digit-free body reads as words run
 // together (camelCase or snake_case identifiers) rather than random text.
 // Random letters are about 19% vowels; English words are nearer 38%.
+// Every word must also hold a vowel (y counts) and no run of four other
+// letters: without that, about one random 20-letter exchange key in 130,000
+// passed as words (qisUmucPekGoxlHvusfo); TestRandomBodyFalseRejections
+// measures it.
 func looksLikeWords(body []byte, vowels int) bool {
 	letters := 0
 	for _, c := range body {
@@ -164,25 +208,36 @@ func looksLikeWords(body []byte, vowels int) bool {
 	// Every word must be an upper-case letter (or the start) followed by at
 	// least two lower-case letters: "MyProjectAccessToken".
 	wordLen := 0
+	voiced := false // the word holds a vowel
+	consonants := 0 // the run of other letters ending here
 	for i, c := range body {
 		switch {
 		case c >= 'A' && c <= 'Z':
-			if i > 0 && wordLen < 3 {
+			if i > 0 && (wordLen < 3 || !voiced) {
 				return false
 			}
-			wordLen = 1
+			wordLen, voiced, consonants = 1, false, 0
 		case c >= 'a' && c <= 'z':
 			wordLen++
 		case c == '_' || c == '-':
-			if wordLen < 3 {
+			if wordLen < 3 || !voiced {
 				return false
 			}
-			wordLen = 0
+			wordLen, voiced, consonants = 0, false, 0
+			continue
 		default:
 			return false
 		}
+		switch lowerASCII(c) {
+		case 'a', 'e', 'i', 'o', 'u', 'y':
+			voiced, consonants = true, 0
+		default:
+			if consonants++; consonants >= 4 {
+				return false
+			}
+		}
 	}
-	return wordLen >= 3
+	return wordLen >= 3 && voiced
 }
 
 // entropy returns the Shannon entropy, in bits per character, of a string

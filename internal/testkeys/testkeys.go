@@ -4,6 +4,7 @@
 package testkeys
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/gemscan-dev/gemscan/rules"
@@ -24,7 +25,23 @@ type Set struct {
 	AQKey       string // AQ.Ab8RN6… (53 characters)
 	AQOther     string // AQ. key of a less usual shape
 	APIKey      string // AIza… (39 characters)
+
+	// Keys whose random bodies hold one short word of template text
+	// (Test, Here, Your, Fake, Mock, …, see Words) at a random place, as
+	// about one random key in 5,000 does: they must still be reported.
+	ExchangeKeyWord string
+	SecretWord      string // 28 characters
+	AQKeyWord       string
+	APIKeyWord      string
 }
+
+// Words are short words of template text that random key bodies hold by
+// chance, in the cases they turn up in.
+var Words = []string{"Test", "Here", "Your", "Fake", "Mock", "Dummy", "TEST", "here", "hERe", "YoUr", "xxxx", "XXXX"}
+
+// maxDraws bounds valid's redraws: a shape the rules reject every time is a
+// bug to report, not a loop to hang in.
+const maxDraws = 10_000
 
 // Generator makes values from a seeded source, so a test's values are the
 // same on every run.
@@ -53,14 +70,47 @@ func (g *Generator) valid(rule string, make func() string) string {
 	if rule == rules.ExchangeSecret {
 		prefix = "GEMINI_API_SECRET="
 	}
-	for {
-		v := make()
+	var v string
+	for range maxDraws {
+		v = make()
 		ms := g.det.Detect([]byte(prefix + v))
 		if len(ms) == 1 && ms[0].Rule == rule && ms[0].Value == v {
 			return v
 		}
 	}
+	panic(fmt.Sprintf("testkeys: the rules rejected %d draws of %s, the last %q", maxDraws, rule, v))
 }
+
+// withWord returns body with word written over it at a random place at or
+// after from.
+func (g *Generator) withWord(body string, from int, word string) string {
+	i := from + g.rng.IntN(len(body)-from-len(word)+1)
+	return body[:i] + word + body[i+len(word):]
+}
+
+// ExchangeKeyWith returns an exchange key with the given prefix whose body
+// holds word.
+func (g *Generator) ExchangeKeyWith(prefix, word string) string {
+	return g.valid(rules.ExchangeKey, func() string { return prefix + g.withWord(g.body(alnum, 20), 0, word) })
+}
+
+// SecretWith returns an exchange API secret of n characters that holds word.
+func (g *Generator) SecretWith(n int, word string) string {
+	return g.valid(rules.ExchangeSecret, func() string { return g.withWord(g.body(alnum, n), 0, word) })
+}
+
+// AQKeyWith returns a Google auth key of the usual shape whose random part
+// holds word.
+func (g *Generator) AQKeyWith(word string) string {
+	return g.valid(rules.GoogleGemini, func() string { return g.withWord("AQ.Ab8RN6"+g.body(urlSafe, 44), 9, word) })
+}
+
+// APIKeyWith returns a standard Google API key whose random part holds word.
+func (g *Generator) APIKeyWith(word string) string {
+	return g.valid(rules.GoogleAPI, func() string { return g.withWord("AIzaSy"+g.body(urlSafe, 33), 6, word) })
+}
+
+func (g *Generator) word() string { return Words[g.rng.IntN(len(Words))] }
 
 // ExchangeKey returns an exchange key with the given prefix ("account-" or
 // "master-").
@@ -85,7 +135,7 @@ func (g *Generator) APIKey() string {
 
 // Set returns one value of every shape.
 func (g *Generator) Set() Set {
-	return Set{
+	s := Set{
 		ExchangeKey: g.ExchangeKey("account-"),
 		MasterKey:   g.ExchangeKey("master-"),
 		Secret:      g.Secret(28),
@@ -95,4 +145,11 @@ func (g *Generator) Set() Set {
 		AQOther:     g.valid(rules.GoogleGemini, func() string { return "AQ." + g.body(urlSafe, 46) }),
 		APIKey:      g.APIKey(),
 	}
+	// Drawn last, so the other fields keep the values they had before
+	// these were added.
+	s.ExchangeKeyWord = g.ExchangeKeyWith("account-", g.word())
+	s.SecretWord = g.SecretWith(28, g.word())
+	s.AQKeyWord = g.AQKeyWith(g.word())
+	s.APIKeyWord = g.APIKeyWith(g.word())
+	return s
 }
