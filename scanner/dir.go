@@ -18,7 +18,10 @@ import (
 	"github.com/gemscan-dev/gemscan/rules"
 )
 
-// DefaultMaxFileSize is the size above which files are skipped by default.
+// DefaultMaxFileSize is the size above which gemscan git skips blobs by
+// default (an audit's bound on memory: a blob is inflated whole). Working
+// trees, stdin and staged files have no default limit: files are streamed
+// or read one at a time.
 const DefaultMaxFileSize = 10 << 20
 
 // binarySniff is how much of a file is searched for a NUL byte to decide
@@ -37,8 +40,10 @@ type Options struct {
 	MaxFileSize int64
 	// Workers is how many files are scanned at once; 0 means one per CPU.
 	Workers int
-	// Binary scans files that look binary too.
-	Binary bool
+	// SkipBinary skips files that look binary (a NUL byte in their first
+	// 8 KiB) instead of scanning their raw bytes: keys compiled into
+	// binaries are ASCII runs, so they are scanned by default.
+	SkipBinary bool
 	// NoIgnore scans untracked files that .gitignore files or
 	// .git/info/exclude ignore (ScanPaths). .gemscanignore still applies.
 	NoIgnore bool
@@ -67,7 +72,7 @@ type Stats struct {
 	Files    int64 // files (or blobs) scanned
 	Bytes    int64 // bytes scanned
 	Commits  int64 // commits examined (git mode)
-	Binary   int64 // files skipped as binary
+	Binary   int64 // files skipped as binary (only with SkipBinary)
 	TooLarge int64 // files skipped for their size
 	Archives int64 // archives opened, nested ones included
 	Members  int64 // archive members scanned
@@ -523,7 +528,7 @@ func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options,
 	if scanArchiveFile(ctx, det, bytes.NewReader(buf), int64(len(buf)), buf, j, &opts, col) {
 		return buf
 	}
-	text, ok := textOf(buf, opts.Binary)
+	text, ok := textOf(buf, !opts.SkipBinary)
 	if !ok {
 		col.count(func(s *Stats) { s.Binary++ })
 		return buf
@@ -551,7 +556,7 @@ func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJ
 		return
 	}
 	// UTF-16 is text (scanStream transcodes it), whatever its NULs.
-	if _, utf16 := utf16BOM(head[:n]); !utf16 && !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
+	if _, utf16 := utf16BOM(head[:n]); !utf16 && opts.SkipBinary && bytes.IndexByte(head[:n], 0) >= 0 {
 		col.count(func(s *Stats) { s.Binary++ })
 		return
 	}

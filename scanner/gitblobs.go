@@ -96,7 +96,7 @@ func (h *history) scanBlob(ctx context.Context, det *rules.Detector, mu *sync.Mu
 		skipLarge = true
 	} else if fs, al, ok := h.arch.scan(ctx, det, b, data, &h.opts.Options); ok {
 		found, allowed = fs, al
-	} else if text, ok := textOf(data, h.opts.Binary); !ok {
+	} else if text, ok := textOf(data, !h.opts.SkipBinary); !ok {
 		skipBinary = true
 	} else {
 		isLFS = bytes.HasPrefix(text, lfsPointer)

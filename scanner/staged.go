@@ -293,7 +293,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 		if s.scanArchive(res, c, data, &opts.Options, allLines, ignored) {
 			continue
 		}
-		text, ok := textOf(data, opts.Binary)
+		text, ok := textOf(data, !opts.SkipBinary)
 		if !ok {
 			res.Stats.Binary++
 			continue

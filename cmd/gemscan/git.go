@@ -104,6 +104,32 @@ func scanHistory(c *cli.Context, e *env, repo string, opts scanner.GitOptions) *
 	return res
 }
 
+// tooLargeError returns the error a gate (gemscan git --github,
+// pre-receive, pre-push, staged) reports for the blobs the scan skipped as larger
+// than max: what was not read was not judged, and a gate must not pass it
+// as clean. It returns nil when none was skipped.
+func tooLargeError(res *scanner.Result, max int64, what string) error {
+	n := res.Stats.TooLarge
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d %s(s) larger than --max-file-size %s were not scanned, so what they hold was not "+
+		"judged: raise the limit (--max-file-size 0 scans %[2]ss of any size)", n, what, formatSize(max))
+}
+
+// formatSize writes a size as parseSize reads it.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprint(n)
+}
+
 // historyMemoryLimit is the soft heap limit of a history scan.
 const historyMemoryLimit = 160 << 20
 

@@ -277,6 +277,9 @@ func guardPush(c *cli.Context, e *env, hook, repo string, updates []refUpdate, b
 			res = scanner.ScanGit(ctx, repo, opts)
 		}
 		commits += res.Stats.Commits
+		if err := tooLargeError(res, max, "blob"); err != nil {
+			res.Errors = append(res.Errors, err)
+		}
 		for _, err := range res.Errors {
 			errs = append(errs, fmt.Errorf("%s: %w", u.Ref, err))
 		}
