@@ -25,6 +25,9 @@ once per path, attributed to the earliest commit that introduced it there
 (author, date), with in_head telling whether HEAD still has it at that path
 and the refs whose history holds it ("only on branch feature" when HEAD
 does not reach it).
+Binary blobs are scanned too; blobs over --max-file-size are skipped and
+counted, and with --github that is an error (exit 2): a gate does not pass
+what it did not read.
 REPO is a work tree, a .git directory or a bare repository (default: .).
 No git binary is needed.
 
@@ -41,7 +44,7 @@ Examples:
 				"A...B: reachable from either but not both (not their merge base); a missing side is HEAD (..B, A..)"},
 			&cli.StringSliceFlag{Name: "branch", Usage: "scan only the history of `REF` (repeatable; branch, tag or remote name)"},
 			&cli.StringFlag{Name: "since", Usage: "skip commits committed before `DATE` (2006-01-02 or RFC 3339)"},
-			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
+			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit); counted, and an error in a gate"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.BoolFlag{Name: "github", Usage: "in GitHub Actions: scan the commits of the event (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH), " +
 				"fetching what a shallow checkout lacks; --format defaults to github and outputs go to GITHUB_OUTPUT"},
