@@ -74,6 +74,11 @@ type Stats struct {
 	Commits  int64 // commits examined (git mode)
 	Binary   int64 // files skipped as binary (only with SkipBinary)
 	TooLarge int64 // files skipped for their size
+	// TooLargePaths names some of the paths skipped for their size (git
+	// mode: where the scanned commits introduced such a blob), sorted;
+	// TooLargePathCount is how many there are in all.
+	TooLargePaths     []string
+	TooLargePathCount int
 	Archives int64 // archives opened, nested ones included
 	Members  int64 // archive members scanned
 	// IgnoredPaths counts untracked files and directories skipped because a

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -116,8 +117,16 @@ func tooLargeError(res *scanner.Result, max int64, what string) error {
 	if n == 0 {
 		return nil
 	}
-	return fmt.Errorf("%d %s(s) larger than --max-file-size %s were not scanned, so what they hold was not "+
-		"judged: raise the limit (--max-file-size 0 scans %[2]ss of any size)", n, what, formatSize(max))
+	at := ""
+	if paths := res.Stats.TooLargePaths; len(paths) > 0 {
+		at = " (at " + strings.Join(paths, ", ")
+		if more := res.Stats.TooLargePathCount - len(paths); more > 0 {
+			at += fmt.Sprintf(" and %d more path(s)", more)
+		}
+		at += ")"
+	}
+	return fmt.Errorf("%d %s(s) larger than --max-file-size %s were not scanned%s, so what they hold was not "+
+		"judged: raise the limit (--max-file-size 0 scans %ss of any size)", n, what, formatSize(max), at, what)
 }
 
 // formatSize writes a size as parseSize reads it.
