@@ -29,8 +29,10 @@ const DefaultMaxFileSize = 10 << 20
 const binarySniff = 8 << 10
 
 // streamThreshold is the size above which a file is scanned in chunks
-// instead of read whole.
-const streamThreshold = 32 << 20
+// instead of read whole. With no default size limit, it bounds what each
+// worker holds (2 per CPU): a tree of 30 MB files must not cost a
+// gigabyte on a many-core machine.
+const streamThreshold = 8 << 20
 
 // Options tune a scan.
 type Options struct {
