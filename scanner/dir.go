@@ -81,8 +81,8 @@ type Stats struct {
 	// TooLargePathCount is how many there are in all.
 	TooLargePaths     []string
 	TooLargePathCount int
-	Archives int64 // archives opened, nested ones included
-	Members  int64 // archive members scanned
+	Archives          int64 // archives opened, nested ones included
+	Members           int64 // archive members scanned
 	// IgnoredPaths counts untracked files and directories skipped because a
 	// .gitignore or .git/info/exclude ignores them (a directory counts once).
 	IgnoredPaths int64
