@@ -185,11 +185,17 @@ func TestArchiveDir(t *testing.T) {
 	if len(res.Findings) != 3 || len(res.Stats.Notes) != 1 || !strings.Contains(res.Stats.Notes[0], "deps.tar.gz!wheels/pkg-1.0-py3-none-any.whl: nested zip") {
 		t.Errorf("depth 1: %d findings, notes %q", len(res.Findings), res.Stats.Notes)
 	}
-	// Archives off: binary files, skipped as before.
+	// Archives off: binary files, scanned raw (compressed members hide
+	// their keys) or, with SkipBinary, skipped and counted.
 	res = ScanPaths(context.Background(), []string{dir}, Options{MaxArchiveDepth: -1})
 	archNoErrors(t, res)
-	if len(res.Findings) != 0 || res.Stats.Binary != 2 || res.Stats.Archives != 0 {
+	if res.Stats.Binary != 0 || res.Stats.Files != 3 || res.Stats.Archives != 0 {
 		t.Errorf("archives off: %d findings, stats %+v", len(res.Findings), res.Stats)
+	}
+	res = ScanPaths(context.Background(), []string{dir}, Options{MaxArchiveDepth: -1, SkipBinary: true})
+	archNoErrors(t, res)
+	if len(res.Findings) != 0 || res.Stats.Binary != 2 || res.Stats.Archives != 0 {
+		t.Errorf("archives off, binary skipped: %d findings, stats %+v", len(res.Findings), res.Stats)
 	}
 }
 

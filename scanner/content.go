@@ -124,9 +124,9 @@ func (l *locator) findings(ms []rules.Match, file, path string) (out, allowed []
 // textOf returns data as the UTF-8 text to scan: UTF-16 with a byte-order
 // mark (PowerShell scripts, .reg files, some Windows configs) is transcoded,
 // whatever its length (a stray odd byte at the end must not turn a file
-// into "binary"), other data with a NUL byte in its first 8 KiB is binary
-// and is returned as is only when scanBinary is set; ok is false for
-// skipped binary data.
+// into "binary"), other data is returned as is: binary data (a NUL byte
+// in its first 8 KiB) is scanned raw, keys in it being ASCII runs, unless
+// scanBinary is false (--skip-binary); ok is false for skipped binary data.
 func textOf(data []byte, scanBinary bool) (text []byte, ok bool) {
 	if little, ok := utf16BOM(data); ok {
 		return decodeUTF16(nil, data[2:], little), true

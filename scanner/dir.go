@@ -18,7 +18,10 @@ import (
 	"github.com/gemscan-dev/gemscan/rules"
 )
 
-// DefaultMaxFileSize is the size above which files are skipped by default.
+// DefaultMaxFileSize is the size above which gemscan git skips blobs by
+// default (an audit's bound on memory: a blob is inflated whole). Working
+// trees, stdin and staged files have no default limit: files are streamed
+// or read one at a time.
 const DefaultMaxFileSize = 10 << 20
 
 // binarySniff is how much of a file is searched for a NUL byte to decide
@@ -26,8 +29,10 @@ const DefaultMaxFileSize = 10 << 20
 const binarySniff = 8 << 10
 
 // streamThreshold is the size above which a file is scanned in chunks
-// instead of read whole.
-const streamThreshold = 32 << 20
+// instead of read whole. With no default size limit, it bounds what each
+// worker holds (2 per CPU): a tree of 30 MB files must not cost a
+// gigabyte on a many-core machine.
+const streamThreshold = 8 << 20
 
 // Options tune a scan.
 type Options struct {
@@ -37,8 +42,10 @@ type Options struct {
 	MaxFileSize int64
 	// Workers is how many files are scanned at once; 0 means one per CPU.
 	Workers int
-	// Binary scans files that look binary too.
-	Binary bool
+	// SkipBinary skips files that look binary (a NUL byte in their first
+	// 8 KiB) instead of scanning their raw bytes: keys compiled into
+	// binaries are ASCII runs, so they are scanned by default.
+	SkipBinary bool
 	// NoIgnore scans untracked files that .gitignore files or
 	// .git/info/exclude ignore (ScanPaths). .gemscanignore still applies.
 	NoIgnore bool
@@ -67,10 +74,15 @@ type Stats struct {
 	Files    int64 // files (or blobs) scanned
 	Bytes    int64 // bytes scanned
 	Commits  int64 // commits examined (git mode)
-	Binary   int64 // files skipped as binary
+	Binary   int64 // files skipped as binary (only with SkipBinary)
 	TooLarge int64 // files skipped for their size
-	Archives int64 // archives opened, nested ones included
-	Members  int64 // archive members scanned
+	// TooLargePaths names some of the paths skipped for their size (git
+	// mode: where the scanned commits introduced such a blob), sorted;
+	// TooLargePathCount is how many there are in all.
+	TooLargePaths     []string
+	TooLargePathCount int
+	Archives          int64 // archives opened, nested ones included
+	Members           int64 // archive members scanned
 	// IgnoredPaths counts untracked files and directories skipped because a
 	// .gitignore or .git/info/exclude ignores them (a directory counts once).
 	IgnoredPaths int64
@@ -523,7 +535,7 @@ func scanFile(ctx context.Context, det *rules.Detector, j fileJob, opts Options,
 	if scanArchiveFile(ctx, det, bytes.NewReader(buf), int64(len(buf)), buf, j, &opts, col) {
 		return buf
 	}
-	text, ok := textOf(buf, opts.Binary)
+	text, ok := textOf(buf, !opts.SkipBinary)
 	if !ok {
 		col.count(func(s *Stats) { s.Binary++ })
 		return buf
@@ -551,7 +563,7 @@ func scanLargeFile(ctx context.Context, det *rules.Detector, f *os.File, j fileJ
 		return
 	}
 	// UTF-16 is text (scanStream transcodes it), whatever its NULs.
-	if _, utf16 := utf16BOM(head[:n]); !utf16 && !opts.Binary && bytes.IndexByte(head[:n], 0) >= 0 {
+	if _, utf16 := utf16BOM(head[:n]); !utf16 && opts.SkipBinary && bytes.IndexByte(head[:n], 0) >= 0 {
 		col.count(func(s *Stats) { s.Binary++ })
 		return
 	}

@@ -51,21 +51,31 @@ func utf16le(s string) []byte {
 }
 
 // TestUTF16Text checks UTF-16 files with a byte-order mark are read as
-// text (in the working tree and in history), not skipped as binary.
+// text (in the working tree and in history), and binary files scanned raw
+// unless SkipBinary skips them.
 func TestUTF16Text(t *testing.T) {
 	k := testkeys.New(92).Set()
 	r := newRepo(t)
 	r.write("setup.ps1", string(utf16le("# setup\r\n$env:GEMINI_API_KEY = \""+k.AQKey+"\"\r\n")))
 	r.write("blob.bin", "\x00\x01"+k.AQKey)
 	r.commit("ps1")
-	res := ScanPaths(context.Background(), []string{r.dir}, Options{})
+	res := ScanPaths(context.Background(), []string{r.dir}, Options{SkipBinary: true})
 	if len(res.Findings) != 1 || res.Findings[0].Path != "setup.ps1" || res.Findings[0].Line != 2 || res.Stats.Binary != 1 {
 		t.Errorf("dir: %+v, %d binary", res.Findings, res.Stats.Binary)
 	}
-	got, gres := scanRepo(t, r.dir, GitOptions{})
+	got, gres := scanRepo(t, r.dir, GitOptions{Options: Options{SkipBinary: true}})
 	noErrors(t, gres)
 	if len(got) != 1 || got[0].path != "setup.ps1" {
 		t.Errorf("git: %v", got)
+	}
+	res = ScanPaths(context.Background(), []string{r.dir}, Options{})
+	if len(res.Findings) != 2 || res.Findings[0].Path != "blob.bin" || res.Stats.Binary != 0 {
+		t.Errorf("dir, binary scanned: %+v, %d binary", res.Findings, res.Stats.Binary)
+	}
+	got, gres = scanRepo(t, r.dir, GitOptions{})
+	noErrors(t, gres)
+	if len(got) != 2 || got[0].path != "blob.bin" || gres.Stats.Binary != 0 {
+		t.Errorf("git, binary scanned: %v", got)
 	}
 }
 

@@ -165,7 +165,8 @@ type history struct {
 	seen      map[plumbing.Hash]bool
 	blobErrs  []error
 	blobStats Stats
-	arch      blobArchives // what archive blobs held besides findings
+	arch      blobArchives           // what archive blobs held besides findings
+	tooLarge  map[plumbing.Hash]bool // blobs skipped for their size
 }
 
 func (h *history) errorf(format string, args ...any) {

@@ -319,7 +319,7 @@ func (h *history) inTree(tree plumbing.Hash, path, rule, value string) (Finding,
 			case err != nil:
 				h.errorf("HEAD's %s: %w", path, err)
 			default:
-				if text, ok := textOf(data, h.opts.Binary); ok {
+				if text, ok := textOf(data, !h.opts.SkipBinary); ok {
 					var allowed []Finding
 					hits, allowed = ScanBytes(h.opts.detector(), text, "", "")
 					hits = append(hits, allowed...)

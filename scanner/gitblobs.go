@@ -68,6 +68,7 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 				mu.Lock()
 				seen[b] = true
 				st.tooLarge++
+				h.skipLarge(b)
 				mu.Unlock()
 			},
 		}, func(b plumbing.Hash, data []byte) { h.scanBlob(ctx, det, &mu, &st, b, data) })
@@ -78,6 +79,10 @@ func (h *history) scanBlobs(ctx context.Context, want func(plumbing.Hash) bool) 
 	h.blobStats = Stats{Files: st.files, Bytes: st.size, Binary: st.binary, TooLarge: st.tooLarge}
 	h.lfs = int(st.lfs)
 }
+
+// maxTooLargePaths is how many paths of blobs skipped for their size a
+// scan names.
+const maxTooLargePaths = 5
 
 // fewBlobs is the most blobs the blob pass reads one by one; more are read
 // in pack order, each delta family once.
@@ -96,7 +101,7 @@ func (h *history) scanBlob(ctx context.Context, det *rules.Detector, mu *sync.Mu
 		skipLarge = true
 	} else if fs, al, ok := h.arch.scan(ctx, det, b, data, &h.opts.Options); ok {
 		found, allowed = fs, al
-	} else if text, ok := textOf(data, h.opts.Binary); !ok {
+	} else if text, ok := textOf(data, !h.opts.SkipBinary); !ok {
 		skipBinary = true
 	} else {
 		isLFS = bytes.HasPrefix(text, lfsPointer)
@@ -116,6 +121,7 @@ func (h *history) scanBlob(ctx context.Context, det *rules.Detector, mu *sync.Mu
 	}
 	if skipLarge {
 		st.tooLarge++
+		h.skipLarge(b)
 	}
 	if isLFS {
 		st.lfs++
@@ -126,6 +132,36 @@ func (h *history) scanBlob(ctx context.Context, det *rules.Detector, mu *sync.Mu
 	if len(found) > 0 {
 		h.hits[b] = found
 	}
+}
+
+// skipLarge records a blob skipped for its size (under the blob pass's
+// lock), for the summary to name its paths.
+func (h *history) skipLarge(b plumbing.Hash) {
+	if h.tooLarge == nil {
+		h.tooLarge = map[plumbing.Hash]bool{}
+	}
+	h.tooLarge[b] = true
+}
+
+// tooLargePaths returns the paths (sorted, at most max) at which the
+// scanned commits introduced a blob skipped for its size, and how many
+// such paths there are.
+func (h *history) tooLargePaths(max int) ([]string, int) {
+	if len(h.tooLarge) == 0 {
+		return nil, 0
+	}
+	ids := map[int32]bool{}
+	for _, in := range h.intros {
+		if h.tooLarge[in.blob] {
+			ids[in.path] = true
+		}
+	}
+	paths := make([]string, 0, len(ids))
+	for id := range ids {
+		paths = append(paths, h.pathList[id])
+	}
+	sort.Strings(paths)
+	return paths[:min(len(paths), max)], len(paths)
 }
 
 // readFewBlobs reads the needed blobs one by one, in hash order. A blob the
@@ -162,6 +198,7 @@ func (h *history) checkMissing(ctx context.Context) {
 	st := &h.res.Stats
 	st.Files, st.Bytes = h.blobStats.Files, h.blobStats.Bytes
 	st.Binary, st.TooLarge = h.blobStats.Binary, h.blobStats.TooLarge
+	st.TooLargePaths, st.TooLargePathCount = h.tooLargePaths(maxTooLargePaths)
 	h.arch.finish(h)
 	if h.lfs > 0 {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf(

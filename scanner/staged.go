@@ -287,13 +287,16 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 		}
 		if opts.MaxFileSize > 0 && int64(len(data)) > opts.MaxFileSize {
 			res.Stats.TooLarge++
+			if res.Stats.TooLargePathCount++; len(res.Stats.TooLargePaths) < maxTooLargePaths {
+				res.Stats.TooLargePaths = append(res.Stats.TooLargePaths, c.path)
+			}
 			continue
 		}
 		res.Stats.Bytes += int64(len(data))
 		if s.scanArchive(res, c, data, &opts.Options, allLines, ignored) {
 			continue
 		}
-		text, ok := textOf(data, opts.Binary)
+		text, ok := textOf(data, !opts.SkipBinary)
 		if !ok {
 			res.Stats.Binary++
 			continue

@@ -97,10 +97,11 @@ func TestStagedCases(t *testing.T) {
 	expectValues(t, stagedValues(t, r.dir, StagedOptions{}))
 	r.git("reset", "-q", "--hard")
 
-	// A binary file is skipped.
+	// A binary file is scanned, unless SkipBinary skips it.
 	r.write("bin.dat", "\x00\x01KEY="+k3+"\n")
 	r.git("add", "bin.dat")
-	expectValues(t, stagedValues(t, r.dir, StagedOptions{}))
+	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "bin.dat:1="+k3)
+	expectValues(t, stagedValues(t, r.dir, StagedOptions{Options: Options{SkipBinary: true}}))
 	r.git("reset", "-q")
 	os.Remove(filepath.Join(r.dir, "bin.dat"))
 

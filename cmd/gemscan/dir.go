@@ -19,8 +19,10 @@ func dirCommand(e *env) *cli.Command {
 in parallel without following symbolic links or entering .git. Every file
 git tracks is scanned; untracked files that .gitignore files or
 .git/info/exclude ignore are skipped and counted (--no-ignore scans them);
-what .gemscanignore names is scanned but listed as suppressed. Binary files
-and files over --max-file-size are skipped and counted. Inside a
+what .gemscanignore names is scanned but listed as suppressed. Files of any
+size are scanned in bounded memory (large ones are streamed), binary ones
+too: keys compiled into binaries are plain ASCII. --max-file-size and
+--skip-binary skip such files, and count them in the summary. Inside a
 repository, SARIF names files from the repository's root, as code scanning
 expects.
 
@@ -32,10 +34,12 @@ Examples:
    gemscan dir                          scan the current directory
    gemscan dir config/ deploy/app.env   scan some paths
    gemscan dir --format json -o leaks.json .
-   gemscan dir --max-file-size 0 dumps/ scan files of any size`,
+   gemscan dir --max-file-size 50MiB --skip-binary dumps/
+                                        skip (and count) large and binary files`,
 		Flags: append(scanFlags(e),
-			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip files larger than `SIZE` (0: no limit)"},
-			&cli.BoolFlag{Name: "binary", Usage: "scan files that look binary too"},
+			&cli.StringFlag{Name: "max-file-size", Value: "0", Usage: "skip (and count) files larger than `SIZE` (0: no limit)"},
+			&cli.BoolFlag{Name: "skip-binary", Usage: "skip (and count) files that look binary (a NUL byte in their first 8 KiB) instead of scanning them"},
+			&cli.BoolFlag{Name: "binary", Hidden: true, Usage: "no effect: binary files are scanned by default"},
 			&cli.BoolFlag{Name: "no-ignore", Usage: "also scan untracked files that .gitignore or .git/info/exclude ignore"},
 		),
 		Action: func(c *cli.Context) error {
@@ -50,7 +54,7 @@ Examples:
 			if len(paths) == 0 {
 				paths = []string{"."}
 			}
-			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, Binary: c.Bool("binary"),
+			res := scanner.ScanPaths(c.Context, paths, scanner.Options{MaxFileSize: max, SkipBinary: c.Bool("skip-binary"),
 				NoIgnore: c.Bool("no-ignore"), MaxArchiveDepth: archiveDepth(c)})
 			for _, w := range res.Stats.Warnings {
 				fmt.Fprintf(e.stderr, "gemscan: warning: %s\n", report.Sanitize(w))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -25,6 +26,9 @@ once per path, attributed to the earliest commit that introduced it there
 (author, date), with in_head telling whether HEAD still has it at that path
 and the refs whose history holds it ("only on branch feature" when HEAD
 does not reach it).
+Binary blobs are scanned too; blobs over --max-file-size are skipped and
+counted, and with --github that is an error (exit 2): a gate does not pass
+what it did not read.
 REPO is a work tree, a .git directory or a bare repository (default: .).
 No git binary is needed.
 
@@ -41,7 +45,7 @@ Examples:
 				"A...B: reachable from either but not both (not their merge base); a missing side is HEAD (..B, A..)"},
 			&cli.StringSliceFlag{Name: "branch", Usage: "scan only the history of `REF` (repeatable; branch, tag or remote name)"},
 			&cli.StringFlag{Name: "since", Usage: "skip commits committed before `DATE` (2006-01-02 or RFC 3339)"},
-			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
+			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit); counted, and an error in a gate"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.BoolFlag{Name: "github", Usage: "in GitHub Actions: scan the commits of the event (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH), " +
 				"fetching what a shallow checkout lacks; --format defaults to github and outputs go to GITHUB_OUTPUT"},
@@ -102,6 +106,40 @@ func scanHistory(c *cli.Context, e *env, repo string, opts scanner.GitOptions) *
 	res := scanner.ScanGit(c.Context, repo, opts)
 	prog.done()
 	return res
+}
+
+// tooLargeError returns the error a gate (gemscan git --github,
+// pre-receive, pre-push, staged) reports for the blobs the scan skipped as larger
+// than max: what was not read was not judged, and a gate must not pass it
+// as clean. It returns nil when none was skipped.
+func tooLargeError(res *scanner.Result, max int64, what string) error {
+	n := res.Stats.TooLarge
+	if n == 0 {
+		return nil
+	}
+	at := ""
+	if paths := res.Stats.TooLargePaths; len(paths) > 0 {
+		at = " (at " + strings.Join(paths, ", ")
+		if more := res.Stats.TooLargePathCount - len(paths); more > 0 {
+			at += fmt.Sprintf(" and %d more path(s)", more)
+		}
+		at += ")"
+	}
+	return fmt.Errorf("%d %s(s) larger than --max-file-size %s were not scanned%s, so what they hold was not "+
+		"judged: raise the limit (--max-file-size 0 scans %ss of any size)", n, what, formatSize(max), at, what)
+}
+
+// formatSize writes a size as parseSize reads it.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprint(n)
 }
 
 // historyMemoryLimit is the soft heap limit of a history scan.

@@ -100,6 +100,9 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 
 	res := scanHistory(c, e, repo, opts)
 	res.Stats.Notes = append(res.Stats.Notes, notes...)
+	if err := tooLargeError(res, opts.MaxFileSize, "blob"); err != nil {
+		res.Errors = append(res.Errors, err)
+	}
 	det := rules.NewDetector()
 	head, err := g.ScannedHead(c.Context, plan)
 	if err != nil {

@@ -37,7 +37,7 @@ func pushFlags() []cli.Flag {
 			"(default: git config gemscan.baseline)"},
 		&cli.DurationFlag{Name: "timeout", Usage: "give up after `DURATION` (e.g. 30s); the push is then rejected unless --fail-open"},
 		&cli.BoolFlag{Name: "fail-open", Usage: "let the push through when the scan cannot complete (corrupt object, timeout); findings still reject it"},
-		&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit)"},
+		&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip blobs larger than `SIZE` (0: no limit); counted, and an error in a gate"},
 		&cli.BoolFlag{Name: "no-color", Usage: "accepted for symmetry with the other commands: hook output is never coloured"},
 	}
 }
@@ -55,8 +55,8 @@ an alternate), so nothing reaches the repository before it is judged.
 
 A push that adds a credential is rejected (exit 1) with, for each credential,
 the ref, commit, path, line, the redacted value and what to do. A scan that
-cannot complete (a corrupt object, --timeout) rejects the push too (exit 2),
-unless the operator chose --fail-open.
+cannot complete (a corrupt object, a blob over --max-file-size, --timeout)
+rejects the push too (exit 2), unless the operator chose --fail-open.
 
 Bypass, visible and deliberate: the pusher names the finding,
    git push -o gemscan.allow=<fingerprint>
@@ -277,6 +277,9 @@ func guardPush(c *cli.Context, e *env, hook, repo string, updates []refUpdate, b
 			res = scanner.ScanGit(ctx, repo, opts)
 		}
 		commits += res.Stats.Commits
+		if err := tooLargeError(res, max, "blob"); err != nil {
+			res.Errors = append(res.Errors, err)
+		}
 		for _, err := range res.Errors {
 			errs = append(errs, fmt.Errorf("%s: %w", u.Ref, err))
 		}

@@ -32,7 +32,9 @@ Examples:
 		Flags: append(scanFlags(e),
 			&cli.BoolFlag{Name: "all-lines", Usage: "judge whole staged files, not only the lines the commit adds"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say so when nothing is found"},
-			&cli.StringFlag{Name: "max-file-size", Value: "10MiB", Usage: "skip staged files larger than `SIZE` (0: no limit)"},
+			&cli.StringFlag{Name: "max-file-size", Value: "0", Usage: "skip staged files larger than `SIZE` (0: no limit); a skipped file is an error (exit 2)"},
+			&cli.BoolFlag{Name: "skip-binary", Usage: "skip (and count) staged files that look binary instead of scanning them"},
+			&cli.BoolFlag{Name: "binary", Hidden: true, Usage: "no effect: binary files are scanned by default"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := checkScanFlags(c); err != nil {
@@ -48,11 +50,15 @@ Examples:
 			// staged file makes the heap grow.
 			debug.SetGCPercent(-1)
 			debug.SetMemoryLimit(256 << 20)
-			opts := scanner.StagedOptions{Options: scanner.Options{MaxFileSize: max, MaxArchiveDepth: archiveDepth(c)}, AllLines: c.Bool("all-lines")}
+			opts := scanner.StagedOptions{Options: scanner.Options{MaxFileSize: max, SkipBinary: c.Bool("skip-binary"), MaxArchiveDepth: archiveDepth(c)}, AllLines: c.Bool("all-lines")}
 			if c.NArg() > 0 {
 				opts.Files = c.Args().Slice()
 			}
 			res := scanner.ScanStagedContext(c.Context, ".", opts)
+			// A commit hook must not let through what it did not read.
+			if err := tooLargeError(res, max, "staged file"); err != nil {
+				res.Errors = append(res.Errors, err)
+			}
 			if len(res.Findings) == 0 && len(res.Errors) == 0 && !c.Bool("verbose") &&
 				c.String("format") == "text" && c.String("output") == "" {
 				return nil // a clean commit goes through silently
