@@ -125,7 +125,7 @@ func (h *history) scanTaggedBlob(det *rules.Detector, ref, path string, b plumbi
 			h.res.Stats.TooLarge++
 			return
 		}
-		text, ok := textOf(data, h.opts.Binary)
+		text, ok := textOf(data, !h.opts.SkipBinary)
 		if !ok {
 			h.res.Stats.Binary++
 			return
