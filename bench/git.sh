@@ -10,7 +10,7 @@
 #                          git/git (85k commits on master, 849k objects, 496
 #                          MiB pack), fetched once with
 #                            git clone --mirror https://github.com/git/git /tmp/git.git
-#                          default: builds bench/out/gosrc-history (the Go
+#                          default: builds ~/.cache/gemscan-bench/gosrc-history (the Go
 #                          toolchain's src/ plus 4000 editing commits)
 #   RUNS=N bench/git.sh    runs per command (default 3)
 set -euo pipefail
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 repo="${1:-}"
 if [ -z "$repo" ]; then
-  repo="$out/gosrc-history"
+  repo="$cache/gosrc-history"
   [ -d "$repo/.git" ] || python3 bench/mkrepo.py "$repo" 4000 >/dev/null
 fi
 build_release "$out/gemscan" ./cmd/gemscan

@@ -10,6 +10,11 @@
 
 out=$PWD/bench/out
 mkdir -p "$out"
+# Benchmark repositories live outside the checkout: the action's build-cache
+# key (action/setup.sh) and other tree walks would read their thousands of
+# files on every test run.
+cache=${GEMSCAN_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gemscan-bench}
+mkdir -p "$cache"
 
 # build_release OUT PKG: a release-like build of PKG.
 build_release() {

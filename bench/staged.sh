@@ -5,7 +5,7 @@
 # --pre-commit --staged` with a Gemini-only config when gitleaks is
 # installed. Prints the ratios.
 #
-#   bench/staged.sh [REPO]   default: bench/out/gosrc-history (see git.sh;
+#   bench/staged.sh [REPO]   default: ~/.cache/gemscan-bench/gosrc-history (see git.sh;
 #                            the Go toolchain's src/, ~11.5k files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 need hyperfine hyperfine
 repo="${1:-}"
 if [ -z "$repo" ]; then
-  repo="$out/gosrc-history"
+  repo="$cache/gosrc-history"
   [ -d "$repo/.git" ] || python3 bench/mkrepo.py "$repo" 4000 >/dev/null
 fi
 build_release "$out/gemscan" ./cmd/gemscan
@@ -37,5 +37,4 @@ fi
 load before
 hyperfine -N -i -w 5 -r "${RUNS:-100}" --export-json "$out/staged.json" "${cmds[@]}" >/dev/null
 load after
-cd - >/dev/null
 ratios "$out/staged.json" "gemscan staged <= 1.3x git diff --cached --quiet" "${names[@]}" "git diff --cached --quiet"
