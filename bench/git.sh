@@ -13,6 +13,7 @@
 #                          default: builds ~/.cache/gemscan-bench/gosrc-history (the Go
 #                          toolchain's src/ plus 4000 editing commits)
 #   RUNS=N bench/git.sh    runs per command (default 3)
+#   BASELINE_BIN=PATH      also time another gemscan binary (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -31,14 +32,21 @@ load before
 measure() {
   local name=$1; shift
   for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %U %S %M" -o "$out/time.txt" "$@" >/dev/null 2>&1 || true
-    echo "$name $(cat "$out/time.txt")"
+    # gemscan exits 1 with findings, 2 when the scan is incomplete (say, a
+    # corrupt archive in the history): the time counts all the same, the
+    # status is shown.
+    local rc=0
+    /usr/bin/time -f "%e %U %S %M" -o "$out/time.txt" "$@" >/dev/null 2>"$out/stderr.txt" || rc=$?
+    echo "$name $(tail -n 1 "$out/time.txt") $rc"
   done
 }
 
 {
   measure cat-file git -C "$repo" cat-file --batch-all-objects --batch --unordered
   measure gemscan "$out/gemscan" git -q --no-color "$repo"
+  if [ -n "${BASELINE_BIN:-}" ]; then # another build, side by side
+    measure baseline "$BASELINE_BIN" git -q --no-color "$repo"
+  fi
   if command -v gitleaks >/dev/null; then
     cat > "$out/gitleaks.toml" <<'TOML'
 [[rules]]
@@ -61,7 +69,8 @@ base = med(runs["cat-file"], 0)
 for name, rows in runs.items():
     wall, cpu = med(rows, 0), statistics.median(r[1] + r[2] for r in rows)
     rss = max(r[3] for r in rows) / 1024
+    codes = sorted({int(r[4]) for r in rows})
     print(f"{name:9s} wall median {wall:7.2f} s  CPU {cpu:7.2f} s  cores busy {cpu/wall:4.2f}  "
-          f"peak RSS {rss:5.0f} MiB  ratio to cat-file {wall/base:4.2f}x  ({len(rows)} runs)")
+          f"peak RSS {rss:5.0f} MiB  ratio to cat-file {wall/base:4.2f}x  exit {codes}  ({len(rows)} runs)")
 print("target: gemscan <= 0.6x cat-file, all cores busy, peak RSS <= 200 MiB")
 PY

@@ -152,6 +152,7 @@ type history struct {
 	needed   map[plumbing.Hash]bool
 	hits     map[plumbing.Hash][]Finding // located, without path or attribution
 	trees    map[plumbing.Hash][]odb.TreeEntry
+	rawTrees treeCache // the diff's recently read trees
 	shallow  map[plumbing.Hash]bool
 	lfs      int
 	submods  map[string]bool
