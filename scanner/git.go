@@ -87,41 +87,24 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		return res
 	}
 	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}, maxEntries: maxEntries}
-	whole := opts.Range == "" && len(opts.Include) == 0 && len(opts.Branches) == 0 && opts.Since.IsZero()
-	blobCtx, stopBlobs := context.WithCancel(ctx)
-	defer stopBlobs()
-	var blobsDone chan struct{}
-	if whole {
-		// A whole-history audit scans (nearly) every blob anyway: scan them
-		// all from the start, while the commits are loaded and diffed on
-		// the other core (loading them alone is seconds of one core on a
-		// large history).
-		blobsDone = make(chan struct{})
-		go func() {
-			defer close(blobsDone)
-			h.scanBlobs(blobCtx, nil)
-		}()
-	}
-	// abandon stops the blob pass when the scan cannot go on.
-	abandon := func() {
-		stopBlobs()
-		if blobsDone != nil {
-			<-blobsDone
-		}
-	}
 	if err := h.graph(ctx); err != nil {
-		abandon()
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	if ctx.Err() != nil {
-		abandon()
 		addCtxErr(ctx, res)
 		return res
 	}
-	if whole {
+	if h.opts.Range == "" && len(h.opts.Include) == 0 && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
+		// A whole-history audit scans (nearly) every blob anyway: scan them
+		// all while the commits are being diffed, on the other core.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.scanBlobs(ctx, nil)
+		}()
 		h.diffAll(ctx)
-		<-blobsDone
+		<-done
 	} else {
 		h.diffAll(ctx)
 		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
@@ -152,7 +135,6 @@ type history struct {
 	needed   map[plumbing.Hash]bool
 	hits     map[plumbing.Hash][]Finding // located, without path or attribution
 	trees    map[plumbing.Hash][]odb.TreeEntry
-	rawTrees treeCache // the diff's recently read trees
 	shallow  map[plumbing.Hash]bool
 	lfs      int
 	submods  map[string]bool

@@ -108,39 +108,6 @@ func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
 	return trees
 }
 
-// treeCache keeps the data of the trees read last. In parents-first order a
-// commit's parents' trees were most often read just before, as the
-// previous commit's own: reading them again inflated and re-applied their
-// deltas, half the diff's work and most of the garbage a history scan
-// makes (each collection then rescans the whole commit graph).
-type treeCache struct {
-	m     map[plumbing.Hash][]byte
-	bytes int
-}
-
-// treeCacheBytes bounds the tree data kept: a few commits' changed trees.
-const treeCacheBytes = 8 << 20
-
-// get returns the data of tree t if it is cached. Callers must not modify
-// it.
-func (c *treeCache) get(t plumbing.Hash) ([]byte, bool) {
-	data, ok := c.m[t]
-	return data, ok
-}
-
-// put caches tree t's data, forgetting every tree cached before when the
-// cache is full.
-func (c *treeCache) put(t plumbing.Hash, data []byte) {
-	if len(data) > treeCacheBytes/4 {
-		return
-	}
-	if c.m == nil || c.bytes+len(data) > treeCacheBytes {
-		c.m, c.bytes = make(map[plumbing.Hash][]byte, 1024), 0
-	}
-	c.m[t] = data
-	c.bytes += len(data)
-}
-
 // differ diffs one commit's tree against its parents' trees.
 type differ struct {
 	h      *history
@@ -168,13 +135,7 @@ func (d *differ) readTree(t plumbing.Hash, prefix string) ([]byte, bool) {
 	if t.IsZero() {
 		return nil, true
 	}
-	if data, ok := d.h.rawTrees.get(t); ok {
-		return data, true
-	}
 	data, err := d.h.r.db.ReadType(t, odb.Tree)
-	if err == nil {
-		d.h.rawTrees.put(t, data)
-	}
 	if errors.Is(err, odb.ErrNotFound) && d.h.partial {
 		// A partial clone without trees (--filter=tree:0): counted in one
 		// error by checkMissing rather than one per commit.
