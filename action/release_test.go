@@ -46,6 +46,10 @@ func TestReleaseConfigMatchesSetup(t *testing.T) {
 	if b.Main != "./cmd/gemscan" || b.Binary != "gemscan" || !slices.Contains(b.Env, "CGO_ENABLED=0") || !slices.Contains(b.Flags, "-trimpath") {
 		t.Errorf("build: %+v", b)
 	}
+	// Start-up time: urfave/cli's man/Markdown generators stay out.
+	if !slices.Contains(b.Flags, "-tags=urfave_cli_no_docs") {
+		t.Errorf("build flags %v lack -tags=urfave_cli_no_docs", b.Flags)
+	}
 	for _, v := range []string{"main.buildVersion=", "main.buildCommit=", "main.buildDate="} {
 		if !strings.Contains(strings.Join(b.Ldflags, " "), v) {
 			t.Errorf("ldflags do not set %s", v)
@@ -101,7 +105,7 @@ func TestContainerImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := string(data)
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "USER 10001:10001", `ENTRYPOINT ["/usr/local/bin/gemscan"]`} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-tags urfave_cli_no_docs", "USER 10001:10001", `ENTRYPOINT ["/usr/local/bin/gemscan"]`} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Dockerfile lacks %s", want)
 		}

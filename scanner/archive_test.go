@@ -151,6 +151,7 @@ func apkOf(t testing.TB, k testkeys.Set, aq string) []byte {
 }
 
 func TestArchiveDir(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(61).Set()
 	aq := testkeys.New(62).AQKey()
 	dir := t.TempDir()
@@ -202,6 +203,7 @@ func TestArchiveDir(t *testing.T) {
 // TestArchiveBombDir: a zip bomb is an error naming the member, with what
 // was found before it kept; the scan's other files are scanned.
 func TestArchiveBombDir(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(63).Set()
 	dir := t.TempDir()
 	bomb := zipOf(t, member{"a.env", []byte("GOOGLE_KEY=" + k.APIKey + "\n")}, member{"in.zip", zipOf(t, member{"zeros", make([]byte, 20<<20)})})
@@ -218,6 +220,7 @@ func TestArchiveBombDir(t *testing.T) {
 // TestArchiveLargeMembers: members too large to read whole are streamed,
 // text and binary, with lines still counted in the member.
 func TestArchiveLargeMembers(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(64).Set()
 	// Data that compresses little, so the ratio limit stays out of it.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -257,6 +260,7 @@ func TestArchiveLargeMembers(t *testing.T) {
 // TestArchiveLargeFile: an archive too large to read whole (with no size
 // limit) is read from the file at random.
 func TestArchiveLargeFile(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(65).Set()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -278,6 +282,7 @@ func TestArchiveLargeFile(t *testing.T) {
 }
 
 func TestScanStream(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(66).Set()
 	data := tgzOf(t, member{"etc/app.env", []byte("\nGEMINI_API_KEY=" + k.ExchangeKey + "\nGEMINI_API_SECRET=" + k.Secret + "\n")})
 	res := ScanStream(context.Background(), bytes.NewReader(data), "backup.tgz", Options{})
@@ -334,6 +339,7 @@ func (r *archRepo) commit(files map[string][]byte) string {
 }
 
 func TestArchiveGit(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(67).Set()
 	aq := testkeys.New(68).AQKey()
 	r := newArchRepo(t)
@@ -390,6 +396,7 @@ func gzipOf(t testing.TB, data []byte) []byte {
 }
 
 func TestArchiveStaged(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(69)
 	k1, k2 := g.APIKey(), g.AQKey()
 	r := newArchRepo(t)
@@ -472,6 +479,7 @@ func TestArchiveCheckIsFree(t *testing.T) {
 // are: a member declaring more is skipped, a compressed stream of unknown
 // size is scanned up to the limit, and both are counted.
 func TestArchiveMemberSize(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(70).Set()
 	pad := bytes.Repeat([]byte("# padding line of configuration\n"), 2000) // 64000 bytes
 	dir := t.TempDir()

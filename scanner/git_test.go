@@ -130,6 +130,7 @@ func noErrors(t *testing.T, res *Result) {
 }
 
 func TestGitHistoryCases(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(41).Set()
 	g := testkeys.New(42)
 	r := newRepo(t)
@@ -245,6 +246,7 @@ func TestGitHistoryCases(t *testing.T) {
 }
 
 func TestGitEmptyRepository(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	got, res := scanRepo(t, r.dir, GitOptions{})
 	noErrors(t, res)
@@ -254,6 +256,7 @@ func TestGitEmptyRepository(t *testing.T) {
 }
 
 func TestGitNotARepository(t *testing.T) {
+	t.Parallel()
 	res := ScanGit(context.Background(), t.TempDir(), GitOptions{})
 	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "not a git repository") {
 		t.Fatalf("errors: %v", res.Errors)
@@ -261,6 +264,7 @@ func TestGitNotARepository(t *testing.T) {
 }
 
 func TestGitShallowClone(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(43)
 	r := newRepo(t)
 	oldKey := g.APIKey()
@@ -292,6 +296,7 @@ func TestGitShallowClone(t *testing.T) {
 }
 
 func TestGitRemotesStashAlternates(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(44)
 	src := newRepo(t)
 	src.write("a.txt", "a\n")
@@ -324,6 +329,7 @@ func TestGitRemotesStashAlternates(t *testing.T) {
 }
 
 func TestGitCorruptObjectIsAnErrorNamingIt(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(45)
 	r := newRepo(t)
 	good := g.APIKey()
@@ -344,6 +350,7 @@ func TestGitCorruptObjectIsAnErrorNamingIt(t *testing.T) {
 }
 
 func TestResolveRevisions(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	c1 := r.commit("one")
 	c2 := r.commit("two")
@@ -377,6 +384,7 @@ func TestResolveRevisions(t *testing.T) {
 }
 
 func TestGitSubmodulesAndLFSAreNoted(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(46)
 	sub := newRepo(t)
 	sub.write("inner.txt", "k="+g.APIKey()+"\n")
@@ -398,6 +406,7 @@ func TestGitSubmodulesAndLFSAreNoted(t *testing.T) {
 }
 
 func TestGitLargeBlobsSkippedUnlessAsked(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(47)
 	r := newRepo(t)
 	k := g.APIKey()
@@ -422,6 +431,7 @@ func TestGitLargeBlobsSkippedUnlessAsked(t *testing.T) {
 }
 
 func TestGitFromASubdirectory(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(48)
 	r := newRepo(t)
 	k := g.AQKey()
@@ -435,6 +445,7 @@ func TestGitFromASubdirectory(t *testing.T) {
 }
 
 func TestSHA256RepositoriesAreRefused(t *testing.T) {
+	t.Parallel()
 	gittest.Need(t)
 	dir := t.TempDir()
 	if _, err := gittest.Try(dir, 0, "init", "-q", "--object-format=sha256"); err != nil {

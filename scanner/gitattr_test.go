@@ -13,6 +13,7 @@ import (
 // in HEAD's version of the file; one that is gone names the commit that
 // removed it from HEAD's history.
 func TestGitHeadLocationAndRemoval(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(70)
 	r := newRepo(t)
 	r.write("base.txt", "base\n")
@@ -98,6 +99,7 @@ func TestGitHeadLocationAndRemoval(t *testing.T) {
 // TestGitRefErrors: every ref that cannot be resolved to a commit is an
 // error naming it, except a tag on a tree or blob.
 func TestGitRefErrors(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(71)
 	r := newRepo(t)
 	mainKey := g.APIKey()

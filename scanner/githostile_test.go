@@ -99,6 +99,7 @@ func errorsMention(errs []error, s string) bool {
 // at that path, so a branch that merged its base in is not blamed for the
 // base's keys, while a key written while resolving a conflict is caught.
 func TestGitMergesJudgedLikeGit(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(60)
 	r := newRepo(t)
 	r.write("conflict.txt", "start\n")
@@ -171,6 +172,7 @@ func errorsIs(errs []error, target error) bool {
 // error, and the child is compared with the empty tree, so its new key is
 // still found.
 func TestGitUnreadableParentTree(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(61)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -190,6 +192,7 @@ func TestGitUnreadableParentTree(t *testing.T) {
 // TestGitCommitCycle: forged commits that are each other's parent are an
 // error naming one of them, never silently dropped.
 func TestGitCommitCycle(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(62)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -245,6 +248,7 @@ func TestGitCommitCycle(t *testing.T) {
 // TestGitTreeContainsItself: a forged tree naming itself as a subtree ends
 // in an error naming it, not in an endless descent.
 func TestGitTreeContainsItself(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(63)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -290,6 +294,7 @@ func TestGitTreeContainsItself(t *testing.T) {
 // TestGitTreeBomb: honest-looking trees that share subtrees name 2^n
 // paths; the diff stops at its budget with an error instead of growing.
 func TestGitTreeBomb(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	gitDir := filepath.Join(r.dir, ".git")
 	blob := []byte("x\n")
@@ -315,6 +320,7 @@ func TestGitTreeBomb(t *testing.T) {
 
 // TestGitCancelled: a cancelled scan ends at once with the context's error.
 func TestGitCancelled(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(64)
 	r := newRepo(t)
 	for i := 0; i < 3; i++ {
@@ -353,6 +359,7 @@ func partialClone(t *testing.T) (clone, removedKey, headKey string) {
 // TestGitPartialCloneFailsClosed: blobs a partial clone never fetched are
 // one error saying how many and why, not a note with a clean exit.
 func TestGitPartialCloneFailsClosed(t *testing.T) {
+	t.Parallel()
 	clone, _, headKey := partialClone(t)
 	got, res := scanRepo(t, clone, GitOptions{})
 	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], errMissingBlobs) ||
@@ -381,6 +388,7 @@ func (c *countdownCtx) Err() error {
 // TestGitCancelledMidScan: the commit loader and the diff look at ctx as
 // they go, so a scan cancelled part way stops with ctx's error.
 func TestGitCancelledMidScan(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	const commits = 3000
 	var script strings.Builder
@@ -417,6 +425,7 @@ func TestGitCancelledMidScan(t *testing.T) {
 // TestGitTreelessPartialClone: a clone without historical trees is one
 // error counting them, not one per commit, and never a clean result.
 func TestGitTreelessPartialClone(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(66)
 	origin := newRepo(t)
 	origin.git("config", "uploadpack.allowFilter", "true")
@@ -444,6 +453,7 @@ func TestGitTreelessPartialClone(t *testing.T) {
 // deltas on each other are inflated as bases, but count only as skipped,
 // never also as scanned.
 func TestGitTooLargeVersionsCountedOnce(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(67)
 	r := newRepo(t)
 	big := strings.Repeat("filler line of a large file\n", 8000)

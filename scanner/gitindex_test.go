@@ -20,6 +20,7 @@ import (
 // TestParseIndexMatchesGoGit reads real indexes of versions 2, 3 (with an
 // intent-to-add entry and a conflict) and 4 with both parsers.
 func TestParseIndexMatchesGoGit(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
 	r.write("dir/b.txt", "b\n")
@@ -124,6 +125,7 @@ func extension(sig string, body []byte) []byte {
 
 // TestParseIndexHostile pins each forged index shape to its refusal.
 func TestParseIndexHostile(t *testing.T) {
+	t.Parallel()
 	if _, err := parseIndex(forgeIndex([]string{"a", "b/c"}, nil)); err != nil {
 		t.Fatalf("the honest forged index: %v", err)
 	}
@@ -189,6 +191,7 @@ func TestParseIndexHostile(t *testing.T) {
 // TestStagedIndexChecksum: a corrupted index is refused by ScanStaged, and
 // an index git wrote with index.skipHash (zero trailer) is read.
 func TestStagedIndexChecksum(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(84)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")

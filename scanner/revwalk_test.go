@@ -21,6 +21,7 @@ import (
 // backwards (clock skew), for several include/exclude combinations; and that
 // excluding a long history reads only the commits near the new ones.
 func TestSelectCommitsMatchesRevList(t *testing.T) {
+	t.Parallel()
 	gittest.Need(t)
 	dir := t.TempDir()
 	n := 0

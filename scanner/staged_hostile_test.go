@@ -15,6 +15,7 @@ import (
 // were never fetched, a staged edit is judged whole (every line counts as
 // added) and the missing blob is one error, never a clean result.
 func TestStagedPartialCloneFailsClosed(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(80)
 	origin := newRepo(t)
 	origin.git("config", "uploadpack.allowFilter", "true")
@@ -48,6 +49,7 @@ func TestStagedPartialCloneFailsClosed(t *testing.T) {
 // TestStagedMissingBlobsAreOneError: staged blobs the database lacks are
 // counted in one error naming them.
 func TestStagedMissingBlobsAreOneError(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(81)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -73,6 +75,7 @@ func TestStagedMissingBlobsAreOneError(t *testing.T) {
 
 // TestStagedCancelled: a cancelled staged scan ends with ctx's error.
 func TestStagedCancelled(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(82)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -98,6 +101,7 @@ func TestStagedCancelled(t *testing.T) {
 // TestStagedUnreadableIgnoreFile: a staged .gemscanignore that cannot be
 // read is an error and hides nothing.
 func TestStagedUnreadableIgnoreFile(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(83)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -125,6 +129,7 @@ func TestStagedUnreadableIgnoreFile(t *testing.T) {
 // an error, and the staged files below it are judged whole rather than
 // dropped.
 func TestStagedUnreadableHead(t *testing.T) {
+	t.Parallel()
 	for _, what := range []string{"HEAD", "HEAD:dir"} {
 		t.Run(what, func(t *testing.T) {
 			g := testkeys.New(85)

@@ -31,6 +31,7 @@ func expectValues(t *testing.T, got []string, want ...string) {
 }
 
 func TestStagedCases(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(51)
 	r := newRepo(t)
 	old := g.APIKey()
@@ -130,6 +131,7 @@ func TestStagedCases(t *testing.T) {
 }
 
 func TestStagedFirstCommit(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(52)
 	r := newRepo(t)
 	k := g.AQKey()
@@ -139,6 +141,7 @@ func TestStagedFirstCommit(t *testing.T) {
 }
 
 func TestStagedWorktreeAlternatesMerge(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(53)
 	r := newRepo(t)
 	r.write("a.txt", "a\n")
@@ -177,6 +180,7 @@ func TestStagedWorktreeAlternatesMerge(t *testing.T) {
 // index's cache-tree and without it (every directory hashed from its
 // entries), and checks the cache-tree spares that hashing.
 func TestCacheTreeAgreesWithHashing(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	for i := 0; i < 5; i++ {
 		for j := 0; j < 4; j++ {
@@ -224,6 +228,7 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 }
 
 func TestStagedSplitAndSparseIndexes(t *testing.T) {
+	t.Parallel()
 	g := testkeys.New(54)
 	r := newRepo(t)
 	r.write("in/a.txt", "a\n")

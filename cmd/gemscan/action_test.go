@@ -179,6 +179,7 @@ func runAction(t *testing.T, workspace string, env []string, inputs map[string]s
 // one-commit-deep checkout (as actions/checkout makes) of a repository
 // whose PR adds a key three commits above a fork point deep in history.
 func TestActionOnPullRequest(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds gemscan; skipped with -short")
 	}
@@ -278,6 +279,7 @@ func TestActionOnPullRequest(t *testing.T) {
 // (workflow_dispatch would scan the whole history) scans exactly what head
 // adds over base when the action is given both.
 func TestActionBaseHeadInputs(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds gemscan; skipped with -short")
 	}
@@ -495,6 +497,7 @@ func TestGitHubArgsCannotNarrow(t *testing.T) {
 // TestActionArgsEveryLine: every line of a multi-line args input reaches
 // gemscan (here the second line's --branch must be refused).
 func TestActionArgsEveryLine(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds gemscan; skipped with -short")
 	}

@@ -17,6 +17,7 @@ import (
 // commit that adds a key fails, a clean one passes, and `pre-commit run
 // --all-files` finds a key committed earlier.
 func TestPreCommitFramework(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds gemscan through pre-commit; skipped with -short")
 	}
@@ -34,6 +35,12 @@ func TestPreCommitFramework(t *testing.T) {
 		"PRE_COMMIT_HOME="+t.TempDir(),
 		// Reuse the module cache: pre-commit points GOPATH at its own env.
 		"GOMODCACHE="+strings.TrimSpace(string(gomodcache)),
+		// Build as releases do: with -trimpath the hook repository's
+		// temporary path is not part of the build cache's keys, so
+		// pre-commit's `go install` reuses the packages compiled by earlier
+		// runs (and by TestVersionFromLdflags) instead of compiling all of
+		// gemscan again every time.
+		"GOFLAGS=-trimpath", "CGO_ENABLED=0",
 		"NO_COLOR=1")
 	run := func(dir string, wantOK bool, name string, args ...string) string {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 // TestVersionFromLdflags builds gemscan the way a release does and checks
 // that `gemscan version` and `--version` print what the linker flags say.
 func TestVersionFromLdflags(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}

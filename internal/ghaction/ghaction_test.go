@@ -31,6 +31,7 @@ func event(t *testing.T, name string, shas map[string]string) []byte {
 }
 
 func TestParseEvent(t *testing.T) {
+	t.Parallel()
 	a, b := strings.Repeat("a", 40), strings.Repeat("b", 40)
 	shas := map[string]string{"HEADSHA": a, "BASESHA": b, "AFTERSHA": a, "BEFORESHA": b}
 	for _, c := range []struct {
@@ -171,6 +172,7 @@ func (r *remoteRepo) head(name string) string {
 }
 
 func TestPrepareShallowPullRequest(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	g := r.checkout("main")
 	p, _ := ParseEvent("pull_request", event(t, "pull_request", map[string]string{
@@ -187,6 +189,7 @@ func TestPrepareShallowPullRequest(t *testing.T) {
 }
 
 func TestPrepareForkPullRequestByRef(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	// The head is only reachable through refs/pull/N/head, as for a fork.
 	git(t, r.bare, "update-ref", "refs/pull/42/head", r.feature[2])
@@ -205,6 +208,7 @@ func TestPrepareForkPullRequestByRef(t *testing.T) {
 }
 
 func TestPreparePush(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	g := r.checkout("main")
 	p, _ := ParseEvent("push", event(t, "push", map[string]string{"AFTERSHA": r.main[149], "BEFORESHA": r.main[144]}))
@@ -218,6 +222,7 @@ func TestPreparePush(t *testing.T) {
 }
 
 func TestPreparePushNewBranch(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	g := r.checkout("feature")
 	p := parse(t, "push", event(t, "push_new_branch", map[string]string{"AFTERSHA": r.feature[2]}))
@@ -233,6 +238,7 @@ func TestPreparePushNewBranch(t *testing.T) {
 }
 
 func TestPreparePushForced(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	// Rewrite feature: two new commits on the same fork point.
 	src := filepath.Join(t.TempDir(), "src")
@@ -257,6 +263,7 @@ func TestPreparePushForced(t *testing.T) {
 }
 
 func TestPrepareMergeGroup(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	g := r.checkout("main")
 	p, _ := ParseEvent("merge_group", event(t, "merge_group", map[string]string{"HEADSHA": r.feature[2], "BASESHA": r.main[40]}))
@@ -270,6 +277,7 @@ func TestPrepareMergeGroup(t *testing.T) {
 }
 
 func TestPrepareFullHistory(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	g := r.checkout("main")
 	p, _ := ParseEvent("schedule", nil)
@@ -286,6 +294,7 @@ func TestPrepareFullHistory(t *testing.T) {
 }
 
 func TestPrepareFailsClosed(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	g := r.checkout("main")
 	p, _ := ParseEvent("pull_request", event(t, "pull_request", map[string]string{
@@ -311,6 +320,7 @@ func parse(t *testing.T, name string, data []byte) Plan {
 // Each event's job sees the other branch already there; both must still
 // scan the new commits.
 func TestPreparePushTwoNewBranches(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	git(t, r.bare, "update-ref", "refs/heads/feature-backup", r.feature[2])
 	for _, branch := range []string{"feature", "feature-backup"} {
@@ -334,6 +344,7 @@ func TestPreparePushTwoNewBranches(t *testing.T) {
 // event scans its whole history even though another branch holds all of it;
 // the other branches' events scan what the default branch lacks.
 func TestPreparePushImportedRepository(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	// "topic" holds all of main and one more commit.
 	src := filepath.Join(t.TempDir(), "src")
@@ -385,6 +396,7 @@ func (r *remoteRepo) prCheckout(n int, merge, filter string) *Git {
 // fetches every object of the range, not only those the checkout of HEAD
 // brought.
 func TestPreparePartialClone(t *testing.T) {
+	t.Parallel()
 	for _, filter := range []string{"blob:none", "tree:0"} {
 		t.Run(filter, func(t *testing.T) {
 			r := newRemote(t)
@@ -415,6 +427,7 @@ func TestPreparePartialClone(t *testing.T) {
 // TestPreparePartialCloneFailsClosed: blobs the remote cannot send end in
 // an error naming how many are missing.
 func TestPreparePartialCloneFailsClosed(t *testing.T) {
+	t.Parallel()
 	r := newRemote(t)
 	git(t, r.bare, "config", "uploadpack.allowFilter", "true")
 	g := r.prCheckout(42, r.feature[2], "blob:none")
@@ -432,6 +445,7 @@ func TestPreparePartialCloneFailsClosed(t *testing.T) {
 // HEAD); one that came in by merging the base branch ("Update branch") is
 // not the PR's, and one on the base before the PR is not either.
 func TestAddedAllows(t *testing.T) {
+	t.Parallel()
 	gittest.Need(t)
 	k := testkeys.New(7).Set()
 	dir := t.TempDir()
@@ -484,6 +498,7 @@ func TestAddedAllows(t *testing.T) {
 }
 
 func TestParseAllowDiffQuotedPath(t *testing.T) {
+	t.Parallel()
 	diff := "\x00c1\ndiff --git \"a/t\\tab.txt\" \"b/t\\tab.txt\"\n--- /dev/null\n+++ \"b/t\\tab.txt\"\n@@ -0,0 +1,2 @@\n+x\n+k # gemscan:allow\n"
 	d, err := parseAllowDiff(strings.NewReader(diff))
 	if err != nil || len(d.order) != 1 || !d.lines["c1"]["t\tab.txt"][2] {
@@ -608,6 +623,7 @@ func TestAddedAllowsUTF16Unchanged(t *testing.T) {
 // TestLocateInHead: a finding is moved to its line in HEAD, also in a
 // UTF-16 file; one HEAD no longer has gets the commit that removed it.
 func TestLocateInHead(t *testing.T) {
+	t.Parallel()
 	gittest.Need(t)
 	k := testkeys.New(8).Set()
 	dir := t.TempDir()

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Times `gemscan version` (start-up: runtime, package initialisation, the
+# binary's pages) against an empty Go program built the same way, and prints
+# the ratio and the heaviest package initialisers (GODEBUG=inittrace=1).
+#
+#   bench/version.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+need hyperfine hyperfine
+build_release "$out/gemscan" ./cmd/gemscan
+mkdir -p "$out/empty"
+printf 'package main\n\nfunc main() {}\n' > "$out/empty/main.go"
+(cd "$out/empty" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/empty-go" main.go)
+echo "binaries: gemscan $(($(stat -c %s "$out/gemscan") / 1024)) KiB, empty $(($(stat -c %s "$out/empty-go") / 1024)) KiB"
+load before
+hyperfine -N -w 20 -r "${RUNS:-300}" --export-json "$out/version.json" \
+  -n "gemscan version" "$out/gemscan version" -n "empty Go program" "$out/empty-go" >/dev/null
+load after
+ratios "$out/version.json" "gemscan version <= 2x an empty Go program" "gemscan version" "empty Go program"
+echo "heaviest package initialisers (one run):"
+GODEBUG=inittrace=1 "$out/gemscan" version 2>&1 >/dev/null | sort -t, -k2 -g -r | awk '/^init/ {print "  " $0}' | sort -k5 -g -r | head -8
