@@ -80,7 +80,7 @@ resolve() {
 # source_key identifies the action's source, for the build cache.
 source_key() {
   (cd "$GITHUB_ACTION_PATH" &&
-    find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path './.git/*' |
+    find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path './.git/*' -not -path './bench/out/*' |
     LC_ALL=C sort | while IFS= read -r f; do printf '%s\n' "$f"; cat "$f"; done) > "$RUNNER_TEMP/gemscan-src.txt"
   sha256 "$RUNNER_TEMP/gemscan-src.txt" | cut -c1-16
   rm -f "$RUNNER_TEMP/gemscan-src.txt"
@@ -174,7 +174,7 @@ build() {
     env -u GOFLAGS -u GOOS -u GOARCH -u GOARM -u GOAMD64 -u GOARM64 -u GO386 -u GOEXPERIMENT -u GOWORK \
       -u GOBIN -u CC -u CGO_CFLAGS -u CGO_LDFLAGS \
       CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
-      go build -trimpath -o "$dir/gemscan$exe" ./cmd/gemscan)
+      go build -trimpath -tags urfave_cli_no_docs -o "$dir/gemscan$exe" ./cmd/gemscan)
   say "gemscan built from source"
   install "$dir/gemscan$exe"
 }
