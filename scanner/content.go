@@ -137,6 +137,12 @@ func textOf(data []byte, scanBinary bool) (text []byte, ok bool) {
 	return data, true
 }
 
+// Text returns data as the UTF-8 text the scanner reads: UTF-16 with a
+// byte-order mark transcoded (whatever its length), anything else as it
+// is; with skipBinary, data that looks binary is refused (ok false). Other
+// packages that read blobs themselves use it to judge them the same way.
+func Text(data []byte, skipBinary bool) (text []byte, ok bool) { return textOf(data, !skipBinary) }
+
 // utf16BOM reports whether data starts with a UTF-16 byte-order mark, and
 // which one.
 func utf16BOM(data []byte) (little, ok bool) {

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/rules"
@@ -131,7 +130,7 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 				return out, err
 			}
 			if ok {
-				data, ok = textOf(data)
+				data, ok = scanner.Text(data, false)
 			}
 			if !ok {
 				continue
@@ -152,7 +151,7 @@ func (g *Git) AddedAllows(ctx context.Context, det *rules.Detector, include, exc
 				if !cached && head != "" {
 					if hd, ok, err := g.ReadFile(ctx, head, path); err != nil {
 						return out, err
-					} else if text, isText := textOf(hd); ok && isText {
+					} else if text, isText := scanner.Text(hd, false); ok && isText {
 						hits = locate(det, text)
 					}
 					headHits[path] = hits
@@ -178,7 +177,7 @@ func (g *Git) addedMarkerLines(ctx context.Context, commit string, parents []str
 	if err != nil || !ok {
 		return nil, err
 	}
-	text, ok := textOf(data)
+	text, ok := scanner.Text(data, false)
 	if !ok {
 		return nil, nil
 	}
@@ -191,7 +190,7 @@ func (g *Git) addedMarkerLines(ctx context.Context, commit string, parents []str
 		if err != nil {
 			return nil, err
 		}
-		if pt, isText := textOf(pd); ok && isText {
+		if pt, isText := scanner.Text(pd, false); ok && isText {
 			for _, l := range strings.Split(string(pt), "\n") {
 				had[l] = true
 			}
@@ -368,27 +367,6 @@ func diffPath(s string) (string, error) {
 // lineOf returns the 1-based line holding offset off.
 func lineOf(data []byte, off int) int {
 	return bytes.Count(data[:off], []byte{'\n'}) + 1
-}
-
-// textOf returns data as the text the scanner reads, as the scanner makes
-// it: UTF-16 with a byte-order mark is transcoded, other data with a NUL
-// byte in its first 8 KiB is binary (ok false).
-func textOf(data []byte) (text []byte, ok bool) {
-	if len(data) >= 2 && len(data)%2 == 0 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff) {
-		units := make([]uint16, 0, len(data)/2-1)
-		for i := 2; i+1 < len(data); i += 2 {
-			if data[0] == 0xff {
-				units = append(units, uint16(data[i])|uint16(data[i+1])<<8)
-			} else {
-				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
-			}
-		}
-		return []byte(string(utf16.Decode(units))), true
-	}
-	if bytes.IndexByte(data[:min(len(data), 8<<10)], 0) >= 0 {
-		return nil, false
-	}
-	return data, true
 }
 
 // Who names the change a plan scans, for messages: "this PR", "this push".

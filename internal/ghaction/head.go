@@ -64,7 +64,7 @@ func (g *Git) LocateInHead(ctx context.Context, det *rules.Detector, head string
 			if err != nil {
 				return removedIn, err
 			}
-			if text, isText := textOf(data); found && isText {
+			if text, isText := scanner.Text(data, false); found && isText {
 				hits = locate(det, text)
 			}
 			located[f.Path] = hits
@@ -162,8 +162,10 @@ type TreeScan struct {
 }
 
 // ScanTree scans every file of rev's tree as the history scan scans a
-// blob: binary files and files larger than maxSize (0: no limit) are
-// skipped, UTF-16 with a byte-order mark is read, gemscan:allow lines are honoured, and paths the .gemscanignore
+// blob (scanner.Text): binary files too, UTF-16 with a byte-order mark of
+// any length; files larger than maxSize (0: no limit) are skipped (the
+// range scan, which gates, fails on those), gemscan:allow lines are
+// honoured, and paths the .gemscanignore
 // at ignoreFrom's root matches are left out (ignoreFrom "" : none). The
 // findings are attributed to nothing: they describe the tree.
 func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom string, maxSize int64) (TreeScan, error) {
@@ -242,7 +244,7 @@ func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom
 		}
 		data = data[:n]
 		ts.Files++
-		text, ok := textOf(data)
+		text, ok := scanner.Text(data, false)
 		if !ok {
 			continue
 		}
