@@ -1,10 +1,8 @@
 package scanner
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -16,62 +14,20 @@ import (
 	"testing"
 
 	"github.com/gemscan-dev/gemscan/internal/archive"
+	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
 	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
-type member struct {
-	name string
-	data []byte
-}
+// The archive builders are archivetest's, under the names these tests use.
+type member = archivetest.File
 
-func zipOf(t testing.TB, ms ...member) []byte {
-	t.Helper()
-	return zipMethod(t, zip.Deflate, ms...)
-}
-
-// zipMethod is zipOf with a compression method: zip.Store builds large
-// test archives quickly.
-func zipMethod(t testing.TB, method uint16, ms ...member) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, m := range ms {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: m.name, Method: method})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(m.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func tgzOf(t testing.TB, ms ...member) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gw)
-	for _, m := range ms {
-		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(m.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+var (
+	zipOf     = archivetest.Zip
+	zipMethod = archivetest.ZipMethod
+	tgzOf     = archivetest.TarGz
+	gzipOf    = archivetest.Gzip
+)
 
 // wide encodes ASCII s as UTF-16LE, as compiled Android resources do.
 func wide(s string) []byte {
@@ -143,10 +99,10 @@ func expectLocated(t *testing.T, got []Finding, want ...string) {
 // compiled code (ASCII in binary).
 func apkOf(t testing.TB, k testkeys.Set, aq string) []byte {
 	return zipOf(t,
-		member{"AndroidManifest.xml", []byte("\x03\x00\x08\x00binary xml\x00")},
-		member{"res/values/strings.xml", []byte("<resources>\n  <string name=\"google_api_key\">" + k.APIKey + "</string>\n</resources>\n")},
-		member{"resources.arsc", arsc("gemini_key", aq)},
-		member{"classes.dex", dexLike("GEMINI_API_KEY", k.ExchangeKey, "GEMINI_API_SECRET", k.Secret)},
+		member{Name: "AndroidManifest.xml", Data: []byte("\x03\x00\x08\x00binary xml\x00")},
+		member{Name: "res/values/strings.xml", Data: []byte("<resources>\n  <string name=\"google_api_key\">" + k.APIKey + "</string>\n</resources>\n")},
+		member{Name: "resources.arsc", Data: arsc("gemini_key", aq)},
+		member{Name: "classes.dex", Data: dexLike("GEMINI_API_KEY", k.ExchangeKey, "GEMINI_API_SECRET", k.Secret)},
 	)
 }
 
@@ -157,8 +113,8 @@ func TestArchiveDir(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "dist/app.apk", apkOf(t, k, aq))
 	// A wheel inside a tarball: nested archives chain "!".
-	wheel := zipOf(t, member{"pkg/settings.py", []byte("import os\n\nGEMINI_API_KEY = \"" + k.MasterKey + "\"\n")})
-	writeFile(t, dir, "vendor/deps.tar.gz", tgzOf(t, member{"./wheels/pkg-1.0-py3-none-any.whl", wheel}, member{"README", []byte("deps\n")}))
+	wheel := zipOf(t, member{Name: "pkg/settings.py", Data: []byte("import os\n\nGEMINI_API_KEY = \"" + k.MasterKey + "\"\n")})
+	writeFile(t, dir, "vendor/deps.tar.gz", tgzOf(t, member{Name: "./wheels/pkg-1.0-py3-none-any.whl", Data: wheel}, member{Name: "README", Data: []byte("deps\n")}))
 	writeFile(t, dir, "notes.txt", []byte("nothing here\n"))
 
 	res := ScanPaths(context.Background(), []string{dir}, Options{Workers: 2})
@@ -206,7 +162,7 @@ func TestArchiveBombDir(t *testing.T) {
 	t.Parallel()
 	k := testkeys.New(63).Set()
 	dir := t.TempDir()
-	bomb := zipOf(t, member{"a.env", []byte("GOOGLE_KEY=" + k.APIKey + "\n")}, member{"in.zip", zipOf(t, member{"zeros", make([]byte, 20<<20)})})
+	bomb := zipOf(t, member{Name: "a.env", Data: []byte("GOOGLE_KEY=" + k.APIKey + "\n")}, member{Name: "in.zip", Data: zipOf(t, member{Name: "zeros", Data: make([]byte, 20<<20)})})
 	writeFile(t, dir, "bomb.zip", bomb)
 	writeFile(t, dir, "x.env", []byte("KEY="+k.AQKey+"\n"))
 	res := ScanPaths(context.Background(), []string{dir}, Options{})
@@ -244,7 +200,7 @@ func TestArchiveLargeMembers(t *testing.T) {
 	for _, c := range text[len(text)-memberBuffer/2:] {
 		u16 = append(u16, c, 0)
 	}
-	data := zipMethod(t, zip.Store, member{"big.txt", text}, member{"big.bin", bin}, member{"big16.txt", u16})
+	data := zipMethod(t, zip.Store, member{Name: "big.txt", Data: text}, member{Name: "big.bin", Data: bin}, member{Name: "big16.txt", Data: u16})
 	dir := t.TempDir()
 	writeFile(t, dir, "big.zip", data)
 	res := ScanPaths(context.Background(), []string{dir}, Options{})
@@ -284,7 +240,7 @@ func TestArchiveLargeFile(t *testing.T) {
 func TestScanStream(t *testing.T) {
 	t.Parallel()
 	k := testkeys.New(66).Set()
-	data := tgzOf(t, member{"etc/app.env", []byte("\nGEMINI_API_KEY=" + k.ExchangeKey + "\nGEMINI_API_SECRET=" + k.Secret + "\n")})
+	data := tgzOf(t, member{Name: "etc/app.env", Data: []byte("\nGEMINI_API_KEY=" + k.ExchangeKey + "\nGEMINI_API_SECRET=" + k.Secret + "\n")})
 	res := ScanStream(context.Background(), bytes.NewReader(data), "backup.tgz", Options{})
 	archNoErrors(t, res)
 	expectLocated(t, res.Findings, "backup.tgz!etc/app.env:2 gemini-exchange-key="+k.ExchangeKey+" secret="+k.Secret)
@@ -292,7 +248,7 @@ func TestScanStream(t *testing.T) {
 		t.Errorf("stats = %+v", res.Stats)
 	}
 	// A zip must be held whole; it is.
-	data = zipOf(t, member{"a/b.txt", []byte("k=" + k.APIKey + "\n")})
+	data = zipOf(t, member{Name: "a/b.txt", Data: []byte("k=" + k.APIKey + "\n")})
 	res = ScanStream(context.Background(), bytes.NewReader(data), "stdin", Options{})
 	archNoErrors(t, res)
 	expectLocated(t, res.Findings, "stdin!a/b.txt:1 google-api-key="+k.APIKey)
@@ -308,7 +264,7 @@ func TestScanStream(t *testing.T) {
 	// Cancelled: an error, never a clean result.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if res = ScanStream(ctx, bytes.NewReader(tgzOf(t, member{"a", []byte("a")})), "stdin", Options{}); len(res.Errors) == 0 {
+	if res = ScanStream(ctx, bytes.NewReader(tgzOf(t, member{Name: "a", Data: []byte("a")})), "stdin", Options{}); len(res.Errors) == 0 {
 		t.Error("cancelled stream scan: no error")
 	}
 }
@@ -348,7 +304,7 @@ func TestArchiveGit(t *testing.T) {
 	second := r.commit(map[string][]byte{
 		"copy/app.apk": apkOf(t, k, aq),
 		"logs.gz":      gzipOf(t, []byte("line\nGOOGLE="+k.APIKey+"\n")),
-		"bomb.zip":     zipOf(t, member{"in.zip", zipOf(t, member{"zeros", make([]byte, 20<<20)})}),
+		"bomb.zip":     zipOf(t, member{Name: "in.zip", Data: zipOf(t, member{Name: "zeros", Data: make([]byte, 20<<20)})}),
 	})
 	res := ScanGit(context.Background(), r.dir, GitOptions{})
 	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], archive.ErrLimit) || !strings.HasPrefix(res.Errors[0].Error(), "bomb.zip!in.zip!zeros: ") {
@@ -384,17 +340,6 @@ func TestArchiveGit(t *testing.T) {
 	}
 }
 
-func gzipOf(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gw := gzip.NewWriter(&buf)
-	gw.Write(data)
-	if err := gw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestArchiveStaged(t *testing.T) {
 	t.Parallel()
 	g := testkeys.New(69)
@@ -403,7 +348,7 @@ func TestArchiveStaged(t *testing.T) {
 	r.commit(map[string][]byte{"README.md": []byte("hi\n")})
 
 	// A new archive: every credential in it is added.
-	writeFile(t, r.dir, "lib/sdk.jar", zipOf(t, member{"sdk.properties", []byte("key=" + k1 + "\n")}))
+	writeFile(t, r.dir, "lib/sdk.jar", zipOf(t, member{Name: "sdk.properties", Data: []byte("key=" + k1 + "\n")}))
 	gittest.Run(t, r.dir, "add", "lib/sdk.jar")
 	res := ScanStaged(r.dir, StagedOptions{})
 	archNoErrors(t, res)
@@ -415,8 +360,8 @@ func TestArchiveStaged(t *testing.T) {
 
 	// A changed archive: only the credential it did not hold before.
 	writeFile(t, r.dir, "lib/sdk.jar", zipOf(t,
-		member{"sdk.properties", []byte("# moved down\nkey=" + k1 + "\n")},
-		member{"extra/x.json", []byte("{\"k\": \"" + k2 + "\"}\n")}))
+		member{Name: "sdk.properties", Data: []byte("# moved down\nkey=" + k1 + "\n")},
+		member{Name: "extra/x.json", Data: []byte("{\"k\": \"" + k2 + "\"}\n")}))
 	gittest.Run(t, r.dir, "add", "lib/sdk.jar")
 	res = ScanStaged(r.dir, StagedOptions{})
 	archNoErrors(t, res)
@@ -484,8 +429,8 @@ func TestArchiveMemberSize(t *testing.T) {
 	pad := bytes.Repeat([]byte("# padding line of configuration\n"), 2000) // 64000 bytes
 	dir := t.TempDir()
 	writeFile(t, dir, "a.zip", zipOf(t,
-		member{"small.env", []byte("K=" + k.APIKey + "\n")},
-		member{"big.env", append(slices.Clone(pad), "K="+k.AQKey+"\n"...)}))
+		member{Name: "small.env", Data: []byte("K=" + k.APIKey + "\n")},
+		member{Name: "big.env", Data: append(slices.Clone(pad), "K="+k.AQKey+"\n"...)}))
 	writeFile(t, dir, "head.env.gz", gzipOf(t, append([]byte("K="+k.ExchangeKey+"\n"), pad...)))
 	res := ScanPaths(context.Background(), []string{dir}, Options{MaxFileSize: 32 << 10})
 	archNoErrors(t, res)

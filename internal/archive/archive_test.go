@@ -1,10 +1,8 @@
 package archive
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -16,62 +14,18 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
 )
 
-type file struct {
-	name string
-	data []byte
-}
+// The archive builders are archivetest's, under the names these tests use.
+type file = archivetest.File
 
-func mkZip(t testing.TB, files ...file) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func mkTar(t testing.TB, files ...file) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func mkGzip(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+var (
+	mkZip  = archivetest.Zip
+	mkTar  = archivetest.Tar
+	mkGzip = archivetest.Gzip
+)
 
 func mkZstd(t testing.TB, data []byte) []byte {
 	t.Helper()
@@ -139,7 +93,7 @@ func walk(t testing.TB, name string, data []byte, lim Limits) walked {
 func TestFormats(t *testing.T) {
 	env := []byte("GEMINI_API_KEY=value\n")
 	xml := []byte("<resources><string name=\"k\">v</string></resources>\n")
-	two := []file{{"config/app.env", env}, {"./res/values/strings.xml", xml}}
+	two := []file{{Name: "config/app.env", Data: env}, {Name: "./res/values/strings.xml", Data: xml}}
 	want := func(name string) map[string]string {
 		return map[string]string{name + "!config/app.env": string(env), name + "!res/values/strings.xml": string(xml)}
 	}
@@ -201,7 +155,7 @@ func TestDetect(t *testing.T) {
 		{[]byte("PK\x05\x06" + strings.Repeat("\x00", 18)), Zip},
 		{[]byte{0x1f, 0x8b, 8, 0}, Gzip},
 		{[]byte{0x1f, 0x8b, 8, 0xff}, None}, // reserved flags set
-		{mkTar(t, file{"a", []byte("x")}), Tar},
+		{mkTar(t, file{Name: "a", Data: []byte("x")}), Tar},
 		// "ustar" where a tar header has it, in a text file.
 		{[]byte(strings.Repeat("x", 257) + "ustar" + strings.Repeat("y", 250)), None},
 	} {
@@ -220,10 +174,10 @@ func nest(t testing.TB, data []byte, levels int) ([]byte, string) {
 	path := "secret.txt"
 	for i := range levels {
 		if i%2 == 0 {
-			data = mkZip(t, file{path[:strings.IndexByte(path+"!", '!')], data})
+			data = mkZip(t, file{Name: path[:strings.IndexByte(path+"!", '!')], Data: data})
 			path = "inner.zip!" + path
 		} else {
-			data = mkGzip(t, mkTar(t, file{path[:strings.IndexByte(path+"!", '!')], data}))
+			data = mkGzip(t, mkTar(t, file{Name: path[:strings.IndexByte(path+"!", '!')], Data: data}))
 			path = "inner.tgz!" + path
 		}
 	}
@@ -274,7 +228,7 @@ func TestNestingBomb(t *testing.T) {
 // having decompressed no more than the limit allows (plus one buffer).
 func TestZipBomb(t *testing.T) {
 	zeros := make([]byte, 64<<20)
-	data := mkZip(t, file{"a.txt", []byte("first\n")}, file{"zeros.bin", zeros})
+	data := mkZip(t, file{Name: "a.txt", Data: []byte("first\n")}, file{Name: "zeros.bin", Data: zeros})
 	t.Logf("bomb: %d bytes expand to %d", len(data), len(zeros))
 
 	lim := DefaultLimits()
@@ -322,7 +276,7 @@ func TestXzDictionary(t *testing.T) {
 }
 
 func TestCorrupt(t *testing.T) {
-	data := mkZip(t, file{"a.txt", bytes.Repeat([]byte("abc"), 1000)})
+	data := mkZip(t, file{Name: "a.txt", Data: bytes.Repeat([]byte("abc"), 1000)})
 	data = data[:len(data)-30] // cut the directory's end
 	if got := walk(t, "cut.zip", data, DefaultLimits()); got.err == nil || errors.Is(got.err, ErrLimit) {
 		t.Fatalf("truncated zip: err = %v", got.err)
@@ -351,7 +305,7 @@ func TestEncryptedNote(t *testing.T) {
 func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	data := mkZip(t, file{"a", []byte("x")})
+	data := mkZip(t, file{Name: "a", Data: []byte("x")})
 	_, err := Walk(ctx, "a.zip", bytes.NewReader(data), int64(len(data)), DefaultLimits(), func(Member) error { return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
@@ -411,8 +365,8 @@ func (o *oneByteEvery) Read(p []byte) (int, error) {
 
 func TestNotesSorted(t *testing.T) {
 	// Two nested archives past the limit give one note each.
-	inner := mkZip(t, file{"x", []byte("x")})
-	data := mkZip(t, file{"b.zip", inner}, file{"a.zip", inner})
+	inner := mkZip(t, file{Name: "x", Data: []byte("x")})
+	data := mkZip(t, file{Name: "b.zip", Data: inner}, file{Name: "a.zip", Data: inner})
 	lim := DefaultLimits()
 	lim.MaxDepth = 1
 	got := walk(t, "top.zip", data, lim)

@@ -10,13 +10,13 @@ import (
 // FuzzWalk: no input panics, and none makes the walk decompress more than
 // its limit allows (plus one read buffer per level).
 func FuzzWalk(f *testing.F) {
-	inner := mkZip(f, file{"a.txt", []byte("hello\n")}, file{"b/c.env", []byte("x=1\n")})
+	inner := mkZip(f, file{Name: "a.txt", Data: []byte("hello\n")}, file{Name: "b/c.env", Data: []byte("x=1\n")})
 	for _, seed := range [][]byte{
 		inner,
-		mkTar(f, file{"a", []byte("hello")}),
-		mkGzip(f, mkTar(f, file{"in.zip", inner})),
+		mkTar(f, file{Name: "a", Data: []byte("hello")}),
+		mkGzip(f, mkTar(f, file{Name: "in.zip", Data: inner})),
 		mkZstd(f, []byte("hello hello\n")),
-		mkXz(f, mkTar(f, file{"a", []byte("x")})),
+		mkXz(f, mkTar(f, file{Name: "a", Data: []byte("x")})),
 		mkGzip(f, []byte("plain\n")),
 	} {
 		f.Add(seed)
