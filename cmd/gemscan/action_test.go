@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
 	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 	"github.com/gemscan-dev/gemscan/scanner"
@@ -707,6 +708,30 @@ func TestGitHubSARIFDescribesHead(t *testing.T) {
 	if inv := d.Runs[0].Invocations; len(inv) != 1 || inv[0].ExecutionSuccessful || len(inv[0].ToolExecutionNotifications) == 0 ||
 		!strings.Contains(inv[0].ToolExecutionNotifications[0].Message.Text, "baseline") {
 		t.Errorf("an incomplete scan's SARIF: invocations %+v", inv)
+	}
+}
+
+// TestGitHubSARIFWholeTree: the SARIF's picture of HEAD includes what the
+// range scan never reads: a file larger than --max-file-size and a key in
+// an archive member, both untouched by the PR (the gate passes).
+func TestGitHubSARIFWholeTree(t *testing.T) {
+	k := testkeys.New(96).Set()
+	big := strings.Repeat("filler line, nothing to see\n", 100) + "KEY=" + k.AQKey + "\n"
+	kit := archivetest.Zip(t, archivetest.File{Name: "conf/k.env", Data: []byte("K=" + k.APIKey + "\n")})
+	r := newPR(t, map[string]string{"big.txt": big, "kit.zip": string(kit)}, map[string]string{"new.txt": "clean\n"})
+	sarif := filepath.Join(t.TempDir(), "out.sarif")
+	out, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event, "--max-file-size", "1KiB", "--sarif", sarif)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0: the PR adds no key:\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(sarif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"uri": "big.txt"`, `"uri": "kit.zip"`} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("SARIF has no result at %s:\n%s", want, data)
+		}
 	}
 }
 

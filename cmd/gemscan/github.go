@@ -126,7 +126,9 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 	// SARIF describes HEAD: what its tree holds, plus what the range added.
 	var tree ghaction.TreeScan
 	if sarifPath != "" {
-		tree, err = g.ScanTree(c.Context, det, head, ignoreFrom, opts.MaxFileSize)
+		treeOpts := opts.Options // every file, whatever its size: the tree is not gated
+		treeOpts.Detector, treeOpts.MaxFileSize = det, 0
+		tree, err = g.ScanTree(c.Context, head, ignoreFrom, treeOpts)
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("scan HEAD's tree for the SARIF report: %w", err))
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -161,14 +162,15 @@ type TreeScan struct {
 	Files    int
 }
 
-// ScanTree scans every file of rev's tree as the history scan scans a
-// blob (scanner.Text): binary files too, UTF-16 with a byte-order mark of
-// any length; files larger than maxSize (0: no limit) are skipped (the
-// range scan, which gates, fails on those), gemscan:allow lines are
-// honoured, and paths the .gemscanignore
-// at ignoreFrom's root matches are left out (ignoreFrom "" : none). The
-// findings are attributed to nothing: they describe the tree.
-func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom string, maxSize int64) (TreeScan, error) {
+// ScanTree scans every file of rev's tree as a history scan scans a blob,
+// whatever its size: binary files raw, UTF-16 with a byte-order mark,
+// archives' members (to opts' depth and limits), any length in bounded
+// memory. gemscan:allow lines are honoured, and paths the .gemscanignore at
+// ignoreFrom's root matches are left out (ignoreFrom "": none). The
+// findings are attributed to nothing: they describe the tree. A file that
+// cannot be read, or an archive member that cannot be expanded, is an
+// error: code scanning must not show a tree as clean that was not read.
+func (g *Git) ScanTree(ctx context.Context, rev, ignoreFrom string, opts scanner.Options) (TreeScan, error) {
 	var ts TreeScan
 	var ign *ignore.GitIgnore
 	if ignoreFrom != "" {
@@ -193,9 +195,6 @@ func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom
 			continue // submodules (commits) have no content here
 		}
 		if ign != nil && ign.MatchesPath(path) {
-			continue
-		}
-		if size, err := strconv.ParseInt(f[3], 10, 64); err == nil && maxSize > 0 && size > maxSize {
 			continue
 		}
 		entries = append(entries, entry{f[2], path})
@@ -237,19 +236,27 @@ func (g *Git) ScanTree(ctx context.Context, det *rules.Detector, rev, ignoreFrom
 			rerr = fmt.Errorf("read %s from %s: bad size %q", e.path, rev, f[2])
 			break
 		}
-		data := make([]byte, n+1) // and the newline after it
-		if _, err := io.ReadFull(rd, data); err != nil {
+		blob := io.LimitReader(rd, int64(n))
+		res := scanner.ScanStream(ctx, blob, e.path, opts)
+		ts.Files++
+		ts.Findings = append(ts.Findings, res.Findings...)
+		if len(res.Errors) > 0 {
+			rerr = fmt.Errorf("scan %s at %s: %w", e.path, rev, errors.Join(res.Errors...))
+			break
+		}
+		if res.Stats.TooLarge > 0 {
+			rerr = fmt.Errorf("scan %s at %s: %d archive members too large to scan", e.path, rev, res.Stats.TooLarge)
+			break
+		}
+		// What the scan left unread of the blob, and the newline after it.
+		if _, err := io.Copy(io.Discard, blob); err != nil {
 			rerr = fmt.Errorf("read %s from %s: %w", e.path, rev, err)
 			break
 		}
-		data = data[:n]
-		ts.Files++
-		text, ok := scanner.Text(data, false)
-		if !ok {
-			continue
+		if b, err := rd.ReadByte(); err != nil || b != '\n' {
+			rerr = fmt.Errorf("read %s from %s: git cat-file: no newline after the blob", e.path, rev)
+			break
 		}
-		found, _ := scanner.ScanBytes(det, text, e.path, e.path)
-		ts.Findings = append(ts.Findings, found...)
 		if ctx.Err() != nil {
 			rerr = ctx.Err()
 			break
