@@ -434,6 +434,22 @@ func TestGitHubPRCannotSuppressItself(t *testing.T) {
 			t.Errorf("exit %d, want 0 (the base accepts the key):\n%s\n%s", code, out, errOut)
 		}
 	})
+	t.Run("baseline through a symlink", func(t *testing.T) {
+		// The PR makes the baseline's directory a symlink to a file some
+		// earlier step of the job wrote: it is still the checkout's path,
+		// read from the base commit (which has none).
+		r := newPR(t, nil, map[string]string{"app.env": leak})
+		ws := r.checkout(t, "")
+		outside := t.TempDir()
+		write(t, outside, "baseline.json", baseline)
+		if err := os.Symlink(outside, filepath.Join(ws, ".gemscan")); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code, _ := runGitHubScan(t, ws, "pull_request", r.event, "--baseline", ".gemscan/baseline.json")
+		if code != 1 || !strings.Contains(out, "::error file=app.env,line=1,") {
+			t.Errorf("exit %d, want 1 (a baseline outside the checkout, reached through it, hides nothing):\n%s\n%s", code, out, errOut)
+		}
+	})
 	t.Run("allow", func(t *testing.T) {
 		r := newPR(t, nil, map[string]string{"fixtures/keys.txt": "x\n" + "KEY=" + k.AQKey + " # gemscan:allow\n"},
 			map[string]string{"fixtures/keys.txt": "a\nb\nx\n" + "KEY=" + k.AQKey + " # gemscan:allow\n"})

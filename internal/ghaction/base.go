@@ -49,6 +49,9 @@ func (g *Git) ReadFile(ctx context.Context, rev, path string) (data []byte, ok b
 
 // RepoPath turns a file system path into a path relative to the root of
 // the repository's work tree; inside is false for a file outside it.
+// Symbolic links are resolved only on the way to the work tree: below its
+// top, the checkout (the change under review) decides what a path holds,
+// so a link it adds cannot take a path of the checkout outside.
 func (g *Git) RepoPath(ctx context.Context, fsPath string) (rel string, inside bool, err error) {
 	top, err := g.run(ctx, "rev-parse", "--show-toplevel")
 	if err != nil {
@@ -61,15 +64,23 @@ func (g *Git) RepoPath(ctx context.Context, fsPath string) (rel string, inside b
 	if err != nil {
 		return "", false, err
 	}
-	// The file itself may be missing (the change deleted it): resolve its
-	// directory only.
-	dir := filepath.Dir(abs)
-	if d, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = d
+	// The shortest ancestor of abs that is the work tree's top, if any.
+	var prefixes []string
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		prefixes = append(prefixes, dir)
+		if filepath.Dir(dir) == dir {
+			break
+		}
 	}
-	r, err := filepath.Rel(top, filepath.Join(dir, filepath.Base(abs)))
-	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return "", false, nil
+	for i := len(prefixes) - 1; i >= 0; i-- {
+		if d, err := filepath.EvalSymlinks(prefixes[i]); err != nil || d != top {
+			continue
+		}
+		r, err := filepath.Rel(prefixes[i], abs)
+		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return "", false, nil
+		}
+		return filepath.ToSlash(r), true, nil
 	}
-	return filepath.ToSlash(r), true, nil
+	return "", false, nil
 }
