@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
@@ -363,15 +362,4 @@ func (s *staged) ignoreFile() (ignoreSet, error) {
 
 // partialClone reports whether the repository is a partial clone (git
 // clone --filter), whose missing blobs are expected and fetchable.
-func (s *staged) partialClone() bool {
-	f, err := os.Open(filepath.Join(s.commonDir, "config"))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	cfg := gitconfig.New()
-	if err := gitconfig.NewDecoder(f).Decode(cfg); err != nil {
-		return false
-	}
-	return promisorConfig(cfg)
-}
+func (s *staged) partialClone() bool { return isPartialClone(s.commonDir) }
