@@ -127,7 +127,9 @@ func (p *configParser) unread(c int) {
 	}
 }
 
-func isSpace(c int) bool { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n' }
+func isSpace(c int) bool {
+	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n'
+}
 func isAlpha(c int) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isKeyChar(c int) bool {
 	return isAlpha(c) || c >= '0' && c <= '9' || c == '-'

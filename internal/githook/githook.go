@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
