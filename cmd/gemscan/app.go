@@ -49,10 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			e.vars[k] = v
 		}
 	}
-	// The version needs none of the CLI's flags and commands: answer it
-	// before building them (gemscan version is timed against an empty
-	// program: bench/version.sh).
-	if len(args) == 2 && (args[1] == "--version" || args[1] == "-v" || args[1] == "version") {
+	if isVersionArgs(args) {
 		printVersion(stdout)
 		return exitClean
 	}
@@ -79,6 +76,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "gemscan: %s\n", report.Sanitize(err.Error()))
 		return exitError
 	}
+}
+
+// isVersionArgs reports whether args ask only for the version, which needs
+// none of the CLI's flags and commands: it is answered before they are
+// built (gemscan version is timed against an empty program:
+// bench/version.sh).
+func isVersionArgs(args []string) bool {
+	return len(args) == 2 && (args[1] == "--version" || args[1] == "-v" || args[1] == "version")
 }
 
 const appHelp = `gemscan finds leaked Gemini credentials and tells whether they still work.
