@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -155,12 +154,18 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 }
 
 // cacheTree is one directory of the index's cache-tree extension: the tree
-// hash git would write for it, when still valid.
+// hash git would write for it, when still valid. All directories of an
+// extension live in one slice, each followed by its subdirectories (as
+// the extension lists them): a thousand directories cost one allocation,
+// not a thousand.
 type cacheTree struct {
-	name  string
-	count int // index entries the directory covers; < 0 when invalid
-	hash  plumbing.Hash
-	kids  []*cacheTree
+	name     string
+	count    int // index entries the directory covers; < 0 when invalid
+	hash     plumbing.Hash
+	subtrees int         // direct subdirectories
+	index    int         // this directory's place in nodes
+	end      int         // the place in nodes just past its subdirectories
+	nodes    []cacheTree // the whole extension, shared
 }
 
 func (c *cacheTree) valid() bool { return c != nil && c.count >= 0 }
@@ -170,10 +175,12 @@ func (c *cacheTree) child(name string) *cacheTree {
 	if c == nil {
 		return nil
 	}
-	for _, k := range c.kids {
-		if k.name == name {
-			return k
+	for k, i := 0, c.index+1; k < c.subtrees; k++ {
+		n := &c.nodes[i]
+		if n.name == name {
+			return n
 		}
+		i = n.end
 	}
 	return nil
 }
@@ -216,7 +223,7 @@ func readExtensions(data []byte) (*cacheTree, error) {
 			if size == 0 {
 				break
 			}
-			t, rest, err := parseCacheTree(body, 0)
+			t, rest, err := parseCacheTree(body)
 			if err != nil {
 				return nil, fmt.Errorf("%w: TREE extension: %w", errBadIndex, err)
 			}
@@ -234,44 +241,81 @@ func readExtensions(data []byte) (*cacheTree, error) {
 	return tree, nil
 }
 
-// parseCacheTree reads one cache-tree entry and its subtrees, depth levels
-// below the root; nesting is bounded as trees are.
-func parseCacheTree(b []byte, depth int) (*cacheTree, []byte, error) {
+// parseCacheTree reads a cache-tree extension: its root and, depth-first,
+// every subdirectory. Nesting is bounded as trees are.
+func parseCacheTree(b []byte) (*cacheTree, []byte, error) {
+	// Each directory's name ends with the one NUL outside its hash: an
+	// upper bound on their number, so that the slice need not grow; but
+	// hostile bytes must not choose a large allocation, and appending
+	// past the bound is only slower (pointers are taken once it is built).
+	nodes := make([]cacheTree, 0, min(bytes.Count(b, []byte{0})+1, 1<<13))
+	rest, err := parseCacheTreeNode(b, 0, &nodes)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range nodes {
+		nodes[i].nodes = nodes
+	}
+	return &nodes[0], rest, nil
+}
+
+// parseCacheTreeNode reads one directory and its subdirectories, depth
+// levels below the root, into nodes.
+func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error) {
 	if depth > maxTreeDepth {
-		return nil, nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
+		return nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
 	}
 	nul := bytes.IndexByte(b, 0)
 	if nul < 0 {
-		return nil, nil, errors.New("unterminated name")
+		return nil, errors.New("unterminated name")
 	}
-	t := &cacheTree{name: string(b[:nul])}
+	// The name shares the index's memory, as entries' names do.
+	name := unsafe.String(unsafe.SliceData(b), nul)
 	b = b[nul+1:]
-	sp := bytes.IndexByte(b, ' ')
-	nl := bytes.IndexByte(b, '\n')
-	if sp < 0 || nl < sp {
-		return nil, nil, fmt.Errorf("entry %q: bad counts", t.name)
+	count, b, ok1 := parseTreeCount(b, ' ')
+	subtrees, b, ok2 := parseTreeCount(b, '\n')
+	if !ok1 || !ok2 || subtrees < 0 {
+		return nil, fmt.Errorf("entry %q: bad counts", name)
 	}
-	count, err1 := strconv.Atoi(string(b[:sp]))
-	subtrees, err2 := strconv.Atoi(string(b[sp+1 : nl]))
-	if err1 != nil || err2 != nil || subtrees < 0 {
-		return nil, nil, fmt.Errorf("entry %q: bad counts", t.name)
-	}
-	t.count = count
-	b = b[nl+1:]
+	i := len(*nodes)
+	*nodes = append(*nodes, cacheTree{name: name, count: count, subtrees: subtrees, index: i})
 	if count >= 0 {
 		if len(b) < 20 {
-			return nil, nil, fmt.Errorf("entry %q: truncated hash", t.name)
+			return nil, fmt.Errorf("entry %q: truncated hash", name)
 		}
-		copy(t.hash[:], b[:20])
+		copy((*nodes)[i].hash[:], b[:20])
 		b = b[20:]
 	}
-	for i := 0; i < subtrees; i++ {
-		k, rest, err := parseCacheTree(b, depth+1)
-		if err != nil {
-			return nil, nil, err
+	for k := 0; k < subtrees; k++ {
+		var err error
+		if b, err = parseCacheTreeNode(b, depth+1, nodes); err != nil {
+			return nil, err
 		}
-		t.kids = append(t.kids, k)
-		b = rest
 	}
-	return t, b, nil
+	(*nodes)[i].end = len(*nodes)
+	return b, nil
+}
+
+// parseTreeCount reads a decimal count ("-1" for an invalid directory)
+// ended by stop, as strconv.Atoi would but without a string copy.
+func parseTreeCount(b []byte, stop byte) (int, []byte, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	i := 0
+	if neg {
+		i = 1
+	}
+	n, digits := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if digits++; digits > 9 {
+			return 0, nil, false
+		}
+		n = n*10 + int(b[i]-'0')
+	}
+	if digits == 0 || i == len(b) || b[i] != stop {
+		return 0, nil, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, b[i+1:], true
 }

@@ -61,7 +61,7 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 		res.Errors = append(res.Errors, err)
 		return res
 	}
-	defer s.db.Close()
+	defer s.close()
 	s.ctx = ctx
 	err = s.changes()
 	res.Errors = append(res.Errors, s.errs...)
@@ -84,6 +84,7 @@ type staged struct {
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
 	changed                []change
 	errs                   []error         // what could not be read; the scan went on
+	unmap                  func()          // releases the index's bytes, which entries' names share
 	deleted                []plumbing.Hash // blobs at paths the commit removes
 }
 
@@ -109,12 +110,12 @@ func openStaged(dir string) (*staged, error) {
 		return nil, err
 	}
 	if err := s.readIndex(); err != nil {
-		s.db.Close()
+		s.close()
 		return nil, err
 	}
 	commit, err := s.resolveHead()
 	if err != nil {
-		s.db.Close()
+		s.close()
 		return nil, err
 	}
 	if !commit.IsZero() {
@@ -145,14 +146,37 @@ func (s *staged) readIndex() error {
 	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
+	data, unmap, err := mapIndex(f, st.Size())
+	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
+	// Entry names point into data: it stays until the scan is over, and
+	// the paths that outlive it (changes, findings) are copies.
+	s.unmap = unmap
 	if s.entries, s.cacheTree, err = parseIndexWithTree(data); err != nil {
 		return fmt.Errorf("read index %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// readIndexFile reads an index file into memory.
+func readIndexFile(f *os.File, size int64) ([]byte, func(), error) {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, nil, err
+	}
+	return data, func() {}, nil
+}
+
+// close releases the index and the object database. Nothing read from the
+// index may be used afterwards.
+func (s *staged) close() {
+	s.db.Close()
+	s.entries, s.cacheTree = nil, nil
+	if s.unmap != nil {
+		s.unmap()
+		s.unmap = nil
+	}
 }
 
 // resolveHead reads HEAD without opening the whole repository: a loose ref

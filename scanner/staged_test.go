@@ -200,7 +200,7 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.db.Close()
+		defer s.close()
 		if !useTree {
 			s.cacheTree = nil
 		} else if s.cacheTree == nil {
@@ -258,7 +258,7 @@ func TestStagedSplitAndSparseIndexes(t *testing.T) {
 	if err := s.compare(tr, 0, len(s.entries), "", nil, s.head); err != nil || len(s.changed) != 1 || s.changed[0].path != "in/a.txt" {
 		t.Fatalf("without cache-tree: %v, %+v", err, s.changed)
 	}
-	s.db.Close()
+	s.close()
 	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "in/a.txt:2="+k)
 	r.git("sparse-checkout", "disable")
 

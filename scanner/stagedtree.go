@@ -181,7 +181,9 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		if had && old.Hash == e.Hash {
 			return
 		}
-		c := change{path: e.Name, new: e.Hash}
+		// A copy: the entry's name lives in the index's mapping, which
+		// ends with the scan, and paths outlive it in findings.
+		c := change{path: strings.Clone(e.Name), new: e.Hash}
 		if had && old.IsBlob() {
 			c.old = old.Hash
 		}
