@@ -64,6 +64,12 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	defer s.close()
 	s.ctx = ctx
 	err = s.changes()
+	// The index was parsed while its checksum was computed: a corrupt
+	// one is refused whatever the comparison made of it.
+	if cerr := s.checkIndex(); cerr != nil {
+		res.Errors = append(res.Errors, cerr)
+		return res
+	}
 	res.Errors = append(res.Errors, s.errs...)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
@@ -85,6 +91,7 @@ type staged struct {
 	changed                []change
 	errs                   []error         // what could not be read; the scan went on
 	unmap                  func()          // releases the index's bytes, which entries' names share
+	verifyIndex            func() error    // the index's checksum, computed beside the parse
 	deleted                []plumbing.Hash // blobs at paths the commit removes
 }
 
@@ -153,8 +160,24 @@ func (s *staged) readIndex() error {
 	// Entry names point into data: it stays until the scan is over, and
 	// the paths that outlive it (changes, findings) are copies.
 	s.unmap = unmap
-	if s.entries, s.cacheTree, err = parseIndexWithTree(data); err != nil {
+	s.entries, s.cacheTree, s.verifyIndex, err = parseIndexVerifyLater(data)
+	if err != nil {
+		if verr := s.verifyIndex(); verr != nil {
+			err = verr
+		}
 		return fmt.Errorf("read index %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// checkIndex waits for the index's checksum: until it has returned
+// nil, nothing read from the index may be reported.
+func (s *staged) checkIndex() error {
+	if s.verifyIndex == nil {
+		return nil // no index
+	}
+	if err := s.verifyIndex(); err != nil {
+		return fmt.Errorf("read index %s: %w", filepath.Join(s.gitDir, "index"), err)
 	}
 	return nil
 }
@@ -173,6 +196,9 @@ func readIndexFile(f *os.File, size int64) ([]byte, func(), error) {
 func (s *staged) close() {
 	s.db.Close()
 	s.entries, s.cacheTree = nil, nil
+	if s.verifyIndex != nil {
+		s.verifyIndex() // it reads the index's bytes
+	}
 	if s.unmap != nil {
 		s.unmap()
 		s.unmap = nil
