@@ -151,10 +151,12 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	return &usageError{msg: fmt.Sprintf("%s: %s", cmd, err), hint: fmt.Sprintf("see '%s --help'", cmd)}
 }
 
-// withUsageErrors gives every command onUsageError.
+// withUsageErrors gives every command onUsageError, and flags whose names
+// are computed once (namesOnce).
 func withUsageErrors(cmds []*cli.Command) []*cli.Command {
 	for _, c := range cmds {
 		c.OnUsageError = onUsageError
+		c.Flags = namesOnce(c.Flags)
 	}
 	return cmds
 }
