@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gemscan-dev/gemscan/internal/gittest"
+	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
 // largeStagedRepo builds, with git fast-import, a repository of files
@@ -127,5 +129,47 @@ func TestCacheTreeMatchesGit(t *testing.T) {
 	}
 	if root.child("nonexistent") != nil || root.child("src").child("g3").child("d3") == nil {
 		t.Error("child lookups")
+	}
+}
+
+// TestStagedLargeIndexChecksum: an index large enough that its checksum is
+// computed beside the parse is still refused when corrupt, with that
+// error alone and no findings, whether or not the corruption parses; and
+// an intact one is scanned.
+func TestStagedLargeIndexChecksum(t *testing.T) {
+	t.Parallel()
+	dir := largeStagedRepo(t, 300, 12)
+	k := testkeys.New(85).APIKey()
+	f := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(f, []byte("k="+k+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blob := gittest.Run(t, dir, "hash-object", "-w", f)
+	gittest.Run(t, dir, "update-index", "--add", "--cacheinfo", "100644,"+blob+",key.txt")
+	path := filepath.Join(dir, ".git", "index")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < asyncChecksumSize {
+		t.Fatalf("index of %d bytes: the checksum would not be computed concurrently", len(data))
+	}
+	if got := stagedValues(t, dir, StagedOptions{}); len(got) != 1 || got[0] != "key.txt:1="+k {
+		t.Fatalf("intact index: %v", got)
+	}
+	for name, corrupt := range map[string]func(b []byte){
+		"stat data":   func(b []byte) { b[12] ^= 1 },                                  // parses as before
+		"entry order": func(b []byte) { b[bytes.Index(b, []byte("key.txt"))] = 0xff }, // out of order
+		"entry count": func(b []byte) { b[8] = 0xff },                                 // cannot fit
+	} {
+		b := bytes.Clone(data)
+		corrupt(b)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := ScanStaged(dir, StagedOptions{})
+		if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "checksum mismatch") || len(res.Findings) != 0 {
+			t.Errorf("%s: errors %v, %d findings; want only a checksum mismatch", name, res.Errors, len(res.Findings))
+		}
 	}
 }
