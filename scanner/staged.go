@@ -311,6 +311,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 	// corrupt repository's) are one error, however many.
 	missing := map[plumbing.Hash]bool{}
 	defer func() {
+		if len(missing) == 0 {
+			return // the configuration need not be read
+		}
 		if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), s.partialClone()); err != nil {
 			res.Errors = append(res.Errors, err)
 		}
