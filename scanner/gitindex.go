@@ -16,8 +16,8 @@ import (
 // indexEntry is what the staged scan needs of one index entry.
 type indexEntry struct {
 	Name        string
-	Mode        uint32
 	Hash        plumbing.Hash
+	Mode        uint16 // git's modes fit: 0o100644, 0o120000, 0o160000…
 	Stage       uint8
 	IntentToAdd bool
 }
@@ -128,7 +128,11 @@ func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree
 		}
 		start := pos
 		e := &out[i]
-		e.Mode = binary.BigEndian.Uint32(data[pos+24:])
+		mode := binary.BigEndian.Uint32(data[pos+24:])
+		if mode > 0xffff {
+			return nil, nil, fmt.Errorf("%w: entry %d has mode %o", errBadIndex, i, mode)
+		}
+		e.Mode = uint16(mode)
 		copy(e.Hash[:], data[pos+40:pos+60])
 		flags := binary.BigEndian.Uint16(data[pos+60:])
 		e.Stage = uint8(flags >> 12 & 3)
