@@ -182,7 +182,9 @@ func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree
 			// are not in order, and its "link" says so first.
 			orderErr = fmt.Errorf("%w: entry %d (%q) is out of order", errBadIndex, i, e.Name)
 		}
-		if strings.Count(e.Name, "/") >= maxTreeDepth {
+		// (A name shorter than maxTreeDepth bytes cannot hold that many
+		// slashes: nearly every name skips the count.)
+		if len(e.Name) >= maxTreeDepth && strings.Count(e.Name, "/") >= maxTreeDepth {
 			return nil, nil, fmt.Errorf("%w: entry %d is nested deeper than %d directories", errBadIndex, i, maxTreeDepth)
 		}
 		prev = e.Name
