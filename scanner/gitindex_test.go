@@ -58,7 +58,7 @@ func TestParseIndexMatchesGoGit(t *testing.T) {
 		stages := 0
 		for i, w := range want.Entries {
 			g := got[i]
-			if g.Name != w.Name || g.Hash != w.Hash || uint32(g.Mode) != uint32(w.Mode) || g.Stage != uint8(w.Stage) || g.IntentToAdd != w.IntentToAdd {
+			if g.Name != w.Name || g.hash(data) != w.Hash || uint32(g.Mode) != uint32(w.Mode) || g.Stage != uint8(w.Stage) || g.IntentToAdd != w.IntentToAdd {
 				t.Errorf("v%s entry %d: got %+v, go-git %s %v %o %d %v", version, i, g, w.Name, w.Hash, w.Mode, w.Stage, w.IntentToAdd)
 			}
 			if g.Stage > 0 {

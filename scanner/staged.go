@@ -85,6 +85,7 @@ type staged struct {
 	ctx                    context.Context
 	top, gitDir, commonDir string
 	db                     *odb.DB
+	index                  []byte // the index file's bytes (mapped), which entries point into
 	entries                []indexEntry
 	cacheTree              *cacheTree
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
@@ -159,7 +160,7 @@ func (s *staged) readIndex() error {
 	}
 	// Entry names point into data: it stays until the scan is over, and
 	// the paths that outlive it (changes, findings) are copies.
-	s.unmap = unmap
+	s.unmap, s.index = unmap, data
 	s.entries, s.cacheTree, s.verifyIndex, err = parseIndexVerifyLater(data)
 	if err != nil {
 		if verr := s.verifyIndex(); verr != nil {
@@ -195,7 +196,7 @@ func readIndexFile(f *os.File, size int64) ([]byte, func(), error) {
 // index may be used afterwards.
 func (s *staged) close() {
 	s.db.Close()
-	s.entries, s.cacheTree = nil, nil
+	s.entries, s.cacheTree, s.index = nil, nil, nil
 	if s.verifyIndex != nil {
 		s.verifyIndex() // it reads the index's bytes
 	}
@@ -291,7 +292,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 				todo = append(todo, c)
 			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink && e.Mode != modeSymlink {
 				// Listed but unchanged: an all-files run judges it whole.
-				todo = append(todo, change{path: f, new: e.Hash})
+				todo = append(todo, change{path: f, new: e.hash(s.index)})
 				if !allLines {
 					res.Stats.Notes = append(res.Stats.Notes, NoteWholeFiles)
 				}
@@ -406,7 +407,7 @@ func (s *staged) ignoreFile() (ignoreSet, error) {
 	if i == len(s.entries) || s.entries[i].Name != IgnoreFile || s.entries[i].Stage != stageMerged {
 		return nil, nil
 	}
-	data, err := s.db.ReadType(s.entries[i].Hash, odb.Blob)
+	data, err := s.db.ReadType(s.entries[i].hash(s.index), odb.Blob)
 	if err != nil {
 		return nil, fmt.Errorf("read staged %s: %w", IgnoreFile, err)
 	}

@@ -206,7 +206,7 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 		} else if s.cacheTree == nil {
 			t.Fatal("git wrote no cache-tree")
 		}
-		tr := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+		tr := s.newTreeOf()
 		if err := s.compare(tr, 0, len(s.entries), "", s.cacheTree, s.head); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +254,7 @@ func TestStagedSplitAndSparseIndexes(t *testing.T) {
 		t.Fatalf("git wrote no sparse directory entry: %+v", s.entries)
 	}
 	// Without the cache-tree too: the sparse entry hashes as a subtree.
-	tr := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+	tr := s.newTreeOf()
 	if err := s.compare(tr, 0, len(s.entries), "", nil, s.head); err != nil || len(s.changed) != 1 || s.changed[0].path != "in/a.txt" {
 		t.Fatalf("without cache-tree: %v, %+v", err, s.changed)
 	}
