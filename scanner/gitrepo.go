@@ -154,9 +154,19 @@ type tip struct {
 func (r *repo) tips(branches []string) ([]tip, []error) {
 	var out []tip
 	var errs []error
-	refs, err := r.refs.All()
+	// A ref that cannot be read is an error (if it is one asked for), and
+	// the others are still scanned.
+	refs, bad, err := r.refs.List()
 	if err != nil {
 		return nil, []error{fmt.Errorf("list refs: %w", err)}
+	}
+	for _, b := range bad {
+		if b.Name == "HEAD" {
+			continue // reported below, where HEAD is read
+		}
+		if len(branches) == 0 || matchesRef(b.Name, branches) {
+			errs = append(errs, b)
+		}
 	}
 	add := func(name string, h plumbing.Hash) {
 		if len(branches) > 0 && !matchesRef(name, branches) {

@@ -30,6 +30,15 @@ type Refs struct {
 // Refs returns the reader of d's references.
 func (d Dirs) Refs() *Refs { return &Refs{d: d} }
 
+// RefError is a ref List could not read.
+type RefError struct {
+	Name string // the ref's full name
+	Err  error
+}
+
+func (e *RefError) Error() string { return e.Err.Error() }
+func (e *RefError) Unwrap() error { return e.Err }
+
 // ErrBadRef is wrapped by the errors for a ref whose file or packed-refs
 // line cannot be read as a ref.
 var ErrBadRef = errors.New("bad ref")
@@ -83,13 +92,13 @@ func parseRef(name string, data []byte) (*plumbing.Reference, error) {
 	if t, ok := strings.CutPrefix(s, "ref:"); ok {
 		t = strings.TrimSpace(t)
 		if t == "" {
-			return nil, fmt.Errorf("%w: %s: empty symbolic ref", ErrBadRef, name)
+			return nil, fmt.Errorf("%w %s: empty symbolic ref", ErrBadRef, name)
 		}
 		return plumbing.NewSymbolicReference(plumbing.ReferenceName(name), plumbing.ReferenceName(t)), nil
 	}
 	h, ok := parseHash(s)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s: %q is not an object name", ErrBadRef, name, abbrev(s))
+		return nil, fmt.Errorf("%w %s: %q is not an object name", ErrBadRef, name, abbrev(s))
 	}
 	return plumbing.NewHashReference(plumbing.ReferenceName(name), h), nil
 }
@@ -213,24 +222,39 @@ func (r *Refs) Resolve(name plumbing.ReferenceName) (*plumbing.Reference, error)
 		}
 		name = ref.Target()
 	}
-	return nil, fmt.Errorf("%w: %s: more than %d levels of symbolic refs", ErrBadRef, name, maxSymrefDepth)
+	return nil, fmt.Errorf("%w %s: more than %d levels of symbolic refs", ErrBadRef, name, maxSymrefDepth)
 }
 
 // All lists every ref: HEAD first, then the loose refs under refs/ in name
 // order, then the packed refs no loose file overrides, in file order (the
-// order go-git's storage listed them in).
+// order go-git's storage listed them in). A ref that cannot be read fails
+// the whole list; List reports it and lists the others.
 func (r *Refs) All() ([]*plumbing.Reference, error) {
-	var out []*plumbing.Reference
-	head, err := r.readLoose("HEAD")
+	refs, bad, err := r.List()
+	if err == nil && len(bad) > 0 {
+		err = bad[0]
+	}
 	if err != nil {
 		return nil, err
 	}
-	if head != nil {
+	return refs, nil
+}
+
+// List is All that goes on past loose refs it cannot read (an empty or
+// garbled file, one it may not open) and returns their errors in bad: a
+// scan can read the rest and still fail. err is for what stops the whole
+// list: a ref directory or packed-refs it cannot read.
+func (r *Refs) List() (refs []*plumbing.Reference, bad []*RefError, err error) {
+	var out []*plumbing.Reference
+	head, err := r.readLoose("HEAD")
+	if err != nil {
+		bad = append(bad, &RefError{"HEAD", err})
+	} else if head != nil {
 		out = append(out, head)
 	}
 	seen := map[plumbing.ReferenceName]bool{}
-	if err := r.walk("refs", &out, seen); err != nil {
-		return nil, err
+	if err := r.walk("refs", &out, seen, &bad); err != nil {
+		return nil, nil, err
 	}
 	err = r.packed(func(p *plumbing.Reference) bool {
 		if !seen[p.Name()] {
@@ -240,9 +264,9 @@ func (r *Refs) All() ([]*plumbing.Reference, error) {
 		return true
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // IterReferences is All as go-git's storer iterator (ForEach stops on
@@ -255,8 +279,10 @@ func (r *Refs) IterReferences() (storer.ReferenceIter, error) {
 	return storer.NewReferenceSliceIter(refs), nil
 }
 
-// walk adds the loose refs below the directory rel ("refs", "refs/heads").
-func (r *Refs) walk(rel string, out *[]*plumbing.Reference, seen map[plumbing.ReferenceName]bool) error {
+// walk adds the loose refs below the directory rel ("refs", "refs/heads"),
+// and the errors of those it cannot read to bad. A broken loose ref is
+// still seen: its packed line, older, must not stand in for it.
+func (r *Refs) walk(rel string, out *[]*plumbing.Reference, seen map[plumbing.ReferenceName]bool, bad *[]*RefError) error {
 	names, dirs, err := r.list(rel)
 	if err != nil {
 		return err
@@ -264,14 +290,16 @@ func (r *Refs) walk(rel string, out *[]*plumbing.Reference, seen map[plumbing.Re
 	for _, n := range names {
 		name := rel + "/" + n
 		if dirs[n] {
-			if err := r.walk(name, out, seen); err != nil {
+			if err := r.walk(name, out, seen, bad); err != nil {
 				return err
 			}
 			continue
 		}
 		ref, err := r.readLoose(name)
 		if err != nil {
-			return err
+			*bad = append(*bad, &RefError{name, err})
+			seen[plumbing.ReferenceName(name)] = true
+			continue
 		}
 		if ref != nil && !seen[ref.Name()] {
 			seen[ref.Name()] = true

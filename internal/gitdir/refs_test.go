@@ -187,6 +187,23 @@ func TestRefsFailClosed(t *testing.T) {
 			if _, err := d.Refs().All(); tc.listErr && err == nil {
 				t.Errorf("listing refs: no error")
 			}
+			if !tc.listErr || tc.name == "bad packed line" {
+				return
+			}
+			// List goes on past the broken loose ref: the others are
+			// listed, it is reported, and its stale packed line (b was
+			// packed, then updated loose) does not stand in for it.
+			refs, bad, err := d.Refs().List()
+			if err != nil || len(bad) != 1 || !strings.Contains(bad[0].Error(), tc.ref) {
+				t.Fatalf("List: bad %v, err %v; want one error naming %s", bad, err, tc.ref)
+			}
+			names := describe(refs)
+			if slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, tc.ref+" ") }) {
+				t.Errorf("%s listed despite being unreadable: %v", tc.ref, names)
+			}
+			if !slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, "refs/heads/a ") }) {
+				t.Errorf("refs/heads/a not listed: %v", names)
+			}
 		})
 	}
 }
