@@ -44,3 +44,13 @@ for n in names:
 print(f"target: {target}")
 PY
 }
+
+# page_faults CMD…: the page faults of one run of CMD (a binary's pages and
+# its heap's: much of a short process's start-up), when perf is installed.
+page_faults() {
+  command -v perf >/dev/null || return 0
+  local n
+  # (git diff --quiet exits 1 when something is staged: not a failure here.)
+  n=$(perf stat -x, -e page-faults -r 20 "$@" 2>&1 >/dev/null | awk -F, '/page-faults/ {print $1}' || true)
+  echo "page faults: ${n:-?} for $*"
+}

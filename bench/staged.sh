@@ -7,6 +7,8 @@
 #
 #   bench/staged.sh [REPO]   default: ~/.cache/gemscan-bench/gosrc-history (see git.sh;
 #                            the Go toolchain's src/, ~11.5k files)
+#   RUNS=N                   runs per command (default 100)
+#   BASELINE_BIN=PATH        also time another gemscan binary (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -28,6 +30,10 @@ echo "// staged change $(date +%s)" >> "$f"
 git add "$f"
 cmds=(-n "gemscan staged" "$out/gemscan staged" -n "git diff --cached --quiet" "git diff --cached --quiet")
 names=("gemscan staged")
+if [ -n "${BASELINE_BIN:-}" ]; then # another build, side by side
+  cmds+=(-n "baseline staged" "$BASELINE_BIN staged")
+  names+=("baseline staged")
+fi
 if command -v gitleaks >/dev/null; then
   printf '[[rules]]\nid = "gemini"\nregex = %s\nkeywords = ["account-", "master-", "AIza", "AQ."]\n' \
     "'''(?:account-|master-)[0-9A-Za-z]{20}|AIza[0-9A-Za-z_-]{35}|AQ\.[0-9A-Za-z_-]{40,64}'''" > "$out/gitleaks.toml"
@@ -38,3 +44,6 @@ load before
 hyperfine -N -i -w 5 -r "${RUNS:-100}" --export-json "$out/staged.json" "${cmds[@]}" >/dev/null
 load after
 ratios "$out/staged.json" "gemscan staged <= 1.3x git diff --cached --quiet" "${names[@]}" "git diff --cached --quiet"
+page_faults "$out/gemscan" staged
+[ -z "${BASELINE_BIN:-}" ] || page_faults "$BASELINE_BIN" staged
+page_faults git diff --cached --quiet

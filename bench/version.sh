@@ -4,6 +4,8 @@
 # the ratio and the heaviest package initialisers (GODEBUG=inittrace=1).
 #
 #   bench/version.sh
+#   RUNS=N                 runs per command (default 300)
+#   BASELINE_BIN=PATH      also time another gemscan binary (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -14,9 +16,19 @@ printf 'package main\n\nfunc main() {}\n' > "$out/empty/main.go"
 (cd "$out/empty" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/empty-go" main.go)
 echo "binaries: gemscan $(($(stat -c %s "$out/gemscan") / 1024)) KiB, empty $(($(stat -c %s "$out/empty-go") / 1024)) KiB"
 load before
+cmds=(-n "gemscan version" "$out/gemscan version")
+names=("gemscan version")
+if [ -n "${BASELINE_BIN:-}" ]; then # another build, side by side
+  echo "baseline: $BASELINE_BIN $(($(stat -c %s "$BASELINE_BIN") / 1024)) KiB"
+  cmds+=(-n "baseline version" "$BASELINE_BIN version")
+  names+=("baseline version")
+fi
 hyperfine -N -w 20 -r "${RUNS:-300}" --export-json "$out/version.json" \
-  -n "gemscan version" "$out/gemscan version" -n "empty Go program" "$out/empty-go" >/dev/null
+  "${cmds[@]}" -n "empty Go program" "$out/empty-go" >/dev/null
 load after
-ratios "$out/version.json" "gemscan version <= 2x an empty Go program" "gemscan version" "empty Go program"
+ratios "$out/version.json" "gemscan version <= 2x an empty Go program" "${names[@]}" "empty Go program"
+page_faults "$out/gemscan" version
+[ -z "${BASELINE_BIN:-}" ] || page_faults "$BASELINE_BIN" version
+page_faults "$out/empty-go"
 echo "heaviest package initialisers (one run):"
 GODEBUG=inittrace=1 "$out/gemscan" version 2>&1 >/dev/null | sort -t, -k2 -g -r | awk '/^init/ {print "  " $0}' | sort -k5 -g -r | head -8

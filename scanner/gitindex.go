@@ -6,20 +6,28 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// indexEntry is what the staged scan needs of one index entry.
+// indexEntry is what the staged scan needs of one index entry: 24 bytes,
+// as a fresh process faults in every page of a large index's entries
+// (12k entries: 288 KB, not the 480 KB a copied hash would make them).
 type indexEntry struct {
 	Name        string
-	Mode        uint32
-	Hash        plumbing.Hash
+	hashAt      uint32 // where the entry's object name is in the index file
+	Mode        uint16 // git's modes fit: 0o100644, 0o120000, 0o160000…
 	Stage       uint8
 	IntentToAdd bool
+}
+
+// hash returns the entry's object name from index, the file parsed.
+func (e *indexEntry) hash(index []byte) plumbing.Hash {
+	return plumbing.Hash(index[e.hashAt : e.hashAt+20])
 }
 
 // Index entry modes.
@@ -52,26 +60,68 @@ func parseIndex(data []byte) ([]indexEntry, error) {
 // parseIndexWithTree is parseIndex that also reads the cache-tree (TREE)
 // extension, nil when the index has none.
 func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
+	entries, tree, verify, err := parseIndexVerifyLater(data)
+	if verr := verify(); verr != nil {
+		return nil, nil, verr
+	}
+	return entries, tree, err
+}
+
+// asyncChecksumSize is the index size from which its checksum is computed
+// beside the parse: on an index of 11.5k entries (1.2 MB) the SHA-1 takes
+// as long as everything else the staged scan does with it.
+const asyncChecksumSize = 256 << 10
+
+// parseIndexVerifyLater is parseIndexWithTree that checks a large index's
+// checksum concurrently: nothing it returns may be trusted, nor data
+// released, until verify (which may be called more than once) has
+// returned, and its error, a checksum mismatch, takes precedence over
+// err (corrupt bytes fail to parse in arbitrary ways).
+func parseIndexVerifyLater(data []byte) (entries []indexEntry, tree *cacheTree, verify func() error, err error) {
+	noCheck := func() error { return nil }
 	if len(data) < 12+sha1.Size || string(data[:4]) != "DIRC" {
-		return nil, nil, fmt.Errorf("%w: no DIRC signature", errBadIndex)
+		return nil, nil, noCheck, fmt.Errorf("%w: no DIRC signature", errBadIndex)
 	}
 	version := binary.BigEndian.Uint32(data[4:8])
 	if version < 2 || version > 4 {
-		return nil, nil, fmt.Errorf("%w: unsupported version %d", errBadIndex, version)
+		return nil, nil, noCheck, fmt.Errorf("%w: unsupported version %d", errBadIndex, version)
 	}
 	// The trailer is the SHA-1 of everything before it, or zeros when git
 	// wrote the index with index.skipHash=true; git refuses any other.
 	body, trailer := data[:len(data)-sha1.Size], data[len(data)-sha1.Size:]
+	verify = noCheck
 	if !allZero(trailer) {
-		if sum := sha1.Sum(body); !bytes.Equal(sum[:], trailer) {
-			return nil, nil, fmt.Errorf("%w: checksum mismatch (the file is corrupt or was changed by hand)", errBadIndex)
+		check := func() error {
+			if sum := sha1.Sum(body); !bytes.Equal(sum[:], trailer) {
+				return fmt.Errorf("%w: checksum mismatch (the file is corrupt or was changed by hand)", errBadIndex)
+			}
+			return nil
+		}
+		if len(data) < asyncChecksumSize {
+			if err := check(); err != nil {
+				return nil, nil, noCheck, err
+			}
+		} else {
+			done := make(chan error, 1)
+			go func() { done <- check() }()
+			verify = sync.OnceValue(func() error { return <-done })
 		}
 	}
+	entries, tree, err = parseIndexBody(data, body, version)
+	return entries, tree, verify, err
+}
+
+// parseIndexBody reads the entries and extensions of body, an index of
+// the given version without its trailer (data is the whole file).
+func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree, error) {
 	count := int64(binary.BigEndian.Uint32(data[8:12]))
 	// Each entry takes at least its fixed 62 bytes: refuse a count the
 	// file cannot hold before allocating for it.
 	if count > int64(len(body)-12)/minEntrySize {
 		return nil, nil, fmt.Errorf("%w: %d entries cannot fit in %d bytes", errBadIndex, count, len(data))
+	}
+	if int64(len(data)) > math.MaxUint32 {
+		return nil, nil, fmt.Errorf("%w: %d bytes, more than an index can hold", errBadIndex, len(data))
 	}
 	data = body
 	out := make([]indexEntry, count)
@@ -89,8 +139,12 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 		}
 		start := pos
 		e := &out[i]
-		e.Mode = binary.BigEndian.Uint32(data[pos+24:])
-		copy(e.Hash[:], data[pos+40:pos+60])
+		mode := binary.BigEndian.Uint32(data[pos+24:])
+		if mode > 0xffff {
+			return nil, nil, fmt.Errorf("%w: entry %d has mode %o", errBadIndex, i, mode)
+		}
+		e.Mode = uint16(mode)
+		e.hashAt = uint32(pos + 40)
 		flags := binary.BigEndian.Uint16(data[pos+60:])
 		e.Stage = uint8(flags >> 12 & 3)
 		pos += fixed
@@ -139,7 +193,9 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 			// are not in order, and its "link" says so first.
 			orderErr = fmt.Errorf("%w: entry %d (%q) is out of order", errBadIndex, i, e.Name)
 		}
-		if strings.Count(e.Name, "/") >= maxTreeDepth {
+		// (A name shorter than maxTreeDepth bytes cannot hold that many
+		// slashes: nearly every name skips the count.)
+		if len(e.Name) >= maxTreeDepth && strings.Count(e.Name, "/") >= maxTreeDepth {
 			return nil, nil, fmt.Errorf("%w: entry %d is nested deeper than %d directories", errBadIndex, i, maxTreeDepth)
 		}
 		prev = e.Name
@@ -155,12 +211,18 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 }
 
 // cacheTree is one directory of the index's cache-tree extension: the tree
-// hash git would write for it, when still valid.
+// hash git would write for it, when still valid. All directories of an
+// extension live in one slice, each followed by its subdirectories (as
+// the extension lists them): a thousand directories cost one allocation,
+// not a thousand.
 type cacheTree struct {
-	name  string
-	count int // index entries the directory covers; < 0 when invalid
-	hash  plumbing.Hash
-	kids  []*cacheTree
+	name     string
+	count    int // index entries the directory covers; < 0 when invalid
+	hash     plumbing.Hash
+	subtrees int         // direct subdirectories
+	index    int         // this directory's place in nodes
+	end      int         // the place in nodes just past its subdirectories
+	nodes    []cacheTree // the whole extension, shared
 }
 
 func (c *cacheTree) valid() bool { return c != nil && c.count >= 0 }
@@ -170,10 +232,12 @@ func (c *cacheTree) child(name string) *cacheTree {
 	if c == nil {
 		return nil
 	}
-	for _, k := range c.kids {
-		if k.name == name {
-			return k
+	for k, i := 0, c.index+1; k < c.subtrees; k++ {
+		n := &c.nodes[i]
+		if n.name == name {
+			return n
 		}
+		i = n.end
 	}
 	return nil
 }
@@ -216,7 +280,7 @@ func readExtensions(data []byte) (*cacheTree, error) {
 			if size == 0 {
 				break
 			}
-			t, rest, err := parseCacheTree(body, 0)
+			t, rest, err := parseCacheTree(body)
 			if err != nil {
 				return nil, fmt.Errorf("%w: TREE extension: %w", errBadIndex, err)
 			}
@@ -234,44 +298,81 @@ func readExtensions(data []byte) (*cacheTree, error) {
 	return tree, nil
 }
 
-// parseCacheTree reads one cache-tree entry and its subtrees, depth levels
-// below the root; nesting is bounded as trees are.
-func parseCacheTree(b []byte, depth int) (*cacheTree, []byte, error) {
+// parseCacheTree reads a cache-tree extension: its root and, depth-first,
+// every subdirectory. Nesting is bounded as trees are.
+func parseCacheTree(b []byte) (*cacheTree, []byte, error) {
+	// Each directory's name ends with the one NUL outside its hash: an
+	// upper bound on their number, so that the slice need not grow; but
+	// hostile bytes must not choose a large allocation, and appending
+	// past the bound is only slower (pointers are taken once it is built).
+	nodes := make([]cacheTree, 0, min(bytes.Count(b, []byte{0})+1, 1<<13))
+	rest, err := parseCacheTreeNode(b, 0, &nodes)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range nodes {
+		nodes[i].nodes = nodes
+	}
+	return &nodes[0], rest, nil
+}
+
+// parseCacheTreeNode reads one directory and its subdirectories, depth
+// levels below the root, into nodes.
+func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error) {
 	if depth > maxTreeDepth {
-		return nil, nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
+		return nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
 	}
 	nul := bytes.IndexByte(b, 0)
 	if nul < 0 {
-		return nil, nil, errors.New("unterminated name")
+		return nil, errors.New("unterminated name")
 	}
-	t := &cacheTree{name: string(b[:nul])}
+	// The name shares the index's memory, as entries' names do.
+	name := unsafe.String(unsafe.SliceData(b), nul)
 	b = b[nul+1:]
-	sp := bytes.IndexByte(b, ' ')
-	nl := bytes.IndexByte(b, '\n')
-	if sp < 0 || nl < sp {
-		return nil, nil, fmt.Errorf("entry %q: bad counts", t.name)
+	count, b, ok1 := parseTreeCount(b, ' ')
+	subtrees, b, ok2 := parseTreeCount(b, '\n')
+	if !ok1 || !ok2 || subtrees < 0 {
+		return nil, fmt.Errorf("entry %q: bad counts", name)
 	}
-	count, err1 := strconv.Atoi(string(b[:sp]))
-	subtrees, err2 := strconv.Atoi(string(b[sp+1 : nl]))
-	if err1 != nil || err2 != nil || subtrees < 0 {
-		return nil, nil, fmt.Errorf("entry %q: bad counts", t.name)
-	}
-	t.count = count
-	b = b[nl+1:]
+	i := len(*nodes)
+	*nodes = append(*nodes, cacheTree{name: name, count: count, subtrees: subtrees, index: i})
 	if count >= 0 {
 		if len(b) < 20 {
-			return nil, nil, fmt.Errorf("entry %q: truncated hash", t.name)
+			return nil, fmt.Errorf("entry %q: truncated hash", name)
 		}
-		copy(t.hash[:], b[:20])
+		copy((*nodes)[i].hash[:], b[:20])
 		b = b[20:]
 	}
-	for i := 0; i < subtrees; i++ {
-		k, rest, err := parseCacheTree(b, depth+1)
-		if err != nil {
-			return nil, nil, err
+	for k := 0; k < subtrees; k++ {
+		var err error
+		if b, err = parseCacheTreeNode(b, depth+1, nodes); err != nil {
+			return nil, err
 		}
-		t.kids = append(t.kids, k)
-		b = rest
 	}
-	return t, b, nil
+	(*nodes)[i].end = len(*nodes)
+	return b, nil
+}
+
+// parseTreeCount reads a decimal count ("-1" for an invalid directory)
+// ended by stop, as strconv.Atoi would but without a string copy.
+func parseTreeCount(b []byte, stop byte) (int, []byte, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	i := 0
+	if neg {
+		i = 1
+	}
+	n, digits := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if digits++; digits > 9 {
+			return 0, nil, false
+		}
+		n = n*10 + int(b[i]-'0')
+	}
+	if digits == 0 || i == len(b) || b[i] != stop {
+		return 0, nil, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, b[i+1:], true
 }

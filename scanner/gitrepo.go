@@ -9,28 +9,22 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
-	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/storage/filesystem"
-	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
 )
 
-// repo is an opened git repository: go-git's storage for refs and
-// configuration (not its Repository, whose package pulls in transports,
-// SSH and OpenPGP: a millisecond of start-up a pre-commit run notices),
-// odb for objects.
+// repo is an opened git repository: gitdir's reader for refs and
+// configuration (not go-git's Repository or storage, whose packages pull
+// in transports, regular expressions compiled at start-up and
+// encoding/gob: milliseconds of start-up a pre-commit run notices), odb
+// for objects.
 type repo struct {
-	gitDir    string              // the repository's own git directory
-	commonDir string              // where objects, refs and shallow live (differs for worktrees)
-	workTree  string              // "" for a bare repository
-	refs      *filesystem.Storage // go-git's storage: refs and config only
+	gitDir    string       // the repository's own git directory
+	commonDir string       // where objects, refs and shallow live (differs for worktrees)
+	workTree  string       // "" for a bare repository
+	refs      *gitdir.Refs // loose and packed refs
 	db        *odb.DB
 }
 
@@ -47,12 +41,7 @@ func openRepo(path string) (*repo, error) {
 	if err := gitdir.CheckSupported(d); err != nil {
 		return nil, err
 	}
-	r := &repo{gitDir: d.GitDir, commonDir: d.CommonDir, workTree: d.WorkTree}
-	var fsys billy.Filesystem = osfs.New(d.GitDir)
-	if d.CommonDir != d.GitDir {
-		fsys = dotgit.NewRepositoryFilesystem(fsys, osfs.New(d.CommonDir))
-	}
-	r.refs = filesystem.NewStorage(fsys, cache.NewObjectLRU(0))
+	r := &repo{gitDir: d.GitDir, commonDir: d.CommonDir, workTree: d.WorkTree, refs: d.Refs()}
 	r.db, err = odb.Open(filepath.Join(r.commonDir, "objects"))
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
@@ -84,22 +73,22 @@ func (r *repo) shallow() (map[plumbing.Hash]bool, error) {
 
 // partialClone reports whether objects may be missing on purpose (a
 // promisor remote: git clone --filter).
-func (r *repo) partialClone() bool {
-	cfg, err := r.refs.Config()
+func (r *repo) partialClone() bool { return isPartialClone(r.commonDir) }
+
+// isPartialClone reports whether the configuration of the repository whose
+// common directory is commonDir makes it a partial clone:
+// extensions.partialClone or a promisor remote. An unreadable
+// configuration says no: missing objects are then reported as corruption.
+func isPartialClone(commonDir string) bool {
+	cfg, err := gitdir.ReadConfig(filepath.Join(commonDir, "config"))
 	if err != nil {
 		return false
 	}
-	return promisorConfig(cfg.Raw)
-}
-
-// promisorConfig reports whether a repository's configuration makes it a
-// partial clone: extensions.partialClone or a promisor remote.
-func promisorConfig(cfg *gitconfig.Config) bool {
-	if cfg.Section("extensions").Option("partialclone") != "" {
+	if v, _ := cfg.Get("extensions", "", "partialclone"); v != "" {
 		return true
 	}
-	for _, s := range cfg.Section("remote").Subsections {
-		if s.Option("promisor") == "true" {
+	for _, e := range cfg.Entries() {
+		if e.Section == "remote" && e.Subsection != "" && e.Key == "promisor" && e.Bool() {
 			return true
 		}
 	}
@@ -110,7 +99,7 @@ func promisorConfig(cfg *gitconfig.Config) bool {
 // branch. A HEAD that names something unreadable or not a commit is an
 // error.
 func (r *repo) head() (c plumbing.Hash, ok bool, err error) {
-	ref, err := storer.ResolveReference(r.refs, plumbing.HEAD)
+	ref, err := r.refs.Resolve(plumbing.HEAD)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, false, nil
 	}
@@ -165,9 +154,19 @@ type tip struct {
 func (r *repo) tips(branches []string) ([]tip, []error) {
 	var out []tip
 	var errs []error
-	iter, err := r.refs.IterReferences()
+	// A ref that cannot be read is an error (if it is one asked for), and
+	// the others are still scanned.
+	refs, bad, err := r.refs.List()
 	if err != nil {
 		return nil, []error{fmt.Errorf("list refs: %w", err)}
+	}
+	for _, b := range bad {
+		if b.Name == "HEAD" {
+			continue // reported below, where HEAD is read
+		}
+		if len(branches) == 0 || matchesRef(b.Name, branches) {
+			errs = append(errs, b)
+		}
 	}
 	add := func(name string, h plumbing.Hash) {
 		if len(branches) > 0 && !matchesRef(name, branches) {
@@ -185,13 +184,10 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 		}
 		out = append(out, tip{name, c})
 	}
-	if err := iter.ForEach(func(ref *plumbing.Reference) error {
+	for _, ref := range refs {
 		if ref.Type() == plumbing.HashReference {
 			add(ref.Name().String(), ref.Hash())
 		}
-		return nil
-	}); err != nil {
-		errs = append(errs, fmt.Errorf("list refs: %w", err))
 	}
 	ref, err := r.refs.Reference(plumbing.HEAD)
 	switch {
@@ -307,7 +303,7 @@ func (r *repo) resolveBase(name string) (plumbing.Hash, error) {
 		if full != "HEAD" && !strings.HasPrefix(full, "refs/") {
 			continue
 		}
-		ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(full))
+		ref, err := r.refs.Resolve(plumbing.ReferenceName(full))
 		if errors.Is(err, plumbing.ErrReferenceNotFound) {
 			continue
 		}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/internal/odb"
@@ -62,9 +61,15 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 		res.Errors = append(res.Errors, err)
 		return res
 	}
-	defer s.db.Close()
+	defer s.close()
 	s.ctx = ctx
 	err = s.changes()
+	// The index was parsed while its checksum was computed: a corrupt
+	// one is refused whatever the comparison made of it.
+	if cerr := s.checkIndex(); cerr != nil {
+		res.Errors = append(res.Errors, cerr)
+		return res
+	}
 	res.Errors = append(res.Errors, s.errs...)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
@@ -80,11 +85,14 @@ type staged struct {
 	ctx                    context.Context
 	top, gitDir, commonDir string
 	db                     *odb.DB
+	index                  []byte // the index file's bytes (mapped), which entries point into
 	entries                []indexEntry
 	cacheTree              *cacheTree
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
 	changed                []change
 	errs                   []error         // what could not be read; the scan went on
+	unmap                  func()          // releases the index's bytes, which entries' names share
+	verifyIndex            func() error    // the index's checksum, computed beside the parse
 	deleted                []plumbing.Hash // blobs at paths the commit removes
 }
 
@@ -110,12 +118,12 @@ func openStaged(dir string) (*staged, error) {
 		return nil, err
 	}
 	if err := s.readIndex(); err != nil {
-		s.db.Close()
+		s.close()
 		return nil, err
 	}
 	commit, err := s.resolveHead()
 	if err != nil {
-		s.db.Close()
+		s.close()
 		return nil, err
 	}
 	if !commit.IsZero() {
@@ -146,14 +154,56 @@ func (s *staged) readIndex() error {
 	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
+	data, unmap, err := mapIndex(f, st.Size())
+	if err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	if s.entries, s.cacheTree, err = parseIndexWithTree(data); err != nil {
+	// Entry names point into data: it stays until the scan is over, and
+	// the paths that outlive it (changes, findings) are copies.
+	s.unmap, s.index = unmap, data
+	s.entries, s.cacheTree, s.verifyIndex, err = parseIndexVerifyLater(data)
+	if err != nil {
+		if verr := s.verifyIndex(); verr != nil {
+			err = verr
+		}
 		return fmt.Errorf("read index %s: %w", f.Name(), err)
 	}
 	return nil
+}
+
+// checkIndex waits for the index's checksum: until it has returned
+// nil, nothing read from the index may be reported.
+func (s *staged) checkIndex() error {
+	if s.verifyIndex == nil {
+		return nil // no index
+	}
+	if err := s.verifyIndex(); err != nil {
+		return fmt.Errorf("read index %s: %w", filepath.Join(s.gitDir, "index"), err)
+	}
+	return nil
+}
+
+// readIndexFile reads an index file into memory.
+func readIndexFile(f *os.File, size int64) ([]byte, func(), error) {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, nil, err
+	}
+	return data, func() {}, nil
+}
+
+// close releases the index and the object database. Nothing read from the
+// index may be used afterwards.
+func (s *staged) close() {
+	s.db.Close()
+	s.entries, s.cacheTree, s.index = nil, nil, nil
+	if s.verifyIndex != nil {
+		s.verifyIndex() // it reads the index's bytes
+	}
+	if s.unmap != nil {
+		s.unmap()
+		s.unmap = nil
+	}
 }
 
 // resolveHead reads HEAD without opening the whole repository: a loose ref
@@ -242,7 +292,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 				todo = append(todo, c)
 			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink && e.Mode != modeSymlink {
 				// Listed but unchanged: an all-files run judges it whole.
-				todo = append(todo, change{path: f, new: e.Hash})
+				todo = append(todo, change{path: f, new: e.hash(s.index)})
 				if !allLines {
 					res.Stats.Notes = append(res.Stats.Notes, NoteWholeFiles)
 				}
@@ -262,6 +312,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 	// corrupt repository's) are one error, however many.
 	missing := map[plumbing.Hash]bool{}
 	defer func() {
+		if len(missing) == 0 {
+			return // the configuration need not be read
+		}
 		if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), s.partialClone()); err != nil {
 			res.Errors = append(res.Errors, err)
 		}
@@ -354,7 +407,7 @@ func (s *staged) ignoreFile() (ignoreSet, error) {
 	if i == len(s.entries) || s.entries[i].Name != IgnoreFile || s.entries[i].Stage != stageMerged {
 		return nil, nil
 	}
-	data, err := s.db.ReadType(s.entries[i].Hash, odb.Blob)
+	data, err := s.db.ReadType(s.entries[i].hash(s.index), odb.Blob)
 	if err != nil {
 		return nil, fmt.Errorf("read staged %s: %w", IgnoreFile, err)
 	}
@@ -363,15 +416,4 @@ func (s *staged) ignoreFile() (ignoreSet, error) {
 
 // partialClone reports whether the repository is a partial clone (git
 // clone --filter), whose missing blobs are expected and fetchable.
-func (s *staged) partialClone() bool {
-	f, err := os.Open(filepath.Join(s.commonDir, "config"))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	cfg := gitconfig.New()
-	if err := gitconfig.NewDecoder(f).Decode(cfg); err != nil {
-		return false
-	}
-	return promisorConfig(cfg)
-}
+func (s *staged) partialClone() bool { return isPartialClone(s.commonDir) }

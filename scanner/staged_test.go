@@ -200,13 +200,13 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.db.Close()
+		defer s.close()
 		if !useTree {
 			s.cacheTree = nil
 		} else if s.cacheTree == nil {
 			t.Fatal("git wrote no cache-tree")
 		}
-		tr := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+		tr := s.newTreeOf()
 		if err := s.compare(tr, 0, len(s.entries), "", s.cacheTree, s.head); err != nil {
 			t.Fatal(err)
 		}
@@ -254,11 +254,11 @@ func TestStagedSplitAndSparseIndexes(t *testing.T) {
 		t.Fatalf("git wrote no sparse directory entry: %+v", s.entries)
 	}
 	// Without the cache-tree too: the sparse entry hashes as a subtree.
-	tr := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
+	tr := s.newTreeOf()
 	if err := s.compare(tr, 0, len(s.entries), "", nil, s.head); err != nil || len(s.changed) != 1 || s.changed[0].path != "in/a.txt" {
 		t.Fatalf("without cache-tree: %v, %+v", err, s.changed)
 	}
-	s.db.Close()
+	s.close()
 	expectValues(t, stagedValues(t, r.dir, StagedOptions{}), "in/a.txt:2="+k)
 	r.git("sparse-checkout", "disable")
 

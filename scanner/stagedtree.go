@@ -21,6 +21,7 @@ const stageMerged = 0
 // directory the index's cache-tree still vouches for costs nothing; the
 // others are hashed from their entries (once: results are memoised).
 type treeOf struct {
+	index   []byte // the index file, which holds the entries' object names
 	entries []indexEntry
 	memo    map[string]dirHash
 	buf     []byte
@@ -106,7 +107,7 @@ func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
 			b = append(b, ' ')
 			b = append(b, k.name...)
 			b = append(b, 0)
-			b = append(b, k.entry.Hash[:]...)
+			b = append(b, t.index[k.entry.hashAt:k.entry.hashAt+20]...)
 		}
 		t.buf = b
 		if t.h == nil {
@@ -126,8 +127,11 @@ func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
 // changes finds the staged files that differ from HEAD, reading HEAD's tree
 // only where the index's directory hashes differ from it.
 func (s *staged) changes() error {
-	t := &treeOf{entries: s.entries, memo: map[string]dirHash{}}
-	return s.compare(t, 0, len(s.entries), "", s.cacheTree, s.head)
+	return s.compare(s.newTreeOf(), 0, len(s.entries), "", s.cacheTree, s.head)
+}
+
+func (s *staged) newTreeOf() *treeOf {
+	return &treeOf{index: s.index, entries: s.entries, memo: map[string]dirHash{}}
 }
 
 func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headTree plumbing.Hash) error {
@@ -167,7 +171,7 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 			// as one entry with its tree's hash.
 			old, had := inHead[name+"/"]
 			delete(inHead, name+"/")
-			if (!had || old.Hash != e.Hash) && err == nil {
+			if (!had || old.Hash != e.hash(s.index)) && err == nil {
 				err = fmt.Errorf("%s: a sparse-index directory differs from HEAD; gemscan reads only expanded entries "+
 					"(run 'git sparse-checkout disable' or scan with 'gemscan dir')", e.Name)
 			}
@@ -178,10 +182,13 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {
 			return
 		}
-		if had && old.Hash == e.Hash {
+		h := e.hash(s.index)
+		if had && old.Hash == h {
 			return
 		}
-		c := change{path: e.Name, new: e.Hash}
+		// A copy: the entry's name lives in the index's mapping, which
+		// ends with the scan, and paths outlive it in findings.
+		c := change{path: strings.Clone(e.Name), new: h}
 		if had && old.IsBlob() {
 			c.old = old.Hash
 		}

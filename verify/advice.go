@@ -3,13 +3,15 @@ package verify
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
 )
 
 // detailProjectRe finds the project classifyGoogle names in a detail.
-var detailProjectRe = regexp.MustCompile(` in project ([a-z0-9-]+)`)
+// Compiled on first use, not at start-up: most runs never verify.
+var detailProjectRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` in project ([a-z0-9-]+)`) })
 
 // Impact says what whoever holds a credential can do, given what its
 // check found: "" for one proven dead, and what it could do if it is still
@@ -70,7 +72,7 @@ func Revocation(rule string, res scanner.Verification, sandbox bool) string {
 	case rules.GoogleGemini, rules.GoogleAPI:
 		page := "https://console.cloud.google.com/apis/credentials"
 		where := "its project"
-		if m := detailProjectRe.FindStringSubmatch(res.Detail); m != nil {
+		if m := detailProjectRe().FindStringSubmatch(res.Detail); m != nil {
 			page += "?project=" + m[1]
 			where = "project " + m[1]
 		}

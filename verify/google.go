@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gemscan-dev/gemscan/rules"
 
@@ -88,10 +89,13 @@ var restrictions = map[string]string{
 }
 
 // The key's project, in Google's error metadata ("projects/my-app-1234",
-// "projects/123456") or message ("… in project 123456 before …").
+// "projects/123456") or message ("… in project 123456 before …"). Compiled
+// on first use, not at start-up: most runs never verify.
 var (
-	projectIDRe  = regexp.MustCompile(`^(?:projects/)?([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,20})$`)
-	projectMsgRe = regexp.MustCompile(`\bproject ([0-9]{6,20})\b`)
+	projectIDRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:projects/)?([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,20})$`)
+	})
+	projectMsgRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bproject ([0-9]{6,20})\b`) })
 )
 
 // classifyGoogle reads Google's answer for a key found by rule. The same
@@ -122,12 +126,12 @@ func classifyGoogle(rule string, r *response) scanner.Verification {
 			reasons = append(reasons, oneLine(d.Reason))
 		}
 		for _, k := range []string{"consumer", "containerInfo", "project"} {
-			if m := projectIDRe.FindStringSubmatch(d.Metadata[k]); project == "" && m != nil {
+			if m := projectIDRe().FindStringSubmatch(d.Metadata[k]); project == "" && m != nil {
 				project = m[1]
 			}
 		}
 	}
-	if m := projectMsgRe.FindStringSubmatch(msg); project == "" && m != nil {
+	if m := projectMsgRe().FindStringSubmatch(msg); project == "" && m != nil {
 		project = m[1]
 	}
 	inProject := ""

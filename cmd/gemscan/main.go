@@ -15,6 +15,12 @@ import (
 )
 
 func main() {
+	if isVersionArgs(os.Args) {
+		// Before the signal handling, whose goroutine and thread an
+		// answer this short does not need.
+		printVersion(os.Stdout)
+		return
+	}
 	os.Exit(runMain(os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ()))
 }
 

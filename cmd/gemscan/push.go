@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
@@ -399,11 +398,12 @@ func gitConfigValue(repo, section, key string) string {
 		if err != nil {
 			continue
 		}
-		cfg := config.New()
-		if err := config.NewDecoder(bytes.NewReader(data)).Decode(cfg); err != nil {
+		cfg, err := gitdir.ParseConfig(data)
+		if err != nil {
 			continue
 		}
-		return cfg.Section(section).Option(key)
+		v, _ := cfg.Get(section, "", key)
+		return v
 	}
 	return ""
 }

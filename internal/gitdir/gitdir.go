@@ -4,13 +4,10 @@
 package gitdir
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/go-git/go-git/v5/plumbing/format/config"
 )
 
 // Dirs are a repository's directories, all absolute.
@@ -98,19 +95,12 @@ func IsGitDir(dir string) bool {
 // ObjectFormat returns the repository's object format: "sha1", or what
 // extensions.objectFormat names ("sha256").
 func ObjectFormat(d Dirs) (string, error) {
-	data, err := os.ReadFile(filepath.Join(d.CommonDir, "config"))
+	cfg, err := ReadConfig(filepath.Join(d.CommonDir, "config"))
 	if err != nil {
-		if os.IsNotExist(err) {
-			return "sha1", nil
-		}
-		return "", fmt.Errorf("read config: %w", err)
+		return "", err
 	}
-	cfg := config.New()
-	if err := config.NewDecoder(bytes.NewReader(data)).Decode(cfg); err != nil {
-		return "", fmt.Errorf("read %s: %w", filepath.Join(d.CommonDir, "config"), err)
-	}
-	if f := strings.ToLower(cfg.Section("extensions").Option("objectformat")); f != "" {
-		return f, nil
+	if f, _ := cfg.Get("extensions", "", "objectformat"); f != "" {
+		return strings.ToLower(f), nil
 	}
 	return "sha1", nil
 }

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing/format/config"
-
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
@@ -99,11 +97,12 @@ func hooksPath(file string) (string, error) {
 		}
 		return "", fmt.Errorf("read %s: %w", file, err)
 	}
-	cfg := config.New()
-	if err := config.NewDecoder(bytes.NewReader(data)).Decode(cfg); err != nil {
+	cfg, err := gitdir.ParseConfig(data)
+	if err != nil {
 		return "", fmt.Errorf("read %s: %w", file, err)
 	}
-	return cfg.Section("core").Option("hooksPath"), nil
+	p, _ := cfg.Get("core", "", "hooksPath")
+	return p, nil
 }
 
 // Script returns the hook script that runs binary (an absolute path; the
