@@ -27,7 +27,8 @@ type StagedOptions struct {
 	// on lines the commit adds.
 	AllLines bool
 	// Files, when set, limits the scan to these paths (relative to the
-	// work tree's top), as the pre-commit framework passes them. A listed
+	// directory the scan is run in, as a shell passes them; the
+	// pre-commit framework runs hooks from the work tree's top). A listed
 	// file that the commit does not change is judged whole, and then so are
 	// all listed files: that is a `pre-commit run --all-files`.
 	Files []string
@@ -84,6 +85,7 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 type staged struct {
 	ctx                    context.Context
 	top, gitDir, commonDir string
+	cwd                    string // the directory the scan runs in (absolute, as Find saw it)
 	db                     *odb.DB
 	index                  []byte // the index file's bytes (mapped), which entries point into
 	entries                []indexEntry
@@ -114,6 +116,9 @@ func openStaged(dir string) (*staged, error) {
 		return nil, err
 	}
 	s := &staged{ctx: context.Background(), top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
+	if s.cwd, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
 	}
@@ -269,6 +274,20 @@ func packedRef(path, name string) (string, error) {
 	return "", sc.Err()
 }
 
+// repoPath turns a FILE argument, relative to the directory the scan runs
+// in, into its path in the index.
+func (s *staged) repoPath(arg string) (string, error) {
+	p := arg
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.cwd, p)
+	}
+	rel, err := filepath.Rel(s.top, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s: outside the work tree %s", arg, s.top)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
 // scan reads the changed blobs and keeps the findings on added lines.
 func (s *staged) scan(res *Result, opts StagedOptions) {
 	det := opts.detector()
@@ -286,8 +305,12 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 		for _, c := range s.changed {
 			isChanged[c.path] = c
 		}
-		for _, f := range opts.Files {
-			f = strings.TrimPrefix(filepath.ToSlash(f), "./")
+		for _, arg := range opts.Files {
+			f, err := s.repoPath(arg)
+			if err != nil {
+				res.Errors = append(res.Errors, err)
+				continue
+			}
 			if c, ok := isChanged[f]; ok {
 				todo = append(todo, c)
 			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink && e.Mode != modeSymlink {
