@@ -83,6 +83,7 @@ const (
 // Detector finds Gemini credentials in bytes. It is safe for concurrent use.
 type Detector struct {
 	lits  *literalSet
+	fast  *teddy // nil unless it can run (AVX2); then used instead of lits
 	kinds []litKind
 	lens  []int
 }
@@ -164,6 +165,9 @@ func NewDetector() *Detector {
 		}
 	}
 	d.lits = newLiteralSet(lits)
+	if useAVX2 {
+		d.fast = newTeddy(lits)
+	}
 	return d
 }
 
@@ -222,7 +226,12 @@ type work struct {
 type span struct{ lo, hi int }
 
 func (d *Detector) detect(data []byte, decode bool, w *work) []Match {
-	hits := d.lits.find(data, nil)
+	var hits []hit
+	if d.fast != nil {
+		hits = d.fast.find(data, nil)
+	} else {
+		hits = d.lits.find(data, nil)
+	}
 	if len(hits) == 0 {
 		return nil
 	}
