@@ -145,77 +145,100 @@ func (b *bitWriter) flush() []byte {
 	return b.out
 }
 
-// blockStream makes block s of data a stream of its own.
-func blockStream(data []byte, s bzSpan) []byte {
-	b := bitWriter{out: make([]byte, 0, (s.hi-s.lo)/8+16)}
+// chunkStream makes blocks, consecutive in data, a stream of their own.
+func chunkStream(data []byte, blocks []bzSpan) []byte {
+	lo, hi := blocks[0].lo, blocks[len(blocks)-1].hi
+	b := bitWriter{out: make([]byte, 0, (hi-lo)/8+16)}
 	b.out = append(b.out, data[:4]...)
-	p := s.lo
-	for ; p+56 <= s.hi; p += 56 {
+	p := lo
+	for ; p+56 <= hi; p += 56 {
 		b.write(readBits(data, p, 56), 56)
 	}
-	b.write(readBits(data, p, int(s.hi-p)), int(s.hi-p))
+	b.write(readBits(data, p, int(hi-p)), int(hi-p))
 	b.write(bzEndMagic, 48)
-	b.write(uint64(s.crc), 32)
+	b.write(uint64(combined(blocks)), 32)
 	return b.flush()
 }
 
-// bzResult is one block's output, or why the block failed.
+// chunkOut is about how many decompressed bytes a chunk of blocks, decoded
+// by one worker as one stream, is made to hold: the fewer chunks, the fewer
+// decoders (each allocates a table four times the block size) and buffers.
+const chunkOut = 8 << 20
+
+// bzResult is one chunk's output, or why the chunk failed.
 type bzResult struct {
 	out []byte
 	err error
 }
 
-// parallelBzip2 reads a bzip2 stream held whole in memory, decoding its
-// blocks on several cores; see the comment at the top of this file.
+// parallelBzip2 reads a bzip2 stream held whole in memory, decoding chunks
+// of its blocks on several cores; see the comment at the top of this file.
 type parallelBzip2 struct {
 	ctx     context.Context
 	data    []byte
 	cancel  context.CancelFunc
-	results []chan bzResult // one per block, in order
-	next    int             // the block whose output is read next
-	cur     []byte          // what is left of the current block's output
+	results []chan bzResult // one per chunk, in order
+	next    int             // the chunk whose output is read next
+	cur     []byte          // what is left of the current chunk's output
 	emitted int64           // bytes handed out
 	seq     io.Reader       // the sequential decoder, once fallen back
 	skip    int64           // bytes seq must still discard
-	tokens  chan struct{}   // one per block decoded or being decoded, not yet read
+	// bufs holds one output buffer per chunk decoded or being decoded and
+	// not yet read: taking one is the right to decode a chunk, so memory
+	// stays within a few chunks.
+	bufs chan []byte
+	held []byte // the buffer of the chunk being read
 }
 
 // newBzip2 returns a reader of the bzip2 stream data, decoding blocks in
 // parallel when the stream can be cut into them, and a function that stops
-// the decoding: no block is started after it, and a worker still decoding
-// one ends with that block (compress/bzip2 cannot be interrupted).
+// the decoding: no chunk is started after it, and a worker still decoding
+// one ends with that chunk (compress/bzip2 cannot be interrupted).
 func newBzip2(ctx context.Context, data []byte) (io.Reader, func()) {
 	return newBzip2Bounded(ctx, data, maxBzBlockOut)
 }
 
-// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a block.
+// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk.
 func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, func()) {
 	blocks := bzipBlocks(data)
 	if blocks == nil {
 		return bzip2.NewReader(bytes.NewReader(data)), func() {}
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(blocks))
+	// Chunks of about chunkOut bytes (a block holds up to 100 kB per level
+	// digit), at least two per worker so that none waits on the last.
+	per := max(1, min(chunkOut/(int(data[3]-'0')*100_000), len(blocks)/(2*workers)))
+	var chunks [][]bzSpan
+	for len(blocks) > 0 {
+		n := min(per, len(blocks))
+		chunks = append(chunks, blocks[:n])
+		blocks = blocks[n:]
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(blocks))}
+	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
+		bufs: make(chan []byte, workers+1)}
 	for i := range p.results {
 		p.results[i] = make(chan bzResult, 1)
 	}
-	// Workers take blocks in order; a worker holds at most one decoded
-	// block beyond the one being read (the token channel), so memory
-	// stays within a few blocks.
-	workers := min(runtime.GOMAXPROCS(0), len(blocks))
-	tokens := make(chan struct{}, workers+1)
-	p.tokens = tokens
-	next := make(chan int)
+	for range workers + 1 {
+		p.bufs <- nil
+	}
+	type job struct {
+		i   int
+		buf []byte
+	}
+	next := make(chan job)
 	go func() {
 		defer close(next)
-		for i := range blocks {
+		for i := range chunks {
+			var buf []byte
 			select {
-			case tokens <- struct{}{}:
+			case buf = <-p.bufs:
 			case <-ctx.Done():
 				return
 			}
 			select {
-			case next <- i:
+			case next <- job{i, buf}:
 			case <-ctx.Done():
 				return
 			}
@@ -223,28 +246,42 @@ func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, f
 	}()
 	for range workers {
 		go func() {
-			for i := range next {
-				out, err := decodeBlock(ctx, blockStream(data, blocks[i]), maxOut)
-				p.results[i] <- bzResult{out, err}
+			for j := range next {
+				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], maxOut)
+				p.results[j.i] <- bzResult{out, err}
 			}
 		}()
 	}
 	return p, cancel
 }
 
-// decodeBlock decodes a single-block stream, up to maxOut bytes.
-func decodeBlock(ctx context.Context, stream []byte, maxOut int) ([]byte, error) {
+// decodeChunk decodes a stream into buf, up to maxOut bytes.
+func decodeChunk(ctx context.Context, stream, buf []byte, maxOut int) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return buf, err
 	}
-	out, err := io.ReadAll(io.LimitReader(bzip2.NewReader(bytes.NewReader(stream)), int64(maxOut)+1))
-	if err == nil && len(out) > maxOut {
-		err = errBzBlockTooLarge
+	r := bzip2.NewReader(bytes.NewReader(stream))
+	for {
+		if len(buf) > maxOut {
+			return buf, errBzBlockTooLarge
+		}
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), len(buf)+max(1<<20, min(len(buf), maxOut)))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), maxOut+1)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
 	}
-	return out, err
 }
 
-var errBzBlockTooLarge = errors.New("bzip2 block expands past the parallel decoder's buffer")
+var errBzBlockTooLarge = errors.New("bzip2 chunk expands past the parallel decoder's buffer")
 
 func (p *parallelBzip2) Read(b []byte) (int, error) {
 	if p.seq != nil {
@@ -264,7 +301,10 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 		case <-p.ctx.Done():
 			return 0, p.ctx.Err()
 		}
-		<-p.tokens
+		if p.held != nil || p.next > 0 {
+			p.bufs <- p.held // the previous chunk's buffer, free again
+		}
+		p.held = r.out
 		if r.err != nil && p.ctx.Err() != nil {
 			return 0, p.ctx.Err()
 		}
