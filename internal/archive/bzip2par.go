@@ -18,14 +18,20 @@ import (
 // stream's, is a valid single-block stream that compress/bzip2 decodes on a
 // core of its own.
 //
+// Workers decode chunks of consecutive blocks (one stream each, the
+// blocks' CRCs folded into the chunk's), at most a few chunks ahead of the
+// reader, each into a buffer of bounded size.
+//
 // The cutting trusts nothing. The stream must be one stream, laid out as
 // "BZh" + level, blocks, end-of-stream marker, combined CRC and at most
-// seven bits of padding; every block must decode without error (each is
-// checked against its own CRC), and the blocks' CRCs must combine into the
-// stream's. A magic that happens to occur inside compressed data makes a
-// block fail; then, or on any other doubt, the stream is decoded again from
-// its start by compress/bzip2 alone, the bytes already handed out skipped:
-// the output is the sequential decoder's, byte for byte, errors included.
+// seven bits of padding; every chunk must decode without error (each block
+// is checked against its own CRC), and the blocks' CRCs must combine into
+// the stream's. A magic that happens to occur inside compressed data makes
+// a chunk fail; then the stream is decoded again from its start by
+// compress/bzip2 alone, the bytes already handed out skipped: the output is
+// the sequential decoder's, byte for byte, errors included. A chunk that
+// expands past its buffer hands the rest of the stream, from that chunk on,
+// to one sequential decoder.
 
 // Block and end-of-stream magics of bzip2.
 const (
@@ -33,10 +39,11 @@ const (
 	bzEndMagic   = 0x177245385090
 )
 
-// maxBzBlockOut bounds the decompressed bytes of one block held while it
-// waits its turn; a block that yields more (runs of one byte expand up to
-// fifty-fold) sends the stream to the sequential decoder, which streams.
-const maxBzBlockOut = 16 << 20
+// maxBzBlockOut bounds the decompressed bytes of one chunk of blocks held
+// while it waits its turn; from a chunk that yields more (runs of one byte
+// expand up to fifty-fold), the rest of the stream goes to one sequential
+// decoder, which streams.
+const maxBzBlockOut = 8 << 20
 
 // bzSpan is one block: its bits [lo, hi) in the stream and its CRC.
 type bzSpan struct {
@@ -163,7 +170,7 @@ func chunkStream(data []byte, blocks []bzSpan) []byte {
 // chunkOut is about how many decompressed bytes a chunk of blocks, decoded
 // by one worker as one stream, is made to hold: the fewer chunks, the fewer
 // decoders (each allocates a table four times the block size) and buffers.
-const chunkOut = 8 << 20
+const chunkOut = 4 << 20
 
 // bzResult is one chunk's output, or why the chunk failed.
 type bzResult struct {
@@ -188,6 +195,9 @@ type parallelBzip2 struct {
 	// stays within a few chunks.
 	bufs chan []byte
 	held []byte // the buffer of the chunk being read
+	// blocks are the stream's blocks, per of them a chunk.
+	blocks []bzSpan
+	per    int
 }
 
 // newBzip2 returns a reader of the bzip2 stream data, decoding blocks in
@@ -209,14 +219,14 @@ func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, f
 	// digit), at least two per worker so that none waits on the last.
 	per := max(1, min(chunkOut/(int(data[3]-'0')*100_000), len(blocks)/(2*workers)))
 	var chunks [][]bzSpan
-	for len(blocks) > 0 {
-		n := min(per, len(blocks))
-		chunks = append(chunks, blocks[:n])
-		blocks = blocks[n:]
+	for rest := blocks; len(rest) > 0; {
+		n := min(per, len(rest))
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
-		bufs: make(chan []byte, workers+1)}
+		bufs: make(chan []byte, workers+1), blocks: blocks, per: per}
 	for i := range p.results {
 		p.results[i] = make(chan bzResult, 1)
 	}
@@ -307,6 +317,13 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 		p.held = r.out
 		if r.err != nil && p.ctx.Err() != nil {
 			return 0, p.ctx.Err()
+		}
+		if errors.Is(r.err, errBzBlockTooLarge) {
+			// The blocks before this chunk are out: its own and the
+			// rest are one stream, decoded as it is read.
+			p.cancel()
+			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[p.next*p.per:])))
+			return p.readSeq(b)
 		}
 		if r.err != nil {
 			// Decode the stream the ordinary way instead, from its start.

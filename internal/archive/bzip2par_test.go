@@ -91,6 +91,23 @@ func TestParallelBzip2(t *testing.T) {
 			t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, wantErr, gotErr, len(got), len(want))
 		}
 	})
+	t.Run("chunk too large to hold, mid-stream", func(t *testing.T) {
+		// A long run of one byte is a few kB in one block, megabytes out.
+		runs := append(append(bytes.Clone(text[:300_000]), bytes.Repeat([]byte("x"), 3<<20)...), text[300_000:600_000]...)
+		data := mkBzip2Blocks(t, runs)
+		want, got, wantErr, gotErr, how := readBoth(t, data, 1<<20)
+		if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || !bytes.Equal(got, runs) || how != "fell back" {
+			t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, wantErr, gotErr, len(got), len(want))
+		}
+		r, stop := newBzip2Bounded(context.Background(), data, 1<<20)
+		defer stop()
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			t.Fatal(err)
+		}
+		if p := r.(*parallelBzip2); p.next == 0 || p.skip != 0 {
+			t.Fatalf("went on from chunk %d, skipping %d: want the chunks before the large one decoded in parallel", p.next, p.skip)
+		}
+	})
 	small := mkBzip2Blocks(t, text[:1000])
 	for name, data := range map[string][]byte{
 		"one block":      small,
