@@ -82,8 +82,9 @@ const (
 
 // Detector finds Gemini credentials in bytes. It is safe for concurrent use.
 type Detector struct {
-	lits  *literalSet
-	fast  *teddy // nil unless it can run (AVX2); then used instead of lits
+	words []string    // the literals the prefilter finds, indexed as kinds and lens
+	fast  *teddy      // the prefilter where AVX2 runs it, else nil
+	lits  *literalSet // the prefilter elsewhere, else nil
 	kinds []litKind
 	lens  []int
 }
@@ -164,9 +165,12 @@ func NewDetector() *Detector {
 			}
 		}
 	}
-	d.lits = newLiteralSet(lits)
+	d.words = lits
 	if useAVX2 {
 		d.fast = newTeddy(lits)
+	}
+	if d.fast == nil {
+		d.lits = newLiteralSet(lits)
 	}
 	return d
 }

@@ -91,40 +91,74 @@ func newTeddy(lits []string) *teddy {
 	}
 	// Buckets start with one fingerprint each; while there are more than
 	// eight, the two whose union lets through the least extra text merge.
-	groups := make([][]string, len(fps))
-	for i, fp := range fps {
-		groups[i] = []string{fp}
+	var freqs [256]float64
+	for c := range freqs {
+		freqs[c] = teddyFreq(byte(c)) / 100
 	}
-	for len(groups) > 8 {
-		bi, bj, bestCost := 0, 1, 1e300
+	groups := make([]fpGroup, len(fps))
+	for i, fp := range fps {
+		groups[i] = newFPGroup(fp, &freqs)
+	}
+	// extra[i][j] (i < j) is what merging groups i and j would let
+	// through beyond the two; only the merged group's row and column change
+	// after a merge.
+	extra := make([][]float64, len(groups))
+	score := func(i, j int) {
+		m := groups[i].masks(&groups[j])
+		extra[i][j] = m.estimate(&freqs) - groups[i].cost - groups[j].cost
+	}
+	for i := range groups {
+		extra[i] = make([]float64, len(groups))
+		for j := 0; j < i; j++ {
+			score(j, i)
+		}
+	}
+	alive := make([]bool, len(groups))
+	for i := range alive {
+		alive[i] = true
+	}
+	for n := len(groups); n > 8; n-- {
+		bi, bj, bestCost := -1, -1, 1e300
 		for i := range groups {
-			for j := i + 1; j < len(groups); j++ {
-				merged := append(slices.Clip(groups[i]), groups[j]...)
-				c := bucketCost(merged) - bucketCost(groups[i]) - bucketCost(groups[j])
-				if c < bestCost {
-					bi, bj, bestCost = i, j, c
+			for j := i + 1; alive[i] && j < len(groups); j++ {
+				if alive[j] && extra[i][j] < bestCost {
+					bi, bj, bestCost = i, j, extra[i][j]
 				}
 			}
 		}
-		groups[bi] = append(slices.Clip(groups[bi]), groups[bj]...)
-		groups = slices.Delete(groups, bj, bj+1)
+		groups[bi] = groups[bi].union(&groups[bj], &freqs)
+		alive[bj] = false
+		for k := range groups {
+			switch {
+			case !alive[k] || k == bi:
+			case k < bi:
+				score(k, bi)
+			default:
+				score(bi, k)
+			}
+		}
 	}
+	var kept []fpGroup
+	for i, g := range groups {
+		if alive[i] {
+			kept = append(kept, g)
+		}
+	}
+	groups = kept
 	t := &teddy{}
 	bucketOf := map[string]int{}
 	for b, g := range groups {
-		for _, fp := range g {
+		for _, fp := range g.fps {
 			bucketOf[fp] = b
-			for k := 0; k < fpLen; k++ {
-				if k >= len(fp) {
-					for c := range 16 {
-						t.masks[2*k][c] |= 1 << b
-						t.masks[2*k+1][c] |= 1 << b
-					}
-					continue
+		}
+		for k := 0; k < fpLen; k++ {
+			for c := range 16 {
+				if g.lo[k]&(1<<c) != 0 {
+					t.masks[2*k][c] |= 1 << b
 				}
-				c := fp[k]
-				t.masks[2*k][c&15] |= 1 << b
-				t.masks[2*k+1][c>>4] |= 1 << b
+				if g.hi[k]&(1<<c) != 0 {
+					t.masks[2*k+1][c] |= 1 << b
+				}
 			}
 		}
 	}
@@ -138,25 +172,55 @@ func newTeddy(lits []string) *teddy {
 	return t
 }
 
-// bucketCost estimates the share of input positions a bucket holding the
-// fingerprints fps lets through: at each fingerprint byte, every byte whose
-// low and high nibbles both occur there passes.
-func bucketCost(fps []string) float64 {
+// fpGroup is the fingerprints of one bucket, with the low and high nibbles
+// each of their bytes lets through and an estimate of the share of input
+// positions the bucket lets through: at each fingerprint byte, every byte
+// whose low and high nibbles both occur there passes (a three-byte
+// fingerprint lets any fourth byte pass).
+type fpGroup struct {
+	fps    []string
+	lo, hi [fpLen]uint16
+	cost   float64
+}
+
+func newFPGroup(fp string, freqs *[256]float64) fpGroup {
+	g := fpGroup{fps: []string{fp}}
+	for k := 0; k < fpLen; k++ {
+		if k >= len(fp) {
+			g.lo[k], g.hi[k] = 0xffff, 0xffff
+			continue
+		}
+		g.lo[k], g.hi[k] = 1<<(fp[k]&15), 1<<(fp[k]>>4)
+	}
+	g.cost = g.estimate(freqs)
+	return g
+}
+
+// union is the bucket holding the fingerprints of g and h.
+func (g *fpGroup) union(h *fpGroup, freqs *[256]float64) fpGroup {
+	u := g.masks(h)
+	u.fps = append(slices.Clip(g.fps), h.fps...)
+	u.cost = u.estimate(freqs)
+	return u
+}
+
+// masks is the union of g and h without its fingerprints and cost.
+func (g *fpGroup) masks(h *fpGroup) fpGroup {
+	var u fpGroup
+	for k := 0; k < fpLen; k++ {
+		u.lo[k], u.hi[k] = g.lo[k]|h.lo[k], g.hi[k]|h.hi[k]
+	}
+	return u
+}
+
+func (g *fpGroup) estimate(freqs *[256]float64) float64 {
 	cost := 1.0
 	for k := 0; k < fpLen; k++ {
-		var lo, hi uint16
-		for _, fp := range fps {
-			if k >= len(fp) {
-				lo, hi = 0xffff, 0xffff
-				break
-			}
-			lo |= 1 << (fp[k] & 15)
-			hi |= 1 << (fp[k] >> 4)
-		}
 		sum := 0.0
-		for c := 0; c < 256; c++ {
-			if lo&(1<<(c&15)) != 0 && hi&(1<<(c>>4)) != 0 {
-				sum += teddyFreq(byte(c)) / 100
+		for his := g.hi[k]; his != 0; his &= his - 1 {
+			hi := bits.TrailingZeros16(his)
+			for los := g.lo[k]; los != 0; los &= los - 1 {
+				sum += freqs[hi<<4|bits.TrailingZeros16(los)]
 			}
 		}
 		cost *= sum

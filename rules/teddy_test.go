@@ -7,18 +7,7 @@ import (
 )
 
 // detectorLiterals returns the literals NewDetector searches for.
-func detectorLiterals(d *Detector) []string {
-	var lits []string
-	for _, g := range d.lits.groups {
-		for _, a := range g.lits {
-			for len(lits) <= a.lit {
-				lits = append(lits, "")
-			}
-			lits[a.lit] = string(a.s)
-		}
-	}
-	return lits
-}
+func detectorLiterals(d *Detector) []string { return d.words }
 
 // teddyInput makes n bytes of text dense in the literals' bytes, with
 // literals and their fragments planted at random offsets: block edges, the
@@ -44,8 +33,8 @@ func teddyInput(r *rand.Rand, lits []string, n int) []byte {
 // anchor-byte search it replaces, with and without AVX2, on inputs of every
 // length up to a few blocks and on longer ones.
 func TestTeddyMatchesLiteralSet(t *testing.T) {
-	d := NewDetector()
-	lits := detectorLiterals(d)
+	lits := detectorLiterals(NewDetector())
+	anchors := newLiteralSet(lits)
 	td := newTeddy(lits)
 	if td == nil {
 		t.Fatal("no teddy for the detector's literals")
@@ -53,7 +42,7 @@ func TestTeddyMatchesLiteralSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	check := func(data []byte) {
 		t.Helper()
-		want := d.lits.find(data, nil)
+		want := anchors.find(data, nil)
 		for _, simd := range []bool{false, useAVX2} {
 			if got := td.search(data, nil, simd); !slices.Equal(got, want) {
 				t.Fatalf("simd %v on %q:\n got %v\nwant %v", simd, data, got, want)
@@ -65,13 +54,13 @@ func TestTeddyMatchesLiteralSet(t *testing.T) {
 		for range 20 {
 			data := teddyInput(r, lits, n)
 			check(data)
-			found += len(d.lits.find(data, nil))
+			found += len(anchors.find(data, nil))
 		}
 	}
 	for range 50 {
 		data := teddyInput(r, lits, 1000+r.IntN(20000))
 		check(data)
-		found += len(d.lits.find(data, nil))
+		found += len(anchors.find(data, nil))
 	}
 	// Every literal at every offset of a block, and at the very end.
 	for _, l := range lits {
@@ -79,7 +68,7 @@ func TestTeddyMatchesLiteralSet(t *testing.T) {
 			data := make([]byte, at+len(l)+r.IntN(3))
 			copy(data[at:], l)
 			check(data)
-			if len(d.lits.find(data, nil)) == 0 {
+			if len(anchors.find(data, nil)) == 0 {
 				t.Fatalf("%q at %d not found", l, at)
 			}
 		}
@@ -103,11 +92,11 @@ func TestTeddyShortLiteral(t *testing.T) {
 // FuzzTeddy checks the one-pass search against the anchor-byte search on
 // any input.
 func FuzzTeddy(f *testing.F) {
-	d := NewDetector()
-	td := newTeddy(detectorLiterals(d))
+	lits := detectorLiterals(NewDetector())
+	anchors, td := newLiteralSet(lits), newTeddy(lits)
 	f.Add([]byte("GEMINI_API_KEY=account-xxxx AIza AQ.Ab8 YWNjb3VudC0 master\\u002d"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		want := d.lits.find(data, nil)
+		want := anchors.find(data, nil)
 		for _, simd := range []bool{false, useAVX2} {
 			if got := td.search(data, nil, simd); !slices.Equal(got, want) {
 				t.Fatalf("simd %v: got %v, want %v", simd, got, want)
