@@ -82,7 +82,9 @@ const (
 
 // Detector finds Gemini credentials in bytes. It is safe for concurrent use.
 type Detector struct {
-	lits  *literalSet
+	words []string    // the literals the prefilter finds, indexed as kinds and lens
+	fast  *teddy      // the prefilter where AVX2 runs it, else nil
+	lits  *literalSet // the prefilter elsewhere, else nil
 	kinds []litKind
 	lens  []int
 }
@@ -163,7 +165,13 @@ func NewDetector() *Detector {
 			}
 		}
 	}
-	d.lits = newLiteralSet(lits)
+	d.words = lits
+	if useAVX2 {
+		d.fast = newTeddy(lits)
+	}
+	if d.fast == nil {
+		d.lits = newLiteralSet(lits)
+	}
 	return d
 }
 
@@ -222,7 +230,12 @@ type work struct {
 type span struct{ lo, hi int }
 
 func (d *Detector) detect(data []byte, decode bool, w *work) []Match {
-	hits := d.lits.find(data, nil)
+	var hits []hit
+	if d.fast != nil {
+		hits = d.fast.find(data, nil)
+	} else {
+		hits = d.lits.find(data, nil)
+	}
 	if len(hits) == 0 {
 		return nil
 	}

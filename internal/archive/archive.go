@@ -313,6 +313,17 @@ func (w *walker) openAt(path string, f Format, r io.ReaderAt, size int64, depth 
 			return &pathError{path: path, err: err}
 		}
 		return w.decompressed(path, dr, depth)
+	case Bzip2:
+		if size <= w.lim.MaxBuffer {
+			// Held whole, its blocks are decoded in parallel.
+			data := make([]byte, size)
+			if _, err := r.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+				return &pathError{path: path, err: err}
+			}
+			dr, stop := newBzip2(w.ctx, data)
+			defer stop()
+			return w.decompressed(path, dr, depth)
+		}
 	}
 	return w.openStream(path, f, io.NewSectionReader(r, 0, size), depth)
 }

@@ -1,0 +1,358 @@
+package archive
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"errors"
+	"io"
+	"runtime"
+)
+
+// bzip2 decompresses at about 20 MB/s (inverting the Burrows–Wheeler
+// transform chases pointers through a 3.6 MB table), so one .bz2 holding a
+// large text (Go's own regexp/testdata/re2-exhaustive.txt.bz2: 428 KB, 64
+// MB of text) takes seconds on one core while the others idle. Its blocks
+// are independent: each one, cut out of the stream at its 48-bit magic and
+// given a stream header, an end-of-stream marker and its own CRC as the
+// stream's, is a valid single-block stream that compress/bzip2 decodes on a
+// core of its own.
+//
+// Workers decode chunks of consecutive blocks (one stream each, the
+// blocks' CRCs folded into the chunk's), at most a few chunks ahead of the
+// reader, each into a buffer of bounded size.
+//
+// The cutting trusts nothing. The stream must be one stream, laid out as
+// "BZh" + level, blocks, end-of-stream marker, combined CRC and at most
+// seven bits of padding; every chunk must decode without error (each block
+// is checked against its own CRC), and the blocks' CRCs must combine into
+// the stream's. A magic that happens to occur inside compressed data makes
+// a chunk fail; then the stream is decoded again from its start by
+// compress/bzip2 alone, the bytes already handed out skipped: the output is
+// the sequential decoder's, byte for byte, errors included. A chunk that
+// expands past its buffer hands the rest of the stream, from that chunk on,
+// to one sequential decoder.
+
+// Block and end-of-stream magics of bzip2.
+const (
+	bzBlockMagic = 0x314159265359
+	bzEndMagic   = 0x177245385090
+)
+
+// maxBzBlockOut bounds the decompressed bytes of one chunk of blocks held
+// while it waits its turn; from a chunk that yields more (runs of one byte
+// expand up to fifty-fold), the rest of the stream goes to one sequential
+// decoder, which streams.
+const maxBzBlockOut = 8 << 20
+
+// bzSpan is one block: its bits [lo, hi) in the stream and its CRC.
+type bzSpan struct {
+	lo, hi int64
+	crc    uint32
+}
+
+// bzipBlocks splits a whole bzip2 stream into its blocks, or returns nil
+// when data is not exactly one stream of at least two blocks.
+func bzipBlocks(data []byte) []bzSpan {
+	if len(data) < 14 || string(data[:3]) != "BZh" || data[3] < '1' || data[3] > '9' {
+		return nil
+	}
+	total := int64(len(data)) * 8
+	var blocks []bzSpan
+	var w uint64
+	end := int64(-1)
+	// Bit p is the last of a 48-bit window: the magic at p-47.
+	for p := int64(0); p < total; p++ {
+		w = w<<1 | uint64(data[p>>3]>>(7-p&7)&1)
+		if p < 32+47 {
+			continue
+		}
+		switch w & (1<<48 - 1) {
+		case bzBlockMagic:
+			if end >= 0 {
+				return nil
+			}
+			at := p - 47
+			if len(blocks) == 0 && at != 32 {
+				return nil
+			}
+			if len(blocks) > 0 {
+				blocks[len(blocks)-1].hi = at
+			}
+			blocks = append(blocks, bzSpan{lo: at})
+		case bzEndMagic:
+			if end >= 0 || len(blocks) == 0 {
+				return nil
+			}
+			end = p - 47
+			blocks[len(blocks)-1].hi = end
+		}
+	}
+	// The stream's CRC follows the end marker, then padding to a byte.
+	if end < 0 || len(blocks) < 2 || total-(end+48+32) < 0 || total-(end+48+32) > 7 {
+		return nil
+	}
+	for i := range blocks {
+		if blocks[i].hi-blocks[i].lo < 48+32 {
+			return nil
+		}
+		blocks[i].crc = uint32(readBits(data, blocks[i].lo+48, 32))
+	}
+	if combined(blocks) != uint32(readBits(data, end+48, 32)) {
+		return nil
+	}
+	return blocks
+}
+
+// combined is the stream CRC of blocks, as bzip2 folds block CRCs.
+func combined(blocks []bzSpan) uint32 {
+	var c uint32
+	for _, b := range blocks {
+		c = (c<<1 | c>>31) ^ b.crc
+	}
+	return c
+}
+
+// readBits reads n (<= 57) bits of data from bit offset at, most
+// significant first.
+func readBits(data []byte, at int64, n int) uint64 {
+	var v uint64
+	for i := 0; i < n; i++ {
+		p := at + int64(i)
+		v = v<<1 | uint64(data[p>>3]>>(7-p&7)&1)
+	}
+	return v
+}
+
+// bitWriter appends bits to a byte slice, most significant first.
+type bitWriter struct {
+	out  []byte
+	acc  uint64
+	nacc int
+}
+
+func (b *bitWriter) write(v uint64, n int) {
+	for n > 0 {
+		k := min(n, 32)
+		n -= k
+		b.acc = b.acc<<k | v>>n&(1<<k-1)
+		b.nacc += k
+		for b.nacc >= 8 {
+			b.nacc -= 8
+			b.out = append(b.out, byte(b.acc>>b.nacc))
+		}
+	}
+}
+
+func (b *bitWriter) flush() []byte {
+	if b.nacc > 0 {
+		b.out = append(b.out, byte(b.acc<<(8-b.nacc)))
+		b.nacc = 0
+	}
+	return b.out
+}
+
+// chunkStream makes blocks, consecutive in data, a stream of their own.
+func chunkStream(data []byte, blocks []bzSpan) []byte {
+	lo, hi := blocks[0].lo, blocks[len(blocks)-1].hi
+	b := bitWriter{out: make([]byte, 0, (hi-lo)/8+16)}
+	b.out = append(b.out, data[:4]...)
+	p := lo
+	for ; p+56 <= hi; p += 56 {
+		b.write(readBits(data, p, 56), 56)
+	}
+	b.write(readBits(data, p, int(hi-p)), int(hi-p))
+	b.write(bzEndMagic, 48)
+	b.write(uint64(combined(blocks)), 32)
+	return b.flush()
+}
+
+// chunkOut is about how many decompressed bytes a chunk of blocks, decoded
+// by one worker as one stream, is made to hold: the fewer chunks, the fewer
+// decoders (each allocates a table four times the block size) and buffers.
+const chunkOut = 4 << 20
+
+// bzResult is one chunk's output, or why the chunk failed.
+type bzResult struct {
+	out []byte
+	err error
+}
+
+// parallelBzip2 reads a bzip2 stream held whole in memory, decoding chunks
+// of its blocks on several cores; see the comment at the top of this file.
+type parallelBzip2 struct {
+	ctx     context.Context
+	data    []byte
+	cancel  context.CancelFunc
+	results []chan bzResult // one per chunk, in order
+	next    int             // the chunk whose output is read next
+	cur     []byte          // what is left of the current chunk's output
+	emitted int64           // bytes handed out
+	seq     io.Reader       // the sequential decoder, once fallen back
+	skip    int64           // bytes seq must still discard
+	// bufs holds one output buffer per chunk decoded or being decoded and
+	// not yet read: taking one is the right to decode a chunk, so memory
+	// stays within a few chunks.
+	bufs chan []byte
+	held []byte // the buffer of the chunk being read
+	// blocks are the stream's blocks, per of them a chunk.
+	blocks []bzSpan
+	per    int
+}
+
+// newBzip2 returns a reader of the bzip2 stream data, decoding blocks in
+// parallel when the stream can be cut into them, and a function that stops
+// the decoding: no chunk is started after it, and a worker still decoding
+// one ends with that chunk (compress/bzip2 cannot be interrupted).
+func newBzip2(ctx context.Context, data []byte) (io.Reader, func()) {
+	return newBzip2Bounded(ctx, data, maxBzBlockOut)
+}
+
+// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk.
+func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, func()) {
+	blocks := bzipBlocks(data)
+	if blocks == nil {
+		return bzip2.NewReader(bytes.NewReader(data)), func() {}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(blocks))
+	// Chunks of about chunkOut bytes (a block holds up to 100 kB per level
+	// digit), at least two per worker so that none waits on the last.
+	per := max(1, min(chunkOut/(int(data[3]-'0')*100_000), len(blocks)/(2*workers)))
+	var chunks [][]bzSpan
+	for rest := blocks; len(rest) > 0; {
+		n := min(per, len(rest))
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
+		bufs: make(chan []byte, workers+1), blocks: blocks, per: per}
+	for i := range p.results {
+		p.results[i] = make(chan bzResult, 1)
+	}
+	for range workers + 1 {
+		p.bufs <- nil
+	}
+	type job struct {
+		i   int
+		buf []byte
+	}
+	next := make(chan job)
+	go func() {
+		defer close(next)
+		for i := range chunks {
+			var buf []byte
+			select {
+			case buf = <-p.bufs:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case next <- job{i, buf}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		go func() {
+			for j := range next {
+				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], maxOut)
+				p.results[j.i] <- bzResult{out, err}
+			}
+		}()
+	}
+	return p, cancel
+}
+
+// decodeChunk decodes a stream into buf, up to maxOut bytes.
+func decodeChunk(ctx context.Context, stream, buf []byte, maxOut int) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return buf, err
+	}
+	r := bzip2.NewReader(bytes.NewReader(stream))
+	for {
+		if len(buf) > maxOut {
+			return buf, errBzBlockTooLarge
+		}
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), len(buf)+max(1<<20, min(len(buf), maxOut)))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), maxOut+1)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+var errBzBlockTooLarge = errors.New("bzip2 chunk expands past the parallel decoder's buffer")
+
+func (p *parallelBzip2) Read(b []byte) (int, error) {
+	if p.seq != nil {
+		return p.readSeq(b)
+	}
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	for len(p.cur) == 0 {
+		if p.next == len(p.results) {
+			p.cancel()
+			return 0, io.EOF
+		}
+		var r bzResult
+		select {
+		case r = <-p.results[p.next]:
+		case <-p.ctx.Done():
+			return 0, p.ctx.Err()
+		}
+		if p.held != nil || p.next > 0 {
+			p.bufs <- p.held // the previous chunk's buffer, free again
+		}
+		p.held = r.out
+		if r.err != nil && p.ctx.Err() != nil {
+			return 0, p.ctx.Err()
+		}
+		if errors.Is(r.err, errBzBlockTooLarge) {
+			// The blocks before this chunk are out: its own and the
+			// rest are one stream, decoded as it is read.
+			p.cancel()
+			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[p.next*p.per:])))
+			return p.readSeq(b)
+		}
+		if r.err != nil {
+			// Decode the stream the ordinary way instead, from its start.
+			p.cancel()
+			p.seq = bzip2.NewReader(bytes.NewReader(p.data))
+			p.skip = p.emitted
+			return p.readSeq(b)
+		}
+		p.next++
+		p.cur = r.out
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	p.emitted += int64(n)
+	return n, nil
+}
+
+// readSeq reads from the sequential decoder, first discarding what the
+// parallel one already handed out.
+func (p *parallelBzip2) readSeq(b []byte) (int, error) {
+	for p.skip > 0 {
+		n, err := io.CopyN(io.Discard, p.seq, p.skip)
+		p.skip -= n
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+	}
+	return p.seq.Read(b)
+}
