@@ -32,6 +32,11 @@ type StagedOptions struct {
 	// file that the commit does not change is judged whole, and then so are
 	// all listed files: that is a `pre-commit run --all-files`.
 	Files []string
+	// IndexFile, when set, is the index to read instead of the git
+	// directory's (relative to the directory the scan runs in): git's
+	// GIT_INDEX_FILE, which `git commit -a` and `git commit PATH…` set for
+	// the pre-commit hook to a temporary index holding what they commit.
+	IndexFile string
 }
 
 // NoteWholeFiles is the note a staged scan adds when files it was given
@@ -57,7 +62,7 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	if ctx.Err() != nil {
 		return res
 	}
-	s, err := openStaged(dir)
+	s, err := openStaged(dir, opts.IndexFile)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return res
@@ -85,6 +90,7 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 type staged struct {
 	ctx                    context.Context
 	top, gitDir, commonDir string
+	indexPath              string // the index file read
 	cwd                    string // the directory the scan runs in (absolute, as Find saw it)
 	db                     *odb.DB
 	index                  []byte // the index file's bytes (mapped), which entries point into
@@ -104,7 +110,7 @@ type change struct {
 	new, old plumbing.Hash // old is zero for an added file
 }
 
-func openStaged(dir string) (*staged, error) {
+func openStaged(dir, indexFile string) (*staged, error) {
 	d, err := gitdir.Find(dir)
 	if err != nil {
 		return nil, err
@@ -118,6 +124,13 @@ func openStaged(dir string) (*staged, error) {
 	s := &staged{ctx: context.Background(), top: d.WorkTree, gitDir: d.GitDir, commonDir: d.CommonDir}
 	if s.cwd, err = filepath.Abs(dir); err != nil {
 		return nil, err
+	}
+	s.indexPath = filepath.Join(s.gitDir, "index")
+	if indexFile != "" {
+		s.indexPath = indexFile
+		if !filepath.IsAbs(indexFile) {
+			s.indexPath = filepath.Join(s.cwd, indexFile)
+		}
 	}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
@@ -147,9 +160,9 @@ func openStaged(dir string) (*staged, error) {
 }
 
 func (s *staged) readIndex() error {
-	f, err := os.Open(filepath.Join(s.gitDir, "index"))
+	f, err := os.Open(s.indexPath)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) && s.indexPath == filepath.Join(s.gitDir, "index") {
 			return nil // nothing staged yet
 		}
 		return fmt.Errorf("read index: %w", err)
@@ -183,7 +196,7 @@ func (s *staged) checkIndex() error {
 		return nil // no index
 	}
 	if err := s.verifyIndex(); err != nil {
-		return fmt.Errorf("read index %s: %w", filepath.Join(s.gitDir, "index"), err)
+		return fmt.Errorf("read index %s: %w", s.indexPath, err)
 	}
 	return nil
 }
