@@ -66,11 +66,24 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name stri
 	}
 }
 
-// hash returns the tree hash of entries[lo:hi], the directory dir.
+// hash returns the tree hash of entries[lo:hi], the directory dir: the
+// one its cache-tree entry vouches for, when valid, as git write-tree
+// and git commit take it.
 func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
-	if ct.valid() && ct.count == hi-lo {
+	if vouched(lo, hi, ct) {
 		return dirHash{ct.hash, true}
 	}
+	return t.hashEntries(lo, hi, dir, ct)
+}
+
+// vouched reports whether ct, the cache-tree entry of entries[lo:hi],
+// gives the directory's hash.
+func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && ct.count == hi-lo }
+
+// hashEntries is hash computed from the directory's entries (and its
+// subdirectories' cache-tree entries), whatever its own cache-tree entry
+// says.
+func (t *treeOf) hashEntries(lo, hi int, dir string, ct *cacheTree) dirHash {
 	if r, ok := t.memo[dir]; ok {
 		return r
 	}
@@ -139,7 +152,18 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		return fmt.Errorf("compare the index with HEAD: %w", err)
 	}
 	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
+		// git commits HEAD's tree here: nothing below dir is added.
 		return nil
+	}
+	if vouched(lo, hi, ct) {
+		// git commits the tree the cache-tree names, and the comparison
+		// below reads the entries: a stale or forged cache-tree naming a
+		// tree that holds a key, over entries that do not, would pass
+		// that key unread. They must agree.
+		if r := t.hashEntries(lo, hi, dir, ct); !r.ok || r.hash != ct.hash {
+			return fmt.Errorf("%w: its cache-tree (TREE extension) names tree %s for %s, which its entries do not make: "+
+				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, ct.hash, displayDir(dir))
+		}
 	}
 	var head []odb.TreeEntry
 	if !headTree.IsZero() {
