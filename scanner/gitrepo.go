@@ -53,7 +53,7 @@ func (r *repo) close() { r.db.Close() }
 
 // shallow returns the commits at the boundary of a shallow clone.
 func (r *repo) shallow() (map[plumbing.Hash]bool, error) {
-	f, err := os.Open(filepath.Join(r.commonDir, "shallow"))
+	f, err := gitdir.OpenFile(filepath.Join(r.commonDir, "shallow"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil

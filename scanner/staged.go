@@ -1,7 +1,6 @@
 package scanner
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +159,7 @@ func openStaged(dir, indexFile string) (*staged, error) {
 }
 
 func (s *staged) readIndex() error {
-	f, err := os.Open(s.indexPath)
+	f, err := gitdir.OpenFile(s.indexPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && s.indexPath == filepath.Join(s.gitDir, "index") {
 			return nil // nothing staged yet
@@ -224,67 +223,23 @@ func (s *staged) close() {
 	}
 }
 
-// resolveHead reads HEAD without opening the whole repository: a loose ref
-// or a line of packed-refs. It returns the zero hash on an unborn branch.
+// resolveHead resolves HEAD to a commit, as gitdir reads refs (a linked
+// worktree's HEAD from its own git directory, its branch from the common
+// one). It returns the zero hash on an unborn branch; a HEAD that cannot
+// be read is an error.
 func (s *staged) resolveHead() (plumbing.Hash, error) {
-	data, err := os.ReadFile(filepath.Join(s.gitDir, "HEAD"))
-	if err != nil {
+	refs := gitdir.Dirs{WorkTree: s.top, GitDir: s.gitDir, CommonDir: s.commonDir}.Refs()
+	if _, err := refs.Reference(plumbing.HEAD); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("read HEAD: %w", err)
 	}
-	ref := strings.TrimSpace(string(data))
-	for i := 0; i < 8; i++ {
-		name, sym := strings.CutPrefix(ref, "ref:")
-		if !sym {
-			h, ok := hexHash(ref)
-			if !ok || len(ref) != 40 {
-				return plumbing.ZeroHash, fmt.Errorf("HEAD: bad object name %q", ref)
-			}
-			return h, nil
-		}
-		name = strings.TrimSpace(name)
-		var next string
-		for _, d := range []string{s.gitDir, s.commonDir} {
-			b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(name)))
-			if err == nil {
-				next = strings.TrimSpace(string(b))
-				break
-			}
-			if !errors.Is(err, os.ErrNotExist) {
-				// Falling back to packed-refs could judge against a
-				// stale HEAD.
-				return plumbing.ZeroHash, fmt.Errorf("read HEAD's ref %s: %w", name, err)
-			}
-		}
-		if next == "" {
-			if next, err = packedRef(filepath.Join(s.commonDir, "packed-refs"), name); err != nil {
-				return plumbing.ZeroHash, err
-			}
-		}
-		if next == "" {
-			return plumbing.ZeroHash, nil // unborn branch: the first commit
-		}
-		ref = next
+	ref, err := refs.Resolve(plumbing.HEAD)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil // unborn branch: the first commit
 	}
-	return plumbing.ZeroHash, errors.New("HEAD: too many levels of symbolic refs")
-}
-
-func packedRef(path, name string) (string, error) {
-	f, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", nil
-		}
-		return "", fmt.Errorf("read packed-refs: %w", err)
+		return plumbing.ZeroHash, fmt.Errorf("resolve HEAD: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if h, n, ok := strings.Cut(line, " "); ok && n == name {
-			return h, nil
-		}
-	}
-	return "", sc.Err()
+	return ref.Hash(), nil
 }
 
 // repoPath turns a FILE argument, relative to the directory the scan runs

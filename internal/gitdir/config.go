@@ -36,7 +36,7 @@ var errConfig = errors.New("bad config")
 // ReadConfig reads and parses the configuration file at path; a file that
 // does not exist is an empty configuration.
 func ReadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return &Config{}, nil

@@ -4,7 +4,9 @@
 package gitdir
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +52,7 @@ func Open(path string) (Dirs, error) {
 	case err == nil && st.IsDir():
 		d.GitDir, d.WorkTree = dotgit, abs
 	case err == nil:
-		data, err := os.ReadFile(dotgit)
+		data, err := ReadFile(dotgit)
 		if err != nil {
 			return Dirs{}, fmt.Errorf("open repository %s: %w", path, err)
 		}
@@ -70,12 +72,16 @@ func Open(path string) (Dirs, error) {
 		d.GitDir = abs
 	}
 	d.CommonDir = d.GitDir
-	if data, err := os.ReadFile(filepath.Join(d.GitDir, "commondir")); err == nil {
+	data, err := ReadFile(filepath.Join(d.GitDir, "commondir"))
+	switch {
+	case err == nil:
 		c := strings.TrimSpace(string(data))
 		if !filepath.IsAbs(c) {
 			c = filepath.Join(d.GitDir, c)
 		}
 		d.CommonDir = filepath.Clean(c)
+	case !errors.Is(err, os.ErrNotExist):
+		return Dirs{}, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	if !IsGitDir(d.CommonDir) {
 		return Dirs{}, fmt.Errorf("open repository %s: %s is not a git directory", path, d.CommonDir)
@@ -115,4 +121,32 @@ func CheckSupported(d Dirs) error {
 		return fmt.Errorf("%s uses %s object names, which gemscan does not read yet (only sha1)", d.CommonDir, f)
 	}
 	return nil
+}
+
+// ErrNotRegular is wrapped by ReadFile's and OpenFile's error for a path
+// that is not a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenFile opens the file at path for reading, refusing anything but a
+// regular file (symbolic links followed): a FIFO planted in a git
+// directory would block the open, and the scan, forever.
+func OpenFile(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, st.Mode().Type())
+	}
+	return os.Open(path)
+}
+
+// ReadFile reads the regular file at path, as OpenFile opens it.
+func ReadFile(path string) ([]byte, error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
