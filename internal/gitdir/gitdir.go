@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -111,14 +112,53 @@ func ObjectFormat(d Dirs) (string, error) {
 	return "sha1", nil
 }
 
-// CheckSupported fails for repositories gemscan cannot read.
+// ErrUnsupported is wrapped by CheckSupported's errors.
+var ErrUnsupported = errors.New("gemscan cannot read this repository")
+
+// knownExtensions are the repository extensions (git's extensions.*)
+// that leave objects and refs where gemscan reads them. objectFormat and
+// refStorage are checked for their values.
+var knownExtensions = map[string]bool{
+	"noop": true, "noop-v1": true, "preciousobjects": true, "partialclone": true,
+	"worktreeconfig": true, "objectformat": true, "refstorage": true,
+}
+
+// CheckSupported fails for repositories gemscan cannot read, as git fails
+// for a repository whose format it does not know: a format version above
+// 1, objects not named by SHA-1, refs not stored as files (reftable: the
+// refs gemscan would list are not the repository's), or, from version 1,
+// an extension it does not know (what such an extension changes could
+// hide what a scan must see). As git does, the repository's own config
+// file decides: includes are not followed for the format.
 func CheckSupported(d Dirs) error {
-	f, err := ObjectFormat(d)
+	cfg, err := ReadConfig(filepath.Join(d.CommonDir, "config"))
 	if err != nil {
 		return err
 	}
-	if f != "sha1" {
-		return fmt.Errorf("%s uses %s object names, which gemscan does not read yet (only sha1)", d.CommonDir, f)
+	version := 0
+	if v, ok := cfg.Get("core", "", "repositoryformatversion"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: %s: core.repositoryformatversion %q is not a number", ErrUnsupported, d.CommonDir, v)
+		}
+		version = n
+	}
+	if version > 1 {
+		return fmt.Errorf("%w: %s has repository format version %d (git and gemscan know 0 and 1)", ErrUnsupported, d.CommonDir, version)
+	}
+	for _, e := range cfg.Entries() {
+		if e.Section != "extensions" || e.Subsection != "" {
+			continue
+		}
+		v := strings.ToLower(e.Value)
+		switch {
+		case e.Key == "objectformat" && v != "sha1":
+			return fmt.Errorf("%w: %s uses %s object names, which gemscan does not read yet (only sha1)", ErrUnsupported, d.CommonDir, v)
+		case e.Key == "refstorage" && v != "files":
+			return fmt.Errorf("%w: %s stores its refs as %q (extensions.refStorage), which gemscan does not read yet (only files)", ErrUnsupported, d.CommonDir, v)
+		case version >= 1 && !knownExtensions[e.Key]:
+			return fmt.Errorf("%w: %s uses the repository extension %q, which gemscan does not know", ErrUnsupported, d.CommonDir, e.Key)
+		}
 	}
 	return nil
 }

@@ -46,3 +46,47 @@ func TestListDuplicatePackedRef(t *testing.T) {
 		t.Errorf("refs %v: the others are still listed", got)
 	}
 }
+
+// TestCheckSupportedRefusesUnknownFormats: what git refuses to read
+// (a format version above 1, an unknown extension from version 1), and
+// what gemscan cannot read (reftable refs, sha256 objects), is refused
+// with ErrUnsupported; what it can read passes.
+func TestCheckSupportedRefusesUnknownFormats(t *testing.T) {
+	gittest.Need(t)
+	for _, c := range []struct {
+		name   string
+		config [][2]string
+		ok     bool
+		want   string
+	}{
+		{"plain", nil, true, ""},
+		{"v1 partial clone", [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.partialClone", "origin"}}, true, ""},
+		{"v1 worktree config", [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.worktreeConfig", "true"}}, true, ""},
+		{"files refs", [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.refStorage", "files"}}, true, ""},
+		{"unknown v0", [][2]string{{"extensions.frobnicate", "yes"}}, true, ""},
+		{"reftable", [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.refStorage", "reftable"}}, false, "reftable"},
+		{"reftable v0", [][2]string{{"extensions.refStorage", "reftable"}}, false, "reftable"},
+		{"sha256", [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.objectFormat", "sha256"}}, false, "sha256"},
+		{"unknown v1", [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.frobnicate", "yes"}}, false, "frobnicate"},
+		{"version 2", [][2]string{{"core.repositoryformatversion", "2"}}, false, "version 2"},
+		{"version garbage", [][2]string{{"core.repositoryformatversion", "one"}}, false, "not a number"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			gittest.Run(t, dir, "init", "-q", "-b", "main")
+			for _, kv := range c.config {
+				gittest.Run(t, dir, "config", kv[0], kv[1])
+			}
+			err := CheckSupported(open(t, dir))
+			if c.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want ErrUnsupported naming %q", err, c.want)
+			}
+		})
+	}
+}
