@@ -148,3 +148,25 @@ func TestStagedStaleCacheTreeOfHEADHidesNothingGitCommits(t *testing.T) {
 		t.Fatalf("findings %v, want the key git now commits", got)
 	}
 }
+
+// TestStagedSymlinkTargetIsScanned: git commits a symbolic link's target
+// as a blob and gemscan git scans it; the staged scan must not pass the
+// key the history scan then reports.
+func TestStagedSymlinkTargetIsScanned(t *testing.T) {
+	t.Parallel()
+	g := testkeys.New(903)
+	r := newRepo(t)
+	r.write("a.txt", "a\n")
+	r.commit("one")
+	k := g.APIKey()
+	if err := os.Symlink("k="+k, filepath.Join(r.dir, "link")); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	r.git("add", "link")
+	if got := stagedValues(t, r.dir, StagedOptions{}); len(got) != 1 || got[0] != "link:1="+k {
+		t.Fatalf("findings %v, want the key in link's target", got)
+	}
+	if got := stagedValues(t, r.dir, StagedOptions{Files: []string{"link"}}); len(got) != 1 {
+		t.Fatalf("findings %v with link named, want the key", got)
+	}
+}

@@ -281,7 +281,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 			if c, ok := isChanged[f]; ok {
 				todo = append(todo, c)
-			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink && e.Mode != modeSymlink {
+			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink {
 				// Listed but unchanged: an all-files run judges it whole.
 				todo = append(todo, change{path: f, new: e.hash(s.index)})
 				if !allLines {

@@ -203,7 +203,10 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		}
 		old, had := inHead[name]
 		delete(inHead, name)
-		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {
+		// A symbolic link's blob (its target) is committed as any file's
+		// and scanned as gemscan git scans it; a gitlink names a commit
+		// of another repository.
+		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink {
 			return
 		}
 		h := e.hash(s.index)
