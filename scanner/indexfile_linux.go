@@ -1,8 +1,10 @@
 package scanner
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -28,4 +30,27 @@ func mapIndex(f *os.File, size int64) ([]byte, func(), error) {
 			panic(fmt.Sprintf("unmap the index: %v", err))
 		}
 	}, nil
+}
+
+// errIndexChanged is the error for a fault reading the mapped index.
+var errIndexChanged = errors.New("the index file was cut short while it was read (a program rewrote it in place, " +
+	"which git never does: it renames a new file over it); run the check again")
+
+// catchFault runs fn, turning a fault on the index's mapping into
+// errIndexChanged: a file truncated under a mapping raises SIGBUS on the
+// pages past its new end, which would otherwise crash the process. The
+// fault handling is per goroutine; fn must not start goroutines that read
+// the mapping without their own catchFault.
+func catchFault(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if f, ok := p.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("read index: %w (fault at %#x)", errIndexChanged, f.Addr())
+				return
+			}
+			panic(p)
+		}
+	}()
+	return fn()
 }

@@ -61,10 +61,19 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	if ctx.Err() != nil {
 		return res
 	}
+	// The index is mapped: a program truncating it under the scan makes
+	// reading it fault, an error rather than a crash.
+	if err := catchFault(func() error { scanStaged(ctx, dir, opts, res); return nil }); err != nil {
+		res.Errors = append(res.Errors, err)
+	}
+	return res
+}
+
+func scanStaged(ctx context.Context, dir string, opts StagedOptions, res *Result) {
 	s, err := openStaged(dir, opts.IndexFile)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
-		return res
+		return
 	}
 	defer s.close()
 	s.ctx = ctx
@@ -73,16 +82,15 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	// one is refused whatever the comparison made of it.
 	if cerr := s.checkIndex(); cerr != nil {
 		res.Errors = append(res.Errors, cerr)
-		return res
+		return
 	}
 	res.Errors = append(res.Errors, s.errs...)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
-		return res
+		return
 	}
 	s.scan(res, opts)
 	SortFindings(res.Findings)
-	return res
 }
 
 // staged is a repository's index compared with its HEAD.
@@ -134,13 +142,17 @@ func openStaged(dir, indexFile string) (*staged, error) {
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
 	}
+	opened := false
+	defer func() {
+		if !opened { // an error, or a fault reading the index
+			s.close()
+		}
+	}()
 	if err := s.readIndex(); err != nil {
-		s.close()
 		return nil, err
 	}
 	commit, err := s.resolveHead()
 	if err != nil {
-		s.close()
 		return nil, err
 	}
 	if !commit.IsZero() {
@@ -155,6 +167,7 @@ func openStaged(dir, indexFile string) (*staged, error) {
 			s.head = info.Tree
 		}
 	}
+	opened = true
 	return s, nil
 }
 
