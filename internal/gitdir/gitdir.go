@@ -147,7 +147,7 @@ func CheckSupported(d Dirs) error {
 		return fmt.Errorf("%w: %s has repository format version %d (git and gemscan know 0 and 1)", ErrUnsupported, d.CommonDir, version)
 	}
 	for _, e := range cfg.Entries() {
-		if e.Section != "extensions" || e.Subsection != "" {
+		if e.Section != "extensions" || e.sub {
 			continue
 		}
 		v := strings.ToLower(e.Value)

@@ -90,3 +90,85 @@ func TestCheckSupportedRefusesUnknownFormats(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigHostileMatchesGit: configuration files crafted to make a
+// reader see another value than git does (NUL bytes, long lines, odd
+// headers and escapes) either read as git reads them or fail to parse;
+// never a value git does not see, for the variables the format checks
+// read.
+func TestConfigHostileMatchesGit(t *testing.T) {
+	gittest.Need(t)
+	long := strings.Repeat("x", 200000)
+	for i, text := range []string{
+		"[extensions]\n\tobjectFormat = sha\x00256\n",
+		"[extensions]\n\tobject\x00Format = sha256\n",
+		"[extens\x00ions]\n\tobjectFormat = sha256\n",
+		"[extensions]\n\tobjectFormat = " + long + "\n",
+		"[extensions]objectFormat=sha256\n",
+		"[extensions] objectFormat = sha256 ; x\n",
+		"[extensions \"\"]\n\tobjectFormat = sha256\n",
+		"[extensions.]\n\tobjectFormat = sha256\n",
+		"[extensions.sub]\n\tobjectFormat = sha256\n",
+		"[Extensions]\n\tOBJECTFORMAT = SHA256\n",
+		"[extensions]\n\tobjectFormat = \"sha256\"\n",
+		"[extensions]\n\tobjectFormat = sha1 ; sha256\n",
+		"[extensions]\n\tobjectFormat = sha1 # sha256\n",
+		"[extensions]\n\tobjectFormat = \"sha1 ; \" sha256\n",
+		"[extensions]\n\tobjectFormat\n",
+		"[extensions]\n\tobjectFormat = sha256\n\tobjectFormat = sha1\n",
+		"[extensions]\n\tobjectFormat = sha256\\",
+		"[extensions]\n\tobjectFormat = sha1\\\nsha256\n",
+		"[extensions]\n\tobject_format = sha256\n",
+		"[extensions]\n\tobjectFormat = sha256\f\n",
+		"\xef\xbb\xbf[extensions]\n\tobjectFormat = sha256\n",
+		"[extensions]\r\n\tobjectFormat = sha256\r\n",
+		"[extensions]\n\tobjectFormat = sha\\x256\n",
+		"[extensions]\n\t1objectFormat = sha256\n",
+		"objectFormat = sha256\n",
+		"[core]\n\trepositoryformatversion = 1k\n",
+		"[core]\n\trepositoryformatversion = \" 1\"\n",
+		"[core]\n\trepositoryformatversion = +1\n",
+		"[core]\n\trepositoryformatversion = 01\n",
+		"[core]\n\trepositoryformatversion = 4294967297\n",
+	} {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "config")
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, perr := ReadConfig(file)
+		for _, key := range []string{"extensions.objectformat", "core.repositoryformatversion"} {
+			out, gerr := gittest.Try(dir, 0, "config", "--file", file, "--get-all", key)
+			sec, k, _ := strings.Cut(key, ".")
+			var got string
+			var ok bool
+			if perr == nil {
+				got, ok = cfg.Get(sec, "", k)
+			}
+			lines := strings.Split(out, "\n")
+			switch {
+			case gerr != nil && out != "":
+				// git refuses the file: so must the parser, or read nothing.
+				if perr == nil && ok {
+					t.Errorf("case %d %q: git refuses it (%s), gemscan reads %s=%q", i, abbrev(text), abbrev(out), key, abbrev(got))
+				}
+			case perr != nil:
+				// Refusing what git reads is safe (exit 2).
+			case gerr != nil:
+				if ok {
+					t.Errorf("case %d %q: git has no %s, gemscan reads %q", i, abbrev(text), key, abbrev(got))
+				}
+			case strings.TrimSpace(got) != lines[len(lines)-1]: // (Try trims git's output)
+				t.Errorf("case %d %q: %s is %q for git, %q for gemscan", i, abbrev(text), key, abbrev(lines[len(lines)-1]), abbrev(got))
+			}
+		}
+		// And the format check refuses all that could be sha256 for git
+		// or whose version is not 0 or 1.
+		out, _ := gittest.Try(dir, 0, "config", "--file", file, "--get", "extensions.objectformat")
+		if strings.EqualFold(strings.TrimSpace(out), "sha256") {
+			if err := CheckSupported(Dirs{CommonDir: dir, GitDir: dir}); err == nil {
+				t.Errorf("case %d %q: git reads sha256, CheckSupported passes", i, abbrev(text))
+			}
+		}
+	}
+}
