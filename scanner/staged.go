@@ -36,6 +36,13 @@ type StagedOptions struct {
 	// GIT_INDEX_FILE, which `git commit -a` and `git commit PATH…` set for
 	// the pre-commit hook to a temporary index holding what they commit.
 	IndexFile string
+	// GitDir and WorkTree, when GitDir is set, are the repository's git
+	// directory and work tree (relative to the directory the scan runs
+	// in) instead of those found from it: git's GIT_DIR and GIT_WORK_TREE,
+	// which `git --git-dir=… --work-tree=… commit` exports to the hook.
+	// Without WorkTree, the directory the scan runs in is the work tree,
+	// as git takes it.
+	GitDir, WorkTree string
 }
 
 // NoteWholeFiles is the note a staged scan adds when files it was given
@@ -70,7 +77,7 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 }
 
 func scanStaged(ctx context.Context, dir string, opts StagedOptions, res *Result) {
-	s, err := openStaged(dir, opts.IndexFile)
+	s, err := openStaged(dir, opts)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return
@@ -117,8 +124,25 @@ type change struct {
 	new, old plumbing.Hash // old is zero for an added file
 }
 
-func openStaged(dir, indexFile string) (*staged, error) {
-	d, err := gitdir.Find(dir)
+func openStaged(dir string, opts StagedOptions) (*staged, error) {
+	indexFile := opts.IndexFile
+	var d gitdir.Dirs
+	var err error
+	if opts.GitDir != "" {
+		rel := func(p string) string {
+			if p == "" || filepath.IsAbs(p) {
+				return p
+			}
+			return filepath.Join(dir, p)
+		}
+		wt := rel(opts.WorkTree)
+		if wt == "" {
+			wt = dir
+		}
+		d, err = gitdir.OpenGitDir(rel(opts.GitDir), wt)
+	} else {
+		d, err = gitdir.Find(dir)
+	}
 	if err != nil {
 		return nil, err
 	}

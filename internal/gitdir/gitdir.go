@@ -72,6 +72,38 @@ func Open(path string) (Dirs, error) {
 		}
 		d.GitDir = abs
 	}
+	return d.withCommonDir(path)
+}
+
+// OpenGitDir opens the git directory gitDir with workTree as its work tree
+// ("" for none), as git does when GIT_DIR (and GIT_WORK_TREE) name them.
+func OpenGitDir(gitDir, workTree string) (Dirs, error) {
+	g, err := filepath.Abs(gitDir)
+	if err != nil {
+		return Dirs{}, err
+	}
+	d := Dirs{GitDir: g}
+	if workTree != "" {
+		if d.WorkTree, err = filepath.Abs(workTree); err != nil {
+			return Dirs{}, err
+		}
+	}
+	if !IsGitDir(g) && !isLinkedGitDir(g) {
+		return Dirs{}, fmt.Errorf("open repository %s: not a git directory", gitDir)
+	}
+	return d.withCommonDir(gitDir)
+}
+
+// isLinkedGitDir reports whether dir is a linked worktree's git
+// directory: its HEAD is there, its objects in the common directory.
+func isLinkedGitDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "commondir"))
+	return err == nil
+}
+
+// withCommonDir sets d's common directory from its git directory's
+// commondir file, and checks it.
+func (d Dirs) withCommonDir(path string) (Dirs, error) {
 	d.CommonDir = d.GitDir
 	data, err := ReadFile(filepath.Join(d.GitDir, "commondir"))
 	switch {
