@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"crypto/sha1"
+	"encoding/hex"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -168,5 +170,76 @@ func TestStagedSymlinkTargetIsScanned(t *testing.T) {
 	}
 	if got := stagedValues(t, r.dir, StagedOptions{Files: []string{"link"}}); len(got) != 1 {
 		t.Fatalf("findings %v with link named, want the key", got)
+	}
+}
+
+// setCacheTree rewrites the index at path with tree as its TREE
+// extension's body, and a correct checksum.
+func setCacheTree(t *testing.T, path string, tree []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, sigs, exts := indexParts(t, data)
+	if exts["TREE"] == nil {
+		sigs = append([]string{"TREE"}, sigs...)
+	}
+	exts["TREE"] = tree
+	out := append([]byte(nil), entries...)
+	for _, s := range sigs {
+		out = append(out, s...)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(exts[s])))
+		out = append(out, exts[s]...)
+	}
+	sum := sha1.Sum(out)
+	if err := os.WriteFile(path, append(out, sum[:]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStagedCacheTreeDuplicateDirectory: a cache-tree listing a
+// directory twice, HEAD's tree first and a tree with a key last: git's
+// reader keeps the last, the scan's lookup found the first. git 2.39 then
+// refuses to write the tree; the scan refuses the index too, rather than
+// depend on that.
+func TestStagedCacheTreeDuplicateDirectory(t *testing.T) {
+	t.Parallel()
+	g := testkeys.New(905)
+	r := newRepo(t)
+	r.write("README", "hi\n")
+	r.write("d/f", "x\n")
+	r.commit("init")
+	headD := r.git("rev-parse", "HEAD:d")
+	r.write("d/f", "x\nk="+g.APIKey()+"\n")
+	r.git("add", "d/f")
+	evilD := r.git("write-tree", "--prefix=d/")
+	r.git("reset", "-q")
+	r.write("README", "hello\n")
+	r.git("add", "README") // a real change, so that git commits
+	index := filepath.Join(r.dir, ".git", "index")
+	raw := func(hexName string) []byte {
+		b, err := hex.DecodeString(hexName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tree := []byte("\x00-1 2\n")
+	tree = append(append(tree, "d\x001 0\n"...), raw(headD)...)
+	tree = append(append(tree, "d\x001 0\n"...), raw(evilD)...)
+	setCacheTree(t, index, tree)
+
+	res := ScanStaged(r.dir, StagedOptions{})
+	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], errBadIndex) {
+		t.Fatalf("errors %v (findings %d), want the duplicate refused", res.Errors, len(res.Findings))
+	}
+	// git commits either the last entry's tree or nothing.
+	if out, err := gittest.Try(r.dir, 0, "commit", "-q", "-m", "sneak"); err == nil {
+		if got := r.git("rev-parse", "HEAD:d"); got != evilD {
+			t.Fatalf("git committed d/ as %s, not the last cache-tree entry %s", got, evilD)
+		}
+	} else if !strings.Contains(out, "cache-tree") {
+		t.Fatalf("git commit failed for another reason: %s", out)
 	}
 }
