@@ -2,8 +2,8 @@ package scanner
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
