@@ -243,3 +243,37 @@ func TestStagedCacheTreeDuplicateDirectory(t *testing.T) {
 		t.Fatalf("git commit failed for another reason: %s", out)
 	}
 }
+
+// TestStagedCacheTreeCountMustMatch: git takes a valid cache-tree
+// entry's tree, and skips as many index entries as it counts, even when
+// that is not how many the directory holds. Such an entry naming a tree
+// with a key, over clean entries, made git commit the key while the scan,
+// which recomputed the directory from its entries, passed. It is refused.
+func TestStagedCacheTreeCountMustMatch(t *testing.T) {
+	t.Parallel()
+	g := testkeys.New(906)
+	r := newRepo(t)
+	r.write("README", "hi\n")
+	r.write("d/f", "x\n")
+	r.commit("init")
+	r.write("d/f", "x\nk="+g.APIKey()+"\n")
+	r.git("add", "d/f")
+	evilD := r.git("write-tree", "--prefix=d/")
+	r.git("reset", "-q")
+	r.write("README", "hello\n")
+	r.git("add", "README")
+	raw, err := hex.DecodeString(evilD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The root invalid (README changed), d/ valid with 2 entries (it
+	// has 1) and the key's tree.
+	setCacheTree(t, filepath.Join(r.dir, ".git", "index"), append([]byte("\x00-1 1\nd\x002 0\n"), raw...))
+	if got := r.git("rev-parse", r.git("write-tree")+":d"); got != evilD {
+		t.Fatalf("git writes d/ as %s, want the cache-tree's %s: the forgery proves nothing", got, evilD)
+	}
+	res := ScanStaged(r.dir, StagedOptions{})
+	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], errBadIndex) || !strings.Contains(res.Errors[0].Error(), "holds 2 entries") {
+		t.Fatalf("errors %v (findings %d), want the count refused", res.Errors, len(res.Findings))
+	}
+}

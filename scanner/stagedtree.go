@@ -26,6 +26,9 @@ type treeOf struct {
 	memo    map[string]dirHash
 	buf     []byte
 	h       hash.Hash
+	// err is the first cache-tree entry found inconsistent with the
+	// entries: the tree git would commit is then not the entries'.
+	err error
 }
 
 type dirHash struct {
@@ -72,6 +75,13 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name stri
 func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
 	if vouched(lo, hi, ct) {
 		return dirHash{ct.hash, true}
+	}
+	if ct.valid() && t.err == nil {
+		// git takes a valid entry's tree (and skips as many index
+		// entries as it counts) whatever the entries below it are.
+		t.err = fmt.Errorf("%w: its cache-tree (TREE extension) says %s holds %d entries, and the index has %d there: "+
+			"git would commit the tree %s it names, which gemscan cannot judge from the entries",
+			errBadIndex, displayDir(dir), ct.count, hi-lo, ct.hash)
 	}
 	return t.hashEntries(lo, hi, dir, ct)
 }
@@ -151,7 +161,11 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("compare the index with HEAD: %w", err)
 	}
-	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
+	r := t.hash(lo, hi, dir, ct)
+	if t.err != nil {
+		return t.err
+	}
+	if r.ok && r.hash == headTree {
 		// git commits HEAD's tree here: nothing below dir is added.
 		return nil
 	}
@@ -160,7 +174,9 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		// below reads the entries: a stale or forged cache-tree naming a
 		// tree that holds a key, over entries that do not, would pass
 		// that key unread. They must agree.
-		if r := t.hashEntries(lo, hi, dir, ct); !r.ok || r.hash != ct.hash {
+		if r := t.hashEntries(lo, hi, dir, ct); t.err != nil {
+			return t.err
+		} else if !r.ok || r.hash != ct.hash {
 			return fmt.Errorf("%w: its cache-tree (TREE extension) names tree %s for %s, which its entries do not make: "+
 				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, ct.hash, displayDir(dir))
 		}
