@@ -46,6 +46,8 @@ func catchFault(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if f, ok := p.(interface{ Addr() uintptr }); ok {
+				// (Any fault on this goroutine lands here: only the index
+				// is mapped today.)
 				err = fmt.Errorf("read index: %w (fault at %#x)", errIndexChanged, f.Addr())
 				return
 			}
