@@ -103,7 +103,7 @@ func parseIndexVerifyLater(data []byte) (entries []indexEntry, tree *cacheTree, 
 			}
 		} else {
 			done := make(chan error, 1)
-			go func() { done <- catchFault(check) }()
+			go func() { done <- catchFault(&data, check) }()
 			verify = sync.OnceValue(func() error { return <-done })
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 	"syscall"
+	"unsafe"
 )
 
 // mapIndex maps the index file at path read-only, pages populated at once,
@@ -36,20 +37,22 @@ func mapIndex(f *os.File, size int64) ([]byte, func(), error) {
 var errIndexChanged = errors.New("the index file was cut short while it was read (a program rewrote it in place, " +
 	"which git never does: it renames a new file over it); run the check again")
 
-// catchFault runs fn, turning a fault on the index's mapping into
-// errIndexChanged: a file truncated under a mapping raises SIGBUS on the
-// pages past its new end, which would otherwise crash the process. The
-// fault handling is per goroutine; fn must not start goroutines that read
-// the mapping without their own catchFault.
-func catchFault(fn func() error) (err error) {
+// catchFault runs fn, turning a fault on the index's mapping, *mapped,
+// into errIndexChanged: a file truncated under a mapping raises SIGBUS on
+// the pages past its new end, which would otherwise crash the process.
+// Any other fault (a bug) still panics. The fault handling is per
+// goroutine; fn must not start goroutines that read the mapping without
+// their own catchFault.
+func catchFault(mapped *[]byte, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			if f, ok := p.(interface{ Addr() uintptr }); ok {
-				// (Any fault on this goroutine lands here: only the index
-				// is mapped today.)
-				err = fmt.Errorf("read index: %w (fault at %#x)", errIndexChanged, f.Addr())
-				return
+			if f, ok := p.(interface{ Addr() uintptr }); ok && mapped != nil && len(*mapped) > 0 {
+				start := uintptr(unsafe.Pointer(unsafe.SliceData(*mapped)))
+				if a := f.Addr(); a >= start && a < start+uintptr(len(*mapped)) {
+					err = fmt.Errorf("read index: %w (fault at offset %d)", errIndexChanged, a-start)
+					return
+				}
 			}
 			panic(p)
 		}

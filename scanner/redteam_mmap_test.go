@@ -4,6 +4,7 @@ package scanner
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,18 +33,32 @@ func TestMappedIndexCutShortIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b byte
-	err = catchFault(func() error {
+	err = catchFault(&data, func() error {
 		b = data[2*os.Getpagesize()]
 		return nil
 	})
 	if !errors.Is(err, errIndexChanged) {
 		t.Fatalf("err %v (read %d), want errIndexChanged", err, b)
 	}
-	// Other panics are not swallowed.
-	defer func() {
-		if p := recover(); p != "boom" {
-			t.Fatalf("recovered %v, want the panic itself", p)
-		}
-	}()
-	catchFault(func() error { panic("boom") })
+	// Other panics, faults elsewhere included, are not swallowed.
+	for _, c := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"panic", func() error { panic("boom") }},
+		{"nil pointer", func() error {
+			var p *indexEntry
+			return fmt.Errorf("%d", p.Mode)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			err := catchFault(&data, c.fn)
+			t.Fatalf("returned %v, want a panic", err)
+		})
+	}
 }

@@ -70,14 +70,15 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	}
 	// The index is mapped: a program truncating it under the scan makes
 	// reading it fault, an error rather than a crash.
-	if err := catchFault(func() error { scanStaged(ctx, dir, opts, res); return nil }); err != nil {
+	var mapped []byte
+	if err := catchFault(&mapped, func() error { scanStaged(ctx, dir, opts, res, &mapped); return nil }); err != nil {
 		res.Errors = append(res.Errors, err)
 	}
 	return res
 }
 
-func scanStaged(ctx context.Context, dir string, opts StagedOptions, res *Result) {
-	s, err := openStaged(dir, opts)
+func scanStaged(ctx context.Context, dir string, opts StagedOptions, res *Result, mapped *[]byte) {
+	s, err := openStaged(dir, opts, mapped)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
 		return
@@ -124,7 +125,10 @@ type change struct {
 	new, old plumbing.Hash // old is zero for an added file
 }
 
-func openStaged(dir string, opts StagedOptions) (*staged, error) {
+// openStaged opens the repository holding dir and reads its index and
+// HEAD; mapped, when not nil, is set to the index's bytes as soon as they
+// are read (for catchFault).
+func openStaged(dir string, opts StagedOptions, mapped *[]byte) (*staged, error) {
 	indexFile := opts.IndexFile
 	var d gitdir.Dirs
 	var err error
@@ -172,7 +176,7 @@ func openStaged(dir string, opts StagedOptions) (*staged, error) {
 			s.close()
 		}
 	}()
-	if err := s.readIndex(); err != nil {
+	if err := s.readIndex(mapped); err != nil {
 		return nil, err
 	}
 	commit, err := s.resolveHead()
@@ -195,7 +199,7 @@ func openStaged(dir string, opts StagedOptions) (*staged, error) {
 	return s, nil
 }
 
-func (s *staged) readIndex() error {
+func (s *staged) readIndex(mapped *[]byte) error {
 	f, err := gitdir.OpenFile(s.indexPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && s.indexPath == filepath.Join(s.gitDir, "index") {
@@ -215,6 +219,9 @@ func (s *staged) readIndex() error {
 	// Entry names point into data: it stays until the scan is over, and
 	// the paths that outlive it (changes, findings) are copies.
 	s.unmap, s.index = unmap, data
+	if mapped != nil {
+		*mapped = data
+	}
 	s.entries, s.cacheTree, s.verifyIndex, err = parseIndexVerifyLater(data)
 	if err != nil {
 		if verr := s.verifyIndex(); verr != nil {
