@@ -103,7 +103,7 @@ func parseIndexVerifyLater(data []byte) (entries []indexEntry, tree *cacheTree, 
 			}
 		} else {
 			done := make(chan error, 1)
-			go func() { done <- check() }()
+			go func() { done <- catchFault(&data, check) }()
 			verify = sync.OnceValue(func() error { return <-done })
 		}
 	}
@@ -350,7 +350,40 @@ func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error)
 		}
 	}
 	(*nodes)[i].end = len(*nodes)
+	if err := checkSubtreeNames(*nodes, i); err != nil {
+		return nil, fmt.Errorf("entry %q: %w", name, err)
+	}
 	return b, nil
+}
+
+// checkSubtreeNames refuses a directory of the cache-tree, nodes[i],
+// that lists a subdirectory twice: git's reader keeps the last, child
+// the first, and they may name different trees.
+func checkSubtreeNames(nodes []cacheTree, i int) error {
+	n := nodes[i].subtrees
+	if n < 2 {
+		return nil
+	}
+	var seen map[string]bool
+	if n > 16 {
+		seen = make(map[string]bool, n)
+	}
+	for a := i + 1; a < nodes[i].end; a = nodes[a].end {
+		name := nodes[a].name
+		if seen != nil {
+			if seen[name] {
+				return fmt.Errorf("subdirectory %q listed twice", name)
+			}
+			seen[name] = true
+			continue
+		}
+		for b := nodes[a].end; b < nodes[i].end; b = nodes[b].end {
+			if nodes[b].name == name {
+				return fmt.Errorf("subdirectory %q listed twice", name)
+			}
+		}
+	}
+	return nil
 }
 
 // parseTreeCount reads a decimal count ("-1" for an invalid directory)

@@ -53,7 +53,7 @@ func (r *repo) close() { r.db.Close() }
 
 // shallow returns the commits at the boundary of a shallow clone.
 func (r *repo) shallow() (map[plumbing.Hash]bool, error) {
-	f, err := os.Open(filepath.Join(r.commonDir, "shallow"))
+	f, err := gitdir.OpenFile(filepath.Join(r.commonDir, "shallow"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
@@ -185,15 +185,28 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 		out = append(out, tip{name, c})
 	}
 	for _, ref := range refs {
-		if ref.Type() == plumbing.HashReference {
+		switch {
+		case ref.Type() == plumbing.HashReference:
 			add(ref.Name().String(), ref.Hash())
+		case ref.Name() == plumbing.HEAD:
+			// Read below.
+		case len(branches) == 0 || matchesRef(ref.Name().String(), branches):
+			// A symbolic ref usually names a ref listed here too
+			// (origin/HEAD), but may name one that is not (a pseudo-ref
+			// such as ORIG_HEAD), whose history git pushes with it.
+			t, err := r.refs.Resolve(ref.Name())
+			switch {
+			case err == nil:
+				add(ref.Name().String(), t.Hash())
+			case !errors.Is(err, plumbing.ErrReferenceNotFound): // dangling: nothing to scan
+				errs = append(errs, fmt.Errorf("ref %s: %w", ref.Name(), err))
+			}
 		}
 	}
-	ref, err := r.refs.Reference(plumbing.HEAD)
-	switch {
-	case err == nil && ref.Type() == plumbing.HashReference:
-		add("HEAD", ref.Hash()) // a detached HEAD
-	case err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound):
+	switch ref, err := r.refs.Resolve(plumbing.HEAD); {
+	case err == nil:
+		add("HEAD", ref.Hash()) // a detached HEAD, or a branch listed above
+	case !errors.Is(err, plumbing.ErrReferenceNotFound):
 		errs = append(errs, fmt.Errorf("read HEAD: %w", err))
 	}
 	for _, b := range branches {

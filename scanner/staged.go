@@ -1,7 +1,6 @@
 package scanner
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +31,18 @@ type StagedOptions struct {
 	// file that the commit does not change is judged whole, and then so are
 	// all listed files: that is a `pre-commit run --all-files`.
 	Files []string
+	// IndexFile, when set, is the index to read instead of the git
+	// directory's (relative to the directory the scan runs in): git's
+	// GIT_INDEX_FILE, which `git commit -a` and `git commit PATH…` set for
+	// the pre-commit hook to a temporary index holding what they commit.
+	IndexFile string
+	// GitDir and WorkTree, when GitDir is set, are the repository's git
+	// directory and work tree (relative to the directory the scan runs
+	// in) instead of those found from it: git's GIT_DIR and GIT_WORK_TREE,
+	// which `git --git-dir=… --work-tree=… commit` exports to the hook.
+	// Without WorkTree, the directory the scan runs in is the work tree,
+	// as git takes it.
+	GitDir, WorkTree string
 }
 
 // NoteWholeFiles is the note a staged scan adds when files it was given
@@ -57,10 +68,20 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	if ctx.Err() != nil {
 		return res
 	}
-	s, err := openStaged(dir)
+	// The index is mapped: a program truncating it under the scan makes
+	// reading it fault, an error rather than a crash.
+	var mapped []byte
+	if err := catchFault(&mapped, func() error { scanStaged(ctx, dir, opts, res, &mapped); return nil }); err != nil {
+		res.Errors = append(res.Errors, err)
+	}
+	return res
+}
+
+func scanStaged(ctx context.Context, dir string, opts StagedOptions, res *Result, mapped *[]byte) {
+	s, err := openStaged(dir, opts, mapped)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
-		return res
+		return
 	}
 	defer s.close()
 	s.ctx = ctx
@@ -69,22 +90,22 @@ func ScanStagedContext(ctx context.Context, dir string, opts StagedOptions) *Res
 	// one is refused whatever the comparison made of it.
 	if cerr := s.checkIndex(); cerr != nil {
 		res.Errors = append(res.Errors, cerr)
-		return res
+		return
 	}
 	res.Errors = append(res.Errors, s.errs...)
 	if err != nil {
 		res.Errors = append(res.Errors, err)
-		return res
+		return
 	}
 	s.scan(res, opts)
 	SortFindings(res.Findings)
-	return res
 }
 
 // staged is a repository's index compared with its HEAD.
 type staged struct {
 	ctx                    context.Context
 	top, gitDir, commonDir string
+	indexPath              string // the index file read
 	cwd                    string // the directory the scan runs in (absolute, as Find saw it)
 	db                     *odb.DB
 	index                  []byte // the index file's bytes (mapped), which entries point into
@@ -104,8 +125,28 @@ type change struct {
 	new, old plumbing.Hash // old is zero for an added file
 }
 
-func openStaged(dir string) (*staged, error) {
-	d, err := gitdir.Find(dir)
+// openStaged opens the repository holding dir and reads its index and
+// HEAD; mapped, when not nil, is set to the index's bytes as soon as they
+// are read (for catchFault).
+func openStaged(dir string, opts StagedOptions, mapped *[]byte) (*staged, error) {
+	indexFile := opts.IndexFile
+	var d gitdir.Dirs
+	var err error
+	if opts.GitDir != "" {
+		rel := func(p string) string {
+			if p == "" || filepath.IsAbs(p) {
+				return p
+			}
+			return filepath.Join(dir, p)
+		}
+		wt := rel(opts.WorkTree)
+		if wt == "" {
+			wt = dir
+		}
+		d, err = gitdir.OpenGitDir(rel(opts.GitDir), wt)
+	} else {
+		d, err = gitdir.Find(dir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +160,27 @@ func openStaged(dir string) (*staged, error) {
 	if s.cwd, err = filepath.Abs(dir); err != nil {
 		return nil, err
 	}
+	s.indexPath = filepath.Join(s.gitDir, "index")
+	if indexFile != "" {
+		s.indexPath = indexFile
+		if !filepath.IsAbs(indexFile) {
+			s.indexPath = filepath.Join(s.cwd, indexFile)
+		}
+	}
 	if s.db, err = odb.Open(filepath.Join(s.commonDir, "objects")); err != nil {
 		return nil, err
 	}
-	if err := s.readIndex(); err != nil {
-		s.close()
+	opened := false
+	defer func() {
+		if !opened { // an error, or a fault reading the index
+			s.close()
+		}
+	}()
+	if err := s.readIndex(mapped); err != nil {
 		return nil, err
 	}
 	commit, err := s.resolveHead()
 	if err != nil {
-		s.close()
 		return nil, err
 	}
 	if !commit.IsZero() {
@@ -143,13 +195,14 @@ func openStaged(dir string) (*staged, error) {
 			s.head = info.Tree
 		}
 	}
+	opened = true
 	return s, nil
 }
 
-func (s *staged) readIndex() error {
-	f, err := os.Open(filepath.Join(s.gitDir, "index"))
+func (s *staged) readIndex(mapped *[]byte) error {
+	f, err := gitdir.OpenFile(s.indexPath)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) && s.indexPath == filepath.Join(s.gitDir, "index") {
 			return nil // nothing staged yet
 		}
 		return fmt.Errorf("read index: %w", err)
@@ -166,6 +219,9 @@ func (s *staged) readIndex() error {
 	// Entry names point into data: it stays until the scan is over, and
 	// the paths that outlive it (changes, findings) are copies.
 	s.unmap, s.index = unmap, data
+	if mapped != nil {
+		*mapped = data
+	}
 	s.entries, s.cacheTree, s.verifyIndex, err = parseIndexVerifyLater(data)
 	if err != nil {
 		if verr := s.verifyIndex(); verr != nil {
@@ -183,7 +239,7 @@ func (s *staged) checkIndex() error {
 		return nil // no index
 	}
 	if err := s.verifyIndex(); err != nil {
-		return fmt.Errorf("read index %s: %w", filepath.Join(s.gitDir, "index"), err)
+		return fmt.Errorf("read index %s: %w", s.indexPath, err)
 	}
 	return nil
 }
@@ -211,67 +267,23 @@ func (s *staged) close() {
 	}
 }
 
-// resolveHead reads HEAD without opening the whole repository: a loose ref
-// or a line of packed-refs. It returns the zero hash on an unborn branch.
+// resolveHead resolves HEAD to a commit, as gitdir reads refs (a linked
+// worktree's HEAD from its own git directory, its branch from the common
+// one). It returns the zero hash on an unborn branch; a HEAD that cannot
+// be read is an error.
 func (s *staged) resolveHead() (plumbing.Hash, error) {
-	data, err := os.ReadFile(filepath.Join(s.gitDir, "HEAD"))
-	if err != nil {
+	refs := gitdir.Dirs{WorkTree: s.top, GitDir: s.gitDir, CommonDir: s.commonDir}.Refs()
+	if _, err := refs.Reference(plumbing.HEAD); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("read HEAD: %w", err)
 	}
-	ref := strings.TrimSpace(string(data))
-	for i := 0; i < 8; i++ {
-		name, sym := strings.CutPrefix(ref, "ref:")
-		if !sym {
-			h, ok := hexHash(ref)
-			if !ok || len(ref) != 40 {
-				return plumbing.ZeroHash, fmt.Errorf("HEAD: bad object name %q", ref)
-			}
-			return h, nil
-		}
-		name = strings.TrimSpace(name)
-		var next string
-		for _, d := range []string{s.gitDir, s.commonDir} {
-			b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(name)))
-			if err == nil {
-				next = strings.TrimSpace(string(b))
-				break
-			}
-			if !errors.Is(err, os.ErrNotExist) {
-				// Falling back to packed-refs could judge against a
-				// stale HEAD.
-				return plumbing.ZeroHash, fmt.Errorf("read HEAD's ref %s: %w", name, err)
-			}
-		}
-		if next == "" {
-			if next, err = packedRef(filepath.Join(s.commonDir, "packed-refs"), name); err != nil {
-				return plumbing.ZeroHash, err
-			}
-		}
-		if next == "" {
-			return plumbing.ZeroHash, nil // unborn branch: the first commit
-		}
-		ref = next
+	ref, err := refs.Resolve(plumbing.HEAD)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil // unborn branch: the first commit
 	}
-	return plumbing.ZeroHash, errors.New("HEAD: too many levels of symbolic refs")
-}
-
-func packedRef(path, name string) (string, error) {
-	f, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", nil
-		}
-		return "", fmt.Errorf("read packed-refs: %w", err)
+		return plumbing.ZeroHash, fmt.Errorf("resolve HEAD: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if h, n, ok := strings.Cut(line, " "); ok && n == name {
-			return h, nil
-		}
-	}
-	return "", sc.Err()
+	return ref.Hash(), nil
 }
 
 // repoPath turns a FILE argument, relative to the directory the scan runs
@@ -313,7 +325,7 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 			if c, ok := isChanged[f]; ok {
 				todo = append(todo, c)
-			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink && e.Mode != modeSymlink {
+			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink {
 				// Listed but unchanged: an all-files run judges it whole.
 				todo = append(todo, change{path: f, new: e.hash(s.index)})
 				if !allLines {

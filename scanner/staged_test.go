@@ -196,7 +196,7 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 	// same second as the index), which invalidates their directories too.
 	r.git("add", "d3/s1/f.txt", "d3/new.txt")
 	run := func(useTree bool) ([]string, int) {
-		s, err := openStaged(r.dir)
+		s, err := openStaged(r.dir, StagedOptions{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +242,7 @@ func TestStagedSplitAndSparseIndexes(t *testing.T) {
 	r.git("sparse-checkout", "set", "in")
 	r.write("in/a.txt", "a\nK="+k+"\n")
 	r.git("add", "in/a.txt")
-	s, err := openStaged(r.dir)
+	s, err := openStaged(r.dir, StagedOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

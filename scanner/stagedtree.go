@@ -26,6 +26,9 @@ type treeOf struct {
 	memo    map[string]dirHash
 	buf     []byte
 	h       hash.Hash
+	// err is the first cache-tree entry found inconsistent with the
+	// entries: the tree git would commit is then not the entries'.
+	err error
 }
 
 type dirHash struct {
@@ -66,11 +69,31 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name stri
 	}
 }
 
-// hash returns the tree hash of entries[lo:hi], the directory dir.
+// hash returns the tree hash of entries[lo:hi], the directory dir: the
+// one its cache-tree entry vouches for, when valid, as git write-tree
+// and git commit take it.
 func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
-	if ct.valid() && ct.count == hi-lo {
+	if vouched(lo, hi, ct) {
 		return dirHash{ct.hash, true}
 	}
+	if ct.valid() && t.err == nil {
+		// git takes a valid entry's tree (and skips as many index
+		// entries as it counts) whatever the entries below it are.
+		t.err = fmt.Errorf("%w: its cache-tree (TREE extension) says %s holds %d entries, and the index has %d there: "+
+			"git would commit the tree %s it names, which gemscan cannot judge from the entries",
+			errBadIndex, displayDir(dir), ct.count, hi-lo, ct.hash)
+	}
+	return t.hashEntries(lo, hi, dir, ct)
+}
+
+// vouched reports whether ct, the cache-tree entry of entries[lo:hi],
+// gives the directory's hash.
+func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && ct.count == hi-lo }
+
+// hashEntries is hash computed from the directory's entries (and its
+// subdirectories' cache-tree entries), whatever its own cache-tree entry
+// says.
+func (t *treeOf) hashEntries(lo, hi int, dir string, ct *cacheTree) dirHash {
 	if r, ok := t.memo[dir]; ok {
 		return r
 	}
@@ -138,8 +161,25 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("compare the index with HEAD: %w", err)
 	}
-	if r := t.hash(lo, hi, dir, ct); r.ok && r.hash == headTree {
+	r := t.hash(lo, hi, dir, ct)
+	if t.err != nil {
+		return t.err
+	}
+	if r.ok && r.hash == headTree {
+		// git commits HEAD's tree here: nothing below dir is added.
 		return nil
+	}
+	if vouched(lo, hi, ct) {
+		// git commits the tree the cache-tree names, and the comparison
+		// below reads the entries: a stale or forged cache-tree naming a
+		// tree that holds a key, over entries that do not, would pass
+		// that key unread. They must agree.
+		if r := t.hashEntries(lo, hi, dir, ct); t.err != nil {
+			return t.err
+		} else if !r.ok || r.hash != ct.hash {
+			return fmt.Errorf("%w: its cache-tree (TREE extension) names tree %s for %s, which its entries do not make: "+
+				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, ct.hash, displayDir(dir))
+		}
 	}
 	var head []odb.TreeEntry
 	if !headTree.IsZero() {
@@ -179,7 +219,10 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		}
 		old, had := inHead[name]
 		delete(inHead, name)
-		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink || e.Mode == modeSymlink {
+		// A symbolic link's blob (its target) is committed as any file's
+		// and scanned as gemscan git scans it; a gitlink names a commit
+		// of another repository.
+		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink {
 			return
 		}
 		h := e.hash(s.index)

@@ -51,6 +51,9 @@ Examples:
 			debug.SetGCPercent(-1)
 			debug.SetMemoryLimit(256 << 20)
 			opts := scanner.StagedOptions{Options: scanner.Options{MaxFileSize: max, SkipBinary: c.Bool("skip-binary"), MaxArchiveDepth: archiveDepth(c)}, AllLines: c.Bool("all-lines")}
+			// `git commit -a` and `git commit PATH` run the hook on a temporary index.
+			opts.IndexFile = e.get("GIT_INDEX_FILE")
+			opts.GitDir, opts.WorkTree = e.get("GIT_DIR"), e.get("GIT_WORK_TREE")
 			if c.NArg() > 0 {
 				opts.Files = c.Args().Slice()
 			}

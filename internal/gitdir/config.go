@@ -28,6 +28,10 @@ type ConfigEntry struct {
 	// the empty value and Implicit set.
 	Value    string
 	Implicit bool
+	// sub is set for a section header that names a subsection, even an
+	// empty one: git reads [core ""] and [core.] as other sections than
+	// [core].
+	sub bool
 }
 
 // errConfig marks a configuration file git itself would refuse.
@@ -36,7 +40,7 @@ var errConfig = errors.New("bad config")
 // ReadConfig reads and parses the configuration file at path; a file that
 // does not exist is an empty configuration.
 func ReadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return &Config{}, nil
@@ -56,7 +60,7 @@ func (c *Config) Get(section, subsection, key string) (string, bool) {
 	section, key = strings.ToLower(section), strings.ToLower(key)
 	for i := len(c.entries) - 1; i >= 0; i-- {
 		e := &c.entries[i]
-		if e.Section == section && e.Subsection == subsection && e.Key == key {
+		if e.Section == section && e.Subsection == subsection && e.sub == (subsection != "") && e.Key == key {
 			return e.Value, true
 		}
 	}
@@ -92,6 +96,7 @@ type configParser struct {
 	data                []byte
 	pos, line           int
 	section, subsection string
+	sub                 bool // the header names a subsection
 	out                 []ConfigEntry
 }
 
@@ -182,7 +187,7 @@ func (p *configParser) header() error {
 			}
 			// [section.sub], git's old form: the subsection in lower case.
 			s := string(name)
-			p.section, p.subsection, _ = strings.Cut(s, ".")
+			p.section, p.subsection, p.sub = strings.Cut(s, ".")
 			return nil
 		case isSpace(c) && c != '\n':
 			return p.extendedHeader(string(name))
@@ -216,7 +221,7 @@ func (p *configParser) extendedHeader(section string) error {
 			if section == "" {
 				return errors.New("empty section name")
 			}
-			p.section, p.subsection = section, string(sub)
+			p.section, p.subsection, p.sub = section, string(sub), true
 			return nil
 		case '\\':
 			c = p.next()
@@ -241,7 +246,7 @@ func (p *configParser) variable(c int) error {
 	for c != '\n' && c != eof && isSpace(c) {
 		c = p.next()
 	}
-	e := ConfigEntry{Section: p.section, Subsection: p.subsection, Key: string(key)}
+	e := ConfigEntry{Section: p.section, Subsection: p.subsection, Key: string(key), sub: p.sub}
 	switch c {
 	case '\n', eof, '#', ';':
 		// No value: git's implicit true. The rest of the line is a comment.
@@ -255,6 +260,10 @@ func (p *configParser) variable(c int) error {
 		v, err := p.value()
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
+		}
+		// git's values are C strings: what follows a NUL is not seen.
+		if i := strings.IndexByte(v, 0); i >= 0 {
+			v = v[:i]
 		}
 		e.Value = v
 	default:

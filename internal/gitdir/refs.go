@@ -126,13 +126,13 @@ func parseHash(s string) (plumbing.Hash, bool) {
 // readLoose reads the loose ref file of name: nil, nil when there is none.
 func (r *Refs) readLoose(name string) (*plumbing.Reference, error) {
 	path := filepath.Join(r.dirFor(name), filepath.FromSlash(name))
-	data, err := os.ReadFile(path)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, nil // a directory of refs (refs/heads/a of refs/heads/a/b)
+	}
+	data, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
-		}
-		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
-			return nil, nil // a directory of refs (refs/heads/a of refs/heads/a/b)
 		}
 		return nil, fmt.Errorf("read ref %s: %w", name, err)
 	}
@@ -143,7 +143,7 @@ func (r *Refs) readLoose(name string) (*plumbing.Reference, error) {
 // returns false. Peeled lines ("^…") and comments are skipped.
 func (r *Refs) packed(fn func(*plumbing.Reference) bool) error {
 	path := filepath.Join(r.d.CommonDir, "packed-refs")
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -256,7 +256,16 @@ func (r *Refs) List() (refs []*plumbing.Reference, bad []*RefError, err error) {
 	if err := r.walk("refs", &out, seen, &bad); err != nil {
 		return nil, nil, err
 	}
+	packed := map[plumbing.ReferenceName]bool{}
 	err = r.packed(func(p *plumbing.Reference) bool {
+		if packed[p.Name()] {
+			// git lists both values (for-each-ref) and resolves the name
+			// to one: the other's history would go unread.
+			bad = append(bad, &RefError{p.Name().String(),
+				fmt.Errorf("%w %s: packed-refs lists it more than once", ErrBadRef, p.Name())})
+			return true
+		}
+		packed[p.Name()] = true
 		if !seen[p.Name()] {
 			seen[p.Name()] = true
 			out = append(out, p)
