@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -44,64 +45,31 @@ type Result struct {
 	Already bool   // the hook was already installed and is unchanged
 }
 
-// HooksDir returns the directory git runs hooks from for the repository at
-// repo: core.hooksPath (from the repository's, the user's or the system's
-// configuration, in that precedence) or the common git directory's hooks.
-func HooksDir(d gitdir.Dirs) (string, error) {
-	home, _ := os.UserHomeDir()
-	xdg := os.Getenv("XDG_CONFIG_HOME")
-	if xdg == "" && home != "" {
-		xdg = filepath.Join(home, ".config")
-	}
-	files := []string{
-		filepath.Join(d.CommonDir, "config"),
-		filepath.Join(d.GitDir, "config.worktree"),
-	}
-	if g := os.Getenv("GIT_CONFIG_GLOBAL"); g != "" {
-		files = append(files, g)
-	} else {
-		files = append(files, filepath.Join(home, ".gitconfig"), filepath.Join(xdg, "git", "config"))
-	}
-	if os.Getenv("GIT_CONFIG_NOSYSTEM") == "" {
-		files = append(files, "/etc/gitconfig")
-	}
-	for _, f := range files {
-		p, err := hooksPath(f)
-		if err != nil {
-			return "", err
-		}
-		if p == "" {
-			continue
-		}
-		if strings.HasPrefix(p, "~/") && home != "" {
-			p = filepath.Join(home, p[2:])
-		}
-		if !filepath.IsAbs(p) {
-			base := d.WorkTree
-			if base == "" {
-				base = d.GitDir
-			}
-			p = filepath.Join(base, p)
-		}
-		return p, nil
-	}
-	return filepath.Join(d.CommonDir, "hooks"), nil
-}
-
-// hooksPath reads core.hooksPath from one configuration file.
-func hooksPath(file string) (string, error) {
-	data, err := os.ReadFile(file)
+// HooksDir returns the directory git runs hooks from for the repository
+// holding dir, as git itself resolves it: core.hooksPath from any
+// configuration file (includes, conditional includes and worktree
+// configuration too) or the common git directory's hooks. A hook written
+// anywhere else would never run, and commits would pass unchecked.
+func HooksDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-			return "", nil
-		}
-		return "", fmt.Errorf("read %s: %w", file, err)
+		return "", err
 	}
-	cfg, err := gitdir.ParseConfig(data)
+	cmd := exec.Command("git", "rev-parse", "--git-path", "hooks")
+	cmd.Dir = abs
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", file, err)
+		return "", fmt.Errorf("ask git where its hooks are (git rev-parse --git-path hooks): %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	p, _ := cfg.Get("core", "", "hooksPath")
+	p := strings.TrimSuffix(string(out), "\n")
+	if p == "" || strings.Contains(p, "\n") {
+		return "", fmt.Errorf("git rev-parse --git-path hooks: unexpected answer %q", out)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(abs, p) // git answers relative to the directory it ran in
+	}
 	return p, nil
 }
 
@@ -169,11 +137,10 @@ func shellQuote(s string) string {
 
 // hooksOf returns the hooks directory of the repository holding dir.
 func hooksOf(dir string) (string, error) {
-	d, err := gitdir.Find(dir)
-	if err != nil {
-		return "", err
+	if _, err := gitdir.Find(dir); err != nil {
+		return "", err // the error people understand, before asking git
 	}
-	return HooksDir(d)
+	return HooksDir(dir)
 }
 
 // Install writes the hook of kind k for the repository holding dir. An
