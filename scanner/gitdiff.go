@@ -171,6 +171,110 @@ func (d *differ) removed(prefix string, e odb.RawEntry) {
 	d.h.removals[p] = append(d.h.removals[p], d.order)
 }
 
+// treeChange is an entry of the commit's tree that one parent's tree does not
+// hold as it is.
+type treeChange struct {
+	e   odb.RawEntry
+	off int // where e starts in the commit's tree data
+	// base is the parent's tree at the same name, when it is a tree with
+	// other content (the diff descends into both).
+	base    plumbing.Hash
+	hasBase bool
+}
+
+// against lists, in tree order, the entries of cur (the commit's tree at
+// prefix) that old (parent k's tree there, nil when absent or unreadable)
+// does not hold as they are. Runs of entries the two trees share byte for
+// byte are skipped without being decoded. Only for the first parent (k ==
+// 0) does it count the entries visited and record the removals. It returns
+// the error of an entry of cur that cannot be decoded, after the changes
+// before it; an entry of old that cannot be decoded is reported, and the
+// rest of old counts as absent.
+func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, old []byte, oldHash plumbing.Hash, k int, prefix string) ([]treeChange, error) {
+	first := k == 0
+	ci := odb.TreeIter{Data: cur}
+	oi := odb.TreeIter{Data: old}
+	var oe odb.RawEntry
+	var oAt []byte // old's data from oe on, when oHave
+	oHave := false // oe is decoded: oi is past it
+	loadOld := func() {
+		at := oi.Data
+		e, ok, err := oi.Next()
+		if err != nil {
+			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, oldHash, displayDir(prefix), err)
+			oi.Data, ok = nil, false
+		}
+		oe, oHave, oAt = e, ok, at
+	}
+	for !d.stop {
+		pi := odb.TreeIter{Data: oi.Data}
+		if oHave {
+			pi.Data = oAt
+		}
+		if n := ci.SkipSame(&pi); n > 0 {
+			oi.Data, oHave = pi.Data, false
+			if first && !d.visit(n) {
+				return out, nil
+			}
+		}
+		off := len(cur) - len(ci.Data)
+		ce, ok, err := ci.Next()
+		if err != nil {
+			return out, fmt.Errorf("tree %s (%s): %w", curHash, displayDir(prefix), err)
+		}
+		if !ok {
+			break
+		}
+		if first && !d.visit(1) {
+			return out, nil
+		}
+		if !oHave {
+			loadOld()
+		}
+		for oHave && odb.CompareEntries(oe, ce) < 0 {
+			if first {
+				d.removed(prefix, oe)
+			}
+			loadOld()
+		}
+		if oHave && odb.CompareEntries(oe, ce) == 0 {
+			oHave = false // consumed: not a removal
+			if oe.Hash == ce.Hash {
+				continue // the parent had it (only a mode may differ)
+			}
+			out = append(out, treeChange{e: ce, off: off, base: oe.Hash, hasBase: oe.IsTree()})
+			continue
+		}
+		out = append(out, treeChange{e: ce, off: off})
+	}
+	if first && !d.stop {
+		if !oHave {
+			loadOld()
+		}
+		for oHave {
+			d.removed(prefix, oe)
+			loadOld()
+		}
+	}
+	return out, nil
+}
+
+// visit counts n more tree entries visited by the commit's diff, and ends
+// the diff (false) past the budget or once ctx is cancelled.
+func (d *differ) visit(n int) bool {
+	before := d.visits
+	d.visits += n
+	if d.visits > d.h.maxEntries {
+		d.fail(fmt.Errorf("tree %s: more than %d entries to compare in one commit: the repository is forged or too large to scan", d.root, d.h.maxEntries))
+		return false
+	}
+	if d.visits/4096 != before/4096 && d.ctx.Err() != nil {
+		d.stop = true // ScanGit reports the cancellation
+		return false
+	}
+	return true
+}
+
 // tree records the blobs under cur (at prefix) that no tree of olds holds
 // at the same path.
 func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
@@ -194,24 +298,27 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 	if !ok {
 		return
 	}
-	// Every tree is sorted in git's order: merge cur with each parent's.
-	its := make([]odb.TreeIter, len(olds))
-	heads := make([]odb.RawEntry, len(olds))
-	have := make([]bool, len(olds))
-	next := func(k int) {
-		e, ok, err := its[k].Next()
-		if err != nil {
-			// The rest of that parent's tree counts as absent.
-			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, olds[k], displayDir(prefix), err)
-			ok = false
+	// Every tree is sorted in git's order: compare cur with each parent's
+	// in turn. An entry is new only if it differs from every parent's.
+	lists := make([][]treeChange, max(len(olds), 1))
+	var curErr error
+	for k := range lists {
+		var old []byte
+		var oldHash plumbing.Hash
+		if k < len(olds) {
+			oldHash = olds[k]
+			if data, ok := d.readTree(oldHash, prefix); ok {
+				old = data
+			}
 		}
-		heads[k], have[k] = e, ok
-	}
-	for k, o := range olds {
-		if data, ok := d.readTree(o, prefix); ok {
-			its[k].Data = data
+		var err error
+		lists[k], err = d.against(nil, curData, cur, old, oldHash, k, prefix)
+		if err != nil && curErr == nil {
+			curErr = err
 		}
-		next(k)
+		if d.stop {
+			return
+		}
 	}
 	d.onPath[cur] = true
 	d.depth++
@@ -219,50 +326,34 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 		delete(d.onPath, cur)
 		d.depth--
 	}()
-	ni := odb.TreeIter{Data: curData}
+	pos := make([]int, len(lists))
 	var bases []plumbing.Hash
-	for !d.stop {
-		n, ok, err := ni.Next()
-		if err != nil {
-			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, cur, displayDir(prefix), err)
-			return
-		}
-		if !ok {
-			for len(olds) > 0 && have[0] {
-				d.removed(prefix, heads[0])
-				next(0)
-			}
-			return
-		}
-		if d.visits++; d.visits > d.h.maxEntries {
-			d.fail(fmt.Errorf("tree %s: more than %d entries to compare in one commit: the repository is forged or too large to scan", d.root, d.h.maxEntries))
-			return
-		}
-		if d.visits%4096 == 0 && d.ctx.Err() != nil {
-			d.stop = true // ScanGit reports the cancellation
+	for _, c := range lists[0] {
+		if d.stop {
 			return
 		}
 		bases = bases[:0]
+		if c.hasBase {
+			bases = append(bases, c.base)
+		}
 		same := false
-		for k := range olds {
-			for have[k] && odb.CompareEntries(heads[k], n) < 0 {
-				if k == 0 {
-					d.removed(prefix, heads[0])
-				}
-				next(k)
+		for k := 1; k < len(lists); k++ {
+			l := lists[k]
+			for pos[k] < len(l) && l[pos[k]].off < c.off {
+				pos[k]++
 			}
-			if have[k] && odb.CompareEntries(heads[k], n) == 0 {
-				if heads[k].Hash == n.Hash {
-					same = true // a parent had it (only a mode may differ)
-				} else if heads[k].IsTree() {
-					bases = append(bases, heads[k].Hash)
-				}
-				next(k) // consumed: not a removal
+			if pos[k] == len(l) || l[pos[k]].off != c.off {
+				same = true // parent k had it as it is
+				break
+			}
+			if l[pos[k]].hasBase {
+				bases = append(bases, l[pos[k]].base)
 			}
 		}
 		if same {
 			continue
 		}
+		n := c.e
 		switch {
 		case n.IsTree():
 			d.tree(append([]plumbing.Hash(nil), bases...), n.Hash, prefix+string(n.Name)+"/")
@@ -273,5 +364,8 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 			h.intros = append(h.intros, intro{path: h.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
 			h.needed[n.Hash] = true
 		}
+	}
+	if curErr != nil {
+		d.h.errorf("commit %s: %w", d.commit, curErr)
 	}
 }

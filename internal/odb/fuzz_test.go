@@ -89,6 +89,29 @@ func FuzzParseTree(f *testing.F) {
 		if err == nil && n != len(es) {
 			t.Fatalf("ParseTree found %d entries, TreeIter %d", len(es), n)
 		}
+		// SkipSame over a tree and a copy of it skips exactly the
+		// entries Next decodes without error, and leaves both at the
+		// first one it does not.
+		valid := 0
+		for it := (TreeIter{Data: data}); ; valid++ {
+			if _, ok, err := it.Next(); !ok || err != nil {
+				break
+			}
+		}
+		a, b := TreeIter{Data: data}, TreeIter{Data: bytes.Clone(data)}
+		if got := a.SkipSame(&b); got != valid || !bytes.Equal(a.Data, b.Data) {
+			t.Fatalf("SkipSame skipped %d entries of %d valid ones", got, valid)
+		}
+		// A change in one byte stops it at the entry that holds it.
+		if len(data) > 0 {
+			c := bytes.Clone(data)
+			c[len(c)/2]++
+			a, b := TreeIter{Data: data}, TreeIter{Data: c}
+			skipped := a.SkipSame(&b)
+			if len(data)-len(a.Data) > len(data)/2 || skipped > valid {
+				t.Fatalf("SkipSame went past a changed byte (%d entries)", skipped)
+			}
+		}
 	})
 }
 

@@ -247,3 +247,44 @@ func CompareEntries(a, b RawEntry) int {
 	}
 	return 0
 }
+
+// entryLen returns the length of the well-formed entry at the start of d,
+// checked as Next checks it, or 0 when there is none.
+func entryLen(d []byte) int {
+	i := 0
+	for ; i < len(d) && d[i] != ' '; i++ {
+		if c := d[i]; c < '0' || c > '7' || i > 7 {
+			return 0
+		}
+	}
+	if i == 0 || i >= len(d) {
+		return 0
+	}
+	i++
+	nul := bytes.IndexByte(d[i:], 0)
+	if nul < 0 || i+nul+21 > len(d) {
+		return 0
+	}
+	return i + nul + 21
+}
+
+// SkipSame advances it and other past the entries both start with, byte
+// for byte the same (mode, name and object), and returns how many it
+// skipped. Diffing a tree against its parent's, most entries are such:
+// comparing their bytes costs far less than decoding and ordering each.
+// It stops before the first entry that differs or is not well formed,
+// which Next then decodes or reports.
+func (it *TreeIter) SkipSame(other *TreeIter) int {
+	a, b := it.Data, other.Data
+	n := 0
+	for {
+		l := entryLen(a)
+		if l == 0 || len(b) < l || !bytes.Equal(a[:l], b[:l]) {
+			break
+		}
+		a, b = a[l:], b[l:]
+		n++
+	}
+	it.Data, other.Data = a, b
+	return n
+}
