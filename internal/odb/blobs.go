@@ -197,30 +197,22 @@ type planFailure struct {
 }
 
 func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Hash) bool, report func(error)) (*packPlan, error) {
-	idx, err := p.loadIndex()
+	ix, err := p.loadIndex()
 	if err != nil {
 		return nil, err
-	}
-	iter, err := idx.Entries()
-	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", p.path, err)
 	}
 	type ent struct {
 		off int64
 		h   plumbing.Hash
 	}
 	ents := make([]ent, 0, p.count)
-	for {
-		e, err := iter.Next()
-		if err == io.EOF {
-			break
+	for i := 0; i < int(p.count); i++ {
+		off, ok := ix.offset(i)
+		if !ok {
+			return nil, fmt.Errorf("pack %s index: object %s has a large offset the index does not hold", p.path, ix.hash(i))
 		}
-		if err != nil {
-			return nil, fmt.Errorf("pack %s index: %w", p.path, err)
-		}
-		ents = append(ents, ent{int64(e.Offset), e.Hash})
+		ents = append(ents, ent{off, ix.hash(i)})
 	}
-	iter.Close()
 	sort.Slice(ents, func(i, j int) bool { return ents[i].off < ents[j].off })
 	n := len(ents)
 	pl := &packPlan{p: p, hashes: make([]plumbing.Hash, n), offs: make([]int64, n), data: make([]int64, n),

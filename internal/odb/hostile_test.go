@@ -459,3 +459,21 @@ func TestCancelInsideFamily(t *testing.T) {
 		t.Errorf("visited %d blobs of the family after the cancel, want 1", n)
 	}
 }
+
+func TestHostileIndexChecksum(t *testing.T) {
+	dir := objectsDir(t)
+	gittest.ForgePack(t, dir, []gittest.PackObject{{Type: gittest.PackBlob, Data: []byte("x")}})
+	idx, _ := filepath.Glob(filepath.Join(dir, "pack", "*.idx"))
+	data, err := os.ReadFile(idx[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[8+1024+3] ^= 0x40 // a bit of the object's name: lookups would miss it
+	if err := os.WriteFile(idx[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, dir)
+	if err := db.LoadIndexes(); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("LoadIndexes: %v, want the corrupt index refused", err)
+	}
+}

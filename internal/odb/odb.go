@@ -1,5 +1,5 @@
 // Package odb reads a git object database directly: loose objects, packs
-// (with their .idx decoded by go-git) and alternates. It offers random
+// (with their .idx files) and alternates. It offers random
 // access to one object (Read) and a fast pass that inflates every blob of
 // the database exactly once (Blobs), which is what history scanning needs
 // to cost about what reading every object once costs.
@@ -184,24 +184,15 @@ func (db *DB) Expand(prefix string) (plumbing.Hash, error) {
 		found = append(found, h)
 	}
 	for _, p := range db.packs {
-		idx, err := p.loadIndex()
+		ix, err := p.loadIndex()
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		iter, err := idx.Entries()
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		for {
-			e, err := iter.Next()
-			if err != nil {
-				break
-			}
-			if strings.HasPrefix(e.Hash.String(), prefix) {
-				add(e.Hash)
+		for i := 0; i < int(p.count); i++ {
+			if h := ix.hash(i); strings.HasPrefix(h.String(), prefix) {
+				add(h)
 			}
 		}
-		iter.Close()
 	}
 	for _, d := range db.dirs {
 		names, _ := os.ReadDir(filepath.Join(d, prefix[:2]))

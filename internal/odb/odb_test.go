@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,14 +16,14 @@ import (
 	"github.com/gemscan-dev/gemscan/internal/gittest"
 )
 
-func git(t *testing.T, dir string, args ...string) string {
+func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	return gittest.Run(t, dir, args...)
 }
 
 // makeRepo builds a history whose files change a little each commit, so
 // that a repack stores most blobs as deltas.
-func makeRepo(t *testing.T) string {
+func makeRepo(t testing.TB) string {
 	t.Helper()
 	gittest.Need(t)
 	dir := t.TempDir()
@@ -163,5 +164,88 @@ func TestCorruptObjectNamed(t *testing.T) {
 	}
 	if n == 0 {
 		t.Errorf("no other blob was visited")
+	}
+}
+
+// TestIndexLookup checks pack lookups against git show-index, the oracle:
+// every object at git's offset, before the index is loaded (a fan-out
+// bucket read from the file) and after (the index in memory).
+func TestIndexLookup(t *testing.T) {
+	dir := makeRepo(t)
+	git(t, dir, "repack", "-q", "-a", "-d")
+	idx := filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir))
+	f, err := os.Open(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command("git", "show-index")
+	cmd.Stdin = f
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[plumbing.Hash]int64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var off int64
+		var name string
+		if _, err := fmt.Sscanf(l, "%d %s", &off, &name); err != nil {
+			t.Fatalf("show-index line %q: %v", l, err)
+		}
+		want[plumbing.NewHash(name)] = off
+	}
+	if len(want) < 100 {
+		t.Fatalf("only %d objects", len(want))
+	}
+	db, err := Open(filepath.Join(dir, ".git", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check := func(when string) {
+		for h, off := range want {
+			if _, got, ok := db.locate(h); !ok || got != off {
+				t.Fatalf("%s: %s at %d (found %v), git says %d", when, h, got, ok, off)
+			}
+			missing := h
+			missing[19] ^= 1
+			if _, ok := want[missing]; !ok {
+				if _, _, ok := db.locate(missing); ok {
+					t.Fatalf("%s: found %s, which the pack does not hold", when, missing)
+				}
+			}
+		}
+	}
+	check("before LoadIndexes")
+	if err := db.LoadIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	check("after LoadIndexes")
+}
+
+// BenchmarkReadTree reads every commit's root tree, oldest first, as a
+// history diff does, through a freshly opened database each time.
+func BenchmarkReadTree(b *testing.B) {
+	dir := makeRepo(b)
+	git(b, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	var trees []plumbing.Hash
+	for _, l := range strings.Fields(git(b, dir, "log", "--reverse", "--format=%T")) {
+		trees = append(trees, plumbing.NewHash(l))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		db, err := Open(filepath.Join(dir, ".git", "objects"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.LoadIndexes(); err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range trees {
+			if _, err := db.ReadType(h, Tree); err != nil {
+				b.Fatal(err)
+			}
+		}
+		db.Close()
 	}
 }
