@@ -496,11 +496,14 @@ type walker struct {
 	// Per family, indexed by position in nodes.
 	nodes  []int32         // the family's needed objects, preorder
 	pos    map[int32]int32 // object → position in nodes
-	size   []int64         // inflated size of each object
+	span   []int32         // positions in its subtree (itself included)
 	scan   []bool          // visit it
 	keep   []bool          // it or a descendant is visited
 	weight []int32         // objects kept in its subtree
 	broken []bool          // its delta cannot be read
+	// exact is set once the sizes of its subtree are known (see refine):
+	// until then, an object to visit is assumed to fit the size limit.
+	exact []bool
 }
 
 // get returns a buffer of n bytes, reusing a spare one when it fits.
@@ -544,6 +547,7 @@ func (w *walker) put(b []byte) {
 type walkStats struct {
 	peakHeld         int64 // most bytes of bases held at once
 	dropped, rebuilt int
+	built            int64 // bytes of objects built from deltas
 }
 
 // keepBuf is the largest buffer a walker keeps between families, so the
@@ -629,13 +633,14 @@ func (w *walker) resultSize(pl *packPlan, i int32) (int64, error) {
 	return int64(dst), nil
 }
 
-// family inflates the root and rebuilds its needed descendants. It first
-// learns every object's size (a delta's first bytes tell its result's), so
-// blobs too large to visit are skipped without being built, and a family
-// holding no blob to visit costs no inflating at all. Then it rebuilds
+// family inflates the root and rebuilds its needed descendants
 // depth-first, the child with the largest subtree last: a parent's buffer
 // is dropped as its last child is built, so a chain of any depth holds two
-// objects at once, and a branching family at most about log2(size).
+// objects at once, and a branching family at most about log2(size). Under
+// a size limit, an object found too large (by its header, or by its
+// delta's first bytes once inflated) has its subtree's sizes read before
+// it is built (refine), so a blob too large to visit is built only when a
+// blob to visit is stored as a delta on it.
 func (w *walker) family(pl *packPlan, root int32) {
 	defer w.release()
 	w.plan(pl, root)
@@ -644,6 +649,9 @@ func (w *walker) family(pl *packPlan, root int32) {
 	}
 	lim := limitFor(pl.types[root])
 	data, err := w.rootData(pl, root, lim)
+	if err == errNotBuilt {
+		return // too large, and nothing to visit below it
+	}
 	if err != nil {
 		w.fail(pl, 0, err)
 		return
@@ -694,9 +702,12 @@ func (w *walker) family(pl *packPlan, root int32) {
 			stack = stack[:len(stack)-1] // base is dropped once k is built
 			held -= int64(cap(base))
 		}
-		out, err := w.build(pl, k, base, w.size[x], lim)
+		out, err := w.build(pl, x, base, lim)
 		if last {
 			w.put(base)
+		}
+		if err == errNotBuilt {
+			continue // too large, and nothing to visit below it
 		}
 		if err != nil {
 			w.fail(pl, x, err)
@@ -767,7 +778,7 @@ func (w *walker) rebuild(pl *packPlan, stack []frame, x int32, lim int64) ([]byt
 	}
 	for j := len(path) - 1; j >= 0; j-- {
 		k := path[j]
-		out, err := w.build(pl, k, cur, w.size[w.pos[k]], lim)
+		out, err := w.build(pl, w.pos[k], cur, lim)
 		if own {
 			w.put(cur)
 		}
@@ -780,17 +791,45 @@ func (w *walker) rebuild(pl *packPlan, stack []frame, x int32, lim int64) ([]byt
 	return cur, nil
 }
 
-// build applies delta k to base.
-func (w *walker) build(pl *packPlan, k int32, base []byte, size, lim int64) ([]byte, error) {
+// errNotBuilt is build's answer for an object it found too large to visit
+// with nothing to visit stored as a delta on it: skipped, not an error.
+var errNotBuilt = errors.New("not built")
+
+// build applies the delta at family position x to base. The result's
+// buffer is allocated only once the delta's instructions are checked,
+// unless a spare one is large enough.
+func (w *walker) build(pl *packPlan, x int32, base []byte, lim int64) ([]byte, error) {
+	k := w.nodes[x]
 	delta, err := w.inflateDelta(pl, k)
 	if err != nil {
 		return nil, err
 	}
-	out, err := applyDeltaMax(base, delta, w.get(min(size, lim))[:0], lim)
+	var dst []byte
+	if _, size, _, err := deltaSizes(delta); err == nil {
+		if w.max > 0 && int64(size) > w.max && !w.exact[x] {
+			if w.refine(pl, x); !w.keep[x] {
+				return nil, errNotBuilt
+			}
+		}
+		dst = w.spare(int64(size))
+	}
+	out, err := applyDeltaMax(base, delta, dst, lim)
 	if err != nil {
+		w.put(dst)
 		return nil, fmt.Errorf("%s: %w", pl.types[k], err)
 	}
+	w.stats.built += int64(len(out))
 	return out, nil
+}
+
+// spare returns a spare buffer of n bytes, or nil when none is as large.
+func (w *walker) spare(n int64) []byte {
+	for _, b := range w.free {
+		if int64(cap(b)) >= n {
+			return w.get(n)[:0]
+		}
+	}
+	return nil
 }
 
 // rootData inflates the family's root, or rebuilds it on its base outside
@@ -801,7 +840,7 @@ func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("delta base %s: %w", pl.ext[root], err)
 		}
-		return w.build(pl, root, base, w.size[0], lim)
+		return w.build(pl, 0, base, lim)
 	}
 	if err := checkSize(pl.sizes[root], pl.types[root], pl.extent(root)); err != nil {
 		return nil, err
@@ -814,7 +853,9 @@ func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
 	return data, nil
 }
 
-// plan lists the family's needed objects and decides what to build.
+// plan lists the family's needed objects and decides what to build:
+// every object to visit and what it is built from. Sizes are not read
+// here: a delta's is learnt as it is built.
 func (w *walker) plan(pl *packPlan, root int32) {
 	w.nodes = w.nodes[:0]
 	if w.pos == nil {
@@ -834,60 +875,87 @@ func (w *walker) plan(pl *packPlan, root int32) {
 		}
 	}
 	n := len(w.nodes)
-	w.size = resize(w.size, n)
+	w.span = resize(w.span, n)
 	w.scan = resize(w.scan, n)
 	w.keep = resize(w.keep, n)
 	w.weight = resize(w.weight, n)
 	w.broken = resize(w.broken, n)
+	w.exact = resize(w.exact, n)
 	for x, i := range w.nodes {
-		w.scan[x], w.keep[x], w.weight[x], w.broken[x] = false, false, 0, false
-		if w.max <= 0 {
-			// Everything needed is visited: sizes are checked as built.
-			w.size[x] = pl.sizes[i]
-			w.scan[x] = pl.emit[i]
+		w.scan[x], w.broken[x] = pl.emit[i], false
+		w.exact[x] = w.max <= 0 // without a limit, sizes decide nothing
+		w.span[x] = 1
+	}
+	for x := n - 1; x > 0; x-- {
+		w.span[w.pos[pl.base[w.nodes[x]]]] += w.span[x]
+	}
+	w.mark(pl, 0)
+	if !w.exact[0] && pl.base[root] == noBase && pl.sizes[root] > w.max {
+		w.refine(pl, 0) // a whole object too large: is anything below to visit?
+	}
+}
+
+// mark sets keep and weight over the subtree at family position x from
+// scan and broken: what is visited, and what it is built from. Children
+// come after their parent in preorder, so one backward pass sums subtrees.
+func (w *walker) mark(pl *packPlan, x int32) {
+	end := x + w.span[x]
+	for y := x; y < end; y++ {
+		w.keep[y], w.weight[y] = false, 0
+	}
+	for y := end - 1; y >= x; y-- {
+		if w.broken[y] {
+			w.keep[y], w.weight[y] = false, 0
+			continue
+		}
+		if w.scan[y] {
+			w.keep[y] = true
+			w.weight[y]++
+		}
+		if y > x && w.keep[y] {
+			p := w.pos[pl.base[w.nodes[y]]]
+			w.keep[p] = true
+			w.weight[p] += w.weight[y]
+		}
+	}
+}
+
+// refine reads the size of every object in the subtree at family position
+// x (a delta's first bytes tell its result's), decides which to visit and
+// which are too large (reported to OnSkip), and marks again what to build.
+// It runs only below an object found too large, so a size limit costs no
+// extra inflating on the families that fit it.
+func (w *walker) refine(pl *packPlan, x int32) {
+	end := x + w.span[x]
+	for y := x; y < end; y++ {
+		i := w.nodes[y]
+		w.exact[y], w.scan[y] = true, false
+		if w.broken[y] {
 			continue
 		}
 		size := pl.sizes[i]
 		if pl.base[i] != noBase {
 			var err error
 			if size, err = w.resultSize(pl, i); err != nil {
-				w.broken[x] = true
-				w.fail(pl, int32(x), fmt.Errorf("delta: %w", err))
+				w.broken[y] = true
+				w.fail(pl, y, fmt.Errorf("delta: %w", err))
 				continue
 			}
 		}
 		if size > limitFor(pl.types[i]) {
-			w.broken[x] = true
-			w.fail(pl, int32(x), fmt.Errorf("%w: %s declares %d bytes, over the %d-byte limit", ErrLimit, pl.types[i], size, limitFor(pl.types[i])))
+			w.broken[y] = true
+			w.fail(pl, y, fmt.Errorf("%w: %s declares %d bytes, over the %d-byte limit", ErrLimit, pl.types[i], size, limitFor(pl.types[i])))
 			continue
 		}
-		w.size[x] = size
 		if pl.emit[i] {
 			if size <= w.max {
-				w.scan[x] = true
+				w.scan[y] = true
 			} else if w.skip != nil {
 				w.skip(pl.hashes[i], size)
 			}
 		}
 	}
-	// Keep what is visited and what it is built from: children come after
-	// their parent in preorder, so one backward pass sums subtrees.
-	for x := n - 1; x >= 0; x-- {
-		if w.broken[x] {
-			w.keep[x], w.weight[x] = false, 0
-			continue
-		}
-		if w.scan[x] {
-			w.keep[x] = true
-			w.weight[x]++
-		}
-		if x > 0 && w.keep[x] {
-			i := w.nodes[x]
-			p := w.pos[pl.base[i]]
-			w.keep[p] = true
-			w.weight[p] += w.weight[x]
-		}
-	}
+	w.mark(pl, x)
 }
 
 // keptKids returns the kept children of family position x, heaviest last.
