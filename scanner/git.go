@@ -125,8 +125,10 @@ type history struct {
 	opts GitOptions
 	// maxEntries bounds the tree entries one commit's diff visits.
 	maxEntries int
-	nodes      []commitNode
-	byH        map[plumbing.Hash]int32
+	// runSize, when positive, replaces diffRun (tests).
+	runSize int
+	nodes   []commitNode
+	byH     map[plumbing.Hash]int32
 	// tipNames names a ref for each tip commit, for errors.
 	tipNames map[plumbing.Hash]string
 	// selected commits, in parents-first order

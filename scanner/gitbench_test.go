@@ -3,9 +3,11 @@ package scanner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +35,7 @@ func benchRepo(b *testing.B) string {
 			return
 		}
 		benchHistory.dir = filepath.Join(dir, "repo.git")
-		benchHistory.err = buildBenchHistory(benchHistory.dir)
+		benchHistory.err = buildBenchHistory(benchHistory.dir, 800)
 	})
 	if benchHistory.err != nil {
 		b.Fatal(benchHistory.err)
@@ -41,7 +43,9 @@ func benchRepo(b *testing.B) string {
 	return benchHistory.dir
 }
 
-func buildBenchHistory(dir string) error {
+// buildBenchHistory writes the history, with commits commits after the
+// first, into a new bare repository at dir. Some commits remove a file.
+func buildBenchHistory(dir string, commits int) error {
 	var s strings.Builder
 	file := func(path string, rev int) {
 		var body strings.Builder
@@ -80,7 +84,7 @@ func buildBenchHistory(dir string) error {
 	}
 	main := commit("main", 0, 0, all)
 	side := main
-	for i := 1; i <= 800; i++ {
+	for i := 1; i <= commits; i++ {
 		if i%25 == 0 {
 			main = commit("main", main, side, []int{i * 7})
 			side = main
@@ -91,6 +95,9 @@ func buildBenchHistory(dir string) error {
 			continue
 		}
 		main = commit("main", main, 0, []int{i * 5, i*5 + 2, i*5 + 3})
+		if i%10 == 1 {
+			fmt.Fprintf(&s, "D %s\n", path(i*11)) // a removal (put back by a later edit)
+		}
 	}
 	if out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", dir).CombinedOutput(); err != nil {
 		return fmt.Errorf("git init: %v: %s", err, out)
@@ -141,6 +148,44 @@ func BenchmarkHistoryDiff(b *testing.B) {
 		r.close()
 		if len(h.res.Errors) > 0 || len(h.intros) < 2000 {
 			b.Fatalf("%d intros, errors %v", len(h.intros), h.res.Errors)
+		}
+	}
+}
+
+// TestDiffRunsMerge: diffing the history in runs of a few commits on
+// several workers finds what one run of all commits finds, in the same
+// order: intros, paths, removals and errors.
+func TestDiffRunsMerge(t *testing.T) {
+	gittest.Need(t)
+	t.Parallel()
+	repo := filepath.Join(t.TempDir(), "repo.git")
+	if err := buildBenchHistory(repo, 150); err != nil {
+		t.Fatal(err)
+	}
+	diff := func(runSize int) *history {
+		r, err := openRepo(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.close()
+		h := &history{r: r, res: &Result{}, paths: map[string]int32{}, maxEntries: maxDiffEntries, runSize: runSize}
+		if err := h.graph(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.diffAll(context.Background())
+		return h
+	}
+	one := diff(1 << 20)
+	if len(one.intros) < 800 || len(one.removals) == 0 || len(one.res.Errors) != 0 || one.res.Stats.Commits != 151 {
+		t.Fatalf("%d intros, %d commits, errors %v", len(one.intros), one.res.Stats.Commits, one.res.Errors)
+	}
+	for _, size := range []int{1, 3, 7} {
+		h := diff(size)
+		if !slices.Equal(h.intros, one.intros) || !slices.Equal(h.pathList, one.pathList) ||
+			!maps.EqualFunc(h.removals, one.removals, slices.Equal) || h.res.Stats.Commits != one.res.Stats.Commits ||
+			!maps.Equal(h.needed, one.needed) || len(h.res.Errors) != 0 {
+			t.Fatalf("runs of %d: %d intros, %d paths, %d removed paths; one run: %d, %d, %d (errors %v)", size,
+				len(h.intros), len(h.pathList), len(h.removals), len(one.intros), len(one.pathList), len(one.removals), h.res.Errors)
 		}
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -52,10 +55,17 @@ const maxTreeDepth = 2048
 // public monorepos holds a few million files).
 const maxDiffEntries = 1 << 21
 
+// diffRun is the number of consecutive commits a diff worker takes at a
+// time: enough to keep the trees it reads warm in the object cache, few
+// enough that the workers finish together.
+const diffRun = 256
+
 // diffAll records, for each selected commit, the blobs it introduced: a
 // blob is new at a path only if no parent had that blob at that path (git's
 // combined-diff rule for merges). It descends only into subtrees that differ
-// from every parent's.
+// from every parent's. Workers diff runs of consecutive commits in
+// parallel; their results are merged in commit order, so intros, removals
+// and errors come out as one worker would have made them.
 func (h *history) diffAll(ctx context.Context) {
 	h.trees = map[plumbing.Hash][]odb.TreeEntry{}
 	h.needed = map[plumbing.Hash]bool{}
@@ -63,18 +73,37 @@ func (h *history) diffAll(ctx context.Context) {
 	h.removals = map[string][]int32{}
 	h.missingTrees = map[plumbing.Hash]bool{}
 	h.partial = h.r.partialClone()
-	since := h.opts.Since.Unix()
-	for _, i := range h.order {
-		if ctx.Err() != nil {
-			return
+	size := diffRun
+	if h.runSize > 0 {
+		size = h.runSize
+	}
+	runs := make([]*diffOut, (len(h.order)+size-1)/size)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), len(runs)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var scratch [][][]treeChange
+			for {
+				r := int(next.Add(1) - 1)
+				if r >= len(runs) || ctx.Err() != nil {
+					return
+				}
+				out := &diffOut{paths: map[string]int32{}, removals: map[string][]int32{}}
+				out.scratch = scratch
+				h.diffRun(ctx, h.order[r*size:min((r+1)*size, len(h.order))], out)
+				scratch, out.scratch = out.scratch, nil
+				runs[r] = out
+			}
+		}()
+	}
+	wg.Wait()
+	for _, out := range runs {
+		if out == nil {
+			break // cancelled
 		}
-		n := &h.nodes[i]
-		if !h.opts.Since.IsZero() && n.info.CommitTime < since {
-			continue
-		}
-		h.res.Stats.Commits++
-		d := &differ{h: h, ctx: ctx, commit: n.hash, root: n.info.Tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
-		d.tree(h.parentTrees(n), n.info.Tree, "")
+		h.merge(out)
 	}
 	for p := range h.submods {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf("submodule %s is not entered: scan its own repository", p))
@@ -82,11 +111,79 @@ func (h *history) diffAll(ctx context.Context) {
 	sort.Strings(h.res.Stats.Notes)
 }
 
+// diffOut is what diffing a run of commits found, with path ids of its own.
+type diffOut struct {
+	intros       []intro
+	paths        map[string]int32
+	pathList     []string
+	removals     map[string][]int32
+	submods      []string
+	missingTrees []plumbing.Hash
+	errs         []error
+	commits      int64
+	scratch      [][][]treeChange // lists of changes by depth, reused
+}
+
+func (o *diffOut) errorf(format string, args ...any) {
+	o.errs = append(o.errs, fmt.Errorf(format, args...))
+}
+
+func (o *diffOut) pathID(p string) int32 {
+	if id, ok := o.paths[p]; ok {
+		return id
+	}
+	id := int32(len(o.pathList))
+	o.paths[p] = id
+	o.pathList = append(o.pathList, p)
+	return id
+}
+
+// diffRun diffs a run of commits (positions in h.nodes, in h.order).
+func (h *history) diffRun(ctx context.Context, commits []int32, out *diffOut) {
+	since := h.opts.Since.Unix()
+	for _, i := range commits {
+		if ctx.Err() != nil {
+			return
+		}
+		n := &h.nodes[i]
+		if !h.opts.Since.IsZero() && n.info.CommitTime < since {
+			continue
+		}
+		out.commits++
+		d := &differ{h: h, out: out, ctx: ctx, commit: n.hash, root: n.info.Tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
+		d.tree(h.parentTrees(n, out), n.info.Tree, "")
+	}
+}
+
+// merge adds a run's results to the history's, after the runs before it.
+func (h *history) merge(out *diffOut) {
+	h.res.Stats.Commits += out.commits
+	h.res.Errors = append(h.res.Errors, out.errs...)
+	ids := make([]int32, len(out.pathList))
+	for i, p := range out.pathList {
+		ids[i] = h.pathID(p)
+	}
+	for _, in := range out.intros {
+		in.path = ids[in.path]
+		h.intros = append(h.intros, in)
+		h.needed[in.blob] = true
+	}
+	for p, orders := range out.removals {
+		h.removals[p] = append(h.removals[p], orders...)
+	}
+	for _, p := range out.submods {
+		h.submods[p] = true
+	}
+	for _, t := range out.missingTrees {
+		h.missingTrees[t] = true
+	}
+}
+
 // parentTrees returns the root trees of n's parents. A parent that cannot
 // be read counts as the empty tree (the zero hash), so that everything the
 // commit holds is scanned: better to over-report than to miss. The failure
 // is reported all the same.
-func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
+func (h *history) parentTrees(n *commitNode, out *diffOut) []plumbing.Hash {
 	if h.shallow[n.hash] {
 		return nil
 	}
@@ -99,7 +196,7 @@ func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
 		// A parent outside the range: diff against it all the same.
 		info, err := h.readCommit(p)
 		if err != nil {
-			h.errorf("commit %s: parent %s: %w (compared with the empty tree instead)", n.hash, p, err)
+			out.errorf("commit %s: parent %s: %w (compared with the empty tree instead)", n.hash, p, err)
 			trees = append(trees, plumbing.ZeroHash)
 			continue
 		}
@@ -111,6 +208,7 @@ func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
 // differ diffs one commit's tree against its parents' trees.
 type differ struct {
 	h      *history
+	out    *diffOut
 	ctx    context.Context
 	commit plumbing.Hash
 	root   plumbing.Hash // the commit's tree
@@ -125,7 +223,7 @@ type differ struct {
 func (d *differ) fail(err error) {
 	if !d.stop {
 		d.stop = true
-		d.h.errorf("commit %s: %w", d.commit, err)
+		d.out.errorf("commit %s: %w", d.commit, err)
 	}
 }
 
@@ -139,11 +237,11 @@ func (d *differ) readTree(t plumbing.Hash, prefix string) ([]byte, bool) {
 	if errors.Is(err, odb.ErrNotFound) && d.h.partial {
 		// A partial clone without trees (--filter=tree:0): counted in one
 		// error by checkMissing rather than one per commit.
-		d.h.missingTrees[t] = true
+		d.out.missingTrees = append(d.out.missingTrees, t)
 		return nil, false
 	}
 	if err != nil {
-		d.h.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
+		d.out.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
 		return nil, false
 	}
 	return data, true
@@ -168,7 +266,7 @@ func (d *differ) removed(prefix string, e odb.RawEntry) {
 	default:
 		return
 	}
-	d.h.removals[p] = append(d.h.removals[p], d.order)
+	d.out.removals[p] = append(d.out.removals[p], d.order)
 }
 
 // treeChange is an entry of the commit's tree that one parent's tree does not
@@ -201,7 +299,7 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		at := oi.Data
 		e, ok, err := oi.Next()
 		if err != nil {
-			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, oldHash, displayDir(prefix), err)
+			d.out.errorf("commit %s: tree %s (%s): %w", d.commit, oldHash, displayDir(prefix), err)
 			oi.Data, ok = nil, false
 		}
 		oe, oHave, oAt = e, ok, at
@@ -300,7 +398,23 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 	}
 	// Every tree is sorted in git's order: compare cur with each parent's
 	// in turn. An entry is new only if it differs from every parent's.
-	lists := make([][]treeChange, max(len(olds), 1))
+	// The lists of changes of this depth, reused from commit to commit.
+	o, level := d.out, d.depth
+	for len(o.scratch) <= level {
+		o.scratch = append(o.scratch, nil)
+	}
+	lists := o.scratch[level]
+	for len(lists) < max(len(olds), 1) {
+		lists = append(lists, nil)
+	}
+	lists = lists[:max(len(olds), 1)]
+	defer func() {
+		for k := range lists {
+			clear(lists[k]) // keep no names into tree data alive
+			lists[k] = lists[k][:0]
+		}
+		o.scratch[level] = lists
+	}()
 	var curErr error
 	for k := range lists {
 		var old []byte
@@ -312,7 +426,7 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 			}
 		}
 		var err error
-		lists[k], err = d.against(nil, curData, cur, old, oldHash, k, prefix)
+		lists[k], err = d.against(lists[k][:0], curData, cur, old, oldHash, k, prefix)
 		if err != nil && curErr == nil {
 			curErr = err
 		}
@@ -358,14 +472,13 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 		case n.IsTree():
 			d.tree(append([]plumbing.Hash(nil), bases...), n.Hash, prefix+string(n.Name)+"/")
 		case n.Mode == odb.ModeGitlink:
-			d.h.submods[prefix+string(n.Name)] = true
+			d.out.submods = append(d.out.submods, prefix+string(n.Name))
 		case n.IsBlob():
-			h := d.h
-			h.intros = append(h.intros, intro{path: h.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
-			h.needed[n.Hash] = true
+			o := d.out
+			o.intros = append(o.intros, intro{path: o.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
 		}
 	}
 	if curErr != nil {
-		d.h.errorf("commit %s: %w", d.commit, curErr)
+		d.out.errorf("commit %s: %w", d.commit, curErr)
 	}
 }
