@@ -87,24 +87,40 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		return res
 	}
 	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}, maxEntries: maxEntries}
+	whole := opts.Range == "" && len(opts.Include) == 0 && len(opts.Branches) == 0 && opts.Since.IsZero()
+	blobCtx, stopBlobs := context.WithCancel(ctx)
+	defer stopBlobs()
+	var blobsDone chan struct{}
+	if whole {
+		// A whole-history audit scans (nearly) every blob anyway: scan them
+		// all from the start, while the commits are loaded (seconds of one
+		// core on a large history) and diffed.
+		blobsDone = make(chan struct{})
+		go func() {
+			defer close(blobsDone)
+			h.scanBlobs(blobCtx, nil)
+		}()
+	}
+	// abandon stops the blob pass when the scan cannot go on.
+	abandon := func() {
+		stopBlobs()
+		if blobsDone != nil {
+			<-blobsDone
+		}
+	}
 	if err := h.graph(ctx); err != nil {
+		abandon()
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	if ctx.Err() != nil {
+		abandon()
 		addCtxErr(ctx, res)
 		return res
 	}
-	if h.opts.Range == "" && len(h.opts.Include) == 0 && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
-		// A whole-history audit scans (nearly) every blob anyway: scan them
-		// all while the commits are being diffed, on the other core.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.scanBlobs(ctx, nil)
-		}()
+	if whole {
 		h.diffAll(ctx)
-		<-done
+		<-blobsDone
 	} else {
 		h.diffAll(ctx)
 		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
