@@ -66,6 +66,10 @@ func FuzzParseTree(f *testing.F) {
 		gittest.TreeEntry("160000", "sub", gittest.ObjectName("commit", nil))...))
 	f.Add([]byte("100644 truncated\x00abc"))
 	f.Add([]byte("999 x\x00" + string(make([]byte, 20))))
+	f.Add([]byte("100644 "))
+	f.Add([]byte("40000 \x00" + string(make([]byte, 19))))
+	f.Add(append(gittest.TreeEntry("100755", "a-long-name-past-eight-bytes", gittest.ObjectName("blob", nil)),
+		gittest.TreeEntry("120000", "link", gittest.ObjectName("blob", []byte("t")))...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, err := ParseTree(data)
 		// The allocation-free iterator agrees with ParseTree.

@@ -1,6 +1,7 @@
 package odb
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"fmt"
@@ -247,5 +248,24 @@ func BenchmarkReadTree(b *testing.B) {
 			}
 		}
 		db.Close()
+	}
+}
+
+// BenchmarkSkipSame compares a tree of 1,200 entries with a copy of it
+// whose last entry differs, as diffing a directory where one file changed.
+func BenchmarkSkipSame(b *testing.B) {
+	var tree []byte
+	for i := 0; i < 1200; i++ {
+		name := fmt.Sprintf("t%04d-%s.sh", i, strings.Repeat("x", i%17))
+		tree = append(tree, gittest.TreeEntry("100644", name, gittest.ObjectName("blob", []byte(name)))...)
+	}
+	other := bytes.Clone(tree)
+	other[len(other)-1]++
+	b.SetBytes(int64(len(tree)))
+	for b.Loop() {
+		x, y := TreeIter{Data: tree}, TreeIter{Data: other}
+		if n := x.SkipSame(&y); n != 1199 {
+			b.Fatalf("skipped %d", n)
+		}
 	}
 }
