@@ -813,7 +813,7 @@ func (w *walker) build(pl *packPlan, x int32, base []byte, lim int64) ([]byte, e
 		}
 		dst = w.spare(int64(size))
 	}
-	out, err := applyDeltaMax(base, delta, dst, lim)
+	out, err := applyDeltaGrow(base, delta, dst, lim, 1)
 	if err != nil {
 		w.put(dst)
 		return nil, fmt.Errorf("%s: %w", pl.types[k], err)

@@ -20,6 +20,12 @@ func FuzzApplyDelta(f *testing.F) {
 	f.Add(base, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, base, delta []byte) {
 		out, err := applyDeltaMax(base, delta, nil, 1<<20)
+		// Checking the instructions alone agrees with applying them.
+		if src, dst, n, serr := deltaSizes(delta); serr == nil && src == len(base) && dst <= 1<<20 {
+			if cerr := checkOps(delta[n:], len(base), dst); (cerr == nil) != (err == nil) {
+				t.Fatalf("checkOps says %v, applying says %v", cerr, err)
+			}
+		}
 		if err != nil {
 			return
 		}

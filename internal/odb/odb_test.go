@@ -269,3 +269,21 @@ func BenchmarkSkipSame(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyDelta builds a 16 KiB tree-like object from a base that
+// differs in one entry: two copies around a small insert, into a fresh
+// buffer each time as a tree read does.
+func BenchmarkApplyDelta(b *testing.B) {
+	base := bytes.Repeat([]byte("100644 some-file-name.c\x00abcdefghijklmnopqrst"), 400)
+	mid := len(base) / 2
+	delta := gittest.Delta(int64(len(base)), int64(len(base)),
+		gittest.DeltaCopy(0, uint32(mid)), gittest.DeltaInsert([]byte("0123456789")),
+		gittest.DeltaCopy(uint32(mid+10), uint32(len(base)-mid-10)))
+	b.SetBytes(int64(len(base)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := applyDeltaMax(base, delta, nil, 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
