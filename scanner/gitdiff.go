@@ -227,24 +227,24 @@ func (d *differ) fail(err error) {
 	}
 }
 
-// readTree returns a tree's data; errors are reported and the zero hash
-// reads as the empty tree.
-func (d *differ) readTree(t plumbing.Hash, prefix string) ([]byte, bool) {
+// readTree reads a tree into a view the caller releases; errors are
+// reported and the zero hash reads as the empty tree.
+func (d *differ) readTree(t plumbing.Hash, prefix string) (odb.View, bool) {
 	if t.IsZero() {
-		return nil, true
+		return odb.View{}, true
 	}
-	data, err := d.h.r.db.ReadType(t, odb.Tree)
+	v, err := d.h.r.db.ReadView(d.ctx, t, odb.Tree)
 	if errors.Is(err, odb.ErrNotFound) && d.h.partial {
 		// A partial clone without trees (--filter=tree:0): counted in one
 		// error by checkMissing rather than one per commit.
 		d.out.missingTrees = append(d.out.missingTrees, t)
-		return nil, false
+		return odb.View{}, false
 	}
 	if err != nil {
 		d.out.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
-		return nil, false
+		return odb.View{}, false
 	}
-	return data, true
+	return v, true
 }
 
 func displayDir(prefix string) string {
@@ -392,10 +392,12 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 		d.fail(fmt.Errorf("tree %s (%s): trees nested deeper than %d levels", cur, displayDir(prefix), maxTreeDepth))
 		return
 	}
-	curData, ok := d.readTree(cur, prefix)
+	curView, ok := d.readTree(cur, prefix)
 	if !ok {
 		return
 	}
+	defer curView.Release() // after the lists naming its entries are cleared
+	curData := curView.Data
 	// Every tree is sorted in git's order: compare cur with each parent's
 	// in turn. An entry is new only if it differs from every parent's.
 	// The lists of changes of this depth, reused from commit to commit.
@@ -417,16 +419,15 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 	}()
 	var curErr error
 	for k := range lists {
-		var old []byte
+		var oldView odb.View
 		var oldHash plumbing.Hash
 		if k < len(olds) {
 			oldHash = olds[k]
-			if data, ok := d.readTree(oldHash, prefix); ok {
-				old = data
-			}
+			oldView, _ = d.readTree(oldHash, prefix)
 		}
 		var err error
-		lists[k], err = d.against(lists[k][:0], curData, cur, old, oldHash, k, prefix)
+		lists[k], err = d.against(lists[k][:0], curData, cur, oldView.Data, oldHash, k, prefix)
+		oldView.Release() // the lists keep no part of it
 		if err != nil && curErr == nil {
 			curErr = err
 		}

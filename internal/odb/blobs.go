@@ -836,11 +836,12 @@ func (w *walker) spare(n int64) []byte {
 // the pack (a thin pack, or an alternate's object).
 func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
 	if pl.base[root] == extBase {
-		_, base, err := w.db.read(w.ctx, pl.ext[root], 0)
+		base, err := w.db.read(w.ctx, pl.ext[root], 0)
 		if err != nil {
 			return nil, fmt.Errorf("delta base %s: %w", pl.ext[root], err)
 		}
-		return w.build(pl, 0, base, lim)
+		defer w.db.release(base)
+		return w.build(pl, 0, base.data, lim)
 	}
 	if err := checkSize(pl.sizes[root], pl.types[root], pl.extent(root)); err != nil {
 		return nil, err

@@ -287,3 +287,89 @@ func BenchmarkApplyDelta(b *testing.B) {
 		}
 	}
 }
+
+// TestViewsAndRecycledBuffers reads every tree and commit of a history
+// from several goroutines through a cache small enough to evict and reuse
+// buffers all the time: every view holds its object's content until
+// released (its hash matches), and content returned by Read is never
+// reused (still matching after all the reads).
+func TestViewsAndRecycledBuffers(t *testing.T) {
+	dir := makeRepo(t)
+	git(t, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	var objs []plumbing.Hash
+	for _, l := range strings.Split(git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"), "\n") {
+		if h, typ, _ := strings.Cut(l, " "); typ == "tree" || typ == "commit" {
+			objs = append(objs, plumbing.NewHash(h))
+		}
+	}
+	db, err := Open(filepath.Join(dir, ".git", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.cache = newBaseCache(16 << 10)
+	if err := db.LoadIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	type kept struct {
+		h    plumbing.Hash
+		t    Type
+		data []byte
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var all []kept
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			type held struct {
+				v View
+				h plumbing.Hash
+			}
+			var views []held
+			for round := 0; round < 5; round++ {
+				for i := range objs {
+					h := objs[(i*7+g*13+round)%len(objs)]
+					v, err := db.ReadView(context.Background(), h, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					views = append(views, held{v, h})
+					if len(views) == 3 { // hold a few at once
+						for _, x := range views {
+							if got := hashObject(x.v.o.t, x.v.Data); got != x.h {
+								t.Errorf("view of %s hashes to %s", x.h, got)
+							}
+							x.v.Release()
+						}
+						views = views[:0]
+					}
+					if i%5 == 0 {
+						typ, data, err := db.Read(h)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						all = append(all, kept{h, typ, data})
+						mu.Unlock()
+					}
+				}
+			}
+			for _, x := range views {
+				x.v.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, k := range all {
+		if got := hashObject(k.t, k.data); got != k.h {
+			t.Fatalf("content Read returned for %s now hashes to %s: its buffer was reused", k.h, got)
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("nothing read")
+	}
+}
