@@ -405,11 +405,11 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 	for len(o.scratch) <= level {
 		o.scratch = append(o.scratch, nil)
 	}
-	lists := o.scratch[level]
-	for len(lists) < max(len(olds), 1) {
-		lists = append(lists, nil)
+	lists, n := o.scratch[level], max(len(olds), 1)
+	if cap(lists) < n {
+		lists = append(lists[:cap(lists)], make([][]treeChange, n-cap(lists))...)
 	}
-	lists = lists[:max(len(olds), 1)]
+	lists = lists[:n] // the lists past len kept theirs: reused too
 	defer func() {
 		for k := range lists {
 			clear(lists[k]) // keep no names into tree data alive

@@ -344,7 +344,7 @@ func (c *baseCache) alloc(n int) []byte {
 			break
 		}
 		list := c.free[b]
-		for i := len(list) - 1; i >= 0 && i >= len(list)-4; i-- {
+		for i := len(list) - 1; i >= 0 && i >= len(list)-8; i-- {
 			if cap(list[i]) >= n {
 				buf := list[i]
 				list[i] = list[len(list)-1]
@@ -370,7 +370,7 @@ func (c *baseCache) recycle(b []byte) {
 	c.mu.Unlock()
 }
 
-// maxFree bounds the bytes of spare buffers kept, as a share of the
+// maxFreeShare bounds the bytes of spare buffers kept, as a share of the
 // cache's size.
 const maxFreeShare = 4
 
