@@ -2,11 +2,13 @@ package odb
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -166,15 +168,16 @@ feed:
 // packPlan is what one sequential read of a pack's headers tells: each
 // object's type, extent and delta base, and the families worth inflating.
 type packPlan struct {
-	p      *pack
-	hashes []plumbing.Hash
-	offs   []int64
-	data   []int64 // zlib stream offsets
-	sizes  []int64 // inflated sizes (of the delta, for deltas)
-	types  []Type  // resolved type (the root's, for deltas)
-	base   []int32 // index of the delta base, -1 for none, -2 for a base outside the pack
-	ext    map[int32]plumbing.Hash
-	emit   []bool // visit this object (a wanted blob seen in no earlier pack)
+	p     *pack
+	ix    *packIndex
+	pos   []int32 // position in the index (its name is there)
+	offs  []int64
+	hdr   []uint8 // header length: the zlib stream starts at offs+hdr
+	sizes []int64 // inflated sizes (of the delta, for deltas)
+	types []Type  // resolved type (the root's, for deltas)
+	base  []int32 // index of the delta base, -1 for none, -2 for a base outside the pack
+	ext   map[int32]plumbing.Hash
+	emit  []bool // visit this object (a wanted blob seen in no earlier pack)
 	// children in CSR form: kids[kidStart[i]:kidStart[i+1]]
 	kidStart []int32
 	kids     []int32
@@ -203,7 +206,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 	}
 	type ent struct {
 		off int64
-		h   plumbing.Hash
+		pos int32
 	}
 	ents := make([]ent, 0, p.count)
 	for i := 0; i < int(p.count); i++ {
@@ -211,16 +214,17 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 		if !ok {
 			return nil, fmt.Errorf("pack %s index: object %s has a large offset the index does not hold", p.path, ix.hash(i))
 		}
-		ents = append(ents, ent{off, ix.hash(i)})
+		ents = append(ents, ent{off, int32(i)})
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].off < ents[j].off })
+	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.off, b.off) })
 	n := len(ents)
-	pl := &packPlan{p: p, hashes: make([]plumbing.Hash, n), offs: make([]int64, n), data: make([]int64, n),
+	pl := &packPlan{p: p, ix: ix, pos: make([]int32, n), offs: make([]int64, n), hdr: make([]uint8, n),
 		sizes: make([]int64, n), types: make([]Type, n), base: make([]int32, n), ext: map[int32]plumbing.Hash{},
 		emit: make([]bool, n), needed: make([]bool, n)}
 	for i, e := range ents {
-		pl.hashes[i], pl.offs[i] = e.h, e.off
+		pl.pos[i], pl.offs[i] = e.pos, e.off
 	}
+	ents = nil
 	// An object that cannot be read fails alone: its error is kept, and
 	// the deltas on it inherit it; every other object is still planned.
 	failed := map[int32]planFailure{}
@@ -230,7 +234,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 	pos := int64(0)
 	rawType := make([]Type, n)
 	refBase := map[int32]plumbing.Hash{}
-	for i := range ents {
+	for i := 0; i < n; i++ {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -250,7 +254,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 			fail(int32(i), err)
 			continue
 		}
-		rawType[i], pl.data[i], pl.sizes[i] = h.t, h.data, h.size
+		rawType[i], pl.hdr[i], pl.sizes[i] = h.t, uint8(h.data-off), h.size // a header is at most the 64 bytes peeked
 		switch h.t {
 		case ofsDelta:
 			j := sort.Search(i, func(k int) bool { return pl.offs[k] >= h.baseOff })
@@ -291,7 +295,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 		if _, bad := failed[int32(i)]; bad {
 			continue
 		}
-		if pl.types[i] == Blob && want(pl.hashes[i]) && !p.db.inPackBefore(pl.hashes[i], packIndex) {
+		if pl.types[i] == Blob && want(pl.hash(int32(i))) && !p.db.inPackBefore(pl.hash(int32(i)), packIndex) {
 			pl.emit[i] = true
 			pl.wanted++
 		}
@@ -433,7 +437,7 @@ func (pl *packPlan) reportFailures(failed map[int32]planFailure, want func(plumb
 			tl = &tally{}
 			byOrigin[f.origin] = tl
 		}
-		if !want(pl.hashes[i]) {
+		if !want(pl.hash(i)) {
 			continue
 		}
 		if i == f.origin {
@@ -452,7 +456,7 @@ func (pl *packPlan) reportFailures(failed map[int32]planFailure, want func(plumb
 		if !tl.self && tl.deps == 0 {
 			continue
 		}
-		err := fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[o], pl.p.path, pl.offs[o], failed[o].err)
+		err := fmt.Errorf("object %s in pack %s at %d: %w", pl.hash(o), pl.p.path, pl.offs[o], failed[o].err)
 		if tl.deps > 0 {
 			err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, tl.deps)
 		}
@@ -469,9 +473,15 @@ func (pl *packPlan) end(i int32) int64 {
 	return pl.p.size - 20
 }
 
+// hash returns object i's name.
+func (pl *packPlan) hash(i int32) plumbing.Hash { return pl.ix.hash(int(pl.pos[i])) }
+
+// data returns where object i's compressed data starts.
+func (pl *packPlan) data(i int32) int64 { return pl.offs[i] + int64(pl.hdr[i]) }
+
 // extent returns the length of object i's compressed data.
 func (pl *packPlan) extent(i int32) int64 {
-	return pl.end(i) - pl.data[i]
+	return pl.end(i) - pl.data(i)
 }
 
 // walker inflates families for one goroutine, reusing its buffers.
@@ -580,7 +590,7 @@ func (w *walker) fail(pl *packPlan, x int32, err error) {
 	if w.ctx.Err() != nil {
 		return // the pass reports the cancellation once
 	}
-	err = fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[w.nodes[x]], pl.p.path, pl.offs[w.nodes[x]], err)
+	err = fmt.Errorf("object %s in pack %s at %d: %w", pl.hash(w.nodes[x]), pl.p.path, pl.offs[w.nodes[x]], err)
 	if deps := w.dependents(pl, x); deps > 0 {
 		err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, deps)
 	}
@@ -613,7 +623,7 @@ func (w *walker) inflateDelta(pl *packPlan, i int32) ([]byte, error) {
 		w.delta = make([]byte, pl.sizes[i])
 	}
 	d := w.delta[:pl.sizes[i]]
-	if err := inflate(w.ctx, pl.p.f, pl.data[i], pl.end(i), int(pl.extent(i)), d); err != nil {
+	if err := inflate(w.ctx, pl.p.f, pl.data(i), pl.end(i), int(pl.extent(i)), d); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -623,7 +633,7 @@ func (w *walker) inflateDelta(pl *packPlan, i int32) ([]byte, error) {
 // delta's first bytes, without inflating the rest.
 func (w *walker) resultSize(pl *packPlan, i int32) (int64, error) {
 	n := min(int64(len(w.hint)), pl.sizes[i])
-	if err := inflatePrefix(w.ctx, pl.p.f, pl.data[i], pl.end(i), w.hint[:n]); err != nil {
+	if err := inflatePrefix(w.ctx, pl.p.f, pl.data(i), pl.end(i), w.hint[:n]); err != nil {
 		return 0, err
 	}
 	_, dst, _, err := deltaSizes(w.hint[:n])
@@ -669,7 +679,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 		held = w.evict(stack, held)
 	}
 	if w.scan[0] {
-		w.visit(pl.hashes[root], data)
+		w.visit(pl.hash(root), data)
 	}
 	push(0, data)
 	for len(stack) > 0 {
@@ -714,7 +724,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 			continue
 		}
 		if w.scan[x] {
-			w.visit(pl.hashes[k], out)
+			w.visit(pl.hash(k), out)
 		}
 		push(x, out)
 	}
@@ -847,7 +857,7 @@ func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
 		return nil, err
 	}
 	data := w.get(pl.sizes[root])
-	if err := inflate(w.ctx, pl.p.f, pl.data[root], pl.end(root), int(pl.extent(root)), data); err != nil {
+	if err := inflate(w.ctx, pl.p.f, pl.data(root), pl.end(root), int(pl.extent(root)), data); err != nil {
 		w.put(data)
 		return nil, err
 	}
@@ -952,7 +962,7 @@ func (w *walker) refine(pl *packPlan, x int32) {
 			if size <= w.max {
 				w.scan[y] = true
 			} else if w.skip != nil {
-				w.skip(pl.hashes[i], size)
+				w.skip(pl.hash(i), size)
 			}
 		}
 	}
