@@ -42,12 +42,19 @@ type GitOptions struct {
 	OnProgress func(done, total, bytes int64)
 }
 
-// commitNode is one commit of the scanned history.
+// commitNode is one commit of the scanned history. It holds no pointer,
+// so the collector never walks the graph: parents live in the history's
+// arenas, and the author is read again for the few commits that introduce
+// a finding.
 type commitNode struct {
-	hash    plumbing.Hash
-	info    odb.CommitInfo
-	parents []int32 // indexes of parents that are in the graph
-	order   int32   // position in parents-first order
+	hash       plumbing.Hash
+	tree       plumbing.Hash
+	commitTime int64
+	// parentHashes[parentAt : parentAt+nParents] are its parents, read
+	// from the commit; links[linkAt : linkAt+nLinks] those in the graph.
+	parentAt, nParents int32
+	linkAt, nLinks     int32
+	order              int32 // position in parents-first order
 }
 
 // intro says that commit order placed blob at path: no parent of the
@@ -144,7 +151,10 @@ type history struct {
 	// runSize, when positive, replaces diffRun (tests).
 	runSize int
 	nodes   []commitNode
-	byH     map[plumbing.Hash]int32
+	// parentHashes and links are the arenas of commitNode's parents.
+	parentHashes []plumbing.Hash
+	links        []int32
+	byH          map[plumbing.Hash]int32
 	// tipNames names a ref for each tip commit, for errors.
 	tipNames map[plumbing.Hash]string
 	// selected commits, in parents-first order

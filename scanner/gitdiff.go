@@ -146,12 +146,12 @@ func (h *history) diffRun(ctx context.Context, commits []int32, out *diffOut) {
 			return
 		}
 		n := &h.nodes[i]
-		if !h.opts.Since.IsZero() && n.info.CommitTime < since {
+		if !h.opts.Since.IsZero() && n.commitTime < since {
 			continue
 		}
 		out.commits++
-		d := &differ{h: h, out: out, ctx: ctx, commit: n.hash, root: n.info.Tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
-		d.tree(h.parentTrees(n, out), n.info.Tree, "")
+		d := &differ{h: h, out: out, ctx: ctx, commit: n.hash, root: n.tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
+		d.tree(h.parentTrees(n, out), n.tree, "")
 	}
 }
 
@@ -187,10 +187,10 @@ func (h *history) parentTrees(n *commitNode, out *diffOut) []plumbing.Hash {
 	if h.shallow[n.hash] {
 		return nil
 	}
-	trees := make([]plumbing.Hash, 0, len(n.info.Parents))
-	for _, p := range n.info.Parents {
+	trees := make([]plumbing.Hash, 0, n.nParents)
+	for _, p := range h.parentsOf(n) {
 		if j, ok := h.byH[p]; ok {
-			trees = append(trees, h.nodes[j].info.Tree)
+			trees = append(trees, h.nodes[j].tree)
 			continue
 		}
 		// A parent outside the range: diff against it all the same.
