@@ -42,12 +42,19 @@ type GitOptions struct {
 	OnProgress func(done, total, bytes int64)
 }
 
-// commitNode is one commit of the scanned history.
+// commitNode is one commit of the scanned history. It holds no pointer,
+// so the collector never walks the graph: parents live in the history's
+// arenas, and the author is read again for the few commits that introduce
+// a finding.
 type commitNode struct {
-	hash    plumbing.Hash
-	info    odb.CommitInfo
-	parents []int32 // indexes of parents that are in the graph
-	order   int32   // position in parents-first order
+	hash       plumbing.Hash
+	tree       plumbing.Hash
+	commitTime int64
+	// parentHashes[parentAt : parentAt+nParents] are its parents, read
+	// from the commit; links[linkAt : linkAt+nLinks] those in the graph.
+	parentAt, nParents int32
+	linkAt, nLinks     int32
+	order              int32 // position in parents-first order
 }
 
 // intro says that commit order placed blob at path: no parent of the
@@ -87,24 +94,40 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		return res
 	}
 	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}, maxEntries: maxEntries}
+	whole := opts.Range == "" && len(opts.Include) == 0 && len(opts.Branches) == 0 && opts.Since.IsZero()
+	blobCtx, stopBlobs := context.WithCancel(ctx)
+	defer stopBlobs()
+	var blobsDone chan struct{}
+	if whole {
+		// A whole-history audit scans (nearly) every blob anyway: scan them
+		// all from the start, while the commits are loaded (seconds of one
+		// core on a large history) and diffed.
+		blobsDone = make(chan struct{})
+		go func() {
+			defer close(blobsDone)
+			h.scanBlobs(blobCtx, nil)
+		}()
+	}
+	// abandon stops the blob pass when the scan cannot go on.
+	abandon := func() {
+		stopBlobs()
+		if blobsDone != nil {
+			<-blobsDone
+		}
+	}
 	if err := h.graph(ctx); err != nil {
+		abandon()
 		res.Errors = append(res.Errors, err)
 		return res
 	}
 	if ctx.Err() != nil {
+		abandon()
 		addCtxErr(ctx, res)
 		return res
 	}
-	if h.opts.Range == "" && len(h.opts.Include) == 0 && len(h.opts.Branches) == 0 && h.opts.Since.IsZero() {
-		// A whole-history audit scans (nearly) every blob anyway: scan them
-		// all while the commits are being diffed, on the other core.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.scanBlobs(ctx, nil)
-		}()
+	if whole {
 		h.diffAll(ctx)
-		<-done
+		<-blobsDone
 	} else {
 		h.diffAll(ctx)
 		h.scanBlobs(ctx, func(b plumbing.Hash) bool { return h.needed[b] })
@@ -125,8 +148,13 @@ type history struct {
 	opts GitOptions
 	// maxEntries bounds the tree entries one commit's diff visits.
 	maxEntries int
-	nodes      []commitNode
-	byH        map[plumbing.Hash]int32
+	// runSize, when positive, replaces diffRun (tests).
+	runSize int
+	nodes   []commitNode
+	// parentHashes and links are the arenas of commitNode's parents.
+	parentHashes []plumbing.Hash
+	links        []int32
+	byH          map[plumbing.Hash]int32
 	// tipNames names a ref for each tip commit, for errors.
 	tipNames map[plumbing.Hash]string
 	// selected commits, in parents-first order

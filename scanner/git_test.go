@@ -97,6 +97,11 @@ func scanRepo(t *testing.T, dir string, opts GitOptions) ([]found, *Result) {
 	var out []found
 	for _, f := range res.Findings {
 		out = append(out, found{f.Rule, f.File, f.Commit, f.InHead, f.Value, f.Secret()})
+		// Every test commit has an author: attribution reads it again
+		// (a tagged blob or tree has no commit).
+		if f.Commit != "" && (f.Author != "Ada <ada@example.invalid>" || f.Date.IsZero()) {
+			t.Errorf("finding %v: author %q, date %v", f, f.Author, f.Date)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, res

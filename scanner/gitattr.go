@@ -39,7 +39,7 @@ func (h *history) readHead() headState {
 		return st
 	}
 	if j, in := h.byH[c]; in {
-		st.tree, st.ok, st.node = h.nodes[j].info.Tree, true, j
+		st.tree, st.ok, st.node = h.nodes[j].tree, true, j
 		return st
 	}
 	info, err := h.readCommit(c)
@@ -65,7 +65,7 @@ func (h *history) headAncestors(st *headState) {
 			continue
 		}
 		st.anc[x] = true
-		stack = append(stack, h.nodes[x].parents...)
+		stack = append(stack, h.linksOf(x)...)
 	}
 }
 
@@ -121,7 +121,13 @@ func (h *history) attribute() {
 		n := &h.nodes[h.order[in.order]]
 		f.File, f.Path = p+f.File, p+f.Path // an archive member's hit holds "!member"
 		f.Commit = n.hash.String()
-		f.Author, f.Date = n.info.Author, n.info.When()
+		// The graph keeps no authors: read them for the commits that
+		// introduce something.
+		if info, err := h.readCommit(n.hash); err != nil {
+			h.errorf("commit %s: %w (its author and date are not shown)", n.hash, err)
+		} else {
+			f.Author, f.Date = info.Author, info.When()
+		}
 		if names, ok := refs[h.order[in.order]]; ok {
 			f.Refs = names
 			if len(f.Refs) > MaxRefs {
@@ -192,7 +198,7 @@ func (h *history) refsReaching(first map[credKey]int, head headState) map[int32]
 			bits[n] |= 1 << b
 		}
 		for _, x := range h.order {
-			for _, p := range h.nodes[x].parents {
+			for _, p := range h.linksOf(x) {
 				bits[x] |= bits[p]
 			}
 		}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -52,10 +55,17 @@ const maxTreeDepth = 2048
 // public monorepos holds a few million files).
 const maxDiffEntries = 1 << 21
 
+// diffRun is the number of consecutive commits a diff worker takes at a
+// time: enough to keep the trees it reads warm in the object cache, few
+// enough that the workers finish together.
+const diffRun = 256
+
 // diffAll records, for each selected commit, the blobs it introduced: a
 // blob is new at a path only if no parent had that blob at that path (git's
 // combined-diff rule for merges). It descends only into subtrees that differ
-// from every parent's.
+// from every parent's. Workers diff runs of consecutive commits in
+// parallel; their results are merged in commit order, so intros, removals
+// and errors come out as one worker would have made them.
 func (h *history) diffAll(ctx context.Context) {
 	h.trees = map[plumbing.Hash][]odb.TreeEntry{}
 	h.needed = map[plumbing.Hash]bool{}
@@ -63,18 +73,37 @@ func (h *history) diffAll(ctx context.Context) {
 	h.removals = map[string][]int32{}
 	h.missingTrees = map[plumbing.Hash]bool{}
 	h.partial = h.r.partialClone()
-	since := h.opts.Since.Unix()
-	for _, i := range h.order {
-		if ctx.Err() != nil {
-			return
+	size := diffRun
+	if h.runSize > 0 {
+		size = h.runSize
+	}
+	runs := make([]*diffOut, (len(h.order)+size-1)/size)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), len(runs)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var scratch [][][]treeChange
+			for {
+				r := int(next.Add(1) - 1)
+				if r >= len(runs) || ctx.Err() != nil {
+					return
+				}
+				out := &diffOut{paths: map[string]int32{}, removals: map[string][]int32{}}
+				out.scratch = scratch
+				h.diffRun(ctx, h.order[r*size:min((r+1)*size, len(h.order))], out)
+				scratch, out.scratch = out.scratch, nil
+				runs[r] = out
+			}
+		}()
+	}
+	wg.Wait()
+	for _, out := range runs {
+		if out == nil {
+			break // cancelled
 		}
-		n := &h.nodes[i]
-		if !h.opts.Since.IsZero() && n.info.CommitTime < since {
-			continue
-		}
-		h.res.Stats.Commits++
-		d := &differ{h: h, ctx: ctx, commit: n.hash, root: n.info.Tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
-		d.tree(h.parentTrees(n), n.info.Tree, "")
+		h.merge(out)
 	}
 	for p := range h.submods {
 		h.res.Stats.Notes = append(h.res.Stats.Notes, fmt.Sprintf("submodule %s is not entered: scan its own repository", p))
@@ -82,24 +111,92 @@ func (h *history) diffAll(ctx context.Context) {
 	sort.Strings(h.res.Stats.Notes)
 }
 
+// diffOut is what diffing a run of commits found, with path ids of its own.
+type diffOut struct {
+	intros       []intro
+	paths        map[string]int32
+	pathList     []string
+	removals     map[string][]int32
+	submods      []string
+	missingTrees []plumbing.Hash
+	errs         []error
+	commits      int64
+	scratch      [][][]treeChange // lists of changes by depth, reused
+}
+
+func (o *diffOut) errorf(format string, args ...any) {
+	o.errs = append(o.errs, fmt.Errorf(format, args...))
+}
+
+func (o *diffOut) pathID(p string) int32 {
+	if id, ok := o.paths[p]; ok {
+		return id
+	}
+	id := int32(len(o.pathList))
+	o.paths[p] = id
+	o.pathList = append(o.pathList, p)
+	return id
+}
+
+// diffRun diffs a run of commits (positions in h.nodes, in h.order).
+func (h *history) diffRun(ctx context.Context, commits []int32, out *diffOut) {
+	since := h.opts.Since.Unix()
+	for _, i := range commits {
+		if ctx.Err() != nil {
+			return
+		}
+		n := &h.nodes[i]
+		if !h.opts.Since.IsZero() && n.commitTime < since {
+			continue
+		}
+		out.commits++
+		d := &differ{h: h, out: out, ctx: ctx, commit: n.hash, root: n.tree, order: n.order, onPath: map[plumbing.Hash]bool{}}
+		d.tree(h.parentTrees(n, out), n.tree, "")
+	}
+}
+
+// merge adds a run's results to the history's, after the runs before it.
+func (h *history) merge(out *diffOut) {
+	h.res.Stats.Commits += out.commits
+	h.res.Errors = append(h.res.Errors, out.errs...)
+	ids := make([]int32, len(out.pathList))
+	for i, p := range out.pathList {
+		ids[i] = h.pathID(p)
+	}
+	for _, in := range out.intros {
+		in.path = ids[in.path]
+		h.intros = append(h.intros, in)
+		h.needed[in.blob] = true
+	}
+	for p, orders := range out.removals {
+		h.removals[p] = append(h.removals[p], orders...)
+	}
+	for _, p := range out.submods {
+		h.submods[p] = true
+	}
+	for _, t := range out.missingTrees {
+		h.missingTrees[t] = true
+	}
+}
+
 // parentTrees returns the root trees of n's parents. A parent that cannot
 // be read counts as the empty tree (the zero hash), so that everything the
 // commit holds is scanned: better to over-report than to miss. The failure
 // is reported all the same.
-func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
+func (h *history) parentTrees(n *commitNode, out *diffOut) []plumbing.Hash {
 	if h.shallow[n.hash] {
 		return nil
 	}
-	trees := make([]plumbing.Hash, 0, len(n.info.Parents))
-	for _, p := range n.info.Parents {
+	trees := make([]plumbing.Hash, 0, n.nParents)
+	for _, p := range h.parentsOf(n) {
 		if j, ok := h.byH[p]; ok {
-			trees = append(trees, h.nodes[j].info.Tree)
+			trees = append(trees, h.nodes[j].tree)
 			continue
 		}
 		// A parent outside the range: diff against it all the same.
 		info, err := h.readCommit(p)
 		if err != nil {
-			h.errorf("commit %s: parent %s: %w (compared with the empty tree instead)", n.hash, p, err)
+			out.errorf("commit %s: parent %s: %w (compared with the empty tree instead)", n.hash, p, err)
 			trees = append(trees, plumbing.ZeroHash)
 			continue
 		}
@@ -111,6 +208,7 @@ func (h *history) parentTrees(n *commitNode) []plumbing.Hash {
 // differ diffs one commit's tree against its parents' trees.
 type differ struct {
 	h      *history
+	out    *diffOut
 	ctx    context.Context
 	commit plumbing.Hash
 	root   plumbing.Hash // the commit's tree
@@ -125,28 +223,28 @@ type differ struct {
 func (d *differ) fail(err error) {
 	if !d.stop {
 		d.stop = true
-		d.h.errorf("commit %s: %w", d.commit, err)
+		d.out.errorf("commit %s: %w", d.commit, err)
 	}
 }
 
-// readTree returns a tree's data; errors are reported and the zero hash
-// reads as the empty tree.
-func (d *differ) readTree(t plumbing.Hash, prefix string) ([]byte, bool) {
+// readTree reads a tree into a view the caller releases; errors are
+// reported and the zero hash reads as the empty tree.
+func (d *differ) readTree(t plumbing.Hash, prefix string) (odb.View, bool) {
 	if t.IsZero() {
-		return nil, true
+		return odb.View{}, true
 	}
-	data, err := d.h.r.db.ReadType(t, odb.Tree)
+	v, err := d.h.r.db.ReadView(d.ctx, t, odb.Tree)
 	if errors.Is(err, odb.ErrNotFound) && d.h.partial {
 		// A partial clone without trees (--filter=tree:0): counted in one
 		// error by checkMissing rather than one per commit.
-		d.h.missingTrees[t] = true
-		return nil, false
+		d.out.missingTrees = append(d.out.missingTrees, t)
+		return odb.View{}, false
 	}
 	if err != nil {
-		d.h.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
-		return nil, false
+		d.out.errorf("commit %s: tree %s (%s): %w", d.commit, t, displayDir(prefix), err)
+		return odb.View{}, false
 	}
-	return data, true
+	return v, true
 }
 
 func displayDir(prefix string) string {
@@ -168,7 +266,111 @@ func (d *differ) removed(prefix string, e odb.RawEntry) {
 	default:
 		return
 	}
-	d.h.removals[p] = append(d.h.removals[p], d.order)
+	d.out.removals[p] = append(d.out.removals[p], d.order)
+}
+
+// treeChange is an entry of the commit's tree that one parent's tree does not
+// hold as it is.
+type treeChange struct {
+	e   odb.RawEntry
+	off int // where e starts in the commit's tree data
+	// base is the parent's tree at the same name, when it is a tree with
+	// other content (the diff descends into both).
+	base    plumbing.Hash
+	hasBase bool
+}
+
+// against lists, in tree order, the entries of cur (the commit's tree at
+// prefix) that old (parent k's tree there, nil when absent or unreadable)
+// does not hold as they are. Runs of entries the two trees share byte for
+// byte are skipped without being decoded. Only for the first parent (k ==
+// 0) does it count the entries visited and record the removals. It returns
+// the error of an entry of cur that cannot be decoded, after the changes
+// before it; an entry of old that cannot be decoded is reported, and the
+// rest of old counts as absent.
+func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, old []byte, oldHash plumbing.Hash, k int, prefix string) ([]treeChange, error) {
+	first := k == 0
+	ci := odb.TreeIter{Data: cur}
+	oi := odb.TreeIter{Data: old}
+	var oe odb.RawEntry
+	var oAt []byte // old's data from oe on, when oHave
+	oHave := false // oe is decoded: oi is past it
+	loadOld := func() {
+		at := oi.Data
+		e, ok, err := oi.Next()
+		if err != nil {
+			d.out.errorf("commit %s: tree %s (%s): %w", d.commit, oldHash, displayDir(prefix), err)
+			oi.Data, ok = nil, false
+		}
+		oe, oHave, oAt = e, ok, at
+	}
+	for !d.stop {
+		pi := odb.TreeIter{Data: oi.Data}
+		if oHave {
+			pi.Data = oAt
+		}
+		if n := ci.SkipSame(&pi); n > 0 {
+			oi.Data, oHave = pi.Data, false
+			if first && !d.visit(n) {
+				return out, nil
+			}
+		}
+		off := len(cur) - len(ci.Data)
+		ce, ok, err := ci.Next()
+		if err != nil {
+			return out, fmt.Errorf("tree %s (%s): %w", curHash, displayDir(prefix), err)
+		}
+		if !ok {
+			break
+		}
+		if first && !d.visit(1) {
+			return out, nil
+		}
+		if !oHave {
+			loadOld()
+		}
+		for oHave && odb.CompareEntries(oe, ce) < 0 {
+			if first {
+				d.removed(prefix, oe)
+			}
+			loadOld()
+		}
+		if oHave && odb.CompareEntries(oe, ce) == 0 {
+			oHave = false // consumed: not a removal
+			if oe.Hash == ce.Hash {
+				continue // the parent had it (only a mode may differ)
+			}
+			out = append(out, treeChange{e: ce, off: off, base: oe.Hash, hasBase: oe.IsTree()})
+			continue
+		}
+		out = append(out, treeChange{e: ce, off: off})
+	}
+	if first && !d.stop {
+		if !oHave {
+			loadOld()
+		}
+		for oHave {
+			d.removed(prefix, oe)
+			loadOld()
+		}
+	}
+	return out, nil
+}
+
+// visit counts n more tree entries visited by the commit's diff, and ends
+// the diff (false) past the budget or once ctx is cancelled.
+func (d *differ) visit(n int) bool {
+	before := d.visits
+	d.visits += n
+	if d.visits > d.h.maxEntries {
+		d.fail(fmt.Errorf("tree %s: more than %d entries to compare in one commit: the repository is forged or too large to scan", d.root, d.h.maxEntries))
+		return false
+	}
+	if d.visits/4096 != before/4096 && d.ctx.Err() != nil {
+		d.stop = true // ScanGit reports the cancellation
+		return false
+	}
+	return true
 }
 
 // tree records the blobs under cur (at prefix) that no tree of olds holds
@@ -190,28 +392,48 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 		d.fail(fmt.Errorf("tree %s (%s): trees nested deeper than %d levels", cur, displayDir(prefix), maxTreeDepth))
 		return
 	}
-	curData, ok := d.readTree(cur, prefix)
+	curView, ok := d.readTree(cur, prefix)
 	if !ok {
 		return
 	}
-	// Every tree is sorted in git's order: merge cur with each parent's.
-	its := make([]odb.TreeIter, len(olds))
-	heads := make([]odb.RawEntry, len(olds))
-	have := make([]bool, len(olds))
-	next := func(k int) {
-		e, ok, err := its[k].Next()
-		if err != nil {
-			// The rest of that parent's tree counts as absent.
-			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, olds[k], displayDir(prefix), err)
-			ok = false
-		}
-		heads[k], have[k] = e, ok
+	defer curView.Release() // after the lists naming its entries are cleared
+	curData := curView.Data
+	// Every tree is sorted in git's order: compare cur with each parent's
+	// in turn. An entry is new only if it differs from every parent's.
+	// The lists of changes of this depth, reused from commit to commit.
+	o, level := d.out, d.depth
+	for len(o.scratch) <= level {
+		o.scratch = append(o.scratch, nil)
 	}
-	for k, o := range olds {
-		if data, ok := d.readTree(o, prefix); ok {
-			its[k].Data = data
+	lists, n := o.scratch[level], max(len(olds), 1)
+	if cap(lists) < n {
+		lists = append(lists[:cap(lists)], make([][]treeChange, n-cap(lists))...)
+	}
+	lists = lists[:n] // the lists past len kept theirs: reused too
+	defer func() {
+		for k := range lists {
+			clear(lists[k]) // keep no names into tree data alive
+			lists[k] = lists[k][:0]
 		}
-		next(k)
+		o.scratch[level] = lists
+	}()
+	var curErr error
+	for k := range lists {
+		var oldView odb.View
+		var oldHash plumbing.Hash
+		if k < len(olds) {
+			oldHash = olds[k]
+			oldView, _ = d.readTree(oldHash, prefix)
+		}
+		var err error
+		lists[k], err = d.against(lists[k][:0], curData, cur, oldView.Data, oldHash, k, prefix)
+		oldView.Release() // the lists keep no part of it
+		if err != nil && curErr == nil {
+			curErr = err
+		}
+		if d.stop {
+			return
+		}
 	}
 	d.onPath[cur] = true
 	d.depth++
@@ -219,59 +441,45 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 		delete(d.onPath, cur)
 		d.depth--
 	}()
-	ni := odb.TreeIter{Data: curData}
+	pos := make([]int, len(lists))
 	var bases []plumbing.Hash
-	for !d.stop {
-		n, ok, err := ni.Next()
-		if err != nil {
-			d.h.errorf("commit %s: tree %s (%s): %w", d.commit, cur, displayDir(prefix), err)
-			return
-		}
-		if !ok {
-			for len(olds) > 0 && have[0] {
-				d.removed(prefix, heads[0])
-				next(0)
-			}
-			return
-		}
-		if d.visits++; d.visits > d.h.maxEntries {
-			d.fail(fmt.Errorf("tree %s: more than %d entries to compare in one commit: the repository is forged or too large to scan", d.root, d.h.maxEntries))
-			return
-		}
-		if d.visits%4096 == 0 && d.ctx.Err() != nil {
-			d.stop = true // ScanGit reports the cancellation
+	for _, c := range lists[0] {
+		if d.stop {
 			return
 		}
 		bases = bases[:0]
+		if c.hasBase {
+			bases = append(bases, c.base)
+		}
 		same := false
-		for k := range olds {
-			for have[k] && odb.CompareEntries(heads[k], n) < 0 {
-				if k == 0 {
-					d.removed(prefix, heads[0])
-				}
-				next(k)
+		for k := 1; k < len(lists); k++ {
+			l := lists[k]
+			for pos[k] < len(l) && l[pos[k]].off < c.off {
+				pos[k]++
 			}
-			if have[k] && odb.CompareEntries(heads[k], n) == 0 {
-				if heads[k].Hash == n.Hash {
-					same = true // a parent had it (only a mode may differ)
-				} else if heads[k].IsTree() {
-					bases = append(bases, heads[k].Hash)
-				}
-				next(k) // consumed: not a removal
+			if pos[k] == len(l) || l[pos[k]].off != c.off {
+				same = true // parent k had it as it is
+				break
+			}
+			if l[pos[k]].hasBase {
+				bases = append(bases, l[pos[k]].base)
 			}
 		}
 		if same {
 			continue
 		}
+		n := c.e
 		switch {
 		case n.IsTree():
 			d.tree(append([]plumbing.Hash(nil), bases...), n.Hash, prefix+string(n.Name)+"/")
 		case n.Mode == odb.ModeGitlink:
-			d.h.submods[prefix+string(n.Name)] = true
+			d.out.submods = append(d.out.submods, prefix+string(n.Name))
 		case n.IsBlob():
-			h := d.h
-			h.intros = append(h.intros, intro{path: h.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
-			h.needed[n.Hash] = true
+			o := d.out
+			o.intros = append(o.intros, intro{path: o.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
 		}
+	}
+	if curErr != nil {
+		d.out.errorf("commit %s: %w", d.commit, curErr)
 	}
 }

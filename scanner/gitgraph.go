@@ -123,7 +123,9 @@ func (h *history) graph(ctx context.Context) error {
 			continue
 		}
 		h.byH[c] = int32(len(h.nodes))
-		h.nodes = append(h.nodes, commitNode{hash: c, info: info})
+		h.nodes = append(h.nodes, commitNode{hash: c, tree: info.Tree, commitTime: info.CommitTime,
+			parentAt: int32(len(h.parentHashes)), nParents: int32(len(info.Parents))})
+		h.parentHashes = append(h.parentHashes, info.Parents...)
 		if h.shallow[c] {
 			continue
 		}
@@ -139,7 +141,7 @@ func (h *history) graph(ctx context.Context) error {
 	cut := 0
 	for i := range h.nodes {
 		n := &h.nodes[i]
-		if h.shallow[n.hash] && len(n.info.Parents) > 0 && (h.opts.Since.IsZero() || n.info.CommitTime >= h.opts.Since.Unix()) {
+		if h.shallow[n.hash] && n.nParents > 0 && (h.opts.Since.IsZero() || n.commitTime >= h.opts.Since.Unix()) {
 			cut++
 		}
 	}
@@ -153,12 +155,14 @@ func (h *history) graph(ctx context.Context) error {
 	pending := make([]int, len(h.nodes))
 	for i := range h.nodes {
 		n := &h.nodes[i]
+		n.linkAt = int32(len(h.links))
 		if h.shallow[n.hash] {
 			continue
 		}
-		for _, p := range n.info.Parents {
+		for _, p := range h.parentsOf(n) {
 			if j, ok := h.byH[p]; ok {
-				n.parents = append(n.parents, j)
+				h.links = append(h.links, j)
+				n.nLinks++
 				children[j] = append(children[j], int32(i))
 				pending[i]++
 			}
@@ -237,7 +241,7 @@ func (h *history) breakCycle(pending []int) {
 	x := start
 	for !seen[x] {
 		seen[x] = true
-		for _, p := range h.nodes[x].parents {
+		for _, p := range h.linksOf(x) {
 			if pending[p] > 0 {
 				x = p
 				break
@@ -261,6 +265,17 @@ func (h *history) breakCycle(pending []int) {
 	}
 }
 
+// parentsOf returns the parents n names, in the graph or not.
+func (h *history) parentsOf(n *commitNode) []plumbing.Hash {
+	return h.parentHashes[n.parentAt : n.parentAt+n.nParents]
+}
+
+// linksOf returns node x's parents that are in the graph.
+func (h *history) linksOf(x int32) []int32 {
+	n := &h.nodes[x]
+	return h.links[n.linkAt : n.linkAt+n.nLinks]
+}
+
 func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
 	data, err := h.r.db.ReadType(c, odb.Commit)
 	if err != nil {
@@ -282,8 +297,8 @@ type readyQueue struct {
 func (q *readyQueue) Len() int { return len(q.items) }
 func (q *readyQueue) Less(i, j int) bool {
 	a, b := &q.nodes[q.items[i]], &q.nodes[q.items[j]]
-	if a.info.CommitTime != b.info.CommitTime {
-		return a.info.CommitTime < b.info.CommitTime
+	if a.commitTime != b.commitTime {
+		return a.commitTime < b.commitTime
 	}
 	return bytes.Compare(a.hash[:], b.hash[:]) < 0
 }

@@ -2,11 +2,13 @@ package odb
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -166,15 +168,16 @@ feed:
 // packPlan is what one sequential read of a pack's headers tells: each
 // object's type, extent and delta base, and the families worth inflating.
 type packPlan struct {
-	p      *pack
-	hashes []plumbing.Hash
-	offs   []int64
-	data   []int64 // zlib stream offsets
-	sizes  []int64 // inflated sizes (of the delta, for deltas)
-	types  []Type  // resolved type (the root's, for deltas)
-	base   []int32 // index of the delta base, -1 for none, -2 for a base outside the pack
-	ext    map[int32]plumbing.Hash
-	emit   []bool // visit this object (a wanted blob seen in no earlier pack)
+	p     *pack
+	ix    *packIndex
+	pos   []int32 // position in the index (its name is there)
+	offs  []int64
+	hdr   []uint8 // header length: the zlib stream starts at offs+hdr
+	sizes []int64 // inflated sizes (of the delta, for deltas)
+	types []Type  // resolved type (the root's, for deltas)
+	base  []int32 // index of the delta base, -1 for none, -2 for a base outside the pack
+	ext   map[int32]plumbing.Hash
+	emit  []bool // visit this object (a wanted blob seen in no earlier pack)
 	// children in CSR form: kids[kidStart[i]:kidStart[i+1]]
 	kidStart []int32
 	kids     []int32
@@ -197,38 +200,31 @@ type planFailure struct {
 }
 
 func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Hash) bool, report func(error)) (*packPlan, error) {
-	idx, err := p.loadIndex()
+	ix, err := p.loadIndex()
 	if err != nil {
 		return nil, err
 	}
-	iter, err := idx.Entries()
-	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", p.path, err)
-	}
 	type ent struct {
 		off int64
-		h   plumbing.Hash
+		pos int32
 	}
 	ents := make([]ent, 0, p.count)
-	for {
-		e, err := iter.Next()
-		if err == io.EOF {
-			break
+	for i := 0; i < int(p.count); i++ {
+		off, ok := ix.offset(i)
+		if !ok {
+			return nil, fmt.Errorf("pack %s index: object %s has a large offset the index does not hold", p.path, ix.hash(i))
 		}
-		if err != nil {
-			return nil, fmt.Errorf("pack %s index: %w", p.path, err)
-		}
-		ents = append(ents, ent{int64(e.Offset), e.Hash})
+		ents = append(ents, ent{off, int32(i)})
 	}
-	iter.Close()
-	sort.Slice(ents, func(i, j int) bool { return ents[i].off < ents[j].off })
+	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.off, b.off) })
 	n := len(ents)
-	pl := &packPlan{p: p, hashes: make([]plumbing.Hash, n), offs: make([]int64, n), data: make([]int64, n),
+	pl := &packPlan{p: p, ix: ix, pos: make([]int32, n), offs: make([]int64, n), hdr: make([]uint8, n),
 		sizes: make([]int64, n), types: make([]Type, n), base: make([]int32, n), ext: map[int32]plumbing.Hash{},
 		emit: make([]bool, n), needed: make([]bool, n)}
 	for i, e := range ents {
-		pl.hashes[i], pl.offs[i] = e.h, e.off
+		pl.pos[i], pl.offs[i] = e.pos, e.off
 	}
+	ents = nil
 	// An object that cannot be read fails alone: its error is kept, and
 	// the deltas on it inherit it; every other object is still planned.
 	failed := map[int32]planFailure{}
@@ -238,7 +234,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 	pos := int64(0)
 	rawType := make([]Type, n)
 	refBase := map[int32]plumbing.Hash{}
-	for i := range ents {
+	for i := 0; i < n; i++ {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -258,7 +254,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 			fail(int32(i), err)
 			continue
 		}
-		rawType[i], pl.data[i], pl.sizes[i] = h.t, h.data, h.size
+		rawType[i], pl.hdr[i], pl.sizes[i] = h.t, uint8(h.data-off), h.size // a header is at most the 64 bytes peeked
 		switch h.t {
 		case ofsDelta:
 			j := sort.Search(i, func(k int) bool { return pl.offs[k] >= h.baseOff })
@@ -299,7 +295,7 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 		if _, bad := failed[int32(i)]; bad {
 			continue
 		}
-		if pl.types[i] == Blob && want(pl.hashes[i]) && !p.db.inPackBefore(pl.hashes[i], packIndex) {
+		if pl.types[i] == Blob && want(pl.hash(int32(i))) && !p.db.inPackBefore(pl.hash(int32(i)), packIndex) {
 			pl.emit[i] = true
 			pl.wanted++
 		}
@@ -441,7 +437,7 @@ func (pl *packPlan) reportFailures(failed map[int32]planFailure, want func(plumb
 			tl = &tally{}
 			byOrigin[f.origin] = tl
 		}
-		if !want(pl.hashes[i]) {
+		if !want(pl.hash(i)) {
 			continue
 		}
 		if i == f.origin {
@@ -460,7 +456,7 @@ func (pl *packPlan) reportFailures(failed map[int32]planFailure, want func(plumb
 		if !tl.self && tl.deps == 0 {
 			continue
 		}
-		err := fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[o], pl.p.path, pl.offs[o], failed[o].err)
+		err := fmt.Errorf("object %s in pack %s at %d: %w", pl.hash(o), pl.p.path, pl.offs[o], failed[o].err)
 		if tl.deps > 0 {
 			err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, tl.deps)
 		}
@@ -477,9 +473,15 @@ func (pl *packPlan) end(i int32) int64 {
 	return pl.p.size - 20
 }
 
+// hash returns object i's name.
+func (pl *packPlan) hash(i int32) plumbing.Hash { return pl.ix.hash(int(pl.pos[i])) }
+
+// data returns where object i's compressed data starts.
+func (pl *packPlan) data(i int32) int64 { return pl.offs[i] + int64(pl.hdr[i]) }
+
 // extent returns the length of object i's compressed data.
 func (pl *packPlan) extent(i int32) int64 {
-	return pl.end(i) - pl.data[i]
+	return pl.end(i) - pl.data(i)
 }
 
 // walker inflates families for one goroutine, reusing its buffers.
@@ -504,11 +506,14 @@ type walker struct {
 	// Per family, indexed by position in nodes.
 	nodes  []int32         // the family's needed objects, preorder
 	pos    map[int32]int32 // object → position in nodes
-	size   []int64         // inflated size of each object
+	span   []int32         // positions in its subtree (itself included)
 	scan   []bool          // visit it
 	keep   []bool          // it or a descendant is visited
 	weight []int32         // objects kept in its subtree
 	broken []bool          // its delta cannot be read
+	// exact is set once the sizes of its subtree are known (see refine):
+	// until then, an object to visit is assumed to fit the size limit.
+	exact []bool
 }
 
 // get returns a buffer of n bytes, reusing a spare one when it fits.
@@ -552,6 +557,7 @@ func (w *walker) put(b []byte) {
 type walkStats struct {
 	peakHeld         int64 // most bytes of bases held at once
 	dropped, rebuilt int
+	built            int64 // bytes of objects built from deltas
 }
 
 // keepBuf is the largest buffer a walker keeps between families, so the
@@ -584,7 +590,7 @@ func (w *walker) fail(pl *packPlan, x int32, err error) {
 	if w.ctx.Err() != nil {
 		return // the pass reports the cancellation once
 	}
-	err = fmt.Errorf("object %s in pack %s at %d: %w", pl.hashes[w.nodes[x]], pl.p.path, pl.offs[w.nodes[x]], err)
+	err = fmt.Errorf("object %s in pack %s at %d: %w", pl.hash(w.nodes[x]), pl.p.path, pl.offs[w.nodes[x]], err)
 	if deps := w.dependents(pl, x); deps > 0 {
 		err = fmt.Errorf("%w (and %d object(s) stored as deltas on it)", err, deps)
 	}
@@ -617,7 +623,7 @@ func (w *walker) inflateDelta(pl *packPlan, i int32) ([]byte, error) {
 		w.delta = make([]byte, pl.sizes[i])
 	}
 	d := w.delta[:pl.sizes[i]]
-	if err := inflate(w.ctx, pl.p.f, pl.data[i], pl.end(i), int(pl.extent(i)), d); err != nil {
+	if err := inflate(w.ctx, pl.p.f, pl.data(i), pl.end(i), int(pl.extent(i)), d); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -627,7 +633,7 @@ func (w *walker) inflateDelta(pl *packPlan, i int32) ([]byte, error) {
 // delta's first bytes, without inflating the rest.
 func (w *walker) resultSize(pl *packPlan, i int32) (int64, error) {
 	n := min(int64(len(w.hint)), pl.sizes[i])
-	if err := inflatePrefix(w.ctx, pl.p.f, pl.data[i], pl.end(i), w.hint[:n]); err != nil {
+	if err := inflatePrefix(w.ctx, pl.p.f, pl.data(i), pl.end(i), w.hint[:n]); err != nil {
 		return 0, err
 	}
 	_, dst, _, err := deltaSizes(w.hint[:n])
@@ -637,13 +643,14 @@ func (w *walker) resultSize(pl *packPlan, i int32) (int64, error) {
 	return int64(dst), nil
 }
 
-// family inflates the root and rebuilds its needed descendants. It first
-// learns every object's size (a delta's first bytes tell its result's), so
-// blobs too large to visit are skipped without being built, and a family
-// holding no blob to visit costs no inflating at all. Then it rebuilds
+// family inflates the root and rebuilds its needed descendants
 // depth-first, the child with the largest subtree last: a parent's buffer
 // is dropped as its last child is built, so a chain of any depth holds two
-// objects at once, and a branching family at most about log2(size).
+// objects at once, and a branching family at most about log2(size). Under
+// a size limit, an object found too large (by its header, or by its
+// delta's first bytes once inflated) has its subtree's sizes read before
+// it is built (refine), so a blob too large to visit is built only when a
+// blob to visit is stored as a delta on it.
 func (w *walker) family(pl *packPlan, root int32) {
 	defer w.release()
 	w.plan(pl, root)
@@ -652,6 +659,9 @@ func (w *walker) family(pl *packPlan, root int32) {
 	}
 	lim := limitFor(pl.types[root])
 	data, err := w.rootData(pl, root, lim)
+	if err == errNotBuilt {
+		return // too large, and nothing to visit below it
+	}
 	if err != nil {
 		w.fail(pl, 0, err)
 		return
@@ -669,7 +679,7 @@ func (w *walker) family(pl *packPlan, root int32) {
 		held = w.evict(stack, held)
 	}
 	if w.scan[0] {
-		w.visit(pl.hashes[root], data)
+		w.visit(pl.hash(root), data)
 	}
 	push(0, data)
 	for len(stack) > 0 {
@@ -702,16 +712,19 @@ func (w *walker) family(pl *packPlan, root int32) {
 			stack = stack[:len(stack)-1] // base is dropped once k is built
 			held -= int64(cap(base))
 		}
-		out, err := w.build(pl, k, base, w.size[x], lim)
+		out, err := w.build(pl, x, base, lim)
 		if last {
 			w.put(base)
+		}
+		if err == errNotBuilt {
+			continue // too large, and nothing to visit below it
 		}
 		if err != nil {
 			w.fail(pl, x, err)
 			continue
 		}
 		if w.scan[x] {
-			w.visit(pl.hashes[k], out)
+			w.visit(pl.hash(k), out)
 		}
 		push(x, out)
 	}
@@ -775,7 +788,7 @@ func (w *walker) rebuild(pl *packPlan, stack []frame, x int32, lim int64) ([]byt
 	}
 	for j := len(path) - 1; j >= 0; j-- {
 		k := path[j]
-		out, err := w.build(pl, k, cur, w.size[w.pos[k]], lim)
+		out, err := w.build(pl, w.pos[k], cur, lim)
 		if own {
 			w.put(cur)
 		}
@@ -788,41 +801,72 @@ func (w *walker) rebuild(pl *packPlan, stack []frame, x int32, lim int64) ([]byt
 	return cur, nil
 }
 
-// build applies delta k to base.
-func (w *walker) build(pl *packPlan, k int32, base []byte, size, lim int64) ([]byte, error) {
+// errNotBuilt is build's answer for an object it found too large to visit
+// with nothing to visit stored as a delta on it: skipped, not an error.
+var errNotBuilt = errors.New("not built")
+
+// build applies the delta at family position x to base. The result's
+// buffer is allocated only once the delta's instructions are checked,
+// unless a spare one is large enough.
+func (w *walker) build(pl *packPlan, x int32, base []byte, lim int64) ([]byte, error) {
+	k := w.nodes[x]
 	delta, err := w.inflateDelta(pl, k)
 	if err != nil {
 		return nil, err
 	}
-	out, err := applyDeltaMax(base, delta, w.get(min(size, lim))[:0], lim)
+	var dst []byte
+	if _, size, _, err := deltaSizes(delta); err == nil {
+		if w.max > 0 && int64(size) > w.max && !w.exact[x] {
+			if w.refine(pl, x); !w.keep[x] {
+				return nil, errNotBuilt
+			}
+		}
+		dst = w.spare(int64(size))
+	}
+	out, err := applyDeltaGrow(base, delta, dst, lim, 1)
 	if err != nil {
+		w.put(dst)
 		return nil, fmt.Errorf("%s: %w", pl.types[k], err)
 	}
+	w.stats.built += int64(len(out))
 	return out, nil
+}
+
+// spare returns a spare buffer of n bytes, or nil when none is as large.
+func (w *walker) spare(n int64) []byte {
+	for _, b := range w.free {
+		if int64(cap(b)) >= n {
+			return w.get(n)[:0]
+		}
+	}
+	return nil
 }
 
 // rootData inflates the family's root, or rebuilds it on its base outside
 // the pack (a thin pack, or an alternate's object).
 func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
 	if pl.base[root] == extBase {
-		_, base, err := w.db.read(w.ctx, pl.ext[root], 0)
+		base, err := w.db.read(w.ctx, pl.ext[root], 0)
 		if err != nil {
 			return nil, fmt.Errorf("delta base %s: %w", pl.ext[root], err)
 		}
-		return w.build(pl, root, base, w.size[0], lim)
+		defer w.db.release(base)
+		return w.build(pl, 0, base.data, lim)
 	}
 	if err := checkSize(pl.sizes[root], pl.types[root], pl.extent(root)); err != nil {
 		return nil, err
 	}
 	data := w.get(pl.sizes[root])
-	if err := inflate(w.ctx, pl.p.f, pl.data[root], pl.end(root), int(pl.extent(root)), data); err != nil {
+	if err := inflate(w.ctx, pl.p.f, pl.data(root), pl.end(root), int(pl.extent(root)), data); err != nil {
 		w.put(data)
 		return nil, err
 	}
 	return data, nil
 }
 
-// plan lists the family's needed objects and decides what to build.
+// plan lists the family's needed objects and decides what to build:
+// every object to visit and what it is built from. Sizes are not read
+// here: a delta's is learnt as it is built.
 func (w *walker) plan(pl *packPlan, root int32) {
 	w.nodes = w.nodes[:0]
 	if w.pos == nil {
@@ -842,60 +886,87 @@ func (w *walker) plan(pl *packPlan, root int32) {
 		}
 	}
 	n := len(w.nodes)
-	w.size = resize(w.size, n)
+	w.span = resize(w.span, n)
 	w.scan = resize(w.scan, n)
 	w.keep = resize(w.keep, n)
 	w.weight = resize(w.weight, n)
 	w.broken = resize(w.broken, n)
+	w.exact = resize(w.exact, n)
 	for x, i := range w.nodes {
-		w.scan[x], w.keep[x], w.weight[x], w.broken[x] = false, false, 0, false
-		if w.max <= 0 {
-			// Everything needed is visited: sizes are checked as built.
-			w.size[x] = pl.sizes[i]
-			w.scan[x] = pl.emit[i]
+		w.scan[x], w.broken[x] = pl.emit[i], false
+		w.exact[x] = w.max <= 0 // without a limit, sizes decide nothing
+		w.span[x] = 1
+	}
+	for x := n - 1; x > 0; x-- {
+		w.span[w.pos[pl.base[w.nodes[x]]]] += w.span[x]
+	}
+	w.mark(pl, 0)
+	if !w.exact[0] && pl.base[root] == noBase && pl.sizes[root] > w.max {
+		w.refine(pl, 0) // a whole object too large: is anything below to visit?
+	}
+}
+
+// mark sets keep and weight over the subtree at family position x from
+// scan and broken: what is visited, and what it is built from. Children
+// come after their parent in preorder, so one backward pass sums subtrees.
+func (w *walker) mark(pl *packPlan, x int32) {
+	end := x + w.span[x]
+	for y := x; y < end; y++ {
+		w.keep[y], w.weight[y] = false, 0
+	}
+	for y := end - 1; y >= x; y-- {
+		if w.broken[y] {
+			w.keep[y], w.weight[y] = false, 0
+			continue
+		}
+		if w.scan[y] {
+			w.keep[y] = true
+			w.weight[y]++
+		}
+		if y > x && w.keep[y] {
+			p := w.pos[pl.base[w.nodes[y]]]
+			w.keep[p] = true
+			w.weight[p] += w.weight[y]
+		}
+	}
+}
+
+// refine reads the size of every object in the subtree at family position
+// x (a delta's first bytes tell its result's), decides which to visit and
+// which are too large (reported to OnSkip), and marks again what to build.
+// It runs only below an object found too large, so a size limit costs no
+// extra inflating on the families that fit it.
+func (w *walker) refine(pl *packPlan, x int32) {
+	end := x + w.span[x]
+	for y := x; y < end; y++ {
+		i := w.nodes[y]
+		w.exact[y], w.scan[y] = true, false
+		if w.broken[y] {
 			continue
 		}
 		size := pl.sizes[i]
 		if pl.base[i] != noBase {
 			var err error
 			if size, err = w.resultSize(pl, i); err != nil {
-				w.broken[x] = true
-				w.fail(pl, int32(x), fmt.Errorf("delta: %w", err))
+				w.broken[y] = true
+				w.fail(pl, y, fmt.Errorf("delta: %w", err))
 				continue
 			}
 		}
 		if size > limitFor(pl.types[i]) {
-			w.broken[x] = true
-			w.fail(pl, int32(x), fmt.Errorf("%w: %s declares %d bytes, over the %d-byte limit", ErrLimit, pl.types[i], size, limitFor(pl.types[i])))
+			w.broken[y] = true
+			w.fail(pl, y, fmt.Errorf("%w: %s declares %d bytes, over the %d-byte limit", ErrLimit, pl.types[i], size, limitFor(pl.types[i])))
 			continue
 		}
-		w.size[x] = size
 		if pl.emit[i] {
 			if size <= w.max {
-				w.scan[x] = true
+				w.scan[y] = true
 			} else if w.skip != nil {
-				w.skip(pl.hashes[i], size)
+				w.skip(pl.hash(i), size)
 			}
 		}
 	}
-	// Keep what is visited and what it is built from: children come after
-	// their parent in preorder, so one backward pass sums subtrees.
-	for x := n - 1; x >= 0; x-- {
-		if w.broken[x] {
-			w.keep[x], w.weight[x] = false, 0
-			continue
-		}
-		if w.scan[x] {
-			w.keep[x] = true
-			w.weight[x]++
-		}
-		if x > 0 && w.keep[x] {
-			i := w.nodes[x]
-			p := w.pos[pl.base[i]]
-			w.keep[p] = true
-			w.weight[p] += w.weight[x]
-		}
-	}
+	w.mark(pl, x)
 }
 
 // keptKids returns the kept children of family position x, heaviest last.

@@ -91,10 +91,24 @@ func nextOp(d []byte, baseLen int) (deltaOp, []byte, error) {
 	return deltaOp{}, nil, errBadDelta
 }
 
-// applyDeltaMax is applyDelta for a result of at most limit bytes. The
-// instructions are checked first: a buffer is allocated only for a result
-// they really build and the limit allows, whatever size the delta declares.
+// checkFirst is the result size from which a delta's instructions are
+// checked before its result's buffer is allocated: a forged delta may
+// declare any size up to the limit, and a buffer that large must not exist
+// for a result the instructions do not build. Below it, allocating first
+// costs at most this much, and the instructions are checked as applied.
+const checkFirst = 1 << 20
+
+// applyDeltaMax is applyDelta for a result of at most limit bytes. A
+// buffer is allocated only for a result the instructions really build and
+// the limit allows, whatever size the delta declares.
 func applyDeltaMax(base, delta, dst []byte, limit int64) ([]byte, error) {
+	return applyDeltaGrow(base, delta, dst, limit, 0)
+}
+
+// applyDeltaGrow is applyDeltaMax that gives a buffer it allocates room
+// for extra/8 more of the result's size, so that a caller building
+// versions of a file that grow a little reuses it.
+func applyDeltaGrow(base, delta, dst []byte, limit int64, extra int) ([]byte, error) {
 	srcSize, dstSize, n, err := deltaSizes(delta)
 	if err != nil {
 		return nil, err
@@ -105,37 +119,59 @@ func applyDeltaMax(base, delta, dst []byte, limit int64) ([]byte, error) {
 	if int64(dstSize) > limit {
 		return nil, fmt.Errorf("%w: result declares %d bytes, over the %d-byte limit", ErrLimit, dstSize, limit)
 	}
-	total := 0
-	for d := delta[n:]; len(d) > 0; {
+	ops := delta[n:]
+	if cap(dst) < dstSize {
+		if dstSize > checkFirst {
+			if err := checkOps(ops, len(base), dstSize); err != nil {
+				return nil, err
+			}
+		}
+		dst = make([]byte, dstSize, int64(dstSize)+min(int64(dstSize)*int64(extra)/8, limit-int64(dstSize)))
+	}
+	dst = dst[:dstSize]
+	pos := 0
+	for d := ops; len(d) > 0; {
 		op, rest, err := nextOp(d, len(base))
 		if err != nil {
 			return nil, err
 		}
-		total += int(op.size)
-		if total > dstSize {
+		if op.size > uint(dstSize-pos) {
 			return nil, fmt.Errorf("%w: builds more than the %d bytes it declares", errBadDelta, dstSize)
+		}
+		if op.copy {
+			pos += copy(dst[pos:], base[op.off:op.off+op.size])
+		} else {
+			pos += copy(dst[pos:], rest[:op.size])
+			rest = rest[op.size:]
+		}
+		d = rest
+	}
+	if pos != dstSize {
+		return nil, fmt.Errorf("%w: builds %d bytes, declares %d", errBadDelta, pos, dstSize)
+	}
+	return dst, nil
+}
+
+// checkOps checks that a delta's instructions build exactly size bytes
+// from a base of baseLen bytes.
+func checkOps(ops []byte, baseLen, size int) error {
+	total := 0
+	for d := ops; len(d) > 0; {
+		op, rest, err := nextOp(d, baseLen)
+		if err != nil {
+			return err
+		}
+		total += int(op.size)
+		if total > size {
+			return fmt.Errorf("%w: builds more than the %d bytes it declares", errBadDelta, size)
 		}
 		if !op.copy {
 			rest = rest[op.size:]
 		}
 		d = rest
 	}
-	if total != dstSize {
-		return nil, fmt.Errorf("%w: builds %d bytes, declares %d", errBadDelta, total, dstSize)
+	if total != size {
+		return fmt.Errorf("%w: builds %d bytes, declares %d", errBadDelta, total, size)
 	}
-	if cap(dst) < dstSize {
-		dst = make([]byte, 0, dstSize)
-	}
-	dst = dst[:0]
-	for d := delta[n:]; len(d) > 0; {
-		op, rest, _ := nextOp(d, len(base))
-		if op.copy {
-			dst = append(dst, base[op.off:op.off+op.size]...)
-		} else {
-			dst = append(dst, rest[:op.size]...)
-			rest = rest[op.size:]
-		}
-		d = rest
-	}
-	return dst, nil
+	return nil
 }

@@ -20,6 +20,12 @@ func FuzzApplyDelta(f *testing.F) {
 	f.Add(base, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, base, delta []byte) {
 		out, err := applyDeltaMax(base, delta, nil, 1<<20)
+		// Checking the instructions alone agrees with applying them.
+		if src, dst, n, serr := deltaSizes(delta); serr == nil && src == len(base) && dst <= 1<<20 {
+			if cerr := checkOps(delta[n:], len(base), dst); (cerr == nil) != (err == nil) {
+				t.Fatalf("checkOps says %v, applying says %v", cerr, err)
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -66,6 +72,10 @@ func FuzzParseTree(f *testing.F) {
 		gittest.TreeEntry("160000", "sub", gittest.ObjectName("commit", nil))...))
 	f.Add([]byte("100644 truncated\x00abc"))
 	f.Add([]byte("999 x\x00" + string(make([]byte, 20))))
+	f.Add([]byte("100644 "))
+	f.Add([]byte("40000 \x00" + string(make([]byte, 19))))
+	f.Add(append(gittest.TreeEntry("100755", "a-long-name-past-eight-bytes", gittest.ObjectName("blob", nil)),
+		gittest.TreeEntry("120000", "link", gittest.ObjectName("blob", []byte("t")))...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, err := ParseTree(data)
 		// The allocation-free iterator agrees with ParseTree.
@@ -88,6 +98,29 @@ func FuzzParseTree(f *testing.F) {
 		}
 		if err == nil && n != len(es) {
 			t.Fatalf("ParseTree found %d entries, TreeIter %d", len(es), n)
+		}
+		// SkipSame over a tree and a copy of it skips exactly the
+		// entries Next decodes without error, and leaves both at the
+		// first one it does not.
+		valid := 0
+		for it := (TreeIter{Data: data}); ; valid++ {
+			if _, ok, err := it.Next(); !ok || err != nil {
+				break
+			}
+		}
+		a, b := TreeIter{Data: data}, TreeIter{Data: bytes.Clone(data)}
+		if got := a.SkipSame(&b); got != valid || !bytes.Equal(a.Data, b.Data) {
+			t.Fatalf("SkipSame skipped %d entries of %d valid ones", got, valid)
+		}
+		// A change in one byte stops it at the entry that holds it.
+		if len(data) > 0 {
+			c := bytes.Clone(data)
+			c[len(c)/2]++
+			a, b := TreeIter{Data: data}, TreeIter{Data: c}
+			skipped := a.SkipSame(&b)
+			if len(data)-len(a.Data) > len(data)/2 || skipped > valid {
+				t.Fatalf("SkipSame went past a changed byte (%d entries)", skipped)
+			}
 		}
 	})
 }

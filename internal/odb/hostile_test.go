@@ -459,3 +459,79 @@ func TestCancelInsideFamily(t *testing.T) {
 		t.Errorf("visited %d blobs of the family after the cancel, want 1", n)
 	}
 }
+
+func TestHostileIndexChecksum(t *testing.T) {
+	dir := objectsDir(t)
+	gittest.ForgePack(t, dir, []gittest.PackObject{{Type: gittest.PackBlob, Data: []byte("x")}})
+	idx, _ := filepath.Glob(filepath.Join(dir, "pack", "*.idx"))
+	data, err := os.ReadFile(idx[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[8+1024+3] ^= 0x40 // a bit of the object's name: lookups would miss it
+	if err := os.WriteFile(idx[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, dir)
+	if err := db.LoadIndexes(); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("LoadIndexes: %v, want the corrupt index refused", err)
+	}
+}
+
+// TestTooLargeDeltaInFamily: under a size limit, a delta found too large
+// as it is built is skipped; it is built only when a blob to visit is a
+// delta on it, and a too-large leaf is never built at all.
+func TestTooLargeDeltaInFamily(t *testing.T) {
+	const big = 1 << 20
+	root := bytes.Repeat([]byte("0123456789abcdef"), 16) // 256 bytes
+	// A 1 MiB blob built from root by copying it 4096 times.
+	var copies [][]byte
+	for i := 0; i < big/len(root); i++ {
+		copies = append(copies, gittest.DeltaCopy(0, uint32(len(root))))
+	}
+	large := bytes.Repeat(root, big/len(root))
+	small := []byte("a small file\n")
+	for _, tc := range []struct {
+		name      string
+		leafOnBig bool // a small blob is a delta on the large one
+	}{{"large base of a small blob", true}, {"large leaf", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := objectsDir(t)
+			objs := []gittest.PackObject{
+				{Type: gittest.PackBlob, Data: root},
+				{Type: gittest.PackOfsDelta, Base: 0, Name: gittest.ObjectName("blob", large),
+					Data: gittest.Delta(int64(len(root)), big, copies...)},
+			}
+			if tc.leafOnBig {
+				objs = append(objs, gittest.PackObject{Type: gittest.PackOfsDelta, Base: 1, Name: gittest.ObjectName("blob", small),
+					Data: gittest.Delta(big, int64(len(small)), gittest.DeltaInsert(small))})
+			}
+			names := gittest.ForgePack(t, dir, objs)
+			db := openDB(t, dir)
+			stats := &walkStats{}
+			visited := map[plumbing.Hash]int{}
+			skipped := map[plumbing.Hash]bool{}
+			errs := db.Blobs(context.Background(), BlobsOptions{Workers: 1, MaxSize: 1 << 10, stats: stats,
+				OnSkip: func(h plumbing.Hash, _ int64) { skipped[h] = true }},
+				func(h plumbing.Hash, data []byte) {
+					if blobHash(data) != h {
+						t.Errorf("blob %s: content hashes to %s", h, blobHash(data))
+					}
+					visited[h]++
+				})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if visited[plumbing.NewHash(names[0])] != 1 || visited[plumbing.NewHash(names[1])] != 0 || !skipped[plumbing.NewHash(names[1])] {
+				t.Fatalf("visited %v, skipped %v", visited, skipped)
+			}
+			if tc.leafOnBig {
+				if visited[plumbing.NewHash(names[2])] != 1 || stats.built < big {
+					t.Fatalf("small blob visited %d times, %d bytes built", visited[plumbing.NewHash(names[2])], stats.built)
+				}
+			} else if stats.built != 0 {
+				t.Fatalf("built %d bytes: the large leaf was built", stats.built)
+			}
+		})
+	}
+}

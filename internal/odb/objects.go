@@ -2,8 +2,10 @@ package odb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -246,4 +248,92 @@ func CompareEntries(a, b RawEntry) int {
 		return 1
 	}
 	return 0
+}
+
+// The two modes most entries have, with their space, as little-endian
+// words: "100644 " and "40000 ".
+var (
+	modeFile = binary.LittleEndian.Uint64([]byte("100644 \x00"))
+	modeDir  = binary.LittleEndian.Uint64([]byte("40000 \x00\x00"))
+)
+
+// entryLen returns the length of the well-formed entry at the start of d,
+// checked as Next checks it, or 0 when there is none. It reads eight bytes
+// at a time: a diff steps over millions of entries with it.
+func entryLen(d []byte) int {
+	i := 0 // the name's start
+	if len(d) >= 8 {
+		w := binary.LittleEndian.Uint64(d)
+		switch {
+		case w&0x00ffffffffffffff == modeFile:
+			i = 7
+		case w&0x0000ffffffffffff == modeDir:
+			i = 6
+		}
+	}
+	if i == 0 {
+		for ; i < len(d) && d[i] != ' '; i++ {
+			if d[i]-'0' > 7 || i > 7 {
+				return 0
+			}
+		}
+		if i == 0 || i >= len(d) {
+			return 0
+		}
+		i++
+	}
+	// The name ends at the first NUL.
+	j := i
+	for ; j+8 <= len(d); j += 8 {
+		w := binary.LittleEndian.Uint64(d[j:])
+		if z := (w - 0x0101010101010101) &^ w & 0x8080808080808080; z != 0 {
+			j += bits.TrailingZeros64(z) / 8
+			goto found
+		}
+	}
+	for j < len(d) && d[j] != 0 {
+		j++
+	}
+found:
+	if j+21 > len(d) {
+		return 0
+	}
+	return j + 21
+}
+
+// commonPrefix returns how many bytes a and b start with in common.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// SkipSame advances it and other past the entries both start with, byte
+// for byte the same (mode, name and object), and returns how many it
+// skipped. Diffing a tree against its parent's, most entries are such:
+// comparing their bytes costs far less than decoding and ordering each.
+// It stops before the first entry that differs or is not well formed,
+// which Next then decodes or reports.
+func (it *TreeIter) SkipSame(other *TreeIter) int {
+	a := it.Data
+	same := commonPrefix(a, other.Data)
+	n, at := 0, 0
+	for {
+		l := entryLen(a[at:])
+		if l == 0 || at+l > same {
+			break
+		}
+		at += l
+		n++
+	}
+	it.Data, other.Data = a[at:], other.Data[at:]
+	return n
 }

@@ -1,5 +1,5 @@
 // Package odb reads a git object database directly: loose objects, packs
-// (with their .idx decoded by go-git) and alternates. It offers random
+// (with their .idx files) and alternates. It offers random
 // access to one object (Read) and a fast pass that inflates every blob of
 // the database exactly once (Blobs), which is what history scanning needs
 // to cost about what reading every object once costs.
@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
@@ -184,24 +185,15 @@ func (db *DB) Expand(prefix string) (plumbing.Hash, error) {
 		found = append(found, h)
 	}
 	for _, p := range db.packs {
-		idx, err := p.loadIndex()
+		ix, err := p.loadIndex()
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		iter, err := idx.Entries()
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		for {
-			e, err := iter.Next()
-			if err != nil {
-				break
-			}
-			if strings.HasPrefix(e.Hash.String(), prefix) {
-				add(e.Hash)
+		for i := 0; i < int(p.count); i++ {
+			if h := ix.hash(i); strings.HasPrefix(h.String(), prefix) {
+				add(h)
 			}
 		}
-		iter.Close()
 	}
 	for _, d := range db.dirs {
 		names, _ := os.ReadDir(filepath.Join(d, prefix[:2]))
@@ -241,14 +233,22 @@ func (db *DB) inPackBefore(h plumbing.Hash, n int) bool {
 func (db *DB) inAnyPack(h plumbing.Hash) bool { return db.inPackBefore(h, len(db.packs)) }
 
 // baseCache keeps recently inflated pack objects, so reading a run of
-// deltified trees does not re-inflate their shared bases.
+// deltified trees does not re-inflate their shared bases. It owns their
+// buffers: a reader pins an object while it uses its content, and an
+// object evicted once no reader pins it gives its buffer back for the next
+// object to be built in, unless it was lent to a caller for good (Read).
+// A history diff reads gigabytes of trees this way without leaving them
+// to the garbage collector.
 type baseCache struct {
 	mu    sync.Mutex
 	max   int
-	size  int
+	size  int // bytes held by cached objects' buffers
 	items map[cacheKey]*cacheItem
 	head  *cacheItem // most recent
 	tail  *cacheItem
+
+	free      [64][][]byte // spare buffers by bits.Len of their capacity
+	freeBytes int
 }
 
 type cacheKey struct {
@@ -261,6 +261,9 @@ type cacheItem struct {
 	t          Type
 	depth      int // delta chain depth
 	data       []byte
+	pins       int32 // readers using data
+	lent       bool  // handed to a caller for good: never reused
+	gone       bool  // evicted
 	prev, next *cacheItem
 }
 
@@ -268,38 +271,119 @@ func newBaseCache(max int) *baseCache {
 	return &baseCache{max: max, items: map[cacheKey]*cacheItem{}}
 }
 
-// get returns a cached object with the depth of its delta chain.
-func (c *baseCache) get(k cacheKey) (Type, []byte, int, bool) {
+// get returns a cached object, pinned: its content stays as it is until
+// unpin.
+func (c *baseCache) get(k cacheKey) (*cacheItem, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.items[k]
 	if !ok {
-		return 0, nil, 0, false
+		return nil, false
 	}
+	it.pins++
 	c.unlink(it)
 	c.pushFront(it)
-	return it.t, it.data, it.depth, true
+	return it, true
 }
 
-func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) {
-	if len(data) > c.max/8 {
-		return
+// unpin ends a reader's use of it.
+func (c *baseCache) unpin(it *cacheItem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it.pins--
+	if it.gone && it.pins == 0 && !it.lent {
+		c.recycleLocked(it.data)
+		it.data = nil
+	}
+}
+
+// lend unpins it and hands its content to the caller for good.
+func (c *baseCache) lend(it *cacheItem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it.lent = true
+	it.pins--
+}
+
+// put caches data, which the cache then owns, and returns its item pinned;
+// or it returns nil and the caller keeps data (too large to cache, or
+// cached already by another reader).
+func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) *cacheItem {
+	if cap(data) > c.max/8 {
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.items[k]; ok {
-		return
+		return nil
 	}
-	it := &cacheItem{key: k, t: t, data: data, depth: depth}
+	it := &cacheItem{key: k, t: t, data: data, depth: depth, pins: 1}
 	c.items[k] = it
 	c.pushFront(it)
-	c.size += len(data)
-	for c.size > c.max && c.tail != nil {
+	c.size += cap(data)
+	for c.size > c.max && c.tail != nil && c.tail != it {
 		old := c.tail
 		c.unlink(old)
 		delete(c.items, old.key)
-		c.size -= len(old.data)
+		c.size -= cap(old.data)
+		old.gone = true
+		if old.pins == 0 && !old.lent {
+			c.recycleLocked(old.data)
+			old.data = nil
+		}
 	}
+	return it
+}
+
+// alloc returns a buffer of n bytes, a spare one when one fits.
+func (c *baseCache) alloc(n int) []byte {
+	k := bits.Len(uint(n))
+	c.mu.Lock()
+	for _, b := range [2]int{k, k + 1} {
+		if b >= len(c.free) {
+			break
+		}
+		list := c.free[b]
+		for i := len(list) - 1; i >= 0 && i >= len(list)-8; i-- {
+			if cap(list[i]) >= n {
+				buf := list[i]
+				list[i] = list[len(list)-1]
+				list[len(list)-1] = nil
+				c.free[b] = list[:len(list)-1]
+				c.freeBytes -= cap(buf)
+				c.mu.Unlock()
+				return buf[:n]
+			}
+		}
+	}
+	c.mu.Unlock()
+	return make([]byte, n, n+n/8)
+}
+
+// recycle gives a buffer no one uses any more back for reuse.
+func (c *baseCache) recycle(b []byte) {
+	if b == nil {
+		return
+	}
+	c.mu.Lock()
+	c.recycleLocked(b)
+	c.mu.Unlock()
+}
+
+// maxFreeShare bounds the bytes of spare buffers kept, as a share of the
+// cache's size.
+const maxFreeShare = 4
+
+func (c *baseCache) recycleLocked(b []byte) {
+	if cap(b) == 0 || c.freeBytes+cap(b) > c.max/maxFreeShare {
+		return // left to the collector
+	}
+	k := bits.Len(uint(cap(b)))
+	if k >= len(c.free) {
+		return
+	}
+	c.free[k] = append(c.free[k], b[:0])
+	c.freeBytes += cap(b)
 }
 
 func (c *baseCache) unlink(it *cacheItem) {

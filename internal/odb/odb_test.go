@@ -1,10 +1,12 @@
 package odb
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,14 +17,14 @@ import (
 	"github.com/gemscan-dev/gemscan/internal/gittest"
 )
 
-func git(t *testing.T, dir string, args ...string) string {
+func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	return gittest.Run(t, dir, args...)
 }
 
 // makeRepo builds a history whose files change a little each commit, so
 // that a repack stores most blobs as deltas.
-func makeRepo(t *testing.T) string {
+func makeRepo(t testing.TB) string {
 	t.Helper()
 	gittest.Need(t)
 	dir := t.TempDir()
@@ -163,5 +165,211 @@ func TestCorruptObjectNamed(t *testing.T) {
 	}
 	if n == 0 {
 		t.Errorf("no other blob was visited")
+	}
+}
+
+// TestIndexLookup checks pack lookups against git show-index, the oracle:
+// every object at git's offset, before the index is loaded (a fan-out
+// bucket read from the file) and after (the index in memory).
+func TestIndexLookup(t *testing.T) {
+	dir := makeRepo(t)
+	git(t, dir, "repack", "-q", "-a", "-d")
+	idx := filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir))
+	f, err := os.Open(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command("git", "show-index")
+	cmd.Stdin = f
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[plumbing.Hash]int64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var off int64
+		var name string
+		if _, err := fmt.Sscanf(l, "%d %s", &off, &name); err != nil {
+			t.Fatalf("show-index line %q: %v", l, err)
+		}
+		want[plumbing.NewHash(name)] = off
+	}
+	if len(want) < 100 {
+		t.Fatalf("only %d objects", len(want))
+	}
+	db, err := Open(filepath.Join(dir, ".git", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check := func(when string) {
+		for h, off := range want {
+			if _, got, ok := db.locate(h); !ok || got != off {
+				t.Fatalf("%s: %s at %d (found %v), git says %d", when, h, got, ok, off)
+			}
+			missing := h
+			missing[19] ^= 1
+			if _, ok := want[missing]; !ok {
+				if _, _, ok := db.locate(missing); ok {
+					t.Fatalf("%s: found %s, which the pack does not hold", when, missing)
+				}
+			}
+		}
+	}
+	check("before LoadIndexes")
+	if err := db.LoadIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	check("after LoadIndexes")
+}
+
+// BenchmarkReadTree reads every commit's root tree, oldest first, as a
+// history diff does, through a freshly opened database each time.
+func BenchmarkReadTree(b *testing.B) {
+	dir := makeRepo(b)
+	git(b, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	var trees []plumbing.Hash
+	for _, l := range strings.Fields(git(b, dir, "log", "--reverse", "--format=%T")) {
+		trees = append(trees, plumbing.NewHash(l))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		db, err := Open(filepath.Join(dir, ".git", "objects"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.LoadIndexes(); err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range trees {
+			if _, err := db.ReadType(h, Tree); err != nil {
+				b.Fatal(err)
+			}
+		}
+		db.Close()
+	}
+}
+
+// BenchmarkSkipSame compares a tree of 1,200 entries with a copy of it
+// whose last entry differs, as diffing a directory where one file changed.
+func BenchmarkSkipSame(b *testing.B) {
+	var tree []byte
+	for i := 0; i < 1200; i++ {
+		name := fmt.Sprintf("t%04d-%s.sh", i, strings.Repeat("x", i%17))
+		tree = append(tree, gittest.TreeEntry("100644", name, gittest.ObjectName("blob", []byte(name)))...)
+	}
+	other := bytes.Clone(tree)
+	other[len(other)-1]++
+	b.SetBytes(int64(len(tree)))
+	for b.Loop() {
+		x, y := TreeIter{Data: tree}, TreeIter{Data: other}
+		if n := x.SkipSame(&y); n != 1199 {
+			b.Fatalf("skipped %d", n)
+		}
+	}
+}
+
+// BenchmarkApplyDelta builds a 16 KiB tree-like object from a base that
+// differs in one entry: two copies around a small insert, into a fresh
+// buffer each time as a tree read does.
+func BenchmarkApplyDelta(b *testing.B) {
+	base := bytes.Repeat([]byte("100644 some-file-name.c\x00abcdefghijklmnopqrst"), 400)
+	mid := len(base) / 2
+	delta := gittest.Delta(int64(len(base)), int64(len(base)),
+		gittest.DeltaCopy(0, uint32(mid)), gittest.DeltaInsert([]byte("0123456789")),
+		gittest.DeltaCopy(uint32(mid+10), uint32(len(base)-mid-10)))
+	b.SetBytes(int64(len(base)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := applyDeltaMax(base, delta, nil, 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestViewsAndRecycledBuffers reads every tree and commit of a history
+// from several goroutines through a cache small enough to evict and reuse
+// buffers all the time: every view holds its object's content until
+// released (its hash matches), and content returned by Read is never
+// reused (still matching after all the reads).
+func TestViewsAndRecycledBuffers(t *testing.T) {
+	dir := makeRepo(t)
+	git(t, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	var objs []plumbing.Hash
+	for _, l := range strings.Split(git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"), "\n") {
+		if h, typ, _ := strings.Cut(l, " "); typ == "tree" || typ == "commit" {
+			objs = append(objs, plumbing.NewHash(h))
+		}
+	}
+	db, err := Open(filepath.Join(dir, ".git", "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.cache = newBaseCache(16 << 10)
+	if err := db.LoadIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	type kept struct {
+		h    plumbing.Hash
+		t    Type
+		data []byte
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var all []kept
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			type held struct {
+				v View
+				h plumbing.Hash
+			}
+			var views []held
+			for round := 0; round < 5; round++ {
+				for i := range objs {
+					h := objs[(i*7+g*13+round)%len(objs)]
+					v, err := db.ReadView(context.Background(), h, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					views = append(views, held{v, h})
+					if len(views) == 3 { // hold a few at once
+						for _, x := range views {
+							if got := hashObject(x.v.o.t, x.v.Data); got != x.h {
+								t.Errorf("view of %s hashes to %s", x.h, got)
+							}
+							x.v.Release()
+						}
+						views = views[:0]
+					}
+					if i%5 == 0 {
+						typ, data, err := db.Read(h)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						all = append(all, kept{h, typ, data})
+						mu.Unlock()
+					}
+				}
+			}
+			for _, x := range views {
+				x.v.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, k := range all {
+		if got := hashObject(k.t, k.data); got != k.h {
+			t.Fatalf("content Read returned for %s now hashes to %s: its buffer was reused", k.h, got)
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("nothing read")
 	}
 }

@@ -1,13 +1,12 @@
 package odb
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/zlib"
 	"io"
 	"os"
 	"sort"
@@ -15,7 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/klauspost/compress/zlib"
 )
 
 // pack is one pack file with its index. The index is not decoded until
@@ -34,8 +33,17 @@ type pack struct {
 	fanout [256]uint32
 
 	once sync.Once
-	idx  atomic.Pointer[idxfile.MemoryIndex]
+	idx  atomic.Pointer[packIndex]
 	err  error
+}
+
+// packIndex is a whole version 2 .idx file in memory. Lookups only read
+// it, so any number of goroutines may share it.
+type packIndex struct {
+	fanout *[256]uint32
+	names  []byte // count × 20, sorted
+	off32  []byte // count × 4
+	off64  []byte // 8 bytes per offset past 2 GiB
 }
 
 // idx v2 layout.
@@ -129,18 +137,82 @@ func (p *pack) checkHeader() error {
 	return nil
 }
 
-// loadIndex decodes the whole index with go-git's decoder.
-func (p *pack) loadIndex() (*idxfile.MemoryIndex, error) {
+// loadIndex reads the whole index into memory, checking its trailing
+// checksum (as go-git's decoder and git do), so that lookups touch no file.
+func (p *pack) loadIndex() (*packIndex, error) {
 	p.once.Do(func() {
-		idx := idxfile.NewMemoryIndex()
-		r := bufio.NewReaderSize(io.NewSectionReader(p.idxf, 0, 1<<62), 1<<16)
-		if err := idxfile.NewDecoder(r).Decode(idx); err != nil {
+		st, err := p.idxf.Stat()
+		if err != nil {
 			p.err = fmt.Errorf("read pack index %s.idx: %w", p.path, err)
 			return
 		}
-		p.idx.Store(idx)
+		// openPack checked the size against the object count.
+		data := make([]byte, st.Size())
+		if _, err := p.idxf.ReadAt(data, 0); err != nil {
+			p.err = fmt.Errorf("read pack index %s.idx: %w", p.path, err)
+			return
+		}
+		body, sum := data[:len(data)-20], data[len(data)-20:]
+		if got := sha1.Sum(body); !bytes.Equal(got[:], sum) {
+			p.err = fmt.Errorf("read pack index %s.idx: checksum mismatch: the index is corrupt", p.path)
+			return
+		}
+		n := p.count
+		names := int64(idxNameOff)
+		crcs := names + n*20
+		offs := crcs + n*4
+		large := offs + n*4
+		ix := &packIndex{fanout: &p.fanout, names: data[names:crcs], off32: data[offs:large], off64: data[large : len(data)-40]}
+		if len(ix.off64)%8 != 0 {
+			p.err = fmt.Errorf("read pack index %s.idx: %d bytes of large offsets, not a multiple of 8", p.path, len(ix.off64))
+			return
+		}
+		p.idx.Store(ix)
 	})
 	return p.idx.Load(), p.err
+}
+
+// search returns the position of h in the index.
+func (ix *packIndex) search(h plumbing.Hash) (int, bool) {
+	lo := 0
+	if h[0] > 0 {
+		lo = int(ix.fanout[h[0]-1])
+	}
+	hi := int(ix.fanout[h[0]])
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch c := bytes.Compare(ix.names[m*20:m*20+20], h[:]); {
+		case c == 0:
+			return m, true
+		case c < 0:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return 0, false
+}
+
+// offset returns the pack offset of the object at position i; false for a
+// large-offset slot the index does not hold.
+func (ix *packIndex) offset(i int) (int64, bool) {
+	off := binary.BigEndian.Uint32(ix.off32[i*4:])
+	if off&0x80000000 == 0 {
+		return int64(off), true
+	}
+	j := int(off & 0x7fffffff)
+	if j >= len(ix.off64)/8 {
+		return 0, false
+	}
+	v := binary.BigEndian.Uint64(ix.off64[j*8:])
+	return int64(v), v <= 1<<62
+}
+
+// hash returns the name of the object at position i.
+func (ix *packIndex) hash(i int) plumbing.Hash {
+	var h plumbing.Hash
+	copy(h[:], ix.names[i*20:])
+	return h
 }
 
 func (p *pack) close() error {
@@ -150,9 +222,12 @@ func (p *pack) close() error {
 
 // find returns the offset of h in the pack.
 func (p *pack) find(h plumbing.Hash) (int64, bool) {
-	if idx := p.idx.Load(); idx != nil {
-		off, err := idx.FindOffset(h)
-		return off, err == nil
+	if ix := p.idx.Load(); ix != nil {
+		i, ok := ix.search(h)
+		if !ok {
+			return 0, false
+		}
+		return ix.offset(i)
 	}
 	// Read only h's fan-out bucket of names.
 	lo := int64(0)

@@ -72,21 +72,72 @@ func (e errWrongType) Error() string { return fmt.Sprintf("is a %s, want a %s", 
 // ReadContext returns an object's type and content. It stops with ctx's
 // error when ctx is cancelled.
 func (db *DB) ReadContext(ctx context.Context, h plumbing.Hash) (Type, []byte, error) {
-	t, data, err := db.read(ctx, h, 0)
+	o, err := db.read(ctx, h, 0)
 	if err != nil {
 		return 0, nil, fmt.Errorf("object %s: %w", h, err)
 	}
-	return t, data, nil
+	return o.t, db.keep(o), nil
 }
 
 // ReadTypeContext reads an object and checks its type; an object of
 // another type is refused before it is inflated.
 func (db *DB) ReadTypeContext(ctx context.Context, h plumbing.Hash, want Type) ([]byte, error) {
-	_, data, err := db.read(ctx, h, want)
+	o, err := db.read(ctx, h, want)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", h, err)
 	}
-	return data, nil
+	return db.keep(o), nil
+}
+
+// View is an object's content lent until Release: the database may then
+// build other objects in its buffer. Reading with views, a history diff
+// leaves no garbage behind its gigabytes of trees.
+type View struct {
+	Data []byte
+	o    object
+	db   *DB
+}
+
+// Release ends the use of v.Data. It may be called once; the zero View's
+// Release does nothing.
+func (v View) Release() {
+	if v.db != nil {
+		v.db.release(v.o)
+	}
+}
+
+// ReadView reads an object of type want (any when 0) into a View.
+func (db *DB) ReadView(ctx context.Context, h plumbing.Hash, want Type) (View, error) {
+	o, err := db.read(ctx, h, want)
+	if err != nil {
+		return View{}, fmt.Errorf("object %s: %w", h, err)
+	}
+	return View{Data: o.data, o: o, db: db}, nil
+}
+
+// object is an object's content as read: in a cached item the reader pins,
+// or in a buffer of its own.
+type object struct {
+	t    Type
+	data []byte
+	it   *cacheItem // nil: data is the reader's own
+}
+
+// release ends the use of o's content.
+func (db *DB) release(o object) {
+	if o.it != nil {
+		db.cache.unpin(o.it)
+	} else {
+		db.cache.recycle(o.data)
+	}
+}
+
+// keep returns o's content for the caller to keep: never reused.
+func (db *DB) keep(o object) []byte {
+	if o.it != nil {
+		db.cache.lend(o.it)
+	}
+	return o.data
 }
 
 // locate finds the pack holding h.
@@ -102,11 +153,12 @@ func (db *DB) locate(h plumbing.Hash) (*pack, int64, bool) {
 // read reads object h. When want is not 0 an object of another type is
 // refused with errWrongType once its type is known, before its content is
 // inflated.
-func (db *DB) read(ctx context.Context, h plumbing.Hash, want Type) (Type, []byte, error) {
+func (db *DB) read(ctx context.Context, h plumbing.Hash, want Type) (object, error) {
 	if p, off, ok := db.locate(h); ok {
 		return db.readPacked(ctx, p, off, want)
 	}
-	return db.readLooseAny(ctx, h, want)
+	t, data, err := db.readLooseAny(ctx, h, want)
+	return object{t: t, data: data}, err
 }
 
 // readLooseAny reads loose object h from the first objects directory that
@@ -133,12 +185,11 @@ type link struct {
 }
 
 // chainEnd is where a delta chain bottoms out: an object already in the
-// cache, a whole object in a pack, or a loose object (its hash).
+// cache (pinned: the caller unpins it), a whole object in a pack, or a
+// loose object (its hash).
 type chainEnd struct {
-	cached  bool
-	depth   int // of the cached object's own chain
+	cached  *cacheItem
 	t       Type
-	data    []byte
 	whole   link
 	loose   plumbing.Hash
 	isLoose bool
@@ -156,11 +207,12 @@ func (db *DB) chain(ctx context.Context, p *pack, off int64, useCache bool) ([]l
 			return nil, chainEnd{}, err
 		}
 		if useCache {
-			if t, data, depth, ok := db.cache.get(cacheKey{p, off}); ok {
-				if len(links)+depth > maxDeltaDepth {
+			if it, ok := db.cache.get(cacheKey{p, off}); ok {
+				if len(links)+it.depth > maxDeltaDepth {
+					db.cache.unpin(it)
 					return nil, chainEnd{}, fmt.Errorf("%w: delta chain deeper than %d", ErrLimit, maxDeltaDepth)
 				}
-				return links, chainEnd{cached: true, t: t, data: data, depth: depth}, nil
+				return links, chainEnd{cached: it, t: it.t}, nil
 			}
 		}
 		if !p.validOffset(off) {
@@ -204,6 +256,9 @@ func (db *DB) typeAt(ctx context.Context, p *pack, off int64) (Type, error) {
 	if err != nil {
 		return 0, err
 	}
+	if end.cached != nil {
+		db.cache.unpin(end.cached)
+	}
 	if end.isLoose {
 		t, err := db.looseType(ctx, end.loose)
 		if err != nil {
@@ -242,67 +297,86 @@ func (db *DB) looseType(ctx context.Context, h plumbing.Hash) (Type, error) {
 
 // readPacked reads the object at (p, off), resolving its delta chain
 // iteratively: it holds at most the current base, one delta and its
-// result, whatever the chain's depth.
-func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (Type, []byte, error) {
+// result, whatever the chain's depth. Buffers come from the cache's spares
+// and go back to them.
+func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (object, error) {
 	links, end, err := db.chain(ctx, p, off, true)
 	if err != nil {
-		return 0, nil, err
+		return object{}, err
 	}
-	var t Type
-	var base []byte
+	c := db.cache
+	var cur object
 	depth := 0
 	switch {
-	case end.cached:
-		depth = end.depth
-		t, base = end.t, end.data
-		if want != 0 && t != want {
-			return 0, nil, errWrongType{t, want}
+	case end.cached != nil:
+		it := end.cached
+		depth = it.depth
+		cur = object{t: it.t, data: it.data, it: it}
+		if want != 0 && cur.t != want {
+			c.unpin(it)
+			return object{}, errWrongType{cur.t, want}
 		}
 	case end.isLoose:
-		if t, err = db.looseType(ctx, end.loose); err != nil {
-			return 0, nil, fmt.Errorf("delta base %s: %w", end.loose, err)
+		t, err := db.looseType(ctx, end.loose)
+		if err != nil {
+			return object{}, fmt.Errorf("delta base %s: %w", end.loose, err)
 		}
 		if want != 0 && t != want {
-			return 0, nil, errWrongType{t, want}
+			return object{}, errWrongType{t, want}
 		}
-		if t, base, err = db.readLooseAny(ctx, end.loose, t); err != nil {
-			return 0, nil, fmt.Errorf("delta base %s: %w", end.loose, err)
+		t, data, err := db.readLooseAny(ctx, end.loose, t)
+		if err != nil {
+			return object{}, fmt.Errorf("delta base %s: %w", end.loose, err)
 		}
+		cur = object{t: t, data: data}
 	default:
-		t = end.t
+		t := end.t
 		if want != 0 && t != want {
-			return 0, nil, errWrongType{t, want}
+			return object{}, errWrongType{t, want}
 		}
 		w := end.whole
 		if err := checkSize(w.h.size, t, w.p.size-20-w.h.data); err != nil {
-			return 0, nil, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
+			return object{}, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
 		}
-		base = make([]byte, w.h.size)
-		if err := inflate(ctx, w.p.f, w.h.data, w.p.size, int(min(max(w.h.size/2, 4<<10), 64<<10)), base); err != nil {
-			return 0, nil, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
+		data := c.alloc(int(w.h.size))
+		if err := inflate(ctx, w.p.f, w.h.data, w.p.size, int(min(max(w.h.size/2, 4<<10), 64<<10)), data); err != nil {
+			c.recycle(data)
+			return object{}, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
 		}
-		db.cache.put(cacheKey{w.p, w.off}, t, base, 0)
+		cur = object{t: t, data: data, it: c.put(cacheKey{w.p, w.off}, t, data, 0)}
 	}
-	lim := limitFor(t)
+	lim := limitFor(cur.t)
 	for i := len(links) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
-			return 0, nil, err
+			db.release(cur)
+			return object{}, err
 		}
 		l := links[i]
 		if err := checkSize(l.h.size, 0, l.p.size-20-l.h.data); err != nil {
-			return 0, nil, fmt.Errorf("pack %s at %d: delta: %w", l.p.path, l.off, err)
+			db.release(cur)
+			return object{}, fmt.Errorf("pack %s at %d: delta: %w", l.p.path, l.off, err)
 		}
-		delta := make([]byte, l.h.size)
+		delta := c.alloc(int(l.h.size))
 		if err := inflate(ctx, l.p.f, l.h.data, l.p.size, int(min(max(l.h.size/2, 4<<10), 64<<10)), delta); err != nil {
-			return 0, nil, fmt.Errorf("pack %s at %d: %w", l.p.path, l.off, err)
+			c.recycle(delta)
+			db.release(cur)
+			return object{}, fmt.Errorf("pack %s at %d: %w", l.p.path, l.off, err)
 		}
-		out, err := applyDeltaMax(base, delta, nil, lim)
+		// A result up to checkFirst is built in a spare buffer; a larger
+		// one only once its instructions are checked.
+		var dst []byte
+		if _, size, _, err := deltaSizes(delta); err == nil && size <= checkFirst && int64(size) <= lim {
+			dst = c.alloc(size)
+		}
+		out, err := applyDeltaMax(cur.data, delta, dst, lim)
+		c.recycle(delta)
+		db.release(cur)
 		if err != nil {
-			return 0, nil, fmt.Errorf("pack %s at %d: %s: %w", l.p.path, l.off, t, err)
+			c.recycle(dst)
+			return object{}, fmt.Errorf("pack %s at %d: %s: %w", l.p.path, l.off, cur.t, err)
 		}
-		base = out
 		depth++
-		db.cache.put(cacheKey{l.p, l.off}, t, base, depth)
+		cur = object{t: cur.t, data: out, it: c.put(cacheKey{l.p, l.off}, cur.t, out, depth)}
 	}
-	return t, base, nil
+	return cur, nil
 }
