@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
 func loosePath(dir string, h plumbing.Hash) string {
@@ -36,7 +38,7 @@ func readLooseMax(dir string, h plumbing.Hash, max int64) (Type, []byte, error) 
 // is hashed and must match their name, so a file stored under another
 // object's name is refused.
 func readLooseWant(dir string, h plumbing.Hash, want Type, max int64) (Type, []byte, error) {
-	f, err := os.Open(loosePath(dir, h))
+	f, err := gitdir.OpenFile(loosePath(dir, h)) // a FIFO there would block forever
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, nil, ErrNotFound

@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
 // Type is a git object type.
@@ -117,7 +119,7 @@ func (db *DB) addDir(dir string, seen map[string]bool, depth int) error {
 	if depth >= 5 {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(abs, "info", "alternates"))
+	f, err := gitdir.OpenFile(filepath.Join(abs, "info", "alternates"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil

@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
 // pack is one pack file with its index. The index is not decoded until
@@ -54,7 +56,7 @@ const (
 )
 
 func openPack(base string) (*pack, error) {
-	idxf, err := os.Open(base + ".idx")
+	idxf, err := gitdir.OpenFile(base + ".idx")
 	if err != nil {
 		return nil, fmt.Errorf("open pack index: %w", err)
 	}
@@ -87,7 +89,7 @@ func openPack(base string) (*pack, error) {
 		idxf.Close()
 		return nil, fmt.Errorf("read pack index %s.idx: %d bytes cannot hold the %d objects its fan-out table counts", base, ist.Size(), p.count)
 	}
-	f, err := os.Open(base + ".pack")
+	f, err := gitdir.OpenFile(base + ".pack")
 	if err != nil {
 		idxf.Close()
 		return nil, fmt.Errorf("open pack: %w", err)
