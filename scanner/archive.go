@@ -321,7 +321,7 @@ func (ba *blobArchives) finish(h *history) {
 	where := map[plumbing.Hash]string{}
 	for _, in := range h.intros {
 		if _, ok := where[in.blob]; !ok {
-			where[in.blob] = h.pathList[in.path]
+			where[in.blob] = h.paths.list[in.path]
 		}
 	}
 	name := func(b plumbing.Hash) string {

@@ -93,7 +93,7 @@ func scanGit(ctx context.Context, path string, opts GitOptions, maxEntries int) 
 		res.Errors = append(res.Errors, err)
 		return res
 	}
-	h := &history{r: r, res: res, opts: opts, paths: map[string]int32{}, maxEntries: maxEntries}
+	h := &history{r: r, res: res, opts: opts, maxEntries: maxEntries}
 	whole := opts.Range == "" && len(opts.Include) == 0 && len(opts.Branches) == 0 && opts.Since.IsZero()
 	blobCtx, stopBlobs := context.WithCancel(ctx)
 	defer stopBlobs()
@@ -161,8 +161,7 @@ type history struct {
 	order []int32
 	// intros in parents-first order
 	intros   []intro
-	paths    map[string]int32
-	pathList []string
+	paths    pathTable // every path the intros name
 	needed   map[plumbing.Hash]bool
 	hits     map[plumbing.Hash][]Finding // located, without path or attribution
 	trees    map[plumbing.Hash][]odb.TreeEntry

@@ -106,7 +106,7 @@ func (h *history) attribute() {
 	refs := h.refsReaching(first, head)
 	for k, i := range first {
 		in := h.intros[i]
-		p := h.pathList[in.path]
+		p := h.paths.list[in.path]
 		hits := h.hits[in.blob]
 		if k.allowed {
 			hits = h.allowHits[in.blob]
@@ -245,7 +245,7 @@ func refRank(name string) int {
 // shows none (the credential was never on HEAD's line, or left it in a way
 // only a merge's other parent shows).
 func (h *history) removedBy(head *headState, k credKey, from int32) string {
-	p := h.pathList[k.path]
+	p := h.paths.list[k.path]
 	type event struct {
 		order  int32
 		remove bool

@@ -140,7 +140,7 @@ func BenchmarkHistoryDiff(b *testing.B) {
 		if err := r.db.LoadIndexes(); err != nil {
 			b.Fatal(err)
 		}
-		h := &history{r: r, res: &Result{}, paths: map[string]int32{}, maxEntries: maxDiffEntries}
+		h := &history{r: r, res: &Result{}, maxEntries: maxDiffEntries}
 		if err := h.graph(ctx); err != nil {
 			b.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestDiffRunsMerge(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.close()
-		h := &history{r: r, res: &Result{}, paths: map[string]int32{}, maxEntries: maxDiffEntries, runSize: runSize}
+		h := &history{r: r, res: &Result{}, maxEntries: maxDiffEntries, runSize: runSize}
 		if err := h.graph(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -181,11 +181,11 @@ func TestDiffRunsMerge(t *testing.T) {
 	}
 	for _, size := range []int{1, 3, 7} {
 		h := diff(size)
-		if !slices.Equal(h.intros, one.intros) || !slices.Equal(h.pathList, one.pathList) ||
+		if !slices.Equal(h.intros, one.intros) || !slices.Equal(h.paths.list, one.paths.list) ||
 			!maps.EqualFunc(h.removals, one.removals, slices.Equal) || h.res.Stats.Commits != one.res.Stats.Commits ||
 			!maps.Equal(h.needed, one.needed) || len(h.res.Errors) != 0 {
 			t.Fatalf("runs of %d: %d intros, %d paths, %d removed paths; one run: %d, %d, %d (errors %v)", size,
-				len(h.intros), len(h.pathList), len(h.removals), len(one.intros), len(one.pathList), len(one.removals), h.res.Errors)
+				len(h.intros), len(h.paths.list), len(h.removals), len(one.intros), len(one.paths.list), len(one.removals), h.res.Errors)
 		}
 	}
 }

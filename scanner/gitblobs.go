@@ -158,7 +158,7 @@ func (h *history) tooLargePaths(max int) ([]string, int) {
 	}
 	paths := make([]string, 0, len(ids))
 	for id := range ids {
-		paths = append(paths, h.pathList[id])
+		paths = append(paths, h.paths.list[id])
 	}
 	sort.Strings(paths)
 	return paths[:min(len(paths), max)], len(paths)

@@ -34,13 +34,23 @@ func (h *history) tree(t plumbing.Hash) ([]odb.TreeEntry, error) {
 	return es, nil
 }
 
-func (h *history) pathID(p string) int32 {
-	if id, ok := h.paths[p]; ok {
+// pathTable numbers paths: intros and removals name a path by its id.
+type pathTable struct {
+	ids  map[string]int32
+	list []string // by id
+}
+
+// id returns p's id, numbering it if it is new.
+func (t *pathTable) id(p string) int32 {
+	if id, ok := t.ids[p]; ok {
 		return id
 	}
-	id := int32(len(h.pathList))
-	h.paths[p] = id
-	h.pathList = append(h.pathList, p)
+	if t.ids == nil {
+		t.ids = map[string]int32{}
+	}
+	id := int32(len(t.list))
+	t.ids[p] = id
+	t.list = append(t.list, p)
 	return id
 }
 
@@ -90,7 +100,7 @@ func (h *history) diffAll(ctx context.Context) {
 				if r >= len(runs) || ctx.Err() != nil {
 					return
 				}
-				out := &diffOut{paths: map[string]int32{}, removals: map[string][]int32{}}
+				out := &diffOut{removals: map[string][]int32{}}
 				out.scratch = scratch
 				h.diffRun(ctx, h.order[r*size:min((r+1)*size, len(h.order))], out)
 				scratch, out.scratch = out.scratch, nil
@@ -114,8 +124,7 @@ func (h *history) diffAll(ctx context.Context) {
 // diffOut is what diffing a run of commits found, with path ids of its own.
 type diffOut struct {
 	intros       []intro
-	paths        map[string]int32
-	pathList     []string
+	paths        pathTable // the run's own path ids
 	removals     map[string][]int32
 	submods      []string
 	missingTrees []plumbing.Hash
@@ -126,16 +135,6 @@ type diffOut struct {
 
 func (o *diffOut) errorf(format string, args ...any) {
 	o.errs = append(o.errs, fmt.Errorf(format, args...))
-}
-
-func (o *diffOut) pathID(p string) int32 {
-	if id, ok := o.paths[p]; ok {
-		return id
-	}
-	id := int32(len(o.pathList))
-	o.paths[p] = id
-	o.pathList = append(o.pathList, p)
-	return id
 }
 
 // diffRun diffs a run of commits (positions in h.nodes, in h.order).
@@ -159,9 +158,9 @@ func (h *history) diffRun(ctx context.Context, commits []int32, out *diffOut) {
 func (h *history) merge(out *diffOut) {
 	h.res.Stats.Commits += out.commits
 	h.res.Errors = append(h.res.Errors, out.errs...)
-	ids := make([]int32, len(out.pathList))
-	for i, p := range out.pathList {
-		ids[i] = h.pathID(p)
+	ids := make([]int32, len(out.paths.list))
+	for i, p := range out.paths.list {
+		ids[i] = h.paths.id(p)
 	}
 	for _, in := range out.intros {
 		in.path = ids[in.path]
@@ -476,7 +475,7 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 			d.out.submods = append(d.out.submods, prefix+string(n.Name))
 		case n.IsBlob():
 			o := d.out
-			o.intros = append(o.intros, intro{path: o.pathID(prefix + string(n.Name)), blob: n.Hash, order: d.order})
+			o.intros = append(o.intros, intro{path: o.paths.id(prefix + string(n.Name)), blob: n.Hash, order: d.order})
 		}
 	}
 	if curErr != nil {

@@ -46,29 +46,11 @@ func indexParts(t *testing.T, data []byte) (entries []byte, sigs []string, exts 
 // cache-tree over the current entries.
 func spliceCacheTree(t *testing.T, path string, from []byte) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, sigs, exts := indexParts(t, data)
 	_, _, old := indexParts(t, from)
 	if old["TREE"] == nil {
 		t.Fatal("the donor index has no TREE extension")
 	}
-	if exts["TREE"] == nil {
-		sigs = append([]string{"TREE"}, sigs...)
-	}
-	exts["TREE"] = old["TREE"]
-	out := append([]byte(nil), entries...)
-	for _, s := range sigs {
-		out = append(out, s...)
-		out = binary.BigEndian.AppendUint32(out, uint32(len(exts[s])))
-		out = append(out, exts[s]...)
-	}
-	sum := sha1.Sum(out)
-	if err := os.WriteFile(path, append(out, sum[:]...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	setCacheTree(t, path, old["TREE"])
 }
 
 // TestStagedCacheTreeMustMatchEntries: git write-tree and git commit take
