@@ -160,14 +160,14 @@ type history struct {
 	// selected commits, in parents-first order
 	order []int32
 	// intros in parents-first order
-	intros   []intro
-	paths    pathTable // every path the intros name
-	needed   map[plumbing.Hash]bool
-	hits     map[plumbing.Hash][]Finding // located, without path or attribution
-	trees    map[plumbing.Hash][]odb.TreeEntry
-	shallow  map[plumbing.Hash]bool
-	lfs      int
-	submods  map[string]bool
+	intros  []intro
+	paths   pathTable // every path the intros name
+	needed  map[plumbing.Hash]bool
+	hits    map[plumbing.Hash][]Finding // located, without path or attribution
+	trees   map[plumbing.Hash][]odb.TreeEntry
+	shallow map[plumbing.Hash]bool
+	lfs     int
+	submods map[string]bool
 	// removals[p] lists the orders of the commits whose diff against
 	// their first parent removed path p (a directory ends in "/").
 	removals map[string][]int32
