@@ -277,7 +277,8 @@ func BenchmarkRedteamTeddy(b *testing.B) {
 	lits := detectorLiterals(NewDetector())
 	td := newTeddy(lits)
 	for _, size := range []int{1 << 20, 64 << 20} {
-		text := bytes.Repeat([]byte("func main() { fmt.Println(\"hello, world\") }\n"), size/45+1)[:size]
+		line := []byte("func main() { fmt.Println(\"hello, world\") }\n")
+		text := bytes.Repeat(line, size/len(line)+1)[:size]
 		for name, data := range map[string][]byte{"text": text, "worst": worstTeddyInput(lits, size)} {
 			b.Run(name+"/"+sizeName(size), func(b *testing.B) {
 				b.SetBytes(int64(len(data)))

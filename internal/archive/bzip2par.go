@@ -167,6 +167,39 @@ func chunkStream(data []byte, blocks []bzSpan) []byte {
 	return b.flush()
 }
 
+// bzChunks cuts blocks (of a stream at level, 1 to 9) into the runs that
+// workers decode as one stream each: about chunkOut bytes of output by the
+// level's block size, at least two runs per worker where there are blocks
+// enough, and at least minIn compressed bytes per run but the last (0: an
+// eighth of the level's block size).
+//
+// Each run costs a decoder whose table takes four bytes per byte of the
+// level's block size, allocated and cleared before the first block. Without
+// the last bound a stream of tiny blocks (a few dozen bytes each) made one
+// table of 3.6 MB per four of them: gigabytes of allocation and seconds
+// from a file of a megabyte that the sequential decoder, allocating its
+// table once, reads in milliseconds (TestRedteamBzip2TinyBlocks). With it a
+// table costs at most 32 bytes per compressed byte, while a block of text
+// (compressed four to ten times) fills a run on its own. The runs are
+// slices of blocks.
+func bzChunks(blocks []bzSpan, level, workers, minIn int) [][]bzSpan {
+	blockSize := level * 100_000
+	if minIn == 0 {
+		minIn = blockSize / 8
+	}
+	per := max(1, min(chunkOut/blockSize, len(blocks)/(2*workers)))
+	var chunks [][]bzSpan
+	for rest := blocks; len(rest) > 0; {
+		n := min(per, len(rest))
+		for n < len(rest) && (rest[n-1].hi-rest[0].lo)/8 < int64(minIn) {
+			n++
+		}
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
+	}
+	return chunks
+}
+
 // chunkOut is about how many decompressed bytes a chunk of blocks, decoded
 // by one worker as one stream, is made to hold: the fewer chunks, the fewer
 // decoders (each allocates a table four times the block size) and buffers.
@@ -195,9 +228,10 @@ type parallelBzip2 struct {
 	// stays within a few chunks.
 	bufs chan []byte
 	held []byte // the buffer of the chunk being read
-	// blocks are the stream's blocks, per of them a chunk.
+	// blocks are the stream's blocks, chunks the runs of them decoded as
+	// one.
 	blocks []bzSpan
-	per    int
+	chunks [][]bzSpan
 }
 
 // newBzip2 returns a reader of the bzip2 stream data, decoding blocks in
@@ -205,28 +239,22 @@ type parallelBzip2 struct {
 // the decoding: no chunk is started after it, and a worker still decoding
 // one ends with that chunk (compress/bzip2 cannot be interrupted).
 func newBzip2(ctx context.Context, data []byte) (io.Reader, func()) {
-	return newBzip2Bounded(ctx, data, maxBzBlockOut)
+	return newBzip2Bounded(ctx, data, maxBzBlockOut, 0)
 }
 
-// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk.
-func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, func()) {
+// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk,
+// each chunk but the last at least minIn compressed bytes (0: see
+// bzChunks).
+func newBzip2Bounded(ctx context.Context, data []byte, maxOut, minIn int) (io.Reader, func()) {
 	blocks := bzipBlocks(data)
 	if blocks == nil {
 		return bzip2.NewReader(bytes.NewReader(data)), func() {}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(blocks))
-	// Chunks of about chunkOut bytes (a block holds up to 100 kB per level
-	// digit), at least two per worker so that none waits on the last.
-	per := max(1, min(chunkOut/(int(data[3]-'0')*100_000), len(blocks)/(2*workers)))
-	var chunks [][]bzSpan
-	for rest := blocks; len(rest) > 0; {
-		n := min(per, len(rest))
-		chunks = append(chunks, rest[:n])
-		rest = rest[n:]
-	}
+	chunks := bzChunks(blocks, int(data[3]-'0'), workers, minIn)
 	ctx, cancel := context.WithCancel(ctx)
 	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
-		bufs: make(chan []byte, workers+1), blocks: blocks, per: per}
+		bufs: make(chan []byte, workers+1), blocks: blocks, chunks: chunks}
 	for i := range p.results {
 		p.results[i] = make(chan bzResult, 1)
 	}
@@ -322,7 +350,11 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 			// The blocks before this chunk are out: its own and the
 			// rest are one stream, decoded as it is read.
 			p.cancel()
-			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[p.next*p.per:])))
+			from := 0
+			for _, c := range p.chunks[:p.next] {
+				from += len(c)
+			}
+			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[from:])))
 			return p.readSeq(b)
 		}
 		if r.err != nil {
