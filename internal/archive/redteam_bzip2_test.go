@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"testing"
@@ -107,5 +108,217 @@ func BenchmarkRedteamTinyBlocks(b *testing.B) {
 				b.Fatal(n, err)
 			}
 		}
+	})
+}
+
+// bzBlockBits is one block of a stream: its bits, from its magic on.
+type bzBlockBits struct {
+	data   []byte // the stream holding it
+	lo, hi int64
+}
+
+// tinyBlocks compresses each text alone at level and returns their blocks.
+func tinyBlocks(t testing.TB, level string, texts ...string) []bzBlockBits {
+	t.Helper()
+	var out []bzBlockBits
+	for _, s := range texts {
+		one := bzStreamOf(t, level, []byte(s))
+		b := oneBlock(t, one)
+		out = append(out, bzBlockBits{one, b.lo, b.hi})
+	}
+	return out
+}
+
+// bzBuild lays blocks out as one stream with header "BZh"+level and the
+// combined CRC of their CRC fields.
+func bzBuild(level byte, blocks []bzBlockBits) []byte {
+	w := bitWriter{out: []byte{'B', 'Z', 'h', level}}
+	var spans []bzSpan
+	for _, b := range blocks {
+		for p := b.lo; p < b.hi; {
+			k := min(56, int(b.hi-p))
+			w.write(readBits(b.data, p, k), k)
+			p += int64(k)
+		}
+		spans = append(spans, bzSpan{crc: uint32(readBits(b.data, b.lo+48, 32))})
+	}
+	w.write(bzEndMagic, 48)
+	w.write(uint64(combined(spans)), 32)
+	return w.flush()
+}
+
+// setBits overwrites n bits of data at bit offset at with v.
+func setBits(data []byte, at int64, n int, v uint64) {
+	for i := 0; i < n; i++ {
+		p := at + int64(i)
+		bit := byte(v>>(n-1-i)) & 1
+		data[p>>3] = data[p>>3]&^(0x80>>(p&7)) | bit<<7>>(p&7)
+	}
+}
+
+// fixTrailer rewrites the stream CRC after the last end-of-stream magic as
+// the fold of the CRC fields after every block magic before it, so that a
+// forged stream passes bzipBlocks' check and reaches the parallel decoder.
+func fixTrailer(data []byte) []byte {
+	data = bytes.Clone(data)
+	var w uint64
+	var spans []bzSpan
+	end := int64(-1)
+	for p := int64(0); p < int64(len(data))*8; p++ {
+		w = w<<1 | uint64(data[p>>3]>>(7-p&7)&1)
+		if p < 79 {
+			continue
+		}
+		switch w & (1<<48 - 1) {
+		case bzBlockMagic:
+			if at := p - 47; at+80 <= int64(len(data))*8 {
+				spans = append(spans, bzSpan{crc: uint32(readBits(data, at+48, 32))})
+			}
+		case bzEndMagic:
+			end = p - 47
+		}
+	}
+	if end >= 0 && end+80 <= int64(len(data))*8 {
+		setBits(data, end+48, 32, uint64(combined(spans)))
+	}
+	return data
+}
+
+// diffBzip2 decodes data with compress/bzip2 and with the parallel decoder
+// (chunks of at least minIn compressed bytes, up to maxOut bytes out) and
+// fails unless both give the same bytes and the same error.
+func diffBzip2(t testing.TB, data []byte, maxOut, minIn int) (how string) {
+	t.Helper()
+	want, wantErr := io.ReadAll(bzip2.NewReader(bytes.NewReader(data)))
+	r, stop := newBzip2Bounded(context.Background(), data, maxOut, minIn)
+	defer stop()
+	got, gotErr := io.ReadAll(r)
+	how = "sequential"
+	if p, ok := r.(*parallelBzip2); ok {
+		how = "parallel"
+		if p.seq != nil {
+			how = "fell back"
+		}
+	}
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !bytes.Equal(got, want) {
+		t.Fatalf("%s: error %v, want %v; %d bytes, want %d (equal prefix: %v)", how, gotErr, wantErr,
+			len(got), len(want), bytes.HasPrefix(want, got) || bytes.HasPrefix(got, want))
+	}
+	return how
+}
+
+// forgeBase is a stream of twelve small blocks of distinct text at level
+// 1, so that the parallel decoder (chunks of any size) cuts it into six
+// runs on two workers.
+func forgeBase(t testing.TB) ([]byte, []bzBlockBits) {
+	var texts []string
+	for i := range 12 {
+		texts = append(texts, fmt.Sprintf("block %d: %s\n", i, bytes.Repeat([]byte{byte('a' + i)}, 40+i)))
+	}
+	blocks := tinyBlocks(t, "1", texts...)
+	return bzBuild('1', blocks), blocks
+}
+
+// TestRedteamBzip2Forged: streams forged to mislead the cutting at block
+// magics decode to the sequential decoder's bytes and error, whichever way
+// the parallel decoder goes.
+func TestRedteamBzip2Forged(t *testing.T) {
+	good, blocks := forgeBase(t)
+	spans := bzipBlocks(good)
+	if len(spans) != 12 {
+		t.Fatalf("%d blocks", len(spans))
+	}
+	if how := diffBzip2(t, good, maxBzBlockOut, 1); how != "parallel" {
+		t.Fatalf("good stream: %s", how)
+	}
+	type forged struct {
+		name string
+		data []byte
+		how  string // the path the parallel decoder must take, "" any
+	}
+	var cases []forged
+	for k, s := range spans {
+		mid := (s.lo + 48 + 32 + s.hi) / 2
+		for _, fix := range []bool{false, true} {
+			for _, m := range []struct {
+				name  string
+				magic uint64
+			}{{"block magic", bzBlockMagic}, {"end magic", bzEndMagic}} {
+				d := bytes.Clone(good)
+				setBits(d, mid, 48, m.magic)
+				name := fmt.Sprintf("%s inside block %d", m.name, k)
+				if fix {
+					d, name = fixTrailer(d), name+", stream CRC fixed"
+				}
+				cases = append(cases, forged{name, d, ""})
+			}
+		}
+		d := bytes.Clone(good)
+		setBits(d, s.lo+48, 32, uint64(s.crc^1))
+		cases = append(cases, forged{fmt.Sprintf("wrong block CRC %d", k), d, "sequential"})
+		cases = append(cases, forged{fmt.Sprintf("wrong block CRC %d, stream CRC fixed", k), fixTrailer(d), "fell back"})
+		d = bytes.Clone(good)
+		setBits(d, s.lo+48+32, 1, 1)
+		cases = append(cases, forged{fmt.Sprintf("randomised block %d", k), d, "fell back"})
+	}
+	// The last block's magic inside the end of the one before it: the
+	// cut makes a block shorter than its header.
+	d := bytes.Clone(good)
+	setBits(d, spans[5].hi-20, 48, bzBlockMagic)
+	cases = append(cases, forged{"block magic over a block boundary", fixTrailer(d), ""})
+	wrong := bytes.Clone(good)
+	wrong[len(wrong)-2] ^= 0x10
+	cases = append(cases, forged{"wrong stream CRC", wrong, "sequential"})
+	swapped := append(append([]bzBlockBits{}, blocks[1], blocks[0]), blocks[2:]...)
+	cases = append(cases, forged{"blocks swapped", bzBuild('1', swapped), "parallel"})
+	cases = append(cases, forged{"two streams", append(bytes.Clone(good), good...), "sequential"})
+	cases = append(cases, forged{"trailing garbage", append(bytes.Clone(good), 0), "sequential"})
+	cases = append(cases, forged{"padding bits set", func() []byte {
+		d := bytes.Clone(good)
+		d[len(d)-1] |= 0xff >> (8 - (8-(len(d)*8-int(spans[11].hi)-80)%8)%8)
+		return d
+	}(), ""})
+	for cut := 1; cut < len(good); cut += 7 {
+		cases = append(cases, forged{fmt.Sprintf("truncated to %d", cut), good[:cut], "sequential"})
+	}
+	for _, lvl := range []byte{'0', '1', '9', 'a'} {
+		d := bytes.Clone(good)
+		d[3] = lvl
+		cases = append(cases, forged{"level " + string(lvl), d, ""})
+	}
+	paths := map[string]int{}
+	for _, c := range cases {
+		for _, maxOut := range []int{maxBzBlockOut, 30} {
+			how := diffBzip2(t, c.data, maxOut, 1)
+			paths[how]++
+			if c.how != "" && maxOut == maxBzBlockOut && how != c.how {
+				t.Errorf("%s: decoded %s, want %s", c.name, how, c.how)
+			}
+		}
+	}
+	t.Logf("paths taken: %v", paths)
+	if paths["fell back"] < 24 || paths["parallel"] == 0 {
+		t.Fatalf("paths taken: %v: the forgeries do not reach the parallel decoder", paths)
+	}
+}
+
+// FuzzRedteamBzip2 decodes any input, as it is and with its stream CRC
+// rewritten to pass the cutting's check, sequentially and in parallel
+// (chunks of any size, small output buffers): same bytes, same error.
+func FuzzRedteamBzip2(f *testing.F) {
+	good, _ := forgeBase(f)
+	f.Add(good, uint16(0))
+	spans := bzipBlocks(good)
+	d := bytes.Clone(good)
+	setBits(d, (spans[3].lo+spans[3].hi)/2, 48, bzBlockMagic)
+	f.Add(d, uint16(40))
+	f.Add(append(bytes.Clone(good), good...), uint16(7))
+	f.Fuzz(func(t *testing.T, data []byte, maxOut uint16) {
+		out := int(maxOut)
+		if out == 0 {
+			out = maxBzBlockOut
+		}
+		diffBzip2(t, data, out, 1)
+		diffBzip2(t, fixTrailer(data), out, 1)
 	})
 }
