@@ -51,9 +51,23 @@ type bzSpan struct {
 	crc    uint32
 }
 
+// minBzBlockAvg is the fewest compressed bytes per block, on average, of a
+// stream decoded in parallel. bzip2 writes blocks that small only for runs
+// of one byte (a bomb, stopped by the expansion limits whichever decoder
+// reads it); a stream forged of a million blocks of a few dozen bytes each
+// costs more to cut (24 bytes of bzSpan and a bit-by-bit copy per block)
+// than to decode sequentially: three times the CPU and seven times the
+// memory of compress/bzip2 alone (TestRedteamBzip2TinyBlocks).
+const minBzBlockAvg = 512
+
 // bzipBlocks splits a whole bzip2 stream into its blocks, or returns nil
-// when data is not exactly one stream of at least two blocks.
-func bzipBlocks(data []byte) []bzSpan {
+// when data is not exactly one stream of at least two blocks, averaging
+// minBzBlockAvg bytes at least.
+func bzipBlocks(data []byte) []bzSpan { return bzipBlocksAvg(data, minBzBlockAvg) }
+
+// bzipBlocksAvg is bzipBlocks with blocks averaging minAvg bytes at least.
+func bzipBlocksAvg(data []byte, minAvg int) []bzSpan {
+	maxBlocks := len(data)/minAvg + 1
 	if len(data) < 14 || string(data[:3]) != "BZh" || data[3] < '1' || data[3] > '9' {
 		return nil
 	}
@@ -69,7 +83,7 @@ func bzipBlocks(data []byte) []bzSpan {
 		}
 		switch w & (1<<48 - 1) {
 		case bzBlockMagic:
-			if end >= 0 {
+			if end >= 0 || len(blocks) == maxBlocks {
 				return nil
 			}
 			at := p - 47
@@ -239,19 +253,29 @@ type parallelBzip2 struct {
 // the decoding: no chunk is started after it, and a worker still decoding
 // one ends with that chunk (compress/bzip2 cannot be interrupted).
 func newBzip2(ctx context.Context, data []byte) (io.Reader, func()) {
-	return newBzip2Bounded(ctx, data, maxBzBlockOut, 0)
+	return newBzip2Tuned(ctx, data, bzTuning{maxOut: maxBzBlockOut, minAvg: minBzBlockAvg})
 }
 
-// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk,
-// each chunk but the last at least minIn compressed bytes (0: see
-// bzChunks).
-func newBzip2Bounded(ctx context.Context, data []byte, maxOut, minIn int) (io.Reader, func()) {
-	blocks := bzipBlocks(data)
+// bzTuning holds the bounds of the parallel decoder, which tests lower.
+type bzTuning struct {
+	maxOut int // bytes of a chunk's output held (maxBzBlockOut)
+	minIn  int // compressed bytes of a chunk but the last, at least (0: see bzChunks)
+	minAvg int // compressed bytes per block on average, at least (minBzBlockAvg)
+}
+
+// newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk.
+func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, func()) {
+	return newBzip2Tuned(ctx, data, bzTuning{maxOut: maxOut, minAvg: minBzBlockAvg})
+}
+
+// newBzip2Tuned is newBzip2 within the bounds tu.
+func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, func()) {
+	blocks := bzipBlocksAvg(data, tu.minAvg)
 	if blocks == nil {
 		return bzip2.NewReader(bytes.NewReader(data)), func() {}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(blocks))
-	chunks := bzChunks(blocks, int(data[3]-'0'), workers, minIn)
+	chunks := bzChunks(blocks, int(data[3]-'0'), workers, tu.minIn)
 	ctx, cancel := context.WithCancel(ctx)
 	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
 		bufs: make(chan []byte, workers+1), blocks: blocks, chunks: chunks}
@@ -285,7 +309,7 @@ func newBzip2Bounded(ctx context.Context, data []byte, maxOut, minIn int) (io.Re
 	for range workers {
 		go func() {
 			for j := range next {
-				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], maxOut)
+				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], tu.maxOut)
 				p.results[j.i] <- bzResult{out, err}
 			}
 		}()

@@ -44,7 +44,7 @@ func bzText(n int) []byte {
 func readBoth(t *testing.T, data []byte, maxOut int) (want, got []byte, wantErr, gotErr error, how string) {
 	t.Helper()
 	want, wantErr = io.ReadAll(bzip2.NewReader(bytes.NewReader(data)))
-	r, stop := newBzip2Bounded(context.Background(), data, maxOut, 0)
+	r, stop := newBzip2Bounded(context.Background(), data, maxOut)
 	defer stop()
 	got, gotErr = io.ReadAll(r)
 	how = "sequential"
@@ -99,7 +99,7 @@ func TestParallelBzip2(t *testing.T) {
 		if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || !bytes.Equal(got, runs) || how != "fell back" {
 			t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, wantErr, gotErr, len(got), len(want))
 		}
-		r, stop := newBzip2Bounded(context.Background(), data, 1<<20, 0)
+		r, stop := newBzip2Bounded(context.Background(), data, 1<<20)
 		defer stop()
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			t.Fatal(err)

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -66,49 +68,46 @@ func oneBlock(t testing.TB, data []byte) bzSpan {
 	return bzSpan{lo: lo, hi: end, crc: uint32(readBits(data, lo+48, 32))}
 }
 
-// TestRedteamBzip2TinyBlocks: a stream of twenty thousand blocks of a few
-// dozen bytes each is decoded as compress/bzip2 decodes it, by few
-// decoders: each allocates a table of 3.6 MB, and one per four blocks (as
+// TestRedteamBzip2TinyBlocks: streams of blocks of a few dozen bytes each
+// are decoded as compress/bzip2 decodes them, with few decoders. Each
+// decoder allocates a table of 3.6 MB at level 9; one per four blocks (as
 // before bzChunks bounded runs by their compressed size) made 18 GB of
-// allocation and seconds of work from 600 kB.
+// allocation and seconds of work from 600 kB of tiny blocks, and 270 MB
+// from the 210 kB of one large block and 300 tiny ones. A stream of tiny
+// blocks only is not cut at all (minBzBlockAvg).
 func TestRedteamBzip2TinyBlocks(t *testing.T) {
-	data := bzRepeatBlock(t, bzStreamOf(t, "9", []byte("a")), 20000)
-	blocks := bzipBlocks(data)
-	if len(blocks) != 20000 {
-		t.Fatalf("%d blocks, want 20000", len(blocks))
-	}
-	chunks := bzChunks(blocks, 9, 2, 0)
 	const table = 4 * 900_000
-	if tables := len(chunks) * table; tables > 32*len(data)+table {
-		t.Fatalf("%d chunks, %d bytes of decoder tables for %d bytes of input", len(chunks), tables, len(data))
+	tiny := bzRepeatBlock(t, bzStreamOf(t, "9", []byte("a")), 20000)
+	if n := len(bzipBlocksAvg(tiny, 1)); n != 20000 {
+		t.Fatalf("%d blocks, want 20000", n)
 	}
-	want, got, wantErr, gotErr, how := readBoth(t, data, maxBzBlockOut)
-	if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || len(got) != 20000 || how != "parallel" {
+	if bzipBlocks(tiny) != nil {
+		t.Fatal("a stream of 20000 blocks of 22 bytes is cut into blocks")
+	}
+	if _, _, wantErr, gotErr, how := readBoth(t, tiny, maxBzBlockOut); wantErr != nil || gotErr != nil || how != "sequential" {
+		t.Fatalf("tiny blocks, %s: errors %v, %v", how, gotErr, wantErr)
+	}
+
+	r := rand.New(rand.NewPCG(11, 12))
+	big := make([]byte, 200_000)
+	for i := range big {
+		big[i] = byte(r.IntN(256))
+	}
+	blocks := tinyBlocks(t, "9", string(big))
+	blocks = append(blocks, slices.Repeat(tinyBlocks(t, "9", "a", "b", "c"), 100)...)
+	mixed := bzBuild('9', blocks)
+	spans := bzipBlocks(mixed)
+	if len(spans) != 301 {
+		t.Fatalf("%d blocks in one large block and 300 tiny ones", len(spans))
+	}
+	chunks := bzChunks(spans, 9, 2, 0)
+	if tables := len(chunks) * table; tables > 32*len(mixed)+table {
+		t.Fatalf("%d chunks, %d bytes of decoder tables for %d bytes of input", len(chunks), tables, len(mixed))
+	}
+	want, got, wantErr, gotErr, how := readBoth(t, mixed, maxBzBlockOut)
+	if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || len(got) != 200_300 || how != "parallel" {
 		t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, gotErr, wantErr, len(got), len(want))
 	}
-}
-
-func BenchmarkRedteamTinyBlocks(b *testing.B) {
-	data := bzRepeatBlock(b, bzStreamOf(b, "9", []byte("a")), 20000)
-	b.Logf("%d bytes, %d blocks", len(data), len(bzipBlocks(data)))
-	b.Run("sequential", func(b *testing.B) {
-		for b.Loop() {
-			n, err := io.Copy(io.Discard, bzip2.NewReader(bytes.NewReader(data)))
-			if err != nil || n != 20000 {
-				b.Fatal(n, err)
-			}
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		for b.Loop() {
-			r, stop := newBzip2(context.Background(), data)
-			n, err := io.Copy(io.Discard, r)
-			stop()
-			if err != nil || n != 20000 {
-				b.Fatal(n, err)
-			}
-		}
-	})
 }
 
 // bzBlockBits is one block of a stream: its bits, from its magic on.
@@ -185,12 +184,13 @@ func fixTrailer(data []byte) []byte {
 }
 
 // diffBzip2 decodes data with compress/bzip2 and with the parallel decoder
-// (chunks of at least minIn compressed bytes, up to maxOut bytes out) and
+// (chunks of at least minIn compressed bytes, up to maxOut bytes out,
+// blocks of any size) and
 // fails unless both give the same bytes and the same error.
 func diffBzip2(t testing.TB, data []byte, maxOut, minIn int) (how string) {
 	t.Helper()
 	want, wantErr := io.ReadAll(bzip2.NewReader(bytes.NewReader(data)))
-	r, stop := newBzip2Bounded(context.Background(), data, maxOut, minIn)
+	r, stop := newBzip2Tuned(context.Background(), data, bzTuning{maxOut: maxOut, minIn: minIn, minAvg: 1})
 	defer stop()
 	got, gotErr := io.ReadAll(r)
 	how = "sequential"
@@ -224,7 +224,7 @@ func forgeBase(t testing.TB) ([]byte, []bzBlockBits) {
 // the parallel decoder goes.
 func TestRedteamBzip2Forged(t *testing.T) {
 	good, blocks := forgeBase(t)
-	spans := bzipBlocks(good)
+	spans := bzipBlocksAvg(good, 1)
 	if len(spans) != 12 {
 		t.Fatalf("%d blocks", len(spans))
 	}
@@ -308,7 +308,7 @@ func TestRedteamBzip2Forged(t *testing.T) {
 func FuzzRedteamBzip2(f *testing.F) {
 	good, _ := forgeBase(f)
 	f.Add(good, uint16(0))
-	spans := bzipBlocks(good)
+	spans := bzipBlocksAvg(good, 1)
 	d := bytes.Clone(good)
 	setBits(d, (spans[3].lo+spans[3].hi)/2, 48, bzBlockMagic)
 	f.Add(d, uint16(40))
