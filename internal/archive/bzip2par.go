@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync"
 )
 
 // bzip2 decompresses at about 20 MB/s (inverting the Burrows–Wheeler
@@ -250,8 +251,9 @@ type parallelBzip2 struct {
 
 // newBzip2 returns a reader of the bzip2 stream data, decoding blocks in
 // parallel when the stream can be cut into them, and a function that stops
-// the decoding: no chunk is started after it, and a worker still decoding
-// one ends with that chunk (compress/bzip2 cannot be interrupted).
+// the decoding and returns once no worker runs: compress/bzip2 cannot be
+// interrupted, but a worker looks at the context between its reads, each
+// at most one block's decoding (TestRedteamBzip2StopWaits).
 func newBzip2(ctx context.Context, data []byte) (io.Reader, func()) {
 	return newBzip2Tuned(ctx, data, bzTuning{maxOut: maxBzBlockOut, minAvg: minBzBlockAvg})
 }
@@ -290,7 +292,8 @@ func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, fu
 		buf []byte
 	}
 	next := make(chan job)
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		defer close(next)
 		for i := range chunks {
 			var buf []byte
@@ -305,16 +308,19 @@ func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, fu
 				return
 			}
 		}
-	}()
+	})
 	for range workers {
-		go func() {
+		wg.Go(func() {
 			for j := range next {
 				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], tu.maxOut)
 				p.results[j.i] <- bzResult{out, err}
 			}
-		}()
+		})
 	}
-	return p, cancel
+	return p, func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // decodeChunk decodes a stream into buf, up to maxOut bytes.
@@ -324,11 +330,14 @@ func decodeChunk(ctx context.Context, stream, buf []byte, maxOut int) ([]byte, e
 	}
 	r := bzip2.NewReader(bytes.NewReader(stream))
 	for {
+		if err := ctx.Err(); err != nil {
+			return buf, err
+		}
 		if len(buf) > maxOut {
 			return buf, errBzBlockTooLarge
 		}
 		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), len(buf)+max(1<<20, min(len(buf), maxOut)))
+			grown := make([]byte, len(buf), min(len(buf)+max(1<<20, len(buf)), maxOut+1))
 			copy(grown, buf)
 			buf = grown
 		}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -321,4 +323,27 @@ func FuzzRedteamBzip2(f *testing.F) {
 		diffBzip2(t, data, out, 1)
 		diffBzip2(t, fixTrailer(data), out, 1)
 	})
+}
+
+// TestRedteamBzip2StopWaits: once the stop function returns, no worker of
+// the parallel decoder runs on (one did until the end of its chunk, up to
+// 8 MB of output, after a scan had returned).
+func TestRedteamBzip2StopWaits(t *testing.T) {
+	data := mkBzip2Blocks(t, bzText(1<<20))
+	before := runtime.NumGoroutine()
+	r, stop := newBzip2(context.Background(), data)
+	if _, ok := r.(*parallelBzip2); !ok {
+		t.Fatal("not decoded in parallel")
+	}
+	if _, err := io.ReadFull(r, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// Goroutines of earlier tests may still end, never start.
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("%d goroutines after stop, %d before the decoder", after, before)
+	}
+	if _, err := io.ReadAll(r); !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after stop: %v", err)
+	}
 }
