@@ -292,3 +292,54 @@ func BenchmarkRedteamTeddy(b *testing.B) {
 }
 
 func sizeName(n int) string { return strconv.Itoa(n>>20) + "MiB" }
+
+// falseUnit repeated stops teddy at about half the positions with no
+// literal in it: the densest false candidates of period up to four over the
+// literals' bytes (a search over all 2.5 million of them).
+const falseUnit = "VzYR"
+
+// candidateShare is the share of positions of data where teddy stops.
+func candidateShare(td *teddy, data []byte) float64 {
+	n := 0
+	for i := 0; i+fpLen <= len(data); i++ {
+		if td.bucketsAt(data, i) != 0 {
+			n++
+		}
+	}
+	return float64(n) / float64(max(1, len(data)-fpLen+1))
+}
+
+// TestRedteamTeddyFalseCandidates: teddy and literalSet agree (no hits) on
+// an input that stops teddy at half its positions.
+func TestRedteamTeddyFalseCandidates(t *testing.T) {
+	lits := detectorLiterals(NewDetector())
+	td := newTeddy(lits)
+	data := bytes.Repeat([]byte(falseUnit), 5000)
+	if checkTeddy(t, lits, td, newLiteralSet(lits), data, true) != 0 {
+		t.Fatal("a literal in the false candidates")
+	}
+	t.Logf("teddy stops at %.0f%% of the positions", 100*candidateShare(td, data))
+}
+
+// BenchmarkRedteamTeddyFalse is teddy on falseUnit repeated, at two sizes,
+// beside literalSet on it.
+func BenchmarkRedteamTeddyFalse(b *testing.B) {
+	lits := detectorLiterals(NewDetector())
+	td, anchors := newTeddy(lits), newLiteralSet(lits)
+	for _, size := range []int{1 << 20, 64 << 20} {
+		data := bytes.Repeat([]byte(falseUnit), size/len(falseUnit))
+		b.Run("teddy/"+sizeName(size), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				td.find(data, nil)
+			}
+			b.ReportMetric(candidateShare(td, data[:4096]), "candidates/pos")
+		})
+		b.Run("literalSet/"+sizeName(size), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				anchors.find(data, nil)
+			}
+		})
+	}
+}
