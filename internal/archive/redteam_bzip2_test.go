@@ -80,7 +80,7 @@ func oneBlock(t testing.TB, data []byte) bzSpan {
 func TestRedteamBzip2TinyBlocks(t *testing.T) {
 	const table = 4 * 900_000
 	tiny := bzRepeatBlock(t, bzStreamOf(t, "9", []byte("a")), 20000)
-	if n := len(bzipBlocksAvg(tiny, 1)); n != 20000 {
+	if n := len(bzipBlocksAvg(context.Background(), tiny, 1)); n != 20000 {
 		t.Fatalf("%d blocks, want 20000", n)
 	}
 	if bzipBlocks(tiny) != nil {
@@ -226,7 +226,7 @@ func forgeBase(t testing.TB) ([]byte, []bzBlockBits) {
 // the parallel decoder goes.
 func TestRedteamBzip2Forged(t *testing.T) {
 	good, blocks := forgeBase(t)
-	spans := bzipBlocksAvg(good, 1)
+	spans := bzipBlocksAvg(context.Background(), good, 1)
 	if len(spans) != 12 {
 		t.Fatalf("%d blocks", len(spans))
 	}
@@ -310,7 +310,7 @@ func TestRedteamBzip2Forged(t *testing.T) {
 func FuzzRedteamBzip2(f *testing.F) {
 	good, _ := forgeBase(f)
 	f.Add(good, uint16(0))
-	spans := bzipBlocksAvg(good, 1)
+	spans := bzipBlocksAvg(context.Background(), good, 1)
 	d := bytes.Clone(good)
 	setBits(d, (spans[3].lo+spans[3].hi)/2, 48, bzBlockMagic)
 	f.Add(d, uint16(40))
@@ -345,5 +345,26 @@ func TestRedteamBzip2StopWaits(t *testing.T) {
 	}
 	if _, err := io.ReadAll(r); !errors.Is(err, context.Canceled) {
 		t.Fatalf("read after stop: %v", err)
+	}
+}
+
+// TestRedteamBzip2CutCancelled: cutting a stream into blocks, a bit at a
+// time, stops when the scan is cancelled, and the reader then ends with the
+// context's error.
+func TestRedteamBzip2CutCancelled(t *testing.T) {
+	data := mkBzip2Blocks(t, bzText(1<<20))
+	if bzipBlocks(data) == nil {
+		t.Fatal("not cut")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if b := bzipBlocksAvg(ctx, data, minBzBlockAvg); b != nil {
+		t.Fatalf("cut into %d blocks after the scan was cancelled", len(b))
+	}
+	r, stop := newBzip2(ctx, data)
+	defer stop()
+	w := &walker{ctx: ctx, lim: DefaultLimits()}
+	if _, err := io.ReadAll(&expanding{r: r, w: w}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after cancel: %v", err)
 	}
 }
