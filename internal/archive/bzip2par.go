@@ -237,7 +237,8 @@ type bzResult struct {
 // parallelBzip2 reads a bzip2 stream held whole in memory, decoding chunks
 // of its blocks on several cores; see the comment at the top of this file.
 type parallelBzip2 struct {
-	ctx     context.Context
+	ctx     context.Context // cancelled by stop, at the end and on falling back
+	outer   context.Context // the scan's, which readSeq obeys
 	data    []byte
 	cancel  context.CancelFunc
 	results []chan bzResult // one per chunk, in order
@@ -286,8 +287,9 @@ func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, fu
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(blocks))
 	chunks := bzChunks(blocks, int(data[3]-'0'), workers, tu.minIn)
+	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
-	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
+	p := &parallelBzip2{ctx: ctx, outer: outer, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
 		bufs: make(chan []byte, workers+1), blocks: blocks, chunks: chunks}
 	for i := range p.results {
 		p.results[i] = make(chan bzResult, 1)
@@ -416,9 +418,17 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 
 // readSeq reads from the sequential decoder, first discarding what the
 // parallel one already handed out.
+//
+// Decoding again what was handed out can take as long as the parallel
+// decoding did (up to the expansion limit, a gigabyte, tens of seconds), so
+// the scan's context is looked at after each megabyte
+// (TestRedteamBzip2SkipCancelled).
 func (p *parallelBzip2) readSeq(b []byte) (int, error) {
 	for p.skip > 0 {
-		n, err := io.CopyN(io.Discard, p.seq, p.skip)
+		if err := p.outer.Err(); err != nil {
+			return 0, err
+		}
+		n, err := io.CopyN(io.Discard, p.seq, min(p.skip, 1<<20))
 		p.skip -= n
 		if err != nil {
 			if errors.Is(err, io.EOF) {

@@ -368,3 +368,35 @@ func TestRedteamBzip2CutCancelled(t *testing.T) {
 		t.Fatalf("read after cancel: %v", err)
 	}
 }
+
+// cancelOnRead cancels a context at its first read, then reads r.
+type cancelOnRead struct {
+	r      io.Reader
+	cancel func()
+	read   int // bytes
+}
+
+func (c *cancelOnRead) Read(b []byte) (int, error) {
+	c.cancel()
+	n, err := c.r.Read(b)
+	c.read += n
+	return n, err
+}
+
+// TestRedteamBzip2SkipCancelled: after a late chunk fails, the sequential
+// decoder re-decodes and discards everything already handed out (up to the
+// expansion limit); an interrupt during that ends it at once instead of
+// after the whole skip.
+func TestRedteamBzip2SkipCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &cancelOnRead{r: bytes.NewReader(make([]byte, 64<<20)), cancel: cancel}
+	p := &parallelBzip2{outer: ctx, seq: src, skip: 64 << 20}
+	n, err := p.Read(make([]byte, 10))
+	if n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	if src.read > 1<<20 {
+		t.Fatalf("%d bytes skipped after the interrupt", src.read)
+	}
+}
