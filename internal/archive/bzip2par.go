@@ -46,6 +46,13 @@ const (
 // decoder, which streams.
 const maxBzBlockOut = 8 << 20
 
+// maxBzWorkers bounds the workers of one stream. Each holds a decoder table
+// (3.6 MB at level 9) and one buffer of up to maxBzBlockOut, one more buffer
+// being read: about 12 MB a worker, so with one per core a 64-core machine
+// would hold 750 MB for one .bz2, and as much again for each other file
+// the scan reads at the same time (TestRedteamBzip2Workers).
+const maxBzWorkers = 4
+
 // bzSpan is one block: its bits [lo, hi) in the stream and its CRC.
 type bzSpan struct {
 	lo, hi int64
@@ -285,7 +292,7 @@ func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, fu
 	if blocks == nil {
 		return bzip2.NewReader(bytes.NewReader(data)), func() {}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(blocks))
+	workers := min(runtime.GOMAXPROCS(0), len(blocks), maxBzWorkers)
 	chunks := bzChunks(blocks, int(data[3]-'0'), workers, tu.minIn)
 	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)

@@ -400,3 +400,23 @@ func TestRedteamBzip2SkipCancelled(t *testing.T) {
 		t.Fatalf("%d bytes skipped after the interrupt", src.read)
 	}
 }
+
+// TestRedteamBzip2Workers: however many cores, one stream is decoded by at
+// most maxBzWorkers workers, holding as many buffers and one more.
+func TestRedteamBzip2Workers(t *testing.T) {
+	data := mkBzip2Blocks(t, bzText(1<<20))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(64))
+	r, stop := newBzip2(context.Background(), data)
+	defer stop()
+	p, ok := r.(*parallelBzip2)
+	if !ok {
+		t.Fatal("not decoded in parallel")
+	}
+	if n := cap(p.bufs); n > maxBzWorkers+1 {
+		t.Fatalf("%d buffers for 64 cores, want %d at most", n, maxBzWorkers+1)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, bzText(1<<20)) {
+		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+}
