@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync"
 )
 
 // bzip2 decompresses at about 20 MB/s (inverting the Burrows–Wheeler
@@ -45,15 +46,41 @@ const (
 // decoder, which streams.
 const maxBzBlockOut = 8 << 20
 
+// maxBzWorkers bounds the workers of one stream. Each holds a decoder table
+// (3.6 MB at level 9) and one buffer of up to maxBzBlockOut, one more buffer
+// being read: about 12 MB a worker, so with one per core a 64-core machine
+// would hold 750 MB for one .bz2, and as much again for each other file
+// the scan reads at the same time (TestRedteamBzip2Workers).
+const maxBzWorkers = 4
+
 // bzSpan is one block: its bits [lo, hi) in the stream and its CRC.
 type bzSpan struct {
 	lo, hi int64
 	crc    uint32
 }
 
+// minBzBlockAvg is the fewest compressed bytes per block, on average, of a
+// stream decoded in parallel. bzip2 writes blocks that small only for runs
+// of one byte (a bomb, stopped by the expansion limits whichever decoder
+// reads it); a stream forged of a million blocks of a few dozen bytes each
+// costs more to cut (24 bytes of bzSpan and a bit-by-bit copy per block)
+// than to decode sequentially: more than twice the CPU and seven times the
+// memory of compress/bzip2 alone (TestRedteamBzip2TinyBlocks).
+const minBzBlockAvg = 512
+
 // bzipBlocks splits a whole bzip2 stream into its blocks, or returns nil
-// when data is not exactly one stream of at least two blocks.
+// when data is not exactly one stream of at least two blocks, averaging
+// minBzBlockAvg bytes at least.
 func bzipBlocks(data []byte) []bzSpan {
+	return bzipBlocksAvg(context.Background(), data, minBzBlockAvg)
+}
+
+// bzipBlocksAvg is bzipBlocks with blocks averaging minAvg bytes at least;
+// it returns nil once ctx is done. It looks at each bit, about 30 ns a byte:
+// most of a second for a stream of 32 MB, too long to ignore an interrupt
+// (TestRedteamBzip2CutCancelled).
+func bzipBlocksAvg(ctx context.Context, data []byte, minAvg int) []bzSpan {
+	maxBlocks := len(data)/max(1, minAvg) + 1
 	if len(data) < 14 || string(data[:3]) != "BZh" || data[3] < '1' || data[3] > '9' {
 		return nil
 	}
@@ -63,13 +90,16 @@ func bzipBlocks(data []byte) []bzSpan {
 	end := int64(-1)
 	// Bit p is the last of a 48-bit window: the magic at p-47.
 	for p := int64(0); p < total; p++ {
+		if p&(1<<20-1) == 0 && ctx.Err() != nil {
+			return nil
+		}
 		w = w<<1 | uint64(data[p>>3]>>(7-p&7)&1)
 		if p < 32+47 {
 			continue
 		}
 		switch w & (1<<48 - 1) {
 		case bzBlockMagic:
-			if end >= 0 {
+			if end >= 0 || len(blocks) == maxBlocks {
 				return nil
 			}
 			at := p - 47
@@ -167,6 +197,39 @@ func chunkStream(data []byte, blocks []bzSpan) []byte {
 	return b.flush()
 }
 
+// bzChunks cuts blocks (of a stream at level, 1 to 9) into the runs that
+// workers decode as one stream each: about chunkOut bytes of output by the
+// level's block size, at least two runs per worker where there are blocks
+// enough, and at least minIn compressed bytes per run but the last (0: an
+// eighth of the level's block size).
+//
+// Each run costs a decoder whose table takes four bytes per byte of the
+// level's block size, allocated and cleared before the first block. Without
+// the last bound a stream of tiny blocks (a few dozen bytes each) made one
+// table of 3.6 MB per four of them: gigabytes of allocation and seconds
+// from a file of a megabyte that the sequential decoder, allocating its
+// table once, reads in milliseconds (TestRedteamBzip2TinyBlocks). With it a
+// table costs at most 32 bytes per compressed byte, while a block of text
+// (compressed four to ten times) fills a run on its own. The runs are
+// slices of blocks.
+func bzChunks(blocks []bzSpan, level, workers, minIn int) [][]bzSpan {
+	blockSize := level * 100_000
+	if minIn == 0 {
+		minIn = blockSize / 8
+	}
+	per := max(1, min(chunkOut/blockSize, len(blocks)/(2*workers)))
+	var chunks [][]bzSpan
+	for rest := blocks; len(rest) > 0; {
+		n := min(per, len(rest))
+		for n < len(rest) && (rest[n-1].hi-rest[0].lo)/8 < int64(minIn) {
+			n++
+		}
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
+	}
+	return chunks
+}
+
 // chunkOut is about how many decompressed bytes a chunk of blocks, decoded
 // by one worker as one stream, is made to hold: the fewer chunks, the fewer
 // decoders (each allocates a table four times the block size) and buffers.
@@ -181,7 +244,8 @@ type bzResult struct {
 // parallelBzip2 reads a bzip2 stream held whole in memory, decoding chunks
 // of its blocks on several cores; see the comment at the top of this file.
 type parallelBzip2 struct {
-	ctx     context.Context
+	ctx     context.Context // cancelled by stop, at the end and on falling back
+	outer   context.Context // the scan's, which readSeq obeys
 	data    []byte
 	cancel  context.CancelFunc
 	results []chan bzResult // one per chunk, in order
@@ -195,38 +259,45 @@ type parallelBzip2 struct {
 	// stays within a few chunks.
 	bufs chan []byte
 	held []byte // the buffer of the chunk being read
-	// blocks are the stream's blocks, per of them a chunk.
+	// blocks are the stream's blocks, chunks the runs of them decoded as
+	// one.
 	blocks []bzSpan
-	per    int
+	chunks [][]bzSpan
 }
 
 // newBzip2 returns a reader of the bzip2 stream data, decoding blocks in
 // parallel when the stream can be cut into them, and a function that stops
-// the decoding: no chunk is started after it, and a worker still decoding
-// one ends with that chunk (compress/bzip2 cannot be interrupted).
+// the decoding and returns once no worker runs: compress/bzip2 cannot be
+// interrupted, but a worker looks at the context between its reads, each
+// at most one block's decoding (TestRedteamBzip2StopWaits).
 func newBzip2(ctx context.Context, data []byte) (io.Reader, func()) {
-	return newBzip2Bounded(ctx, data, maxBzBlockOut)
+	return newBzip2Tuned(ctx, data, bzTuning{maxOut: maxBzBlockOut, minAvg: minBzBlockAvg})
+}
+
+// bzTuning holds the bounds of the parallel decoder, which tests lower.
+type bzTuning struct {
+	maxOut int // bytes of a chunk's output held (maxBzBlockOut)
+	minIn  int // compressed bytes of a chunk but the last, at least (0: see bzChunks)
+	minAvg int // compressed bytes per block on average, at least (minBzBlockAvg)
 }
 
 // newBzip2Bounded is newBzip2 holding at most maxOut bytes of a chunk.
 func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, func()) {
-	blocks := bzipBlocks(data)
+	return newBzip2Tuned(ctx, data, bzTuning{maxOut: maxOut, minAvg: minBzBlockAvg})
+}
+
+// newBzip2Tuned is newBzip2 within the bounds tu.
+func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, func()) {
+	blocks := bzipBlocksAvg(ctx, data, tu.minAvg)
 	if blocks == nil {
 		return bzip2.NewReader(bytes.NewReader(data)), func() {}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(blocks))
-	// Chunks of about chunkOut bytes (a block holds up to 100 kB per level
-	// digit), at least two per worker so that none waits on the last.
-	per := max(1, min(chunkOut/(int(data[3]-'0')*100_000), len(blocks)/(2*workers)))
-	var chunks [][]bzSpan
-	for rest := blocks; len(rest) > 0; {
-		n := min(per, len(rest))
-		chunks = append(chunks, rest[:n])
-		rest = rest[n:]
-	}
+	workers := min(runtime.GOMAXPROCS(0), len(blocks), maxBzWorkers)
+	chunks := bzChunks(blocks, int(data[3]-'0'), workers, tu.minIn)
+	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
-	p := &parallelBzip2{ctx: ctx, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
-		bufs: make(chan []byte, workers+1), blocks: blocks, per: per}
+	p := &parallelBzip2{ctx: ctx, outer: outer, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
+		bufs: make(chan []byte, workers+1), blocks: blocks, chunks: chunks}
 	for i := range p.results {
 		p.results[i] = make(chan bzResult, 1)
 	}
@@ -238,7 +309,8 @@ func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, f
 		buf []byte
 	}
 	next := make(chan job)
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		defer close(next)
 		for i := range chunks {
 			var buf []byte
@@ -253,16 +325,19 @@ func newBzip2Bounded(ctx context.Context, data []byte, maxOut int) (io.Reader, f
 				return
 			}
 		}
-	}()
+	})
 	for range workers {
-		go func() {
+		wg.Go(func() {
 			for j := range next {
-				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], maxOut)
+				out, err := decodeChunk(ctx, chunkStream(data, chunks[j.i]), j.buf[:0], tu.maxOut)
 				p.results[j.i] <- bzResult{out, err}
 			}
-		}()
+		})
 	}
-	return p, cancel
+	return p, func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // decodeChunk decodes a stream into buf, up to maxOut bytes.
@@ -272,11 +347,14 @@ func decodeChunk(ctx context.Context, stream, buf []byte, maxOut int) ([]byte, e
 	}
 	r := bzip2.NewReader(bytes.NewReader(stream))
 	for {
+		if err := ctx.Err(); err != nil {
+			return buf, err
+		}
 		if len(buf) > maxOut {
 			return buf, errBzBlockTooLarge
 		}
 		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), len(buf)+max(1<<20, min(len(buf), maxOut)))
+			grown := make([]byte, len(buf), min(len(buf)+max(1<<20, len(buf)), maxOut+1))
 			copy(grown, buf)
 			buf = grown
 		}
@@ -322,7 +400,11 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 			// The blocks before this chunk are out: its own and the
 			// rest are one stream, decoded as it is read.
 			p.cancel()
-			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[p.next*p.per:])))
+			from := 0
+			for _, c := range p.chunks[:p.next] {
+				from += len(c)
+			}
+			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[from:])))
 			return p.readSeq(b)
 		}
 		if r.err != nil {
@@ -343,9 +425,17 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 
 // readSeq reads from the sequential decoder, first discarding what the
 // parallel one already handed out.
+//
+// Decoding again what was handed out can take as long as the parallel
+// decoding did (up to the expansion limit, a gigabyte, tens of seconds), so
+// the scan's context is looked at after each megabyte
+// (TestRedteamBzip2SkipCancelled).
 func (p *parallelBzip2) readSeq(b []byte) (int, error) {
 	for p.skip > 0 {
-		n, err := io.CopyN(io.Discard, p.seq, p.skip)
+		if err := p.outer.Err(); err != nil {
+			return 0, err
+		}
+		n, err := io.CopyN(io.Discard, p.seq, min(p.skip, 1<<20))
 		p.skip -= n
 		if err != nil {
 			if errors.Is(err, io.EOF) {
