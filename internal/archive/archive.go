@@ -317,7 +317,12 @@ func (w *walker) openAt(path string, f Format, r io.ReaderAt, size int64, depth 
 		if size <= w.lim.MaxBuffer {
 			// Held whole, its blocks are decoded in parallel.
 			data := make([]byte, size)
-			if _, err := r.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+			if n, err := r.ReadAt(data, 0); n < len(data) {
+				// Shorter than its size said (the file shrank): what was
+				// not read must not be decoded as zeros.
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
 				return &pathError{path: path, err: err}
 			}
 			dr, stop := newBzip2(w.ctx, data)

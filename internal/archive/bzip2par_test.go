@@ -174,3 +174,15 @@ func BenchmarkBzip2(b *testing.B) {
 		}
 	})
 }
+
+// TestBzip2ShorterThanItsSize: a .bz2 that yields fewer bytes than its
+// size said (the file shrank between stat and read) is an error naming the
+// short read, not a decode of zeros.
+func TestBzip2ShorterThanItsSize(t *testing.T) {
+	data := mkBzip2(t, bytes.Repeat([]byte("some text\n"), 1000))
+	short := bytes.NewReader(data[:len(data)/2])
+	_, err := Walk(context.Background(), "x.bz2", short, int64(len(data)), DefaultLimits(), func(Member) error { return nil })
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("error %v, want io.ErrUnexpectedEOF", err)
+	}
+}
