@@ -31,8 +31,8 @@ import (
 // a chunk fail; then the stream is decoded again from its start by
 // compress/bzip2 alone, the bytes already handed out skipped: the output is
 // the sequential decoder's, byte for byte, errors included. A chunk that
-// expands past its buffer hands the rest of the stream, from that chunk on,
-// to one sequential decoder.
+// expands past its buffer is decoded again as it is read, streaming, while
+// the workers go on with the chunks after it.
 
 // Block and end-of-stream magics of bzip2.
 const (
@@ -200,8 +200,8 @@ func chunkStream(data []byte, blocks []bzSpan) []byte {
 // bzChunks cuts blocks (of a stream at level, 1 to 9) into the runs that
 // workers decode as one stream each: about chunkOut bytes of output by the
 // level's block size, at least two runs per worker where there are blocks
-// enough, and at least minIn compressed bytes per run but the last (0: an
-// eighth of the level's block size).
+// enough, and at least minIn compressed bytes per run but the last (0: the
+// level's block size / minInDiv).
 //
 // Each run costs a decoder whose table takes four bytes per byte of the
 // level's block size, allocated and cleared before the first block. Without
@@ -209,13 +209,12 @@ func chunkStream(data []byte, blocks []bzSpan) []byte {
 // table of 3.6 MB per four of them: gigabytes of allocation and seconds
 // from a file of a megabyte that the sequential decoder, allocating its
 // table once, reads in milliseconds (TestRedteamBzip2TinyBlocks). With it a
-// table costs at most 32 bytes per compressed byte, while a block of text
-// (compressed four to ten times) fills a run on its own. The runs are
+// table costs at most about 110 bytes per compressed byte. The runs are
 // slices of blocks.
 func bzChunks(blocks []bzSpan, level, workers, minIn int) [][]bzSpan {
 	blockSize := level * 100_000
 	if minIn == 0 {
-		minIn = blockSize / 8
+		minIn = blockSize / minInDiv
 	}
 	per := max(1, min(chunkOut/blockSize, len(blocks)/(2*workers)))
 	var chunks [][]bzSpan
@@ -229,6 +228,14 @@ func bzChunks(blocks []bzSpan, level, workers, minIn int) [][]bzSpan {
 	}
 	return chunks
 }
+
+// minInDiv sets the least compressed input of a run (but the last): the
+// level's block size divided by it, 32 kB at level 9. A table then costs at
+// most about 110 bytes per compressed byte, while a run of text compressed
+// a hundred-fold and more (test data, logs) still fits maxBzBlockOut: a
+// run of 112 kB of those expanded past it and sent the whole stream to the
+// sequential decoder, on one core.
+const minInDiv = 28
 
 // chunkOut is about how many decompressed bytes a chunk of blocks, decoded
 // by one worker as one stream, is made to hold: the fewer chunks, the fewer
@@ -253,6 +260,8 @@ type parallelBzip2 struct {
 	cur     []byte          // what is left of the current chunk's output
 	emitted int64           // bytes handed out
 	seq     io.Reader       // the sequential decoder, once fallen back
+	part    io.Reader       // the decoder of a chunk too large to hold, while it is read
+	parts   int             // chunks decoded that way
 	skip    int64           // bytes seq must still discard
 	// bufs holds one output buffer per chunk decoded or being decoded and
 	// not yet read: taking one is the right to decode a chunk, so memory
@@ -375,6 +384,9 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 	if p.seq != nil {
 		return p.readSeq(b)
 	}
+	if p.part != nil {
+		return p.readPart(b)
+	}
 	if err := p.ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -397,15 +409,13 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 			return 0, p.ctx.Err()
 		}
 		if errors.Is(r.err, errBzBlockTooLarge) {
-			// The blocks before this chunk are out: its own and the
-			// rest are one stream, decoded as it is read.
-			p.cancel()
-			from := 0
-			for _, c := range p.chunks[:p.next] {
-				from += len(c)
-			}
-			p.seq = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.blocks[from:])))
-			return p.readSeq(b)
+			// The blocks before this chunk are out: this chunk alone is
+			// decoded as it is read (it streams), while the workers go
+			// on with the chunks after it.
+			p.part = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.chunks[p.next])))
+			p.next++
+			p.parts++
+			return p.readPart(b)
 		}
 		if r.err != nil {
 			// Decode the stream the ordinary way instead, from its start.
@@ -420,6 +430,32 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 	n := copy(b, p.cur)
 	p.cur = p.cur[n:]
 	p.emitted += int64(n)
+	return n, nil
+}
+
+// readPart reads from the decoder of one chunk too large to hold; at its
+// end the chunks after it follow. An error in it sends the whole stream to
+// the sequential decoder, as a chunk's error does.
+func (p *parallelBzip2) readPart(b []byte) (int, error) {
+	if err := p.outer.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.part.Read(b)
+	p.emitted += int64(n)
+	switch {
+	case errors.Is(err, io.EOF):
+		p.part = nil
+		if n > 0 {
+			return n, nil
+		}
+		return p.Read(b)
+	case err != nil:
+		p.part = nil
+		p.cancel()
+		p.seq = bzip2.NewReader(bytes.NewReader(p.data))
+		p.skip = p.emitted
+		return p.readSeq(b)
+	}
 	return n, nil
 }
 

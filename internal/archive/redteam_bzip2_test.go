@@ -103,7 +103,7 @@ func TestRedteamBzip2TinyBlocks(t *testing.T) {
 		t.Fatalf("%d blocks in one large block and 300 tiny ones", len(spans))
 	}
 	chunks := bzChunks(spans, 9, 2, 0)
-	if tables := len(chunks) * table; tables > 32*len(mixed)+table {
+	if tables := len(chunks) * table; tables > table/(900_000/minInDiv)*len(mixed)+table {
 		t.Fatalf("%d chunks, %d bytes of decoder tables for %d bytes of input", len(chunks), tables, len(mixed))
 	}
 	want, got, wantErr, gotErr, how := readBoth(t, mixed, maxBzBlockOut)
