@@ -22,12 +22,44 @@ func git(t testing.TB, dir string, args ...string) string {
 	return gittest.Run(t, dir, args...)
 }
 
-// makeRepo builds a history whose files change a little each commit, so
-// that a repack stores most blobs as deltas.
+// makeRepo returns a fresh copy of a history whose files change a little
+// each commit, so that a repack stores most blobs as deltas. The history is
+// built once (80 git commands) and copied for each test, which may change
+// its copy.
 func makeRepo(t testing.TB) string {
 	t.Helper()
 	gittest.Need(t)
+	repoTemplate.once.Do(func() { repoTemplate.dir, repoTemplate.err = buildRepo(t) })
+	if repoTemplate.err != nil {
+		t.Fatalf("build the test history: %v", repoTemplate.err)
+	}
 	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(repoTemplate.dir)); err != nil {
+		t.Fatalf("copy the test history: %v", err)
+	}
+	return dir
+}
+
+// repoTemplate is the history makeRepo copies, removed by TestMain.
+var repoTemplate struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if repoTemplate.dir != "" {
+		os.RemoveAll(repoTemplate.dir)
+	}
+	os.Exit(code)
+}
+
+func buildRepo(t testing.TB) (string, error) {
+	dir, err := os.MkdirTemp("", "gemscan-odb-history-")
+	if err != nil {
+		return "", err
+	}
 	git(t, dir, "init", "-q", "-b", "main")
 	var lines []string
 	for i := 0; i < 200; i++ {
@@ -37,13 +69,17 @@ func makeRepo(t testing.TB) string {
 		lines[(c*7)%len(lines)] = fmt.Sprintf("edited in commit %d", c)
 		for f := 0; f < 3; f++ {
 			p := filepath.Join(dir, fmt.Sprintf("dir%d", f), "file.txt")
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			os.WriteFile(p, []byte(strings.Join(lines, "\n")+fmt.Sprintf("\nfile %d\n", f)), 0o644)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return dir, err
+			}
+			if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+fmt.Sprintf("\nfile %d\n", f)), 0o644); err != nil {
+				return dir, err
+			}
 		}
 		git(t, dir, "add", "-A")
 		git(t, dir, "commit", "-q", "-m", fmt.Sprintf("c%d", c))
 	}
-	return dir
+	return dir, nil
 }
 
 func blobHash(data []byte) plumbing.Hash {
@@ -104,9 +140,13 @@ func checkBlobs(t *testing.T, dir string) {
 	}
 }
 
-func TestBlobsLoose(t *testing.T) { checkBlobs(t, makeRepo(t)) }
+func TestBlobsLoose(t *testing.T) {
+	t.Parallel()
+	checkBlobs(t, makeRepo(t))
+}
 
 func TestBlobsPackedWithDeltas(t *testing.T) {
+	t.Parallel()
 	dir := makeRepo(t)
 	git(t, dir, "gc", "-q", "--aggressive")
 	out := git(t, dir, "verify-pack", "-v", filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir)))
@@ -117,6 +157,7 @@ func TestBlobsPackedWithDeltas(t *testing.T) {
 }
 
 func TestBlobsMixedPacksAndLoose(t *testing.T) {
+	t.Parallel()
 	dir := makeRepo(t)
 	git(t, dir, "repack", "-q", "-d")
 	os.WriteFile(filepath.Join(dir, "new.txt"), []byte("after the repack\n"), 0o644)
@@ -128,6 +169,7 @@ func TestBlobsMixedPacksAndLoose(t *testing.T) {
 }
 
 func TestAlternates(t *testing.T) {
+	t.Parallel()
 	src := makeRepo(t)
 	git(t, src, "gc", "-q")
 	clone := filepath.Join(t.TempDir(), "clone")
@@ -147,6 +189,7 @@ func mustGlob(t *testing.T, dir string) string {
 }
 
 func TestCorruptObjectNamed(t *testing.T) {
+	t.Parallel()
 	dir := makeRepo(t)
 	// Corrupt one loose blob.
 	h := git(t, dir, "rev-parse", "HEAD:dir0/file.txt")
@@ -172,6 +215,7 @@ func TestCorruptObjectNamed(t *testing.T) {
 // every object at git's offset, before the index is loaded (a fan-out
 // bucket read from the file) and after (the index in memory).
 func TestIndexLookup(t *testing.T) {
+	t.Parallel()
 	dir := makeRepo(t)
 	git(t, dir, "repack", "-q", "-a", "-d")
 	idx := filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir))
@@ -294,6 +338,7 @@ func BenchmarkApplyDelta(b *testing.B) {
 // released (its hash matches), and content returned by Read is never
 // reused (still matching after all the reads).
 func TestViewsAndRecycledBuffers(t *testing.T) {
+	t.Parallel()
 	dir := makeRepo(t)
 	git(t, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
 	var objs []plumbing.Hash
