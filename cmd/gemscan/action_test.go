@@ -533,6 +533,7 @@ func TestActionArgsEveryLine(t *testing.T) {
 // (--base and --head come only from the action's own inputs), on any line
 // and in any spelling; the refusal sets complete=false.
 func TestActionArgsCannotMoveRange(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds gemscan; skipped with -short")
 	}
