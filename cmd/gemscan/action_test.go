@@ -3,7 +3,6 @@ package main
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -176,6 +175,29 @@ func runAction(t *testing.T, workspace string, env []string, inputs map[string]s
 	return scanOut, status, outputs
 }
 
+// prebuiltRunnerTemp returns a RUNNER_TEMP whose source-build directory
+// already holds gemscan (buildGemscan's), as a restored actions/cache
+// would: the action takes it "from the build cache" instead of building.
+// TestActionOnPullRequest builds; the others need not build again.
+func prebuiltRunnerTemp(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "gemscan-build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin, dst := buildGemscan(t), filepath.Join(dir, "gemscan-build", "gemscan")
+	if os.Link(bin, dst) != nil { // another file system: copy
+		data, err := os.ReadFile(bin)
+		if err == nil {
+			err = os.WriteFile(dst, data, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestActionOnPullRequest runs the action on a pull_request event in a
 // one-commit-deep checkout (as actions/checkout makes) of a repository
 // whose PR adds a key three commits above a fork point deep in history.
@@ -299,7 +321,7 @@ func TestActionBaseHeadInputs(t *testing.T) {
 	evPath := filepath.Join(t.TempDir(), "event.json")
 	os.WriteFile(evPath, []byte(`{"inputs":{}}`), 0o644)
 	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+evPath,
-		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true", "CI=true")
+		"RUNNER_TEMP="+prebuiltRunnerTemp(t), "GITHUB_ACTIONS=true", "CI=true")
 	out, status, outputs := runAction(t, repo, env, map[string]string{"base": base, "head": head})
 	if status != 1 || outputs["findings"] != "1" || outputs["complete"] != "true" {
 		t.Fatalf("status %d, outputs %v\n%s", status, outputs, out)
@@ -388,13 +410,27 @@ func (r *prRepo) checkout(t *testing.T, filter string) string {
 // job summary.
 func runGitHubScan(t *testing.T, ws, eventName, eventPath string, args ...string) (string, string, int, string) {
 	t.Helper()
+	// testscript.Main put a "gemscan" on PATH that runs this binary's main:
+	// a process of its own, in the checkout, so tests run side by side.
+	bin, err := exec.LookPath("gemscan")
+	if err != nil {
+		t.Fatalf("no gemscan on PATH (testscript.Main puts one there): %v", err)
+	}
 	summary := filepath.Join(t.TempDir(), "summary.md")
-	t.Chdir(ws)
-	var stdout, stderr strings.Builder
-	env := append(gittest.Env(0), "GITHUB_EVENT_NAME="+eventName, "GITHUB_EVENT_PATH="+eventPath,
+	cmd := exec.Command(bin, append(append([]string{"git", "--github", "--quiet"}, args...), ".")...)
+	cmd.Dir = ws
+	cmd.Env = append(gittest.Env(0), "GITHUB_EVENT_NAME="+eventName, "GITHUB_EVENT_PATH="+eventPath,
 		"GITHUB_STEP_SUMMARY="+summary, "GITHUB_ACTIONS=true")
-	code := run(context.Background(), append(append([]string{"gemscan", "git", "--github", "--quiet"}, args...), "."),
-		strings.NewReader(""), &stdout, &stderr, env)
+	var stdout, stderr strings.Builder
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stdout, &stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run gemscan: %v", err)
+		}
+		code = ee.ExitCode()
+	}
 	sum, _ := os.ReadFile(summary)
 	return stdout.String(), stderr.String(), code, string(sum)
 }
@@ -403,12 +439,14 @@ func runGitHubScan(t *testing.T, ws, eventName, eventPath string, args ...string
 // .gemscanignore, or its own key to the baseline, still fails; one that
 // marks its key gemscan:allow passes, and says so.
 func TestGitHubPRCannotSuppressItself(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(91).Set()
 	leak := "GEMINI_API_KEY=" + k.APIKey + "\n"
 	fp := (&scanner.Finding{Rule: "google-api-key", Path: "app.env", Value: k.APIKey}).Fingerprint()
 	baseline := `{"version": 1, "findings": [{"fingerprint": "` + fp + `"}]}`
 
 	t.Run("gemscanignore", func(t *testing.T) {
+		t.Parallel()
 		r := newPR(t, nil, map[string]string{"app.env": leak, ".gemscanignore": "*\n"})
 		out, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
 		if code != 1 || !strings.Contains(out, "::error file=app.env,line=1,") {
@@ -416,6 +454,7 @@ func TestGitHubPRCannotSuppressItself(t *testing.T) {
 		}
 	})
 	t.Run("baseline", func(t *testing.T) {
+		t.Parallel()
 		r := newPR(t, nil, map[string]string{"app.env": leak, ".gemscan-baseline.json": baseline})
 		out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event, "--baseline", ".gemscan-baseline.json")
 		if code != 1 || !strings.Contains(out, "::error file=app.env,line=1,") {
@@ -426,6 +465,7 @@ func TestGitHubPRCannotSuppressItself(t *testing.T) {
 		}
 	})
 	t.Run("baseline from the base", func(t *testing.T) {
+		t.Parallel()
 		// The base's baseline still counts, even if the PR empties it.
 		r := newPR(t, map[string]string{".gemscan-baseline.json": baseline},
 			map[string]string{"app.env": leak, ".gemscan-baseline.json": `{"version": 1, "findings": []}`})
@@ -435,6 +475,7 @@ func TestGitHubPRCannotSuppressItself(t *testing.T) {
 		}
 	})
 	t.Run("baseline through a symlink", func(t *testing.T) {
+		t.Parallel()
 		// The PR makes the baseline's directory a symlink to a file some
 		// earlier step of the job wrote: it is still the checkout's path,
 		// read from the base commit (which has none).
@@ -451,6 +492,7 @@ func TestGitHubPRCannotSuppressItself(t *testing.T) {
 		}
 	})
 	t.Run("allow", func(t *testing.T) {
+		t.Parallel()
 		r := newPR(t, nil, map[string]string{"fixtures/keys.txt": "x\n" + "KEY=" + k.AQKey + " # gemscan:allow\n"},
 			map[string]string{"fixtures/keys.txt": "a\nb\nx\n" + "KEY=" + k.AQKey + " # gemscan:allow\n"})
 		out, errOut, code, sum := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
@@ -474,6 +516,7 @@ func TestGitHubPRCannotSuppressItself(t *testing.T) {
 // --github mode; masks and annotations reach stdout even with --output,
 // and the file gets no mask (which holds the key in full).
 func TestGitHubArgsCannotNarrow(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(92).Set()
 	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\nL=" + k.APIKey + "\n", "b.env": "K=" + k.APIKey + "\n"})
 	ws := r.checkout(t, "")
@@ -522,7 +565,7 @@ func TestActionArgsEveryLine(t *testing.T) {
 	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"})
 	ws := r.checkout(t, "")
 	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=pull_request", "GITHUB_EVENT_PATH="+r.event,
-		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true")
+		"RUNNER_TEMP="+prebuiltRunnerTemp(t), "GITHUB_ACTIONS=true")
 	out, status, outputs := runAction(t, ws, env, map[string]string{"args": "--max-file-size 1MiB\n--no-such-flag\n"})
 	if status != 2 || !strings.Contains(out, "no-such-flag") || outputs["complete"] == "true" {
 		t.Errorf("status %d, outputs %v, want 2 refusing the second line's --no-such-flag:\n%s", status, outputs, out)
@@ -541,7 +584,7 @@ func TestActionArgsCannotMoveRange(t *testing.T) {
 	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"})
 	ws := r.checkout(t, "")
 	env := append(gittest.Env(0), "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_EVENT_PATH="+r.event,
-		"RUNNER_TEMP="+t.TempDir(), "GITHUB_ACTIONS=true")
+		"RUNNER_TEMP="+prebuiltRunnerTemp(t), "GITHUB_ACTIONS=true")
 	for args, flag := range map[string]string{"--base HEAD": "--base", "--max-file-size 1MiB\n--head=HEAD": "--head", "-range HEAD..HEAD": "-range", "--github=false": "--github"} {
 		out, status, outputs := runAction(t, ws, env, map[string]string{"args": args})
 		if status != 2 || !strings.Contains(out, flag+" cannot be given in the args input") || outputs["complete"] != "false" {
@@ -554,6 +597,7 @@ func TestActionArgsCannotMoveRange(t *testing.T) {
 // announced whatever its file is called: with a space, a leading colon or
 // a quote in the name, in UTF-16, or under a .gitattributes "-diff".
 func TestGitHubAllowNoticePathShapes(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(98).Set()
 	line := "tok=\"" + k.AQKey + "\" # gemscan:allow\n"
 	utf16 := "\xff\xfe"
@@ -587,6 +631,7 @@ func TestGitHubAllowNoticePathShapes(t *testing.T) {
 // TestGitHubAllowNoticeInArchive: an allow comment inside a member of an
 // archive the PR adds is announced too, though no diff shows it.
 func TestGitHubAllowNoticeInArchive(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(100).Set()
 	var zb bytes.Buffer
 	zw := zip.NewWriter(&zb)
@@ -612,6 +657,7 @@ func TestGitHubAllowNoticeInArchive(t *testing.T) {
 // TestGitHubFindingInColonPath: a finding in a file whose name starts
 // with a colon is annotated at its line in HEAD, not as gone.
 func TestGitHubFindingInColonPath(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(99).Set()
 	r := newPR(t, nil, map[string]string{":k.txt": "K=" + k.APIKey + "\n", "k.txt": "benign\n"})
 	out, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event)
@@ -626,6 +672,7 @@ func TestGitHubFindingInColonPath(t *testing.T) {
 // out) is fetched, reported, and annotated without a file, naming the
 // commits that added and removed it.
 func TestGitHubAnnotationsPointAtHead(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(94).Set()
 	r := newPR(t, nil,
 		map[string]string{"a.env": "K=" + k.APIKey + "\n", "b.env": "Q=" + k.AQKey + "\n"},
@@ -655,6 +702,7 @@ func TestGitHubAnnotationsPointAtHead(t *testing.T) {
 // HEAD's tree (an old one the PR did not add too) with a stable category;
 // an incomplete scan says so in the SARIF.
 func TestGitHubSARIFDescribesHead(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(95).Set()
 	r := newPR(t, map[string]string{"old.env": "OLD=" + k.AQKey + "\n"}, map[string]string{"new.env": "NEW=" + k.APIKey + "\n"})
 	ws := r.checkout(t, "")
@@ -732,6 +780,7 @@ func TestGitHubSARIFDescribesHead(t *testing.T) {
 // range scan never reads: a file larger than --max-file-size and a key in
 // an archive member, both untouched by the PR (the gate passes).
 func TestGitHubSARIFWholeTree(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(96).Set()
 	big := strings.Repeat("filler line, nothing to see\n", 100) + "KEY=" + k.AQKey + "\n"
 	kit := archivetest.Zip(t, archivetest.File{Name: "conf/k.env", Data: []byte("K=" + k.APIKey + "\n")})
@@ -756,6 +805,7 @@ func TestGitHubSARIFWholeTree(t *testing.T) {
 // the base by default; the PR's key is still located (and annotated) in
 // the PR's head, not reported as gone.
 func TestGitHubPullRequestTargetBaseCheckout(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(96).Set()
 	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"}, map[string]string{"a.env": "#\nK=" + k.APIKey + "\n"})
 	ws := filepath.Join(t.TempDir(), "ws")
@@ -769,6 +819,7 @@ func TestGitHubPullRequestTargetBaseCheckout(t *testing.T) {
 // TestGitHubPartialCloneFailsClosed: blobs a blob:none checkout lacks and
 // cannot fetch end the scan with exit 2, saying how many.
 func TestGitHubPartialCloneFailsClosed(t *testing.T) {
+	t.Parallel()
 	k := testkeys.New(97).Set()
 	r := newPR(t, nil, map[string]string{"b.env": "Q=" + k.AQKey + "\n"}, map[string]string{"b.env": ""})
 	ws := r.checkout(t, "blob:none")

@@ -19,11 +19,22 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanupAfter{m}, map[string]func(){
 		"gemscan": func() {
 			os.Exit(runMain(os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ()))
 		},
 	})
+}
+
+// cleanupAfter runs the tests, then removes what they shared.
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	code := c.m.Run()
+	if testBinary.dir != "" {
+		os.RemoveAll(testBinary.dir)
+	}
+	return code
 }
 
 func TestScripts(t *testing.T) {
