@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -9,10 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,37 +29,6 @@ import (
 // hostileMaxRSS bounds a hostile scan's peak memory (bytes); an honest scan
 // of these repositories needs ~20 MiB. hangGuard is signal_test.go's.
 const hostileMaxRSS = 300 << 20
-
-// buildGemscan returns the path of a gemscan binary built from this
-// package, once for all the tests that run it as a process of its own;
-// TestMain removes it.
-func buildGemscan(t *testing.T) string {
-	t.Helper()
-	testBinary.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		if testBinary.dir, testBinary.err = os.MkdirTemp("", "gemscan-test-bin-"); testBinary.err != nil {
-			return
-		}
-		testBinary.path = filepath.Join(testBinary.dir, "gemscan")
-		if out, err := exec.Command(goTool, "build", "-o", testBinary.path, ".").CombinedOutput(); err != nil {
-			testBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if testBinary.err != nil {
-		t.Fatal(testBinary.err)
-	}
-	return testBinary.path
-}
-
-// testBinary is the build buildGemscan shares.
-var testBinary struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
 
 // scanRun is one finished run of the binary.
 type scanRun struct {

@@ -8,8 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -217,4 +219,35 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 			}
 		},
 	}
+}
+
+// buildGemscan returns the path of a gemscan binary built from this
+// package, once for all the tests that run it as a process of its own;
+// TestMain removes it.
+func buildGemscan(t *testing.T) string {
+	t.Helper()
+	testBinary.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if testBinary.dir, testBinary.err = os.MkdirTemp("", "gemscan-test-bin-"); testBinary.err != nil {
+			return
+		}
+		testBinary.path = filepath.Join(testBinary.dir, "gemscan")
+		if out, err := exec.Command(goTool, "build", "-o", testBinary.path, ".").CombinedOutput(); err != nil {
+			testBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if testBinary.err != nil {
+		t.Fatal(testBinary.err)
+	}
+	return testBinary.path
+}
+
+// testBinary is the build buildGemscan shares.
+var testBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
 }
