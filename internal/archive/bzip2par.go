@@ -31,8 +31,10 @@ import (
 // a chunk fail; then the stream is decoded again from its start by
 // compress/bzip2 alone, the bytes already handed out skipped: the output is
 // the sequential decoder's, byte for byte, errors included. A chunk that
-// expands past its buffer is decoded again as it is read, streaming, while
-// the workers go on with the chunks after it.
+// expands past its buffer is decoded again one block at a time, each block
+// checked before it is handed out, while the workers go on with the chunks
+// after it; a single block that expands past it sends the stream to the
+// sequential decoder.
 
 // Block and end-of-stream magics of bzip2.
 const (
@@ -260,9 +262,16 @@ type parallelBzip2 struct {
 	cur     []byte          // what is left of the current chunk's output
 	emitted int64           // bytes handed out
 	seq     io.Reader       // the sequential decoder, once fallen back
-	part    io.Reader       // the decoder of a chunk too large to hold, while it is read
-	parts   int             // chunks decoded that way
-	skip    int64           // bytes seq must still discard
+	// pending are the blocks of a chunk too large to hold, decoded one at
+	// a time as they are read (pendingAt is the first one's index in
+	// blocks), each checked before it is handed out; parts counts such
+	// chunks.
+	pending   []bzSpan
+	pendingAt int
+	parts     int
+	spare     []byte // the buffer pending blocks decode into
+	maxOut    int
+	skip      int64 // bytes seq must still discard
 	// bufs holds one output buffer per chunk decoded or being decoded and
 	// not yet read: taking one is the right to decode a chunk, so memory
 	// stays within a few chunks.
@@ -306,7 +315,7 @@ func newBzip2Tuned(ctx context.Context, data []byte, tu bzTuning) (io.Reader, fu
 	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	p := &parallelBzip2{ctx: ctx, outer: outer, data: data, cancel: cancel, results: make([]chan bzResult, len(chunks)),
-		bufs: make(chan []byte, workers+1), blocks: blocks, chunks: chunks}
+		bufs: make(chan []byte, workers+1), blocks: blocks, chunks: chunks, maxOut: tu.maxOut}
 	for i := range p.results {
 		p.results[i] = make(chan bzResult, 1)
 	}
@@ -384,13 +393,17 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 	if p.seq != nil {
 		return p.readSeq(b)
 	}
-	if p.part != nil {
-		return p.readPart(b)
-	}
+
 	if err := p.ctx.Err(); err != nil {
 		return 0, err
 	}
 	for len(p.cur) == 0 {
+		if len(p.pending) > 0 {
+			if !p.decodePending() {
+				return p.readSeq(b)
+			}
+			continue
+		}
 		if p.next == len(p.results) {
 			p.cancel()
 			return 0, io.EOF
@@ -409,13 +422,16 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 			return 0, p.ctx.Err()
 		}
 		if errors.Is(r.err, errBzBlockTooLarge) {
-			// The blocks before this chunk are out: this chunk alone is
-			// decoded as it is read (it streams), while the workers go
-			// on with the chunks after it.
-			p.part = bzip2.NewReader(bytes.NewReader(chunkStream(p.data, p.chunks[p.next])))
+			// The blocks before this chunk are out: this chunk's blocks
+			// are decoded one at a time as they are read, while the
+			// workers go on with the chunks after it.
+			for _, c := range p.chunks[:p.next] {
+				p.pendingAt += len(c)
+			}
+			p.pending = p.chunks[p.next]
 			p.next++
 			p.parts++
-			return p.readPart(b)
+			return p.Read(b)
 		}
 		if r.err != nil {
 			// Decode the stream the ordinary way instead, from its start.
@@ -433,30 +449,27 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// readPart reads from the decoder of one chunk too large to hold; at its
-// end the chunks after it follow. An error in it sends the whole stream to
-// the sequential decoder, as a chunk's error does.
-func (p *parallelBzip2) readPart(b []byte) (int, error) {
-	if err := p.outer.Err(); err != nil {
-		return 0, err
-	}
-	n, err := p.part.Read(b)
-	p.emitted += int64(n)
-	switch {
-	case errors.Is(err, io.EOF):
-		p.part = nil
-		if n > 0 {
-			return n, nil
-		}
-		return p.Read(b)
-	case err != nil:
-		p.part = nil
+// decodePending decodes the next pending block into p.cur, checked (its
+// CRC) before any of it is handed out, as a chunk's output is. A block
+// that fails, or alone expands past maxOut, sends the stream to the
+// sequential decoder (which streams), as a chunk's error does. It reports
+// false when p.seq is to be read instead.
+func (p *parallelBzip2) decodePending() bool {
+	out, err := decodeChunk(p.outer, chunkStream(p.data, p.pending[:1]), p.spare[:0], p.maxOut)
+	p.spare = out
+	if err != nil {
+		// The stream as it is, from its start, the bytes handed out
+		// skipped: a stream rebuilt from the blocks on would end (and
+		// fail) otherwise than this one does.
 		p.cancel()
 		p.seq = bzip2.NewReader(bytes.NewReader(p.data))
 		p.skip = p.emitted
-		return p.readSeq(b)
+		p.pending = nil
+		return false
 	}
-	return n, nil
+	p.pending, p.pendingAt = p.pending[1:], p.pendingAt+1
+	p.cur = out
+	return true
 }
 
 // readSeq reads from the sequential decoder, first discarding what the

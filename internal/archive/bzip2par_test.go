@@ -40,9 +40,9 @@ func bzText(n int) []byte {
 
 // readBoth decodes data with compress/bzip2 and with newBzip2Bounded, and
 // says how the latter did it: "parallel", "streamed a chunk" (a chunk too
-// large to hold was decoded again as it was read), "fell back" (to the
-// sequential decoder, after a block failed) or "sequential" (not cut into
-// blocks).
+// large to hold was decoded again block by block), "fell back" (to the
+// sequential decoder, after a block failed or one block alone was too
+// large to hold) or "sequential" (not cut into blocks).
 func readBoth(t *testing.T, data []byte, maxOut int) (want, got []byte, wantErr, gotErr error, how string) {
 	t.Helper()
 	want, wantErr = io.ReadAll(bzip2.NewReader(bytes.NewReader(data)))
@@ -64,8 +64,9 @@ func readBoth(t *testing.T, data []byte, maxOut int) (want, got []byte, wantErr,
 
 // TestParallelBzip2 decodes streams of many blocks in parallel and checks
 // the output against compress/bzip2's: whole, with a corrupt block (the
-// sequential decoder's bytes and error), with a block too large to hold
-// (that chunk streamed, the others parallel), and streams it must not cut (one
+// sequential decoder's bytes and error), with a chunk too large to hold
+// (decoded again block by block), with a block too large to hold (the rest
+// to the sequential decoder), and streams it must not cut (one
 // block, concatenated streams, trailing bytes).
 func TestParallelBzip2(t *testing.T) {
 	text := bzText(1 << 20)
@@ -92,6 +93,14 @@ func TestParallelBzip2(t *testing.T) {
 	})
 	t.Run("block too large to hold", func(t *testing.T) {
 		want, got, wantErr, gotErr, how := readBoth(t, good, 1000)
+		if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || how != "fell back" {
+			t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, wantErr, gotErr, len(got), len(want))
+		}
+	})
+	t.Run("chunk too large to hold, its blocks not", func(t *testing.T) {
+		// Chunks of two 100 kB blocks, 150 kB held: each chunk is decoded
+		// again block by block, the workers going on.
+		want, got, wantErr, gotErr, how := readBoth(t, good, 150_000)
 		if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || how != "streamed a chunk" {
 			t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, wantErr, gotErr, len(got), len(want))
 		}
@@ -101,7 +110,7 @@ func TestParallelBzip2(t *testing.T) {
 		runs := append(append(bytes.Clone(text[:300_000]), bytes.Repeat([]byte("x"), 3<<20)...), text[300_000:600_000]...)
 		data := mkBzip2Blocks(t, runs)
 		want, got, wantErr, gotErr, how := readBoth(t, data, 1<<20)
-		if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || !bytes.Equal(got, runs) || how != "streamed a chunk" {
+		if wantErr != nil || gotErr != nil || !bytes.Equal(got, want) || !bytes.Equal(got, runs) || how != "fell back" {
 			t.Fatalf("%s: errors %v, %v; %d bytes, want %d", how, wantErr, gotErr, len(got), len(want))
 		}
 		r, stop := newBzip2Bounded(context.Background(), data, 1<<20)
