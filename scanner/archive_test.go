@@ -446,3 +446,28 @@ func TestArchiveMemberSize(t *testing.T) {
 		t.Errorf("no limit: %d findings, stats %+v", len(res.Findings), res.Stats)
 	}
 }
+
+// TestArchiveGitBzip2Blocks: a .bz2 of several blocks (decoded on several
+// cores) committed to a repository is scanned cleanly by the history scan,
+// text or binary (a member read again after its end), its key found in the
+// last block.
+func TestArchiveGitBzip2Blocks(t *testing.T) {
+	t.Parallel()
+	k := testkeys.New(69).Set()
+	var text, binary bytes.Buffer
+	for i := 0; text.Len() < 600_000; i++ {
+		fmt.Fprintf(&text, "log line %d: request %x served\n", i, i*7919)
+	}
+	rnd := rand.New(rand.NewPCG(69, 70)) // incompressible: blocks of 100 kB
+	for binary.Len() < 1<<20 {
+		binary.WriteByte(byte(rnd.IntN(256)))
+	}
+	text.WriteString("GEMINI_API_KEY=" + k.APIKey + "\n")
+	binary.WriteString("GEMINI_API_KEY=" + k.APIKey + "\n")
+	r := newArchRepo(t)
+	r.commit(map[string][]byte{"logs.txt.bz2": archivetest.Bzip2(t, text.Bytes(), 1), "noise.bin.bz2": archivetest.Bzip2(t, binary.Bytes(), 1)})
+	res := ScanGit(context.Background(), r.dir, GitOptions{})
+	if len(res.Errors) != 0 || len(res.Findings) != 2 || res.Findings[0].Value != k.APIKey || res.Findings[1].Value != k.APIKey {
+		t.Fatalf("errors %v, findings %v; want the key in both and no error", res.Errors, located(res.Findings))
+	}
+}

@@ -271,6 +271,7 @@ type parallelBzip2 struct {
 	parts     int
 	spare     []byte // the buffer pending blocks decode into
 	maxOut    int
+	eof       bool  // every chunk was read
 	skip      int64 // bytes seq must still discard
 	// bufs holds one output buffer per chunk decoded or being decoded and
 	// not yet read: taking one is the right to decode a chunk, so memory
@@ -393,7 +394,11 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 	if p.seq != nil {
 		return p.readSeq(b)
 	}
-
+	if p.eof {
+		// Read again after its end (as a member's reader may be): the
+		// end again, not the cancellation that freed the workers.
+		return 0, io.EOF
+	}
 	if err := p.ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -406,6 +411,7 @@ func (p *parallelBzip2) Read(b []byte) (int, error) {
 		}
 		if p.next == len(p.results) {
 			p.cancel()
+			p.eof = true
 			return 0, io.EOF
 		}
 		var r bzResult

@@ -200,3 +200,24 @@ func TestBzip2ShorterThanItsSize(t *testing.T) {
 		t.Fatalf("error %v, want io.ErrUnexpectedEOF", err)
 	}
 }
+
+// TestParallelBzip2ReadAfterEnd: read again after its end (as a member's
+// reader may be), the parallel decoder says io.EOF again, not the
+// cancellation that freed its workers (that made a clean .bz2 blob an
+// error in gemscan git).
+func TestParallelBzip2ReadAfterEnd(t *testing.T) {
+	data := mkBzip2Blocks(t, bzText(1<<20))
+	r, stop := newBzip2(context.Background(), data)
+	defer stop()
+	if _, ok := r.(*parallelBzip2); !ok {
+		t.Fatalf("%T: want the parallel decoder", r)
+	}
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+			t.Fatalf("read %d after the end: %d, %v; want 0, io.EOF", i, n, err)
+		}
+	}
+}

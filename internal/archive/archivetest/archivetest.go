@@ -8,6 +8,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"os/exec"
 	"testing"
 )
 
@@ -81,4 +82,22 @@ func Gzip(t testing.TB, data []byte) []byte {
 func TarGz(t testing.TB, files ...File) []byte {
 	t.Helper()
 	return Gzip(t, Tar(t, files...))
+}
+
+// Bzip2 compresses data with the bzip2 command at level (1 to 9: blocks of
+// level*100 kB, so that a large input makes a stream of many blocks); the
+// test is skipped without the command (the standard library only reads
+// bzip2).
+func Bzip2(t testing.TB, data []byte, level int) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("bzip2"); err != nil {
+		t.Skip("no bzip2 command to build a .bz2 test archive")
+	}
+	cmd := exec.Command("bzip2", "-c", "-"+string(rune('0'+level)))
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bzip2: %v", err)
+	}
+	return out
 }
