@@ -801,6 +801,31 @@ func TestGitHubSARIFWholeTree(t *testing.T) {
 	}
 }
 
+// TestGitHubNoRedactFilesOwnerOnly: with --no-redact the --output copy and
+// the SARIF file hold credentials in full: they are created owner-only, as
+// in every other mode.
+func TestGitHubNoRedactFilesOwnerOnly(t *testing.T) {
+	t.Parallel()
+	k := testkeys.New(97).Set()
+	r := newPR(t, nil, map[string]string{"a.env": "K=" + k.APIKey + "\n"})
+	dir := t.TempDir()
+	out, sarif := filepath.Join(dir, "report.json"), filepath.Join(dir, "out.sarif")
+	_, errOut, code, _ := runGitHubScan(t, r.checkout(t, ""), "pull_request", r.event,
+		"--no-redact", "--format", "json", "--output", out, "--sarif", sarif)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, errOut)
+	}
+	for _, f := range []string{out, sarif} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(f), perm)
+		}
+	}
+}
+
 // TestGitHubPullRequestTargetBaseCheckout: pull_request_target checks out
 // the base by default; the PR's key is still located (and annotated) in
 // the PR's head, not reported as gone.

@@ -161,7 +161,7 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 	switch {
 	case werr != nil:
 	case output != "" && output != "-":
-		werr = writeFile(output, func(w io.Writer) error { return report.Write(w, format, &cp) })
+		werr = writeReportFile(output, cp.NoRedact, func(w io.Writer) error { return report.Write(w, format, &cp) })
 	case format != "github":
 		werr = report.Write(e.stdout, format, &cp)
 	}
@@ -178,7 +178,7 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 		}
 		sr := cp
 		sr.Result = head
-		werr = writeFile(sarifPath, func(w io.Writer) error { return report.Write(w, "sarif", &sr) })
+		werr = writeReportFile(sarifPath, sr.NoRedact, func(w io.Writer) error { return report.Write(w, "sarif", &sr) })
 	}
 	if werr == nil {
 		outputs.findings, outputs.sarif = len(res.Findings), sarifPath
