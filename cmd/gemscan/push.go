@@ -359,7 +359,6 @@ func writePushRejection(w io.Writer, hook string, fs []pushFinding) {
 		verb = "push stopped before it left this machine"
 	}
 	fmt.Fprintf(w, "gemscan: %s: it adds %d Gemini credential(s)\n\n", verb, len(fs))
-	oldest := map[string]string{}
 	for _, f := range fs {
 		title := f.Rule
 		if r, ok := rules.ByID(f.Rule); ok {
@@ -368,9 +367,6 @@ func writePushRejection(w io.Writer, hook string, fs []pushFinding) {
 		fmt.Fprintf(w, "  %s  commit %.12s  %s:%d:%d\n", report.Sanitize(f.ref), f.Commit, report.Sanitize(f.File), f.Line, f.Column)
 		fmt.Fprintf(w, "    %s: %s\n", title, f.Redacted())
 		fmt.Fprintf(w, "    fingerprint %s\n", f.Fingerprint())
-		if _, ok := oldest[f.ref]; !ok {
-			oldest[f.ref] = f.Commit
-		}
 	}
 	fmt.Fprintf(w, "\nWhat to do:\n")
 	fmt.Fprintf(w, "  1. Take the credential out of the commits you push (deleting it in a new commit is not enough:\n")
