@@ -16,7 +16,9 @@ func installHookCommand(e *env) *cli.Command {
 		Name:  "install-hook",
 		Usage: "install a git pre-commit hook that runs 'gemscan staged' (or, with --pre-push, a pre-push guard)",
 		Description: `Installs a pre-commit hook in the repository holding the current directory.
-It honours core.hooksPath and linked worktrees (which share their hooks). An
+It asks git where hooks run (git rev-parse --git-path hooks: git must be on
+PATH), so core.hooksPath from any configuration file, includes and worktree
+configuration too, is honoured, and linked worktrees share the hooks. An
 existing pre-commit hook is kept working: it is moved to
 pre-commit.gemscan-chained and run first. The hook runs this gemscan binary
 (or GEMSCAN_BIN, or gemscan on PATH) and blocks the commit, with a clear

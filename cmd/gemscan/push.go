@@ -62,7 +62,8 @@ Bypass, visible and deliberate: the pusher names the finding,
 (the server needs: git config receive.advertisePushOptions true). Every bypass
 is printed to the pusher and to the server's log (stderr). Operators can
 accept old findings with a baseline: --baseline FILE or git config
-gemscan.baseline FILE.
+gemscan.baseline FILE. A clean push is silent; with GEMSCAN_VERBOSE set
+(to anything) it says how many commits were checked, and how long it took.
 
 Install (plain git, on the server, in the bare repository):
    printf '#!/bin/sh\nexec /usr/local/bin/gemscan pre-receive\n' > hooks/pre-receive

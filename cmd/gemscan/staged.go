@@ -24,6 +24,11 @@ files are judged; a listed file that the commit does not change is judged
 whole, and so are all the others: that is 'pre-commit run --all-files', and
 the report then says the files hold a key rather than that a commit is
 blocked. A listed file git neither stages nor tracks is an error (exit 2).
+FILE is taken from the current directory, as a shell passes it.
+
+It reads the index git commits from: GIT_INDEX_FILE (the temporary index of
+'git commit -a' and 'git commit PATH…') and GIT_DIR/GIT_WORK_TREE when git
+sets them for the hook.
 
 Examples:
    gemscan staged                 what 'git commit' would add
