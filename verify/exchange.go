@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gemscan-dev/gemscan/scanner"
@@ -89,7 +90,17 @@ func (ro roles) any() bool {
 }
 
 // isSandbox reports whether the base URL is the exchange's sandbox.
-func (v *Verifier) isSandbox() bool { return v.gemini.Hostname() == "api.sandbox.gemini.com" }
+func (v *Verifier) isSandbox() bool { return v.gemini.Hostname() == sandboxHost }
+
+// sandboxHost is SandboxGeminiURL's host.
+const sandboxHost = "api.sandbox.gemini.com"
+
+// IsSandbox reports whether the exchange base URL raw is the exchange's
+// sandbox (SandboxGeminiURL's host).
+func IsSandbox(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Hostname() == sandboxHost
+}
 
 func (v *Verifier) classifyExchange(r *response) scanner.Verification {
 	if r.status >= 300 && r.status < 400 {

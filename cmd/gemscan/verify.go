@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
 
+	"github.com/gemscan-dev/gemscan/report"
 	"github.com/gemscan-dev/gemscan/rules"
 	"github.com/gemscan-dev/gemscan/scanner"
 	"github.com/gemscan-dev/gemscan/verify"
@@ -189,7 +187,7 @@ func verifyCommand(e *env) *cli.Command {
 				return err
 			}
 			werr := writeVerifyReport(out.w, c.String("format"), fs, verifyReportOptions{
-				noRedact: c.Bool("no-redact"), color: out.color, sandbox: isSandbox(c.String("gemini-url")),
+				noRedact: c.Bool("no-redact"), color: out.color, sandbox: verify.IsSandbox(c.String("gemini-url")),
 				failOn: c.String("fail-on")})
 			if cerr := out.close(); werr == nil {
 				werr = cerr
@@ -208,11 +206,6 @@ func verifyCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
-}
-
-func isSandbox(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && u.Hostname() == "api.sandbox.gemini.com"
 }
 
 // classify names the rule of a credential given on its own, as the rules
@@ -346,7 +339,7 @@ func credentialsFromReport(cl *verify.Classifier, e *env, path string) ([]scanne
 			return nil, fmt.Errorf("%s: the value is not a credential gemscan recognises; refusing to send it anywhere", where)
 		case rule != jf.Rule:
 			return nil, fmt.Errorf("%s: the report says %q but the value is a %s; refusing to send it anywhere",
-				where, escapeText(jf.Rule), rule)
+				where, report.Sanitize(jf.Rule), rule)
 		}
 		f := scanner.Finding{Rule: rule, File: jf.File, Path: jf.File, Line: jf.Line, Column: jf.Column, Commit: jf.Commit, Value: jf.Value}
 		switch {
@@ -449,8 +442,8 @@ func writeVerifyReport(w io.Writer, format string, fs []scanner.Finding, o verif
 		if o.noRedact {
 			shown = vc.Value
 		}
-		line := fmt.Sprintf("%s  %s (%s) from %s: %s", st, escapeText(shown), vc.Rule, escapeText(vc.Source),
-			escapeText(vc.Verification.Detail))
+		line := fmt.Sprintf("%s  %s (%s) from %s: %s", st, report.Sanitize(shown), vc.Rule, report.Sanitize(vc.Source),
+			report.Sanitize(vc.Verification.Detail))
 		if vc.Impact != "" {
 			line += ". Blast radius: " + vc.Impact
 		}
@@ -508,25 +501,4 @@ func (v *verifyWriter) printf(format string, args ...any) {
 	if v.err == nil {
 		_, v.err = fmt.Fprintf(v.w, format, args...)
 	}
-}
-
-// escapeText shows control and formatting characters (terminal escapes,
-// bidirectional overrides) and invalid UTF-8 the way strconv.Quote does,
-// so text a provider or a scanned file chose cannot drive the terminal.
-func escapeText(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029':
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
 }
