@@ -402,15 +402,23 @@ func (t *trackedSet) has(rel string) bool {
 }
 
 // rootTracked reads the index of the repository holding root: nil with no
-// error when root is in no repository or the index does not exist yet.
+// error when root is in no repository or the index does not exist yet; an
+// error when a .git is there but cannot be read.
 func rootTracked(root string) (*trackedSet, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", root, err)
 	}
 	d, err := gitdir.Find(abs)
-	if err != nil || d.WorkTree == "" {
+	switch {
+	case errors.Is(err, gitdir.ErrNoRepository):
 		return nil, nil // not in a work tree: nothing is tracked
+	case err != nil:
+		// A .git that cannot be read: which ignored files git tracks
+		// is unknown.
+		return nil, fmt.Errorf("read the repository holding %s to tell tracked files from ignored ones: %w", root, err)
+	case d.WorkTree == "":
+		return nil, nil // a bare repository has no work tree to track
 	}
 	t, err := readTracked(d)
 	if t != nil {

@@ -20,6 +20,10 @@ type Dirs struct {
 	CommonDir string // objects, refs, config and hooks live here
 }
 
+// ErrNoRepository is wrapped by Find's error when no directory at or above
+// dir holds a .git: other errors are a repository that cannot be read.
+var ErrNoRepository = errors.New("not in a git work tree")
+
 // Find locates the repository holding dir: the nearest work tree at or
 // above it.
 func Find(dir string) (Dirs, error) {
@@ -33,7 +37,7 @@ func Find(dir string) (Dirs, error) {
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return Dirs{}, fmt.Errorf("%s is not in a git work tree", dir)
+			return Dirs{}, fmt.Errorf("%s is %w", dir, ErrNoRepository)
 		}
 		d = parent
 	}
