@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"sort"
-	"strings"
 )
 
 // Match is one credential found in a byte slice.
@@ -90,8 +89,8 @@ type Detector struct {
 }
 
 // prefix is one credential prefix with everything the detector needs to know
-// about it. prefixes is the one table of them: the prefilter, Keywords and
-// RuleOf all read it.
+// about it. prefixes is the one table of them: the prefilter and Keywords
+// read it.
 type prefix struct {
 	lit  string  // the prefix as written
 	rule string  // the rule of credentials that start with it
@@ -120,17 +119,6 @@ func Keywords() []string {
 		out[i] = p.lit
 	}
 	return out
-}
-
-// RuleOf names the rule of a credential given on its own (a command-line
-// argument, an environment variable) by its prefix, without validating it.
-func RuleOf(v string) (string, bool) {
-	for _, p := range prefixes {
-		if strings.HasPrefix(v, p.lit) {
-			return p.rule, true
-		}
-	}
-	return "", false
 }
 
 // NewDetector builds a Detector with its keyword prefilter.

@@ -135,19 +135,6 @@ func IsGitDir(dir string) bool {
 	return err == nil && st.IsDir()
 }
 
-// ObjectFormat returns the repository's object format: "sha1", or what
-// extensions.objectFormat names ("sha256").
-func ObjectFormat(d Dirs) (string, error) {
-	cfg, err := ReadConfig(filepath.Join(d.CommonDir, "config"))
-	if err != nil {
-		return "", err
-	}
-	if f, _ := cfg.Get("extensions", "", "objectformat"); f != "" {
-		return strings.ToLower(f), nil
-	}
-	return "sha1", nil
-}
-
 // ErrUnsupported is wrapped by CheckSupported's errors.
 var ErrUnsupported = errors.New("gemscan cannot read this repository")
 

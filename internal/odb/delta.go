@@ -37,12 +37,6 @@ func varint(b []byte) (int, int) {
 	return 0, 0
 }
 
-// applyDelta applies a git delta to base, writing into dst (reused when
-// large enough), and returns the result.
-func applyDelta(base, delta, dst []byte) ([]byte, error) {
-	return applyDeltaMax(base, delta, dst, maxObject)
-}
-
 // deltaOp is one instruction of a delta: a copy of size bytes from the
 // base at off, or an insert of the size bytes that follow it.
 type deltaOp struct {
@@ -98,7 +92,8 @@ func nextOp(d []byte, baseLen int) (deltaOp, []byte, error) {
 // costs at most this much, and the instructions are checked as applied.
 const checkFirst = 1 << 20
 
-// applyDeltaMax is applyDelta for a result of at most limit bytes. A
+// applyDeltaMax applies a git delta to base, writing into dst (reused when
+// large enough), for a result of at most limit bytes. A
 // buffer is allocated only for a result the instructions really build and
 // the limit allows, whatever size the delta declares.
 func applyDeltaMax(base, delta, dst []byte, limit int64) ([]byte, error) {

@@ -25,12 +25,6 @@ func loosePath(dir string, h plumbing.Hash) string {
 // errTooLarge is returned by readLooseWant for an object over its limit.
 var errTooLarge = errors.New("object too large")
 
-// readLooseMax reads a loose object; for an object larger than max (when
-// positive) it reads only the header and returns errTooLarge with the type.
-func readLooseMax(dir string, h plumbing.Hash, max int64) (Type, []byte, error) {
-	return readLooseWant(dir, h, 0, max)
-}
-
 // readLooseWant reads loose object h from objects directory dir. An object
 // of a type other than want (when not 0) is refused after its header, and
 // one larger than max (when positive) returns errTooLarge with its type.
