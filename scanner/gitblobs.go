@@ -218,7 +218,7 @@ func (h *history) checkMissing(ctx context.Context) {
 			}
 		}
 	}
-	if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), h.r.partialClone()); err != nil {
+	if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), h.partial); err != nil {
 		h.res.Errors = append(h.res.Errors, err)
 	}
 	if n := len(h.missingTrees); n > 0 {

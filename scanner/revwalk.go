@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -176,8 +177,8 @@ func (r *repo) tipsUnder(prefixes []string) ([]plumbing.Hash, error) {
 		}
 		c, err := r.peel(ref.Hash())
 		if err != nil {
-			if t, _, rerr := r.db.Read(c); rerr == nil && (t == odb.Tree || t == odb.Blob) {
-				return nil
+			if errors.Is(err, errNotCommit) {
+				return nil // a tag on a tree or a blob: scanned apart
 			}
 			ferr = fmt.Errorf("ref %s: %w", name, err)
 			return storer.ErrStop
