@@ -314,12 +314,6 @@ func writeReportFile(path string, secret bool, write func(io.Writer) error) erro
 	return werr
 }
 
-// rootOf returns the directory report paths are relative to (reportRoot
-// without the prefix: for git modes).
-func rootOf(mode, target string) string {
-	root, _ := reportRoot(mode, target)
-	return root
-}
 
 // reportRoot returns the directory report paths are relative to, and what to
 // put before them to make them relative to it: the work tree of the

@@ -150,8 +150,9 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 	}
 	gate := finish(c, &quiet, "git", target, res)
 
+	root, _ := reportRoot("git", target)
 	r := &report.Report{Mode: "git", Target: target, Result: res, NoRedact: c.Bool("no-redact"),
-		Root: rootOf("git", target), Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
+		Root: root, Version: version(), SummaryPath: e.get("GITHUB_STEP_SUMMARY"),
 		RemovedIn: removedIn, AutomationID: plan.SARIFCategory() + "/", NoAllowNotices: !spec.Full}
 	werr := report.Write(e.stdout, "github", r)
 	// A copy for --output never holds the masks (they carry credentials in
@@ -172,12 +173,8 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 		werr = ghaction.AppendAllowSummary(r.SummaryPath, allows, plan.Who())
 	}
 	if sarifPath != "" && werr == nil {
-		head, err := headResult(c.String("baseline"), res, tree.Findings)
-		if err != nil {
-			return err
-		}
 		sr := cp
-		sr.Result = head
+		sr.Result = headResult(c.String("baseline"), res, tree.Findings)
 		werr = writeReportFile(sarifPath, sr.NoRedact, func(w io.Writer) error { return report.Write(w, "sarif", &sr) })
 	}
 	if werr == nil {
@@ -192,7 +189,7 @@ func githubScan(c *cli.Context, e *env, repo string, opts scanner.GitOptions, ou
 
 // headResult is what the SARIF report describes: the range's findings and
 // those of HEAD's tree (less what the baseline hides), once each.
-func headResult(baseline string, res *scanner.Result, tree []scanner.Finding) (*scanner.Result, error) {
+func headResult(baseline string, res *scanner.Result, tree []scanner.Finding) *scanner.Result {
 	head := &scanner.Result{Findings: append([]scanner.Finding(nil), res.Findings...), Errors: res.Errors, Stats: res.Stats}
 	extra := &scanner.Result{Findings: tree}
 	if baseline != "" {
@@ -212,7 +209,7 @@ func headResult(baseline string, res *scanner.Result, tree []scanner.Finding) (*
 		}
 	}
 	scanner.SortFindings(head.Findings)
-	return head, nil
+	return head
 }
 
 // baseBaseline returns the file finish must read the baseline at path
