@@ -314,7 +314,6 @@ func writeReportFile(path string, secret bool, write func(io.Writer) error) erro
 	return werr
 }
 
-
 // reportRoot returns the directory report paths are relative to, and what to
 // put before them to make them relative to it: the work tree of the
 // repository holding a scanned directory (code scanning reads URIs from
