@@ -25,7 +25,7 @@ func writeGitHub(w io.Writer, r *Report) error {
 			for _, v := range append([]string{f.Value}, f.Secrets...) {
 				if v != "" && !masked[v] {
 					masked[v] = true
-					ew.printf("::add-mask::%s\n", escapeData(v))
+					ew.printf("::add-mask::%s\n", EscapeData(v))
 				}
 			}
 		}
@@ -44,7 +44,7 @@ func writeGitHub(w io.Writer, r *Report) error {
 			// The annotation goes on the archive; the message says where
 			// inside it the credential is.
 			if !needsEscape(archive) {
-				props = []string{"file=" + escapeProperty(archive)}
+				props = []string{"file=" + EscapeProperty(archive)}
 			}
 			where = fmt.Sprintf("%s:%d: ", QuoteName(f.File), max(f.Line, 1))
 		} else if !gone {
@@ -52,7 +52,7 @@ func writeGitHub(w io.Writer, r *Report) error {
 		}
 		// A finding no longer in HEAD has no line to annotate: an annotation
 		// on the file would point at code that is not there.
-		props = append(props, "title="+escapeProperty(rule.Title+" ("+f.Rule+")"))
+		props = append(props, "title="+EscapeProperty(rule.Title+" ("+f.Rule+")"))
 		msg := where + fmt.Sprintf("%s %s", rule.Title, f.Redacted())
 		if gone {
 			msg += " in " + QuoteName(f.File)
@@ -72,7 +72,7 @@ func writeGitHub(w io.Writer, r *Report) error {
 			msg += fmt.Sprintf(". Verification: %s — %s", Sanitize(string(f.Verification.Status)), Sanitize(f.Verification.Detail))
 		}
 		msg += ".\n" + rule.Remediation
-		ew.printf("::%s %s::%s\n", cmd, strings.Join(props, ","), escapeData(msg))
+		ew.printf("::%s %s::%s\n", cmd, strings.Join(props, ","), EscapeData(msg))
 	}
 	// A gemscan:allow line is honoured, but shown: in a pull request it is
 	// the change itself that says "do not report this".
@@ -82,16 +82,16 @@ func writeGitHub(w io.Writer, r *Report) error {
 		}
 		rule, _ := rules.ByID(s.Rule)
 		props, where := annotationAt(s.File, s.Line, s.Column, max(s.EndLine, s.Line, 1))
-		props = append(props, "title="+escapeProperty("Allowed by "+scanner.AllowMarker))
+		props = append(props, "title="+EscapeProperty("Allowed by "+scanner.AllowMarker))
 		msg := where + fmt.Sprintf("%s %s is not reported: a %s comment on its line allows it", rule.Title, s.Redacted(), scanner.AllowMarker)
 		if s.Commit != "" {
 			msg += fmt.Sprintf(" (added in %.12s)", s.Commit)
 		}
 		msg += ". Make sure it is a test fixture, not a real key."
-		ew.printf("::notice %s::%s\n", strings.Join(props, ","), escapeData(msg))
+		ew.printf("::notice %s::%s\n", strings.Join(props, ","), EscapeData(msg))
 	}
 	for _, err := range res.Errors {
-		ew.printf("::error title=gemscan could not scan everything::%s\n", escapeData(Sanitize(err.Error())))
+		ew.printf("::error title=gemscan could not scan everything::%s\n", EscapeData(Sanitize(err.Error())))
 	}
 	ew.printf("%s\n", summary(r, newPalette(false), countFiles(res.Findings)))
 	if ew.err != nil {
@@ -121,7 +121,7 @@ func annotationAt(file string, line, col, endLine int) (props []string, where st
 		return nil, fmt.Sprintf("%s:%d: ", QuoteName(file), line)
 	}
 	return []string{
-		"file=" + escapeProperty(file),
+		"file=" + EscapeProperty(file),
 		fmt.Sprintf("line=%d", max(line, 1)),
 		fmt.Sprintf("col=%d", max(col, 1)),
 		fmt.Sprintf("endLine=%d", endLine),
@@ -136,13 +136,15 @@ func countFiles(fs []scanner.Finding) int {
 	return len(seen)
 }
 
-// escapeData escapes a workflow command's message.
-func escapeData(s string) string {
+// EscapeData escapes a workflow command's message (not its control
+// characters: Sanitize them first where the text is not gemscan's).
+func EscapeData(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
-// escapeProperty escapes a workflow command's property value.
-func escapeProperty(s string) string {
+// EscapeProperty escapes a workflow command's property value (as
+// EscapeData, and ':' and ',').
+func EscapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 

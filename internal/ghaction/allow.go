@@ -442,15 +442,13 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// escapeData escapes a workflow command's message.
-func escapeData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(report.Sanitize(s))
-}
+// escapeData escapes a workflow command's message, control characters
+// included.
+func escapeData(s string) string { return report.EscapeData(report.Sanitize(s)) }
 
-// escapeProperty escapes a workflow command's property value.
-func escapeProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(report.Sanitize(s))
-}
+// escapeProperty escapes a workflow command's property value, control
+// characters included.
+func escapeProperty(s string) string { return report.EscapeProperty(report.Sanitize(s)) }
 
 // mdCell escapes text for a Markdown table cell.
 func mdCell(s string) string {
