@@ -16,6 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/gemscan-dev/gemscan/internal/gittest"
 	"github.com/gemscan-dev/gemscan/internal/provtest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
@@ -70,6 +71,10 @@ func setupKeys(e *testscript.Env) error {
 		e.Setenv(name, v)
 	}
 	e.Setenv("NO_COLOR", "")
+	for _, kv := range gittest.Lean() { // git init copies no template, commits start no maintenance
+		k, v, _ := strings.Cut(kv, "=")
+		e.Setenv(k, v)
+	}
 
 	// Loopback fakes of both providers, answering as they do since
 	// September 2026. Their URLs reach gemscan only as flags

@@ -13,13 +13,25 @@ import (
 
 // Env returns the environment for a git command whose commits are dated n
 // seconds after 2024-01-01T00:00:00Z.
+//
+// Repositories are made lean, since tests build hundreds of them: no
+// template (an empty GIT_TEMPLATE_DIR: no hook samples, no description),
+// and no automatic maintenance after commits.
 func Env(n int) []string {
 	date := fmt.Sprintf("2024-01-01T%02d:%02d:%02dZ", n/3600, n/60%60, n%60)
-	return append(os.Environ(),
+	return append(os.Environ(), append(Lean(),
 		"GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.invalid",
 		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.invalid",
-		"GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date,
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		"GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date)...)
+}
+
+// Lean returns the variables that keep git away from the user's and the
+// system's configuration and make its repositories cheap to create: an
+// empty template directory (git then copies nothing into a new .git) and
+// maintenance.auto off (no "git maintenance run --auto" after each commit).
+func Lean() []string {
+	return []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TEMPLATE_DIR=",
+		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=maintenance.auto", "GIT_CONFIG_VALUE_0=false"}
 }
 
 // Need skips the test when git is not installed.
