@@ -77,11 +77,14 @@ resolve() {
     sort -t. -k1.2,1n -k2,2n -k3,3n | tail -n 1
 }
 
-# source_key identifies the action's source, for the build cache.
+# source_key identifies the action's source, for the build cache: the
+# digest of every Go source's name and digest, one process for all files.
 source_key() {
+  local sums=(sha256sum)
+  command -v sha256sum >/dev/null 2>&1 || sums=(shasum -a 256)
   (cd "$GITHUB_ACTION_PATH" &&
     find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path './.git/*' -not -path './bench/out/*' |
-    LC_ALL=C sort | while IFS= read -r f; do printf '%s\n' "$f"; cat "$f"; done) > "$RUNNER_TEMP/gemscan-src.txt"
+    LC_ALL=C sort | tr '\n' '\0' | xargs -0 "${sums[@]}") > "$RUNNER_TEMP/gemscan-src.txt"
   sha256 "$RUNNER_TEMP/gemscan-src.txt" | cut -c1-16
   rm -f "$RUNNER_TEMP/gemscan-src.txt"
 }
