@@ -219,11 +219,18 @@ func TestActionOnPullRequest(t *testing.T) {
 	write(t, src, "old.env", "OLD="+k.APIKey+"\n")
 	git(src, "add", "-A")
 	git(src, "commit", "-q", "-m", "old leak")
+	// 80 commits on main, each changing main.txt, in one process.
+	var stream strings.Builder
 	for i := 0; i < 80; i++ {
-		write(t, src, "main.txt", strings.Repeat("x", i)+"\n")
-		git(src, "add", "main.txt")
-		git(src, "commit", "-q", "-m", "main")
+		content := strings.Repeat("x", i) + "\n"
+		fmt.Fprintf(&stream, "commit refs/heads/main\ncommitter Ada <ada@example.invalid> %d +0000\ndata 4\nmain\n", 1704067200+i)
+		if i == 0 {
+			stream.WriteString("from refs/heads/main^0\n")
+		}
+		fmt.Fprintf(&stream, "M 100644 inline main.txt\ndata %d\n%s\n", len(content), content)
 	}
+	gittest.FastImport(t, src, stream.String())
+	git(src, "reset", "-q", "--hard")
 	git(src, "checkout", "-q", "-b", "pr", "HEAD~70")
 	write(t, src, "pr.txt", "work\n")
 	git(src, "add", "-A")

@@ -68,3 +68,15 @@ func Try(dir string, n int, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
+
+// FastImport feeds stream (git fast-import's format) to git fast-import in
+// dir: one process for a history that would take two per commit with
+// add and commit.
+func FastImport(t testing.TB, dir, stream string) {
+	t.Helper()
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, Env(0), strings.NewReader(stream)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git fast-import: %v\n%s", err, out)
+	}
+}
