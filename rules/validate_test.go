@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -97,6 +98,47 @@ func TestSequences(t *testing.T) {
 		}
 		if got := sequential([]byte(c.body)); got != c.rejected {
 			t.Errorf("%q rejected = %v, want %v", c.body, got, c.rejected)
+		}
+	}
+}
+
+// TestCLog2cTable checks every constant of entropy's table.
+func TestCLog2cTable(t *testing.T) {
+	for c, got := range cLog2c {
+		want := 0.0
+		if c > 0 {
+			want = float64(c) * math.Log2(float64(c))
+		}
+		if math.Abs(got-want) > 1e-12 {
+			t.Errorf("cLog2c[%d] = %v, want %v", c, got, want)
+		}
+	}
+}
+
+// TestEntropyMatchesDefinition compares entropy with -Σ p·log2 p on bodies
+// of every length up to well past the table's counts.
+func TestEntropyMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n < 300; n++ {
+		for _, alphabet := range []int{1, 2, 16, 64} {
+			s := make([]byte, n)
+			for i := range s {
+				s[i] = byte('0' + r.IntN(alphabet))
+			}
+			var counts [256]int
+			for _, c := range s {
+				counts[c]++
+			}
+			want := 0.0
+			for _, c := range counts {
+				if c > 0 {
+					p := float64(c) / float64(n)
+					want -= p * math.Log2(p)
+				}
+			}
+			if got := Entropy(s); math.Abs(got-want) > 1e-9 {
+				t.Fatalf("Entropy(%q) = %v, want %v", s, got, want)
+			}
 		}
 	}
 }
