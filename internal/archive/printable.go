@@ -91,31 +91,78 @@ func lengthPrefixed(run []byte) []byte {
 }
 
 func (p *printer) write(out, data []byte) []byte {
-	for _, c := range data {
+	// Runs are ended only when they hold something (in binary data nearly
+	// every byte ends an empty run), and a span of printable bytes is
+	// handed to span whole.
+	a := int(p.off & 1) // the alignment of data[i]
+	for i := 0; i < len(data); {
+		c := data[i]
 		if printableByte(c) {
-			p.ascii = append(p.ascii, c)
-			if len(p.ascii) >= maxRun {
-				out = end(out, &p.ascii)
+			j := i + 1
+			for j < len(data) && printableByte(data[j]) {
+				j++
 			}
-		} else {
+			out = p.span(out, data[i:j], a)
+			a ^= (j - i) & 1
+			i = j
+			continue
+		}
+		if len(p.ascii) > 0 {
 			out = end(out, &p.ascii)
 		}
-		// c is the first byte of a code unit at alignment off%2 and the
+		// c is the first byte of a code unit at alignment a and the
 		// second byte of one at the other alignment.
-		a := p.off & 1
 		b := 1 - a
 		if c == 0 && printableByte(p.lead[b]) {
 			p.u16[b] = append(p.u16[b], p.lead[b])
 			if len(p.u16[b]) >= maxRun {
 				out = end(out, &p.u16[b])
 			}
-		} else {
+		} else if len(p.u16[b]) > 0 {
 			out = end(out, &p.u16[b])
 		}
 		p.lead[b] = 0
 		p.lead[a] = c
-		p.off++
+		a = b
+		i++
 	}
+	p.off += int64(len(data))
+	return out
+}
+
+// span takes s, printable bytes (so none zero) whose first is at alignment
+// a, as write would one byte at a time: each joins the ASCII run, and ends
+// the UTF-16 run of the alignment it would complete a code unit of. Those
+// are ended by its first two bytes; the rest only extend the ASCII run.
+func (p *printer) span(out, s []byte, a int) []byte {
+	n := min(2, len(s))
+	for _, c := range s[:n] {
+		p.ascii = append(p.ascii, c)
+		if len(p.ascii) >= maxRun {
+			out = end(out, &p.ascii)
+		}
+		b := 1 - a
+		if len(p.u16[b]) > 0 {
+			out = end(out, &p.u16[b])
+		}
+		p.lead[b] = 0
+		p.lead[a] = c
+		a = b
+	}
+	if len(s) == n {
+		return out
+	}
+	for rest := s[n:]; len(rest) > 0; {
+		take := min(maxRun-len(p.ascii), len(rest))
+		p.ascii = append(p.ascii, rest[:take]...)
+		rest = rest[take:]
+		if len(p.ascii) >= maxRun {
+			out = end(out, &p.ascii)
+		}
+	}
+	last := (a + len(s) - n - 1) & 1 // the alignment of s's last byte
+	p.lead[last] = s[len(s)-1]
+	p.lead[1-last] = 0
 	return out
 }
 
