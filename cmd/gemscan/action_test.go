@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -346,42 +348,69 @@ type prRepo struct {
 }
 
 // newPR builds main (with baseFiles) and a PR branch whose commits write
-// each map of prCommits in turn (an empty value deletes the file).
+// each map of prCommits in turn (an empty value deletes the file), with the
+// merge GitHub makes: one fast-import straight into the bare origin.
 func newPR(t *testing.T, baseFiles map[string]string, prCommits ...map[string]string) *prRepo {
 	t.Helper()
 	gittest.Need(t)
-	git := func(dir string, args ...string) string { t.Helper(); return gittest.Run(t, dir, args...) }
-	src := t.TempDir()
-	git(src, "init", "-q", "-b", "main")
-	write(t, src, "README", "app\n")
-	for p, c := range baseFiles {
-		write(t, src, p, c)
+	if len(prCommits) == 0 {
+		t.Fatal("newPR: a pull request needs a commit")
 	}
-	git(src, "add", "-A")
-	git(src, "commit", "-q", "-m", "base")
-	git(src, "checkout", "-q", "-b", "pr")
+	var s strings.Builder
+	commit := func(ref string, mark int, msg string) {
+		fmt.Fprintf(&s, "commit %s\nmark :%d\ncommitter Ada <ada@example.invalid> 1704067200 +0000\ndata %d\n%s\n",
+			ref, mark, len(msg), msg)
+	}
+	put := func(files map[string]string) {
+		for _, p := range slices.Sorted(maps.Keys(files)) {
+			if files[p] == "" {
+				fmt.Fprintf(&s, "D %s\n", gittest.QuotePath(p))
+				continue
+			}
+			fmt.Fprintf(&s, "M 100644 inline %s\ndata %d\n%s\n", gittest.QuotePath(p), len(files[p]), files[p])
+		}
+	}
+	tree := map[string]string{"README": "app\n"}
+	maps.Copy(tree, baseFiles)
+	commit("refs/heads/main", 1, "base")
+	put(tree)
 	for i, files := range prCommits {
+		commit("refs/heads/pr", i+2, fmt.Sprintf("pr %d", i))
+		fmt.Fprintf(&s, "from :%d\n", i+1)
+		put(files)
 		for p, c := range files {
 			if c == "" {
-				os.Remove(filepath.Join(src, p))
+				delete(tree, p)
 			} else {
-				write(t, src, p, c)
+				tree[p] = c
 			}
 		}
-		git(src, "add", "-A")
-		git(src, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("pr %d", i))
 	}
-	r := &prRepo{head: git(src, "rev-parse", "HEAD"), base: git(src, "rev-parse", "main")}
-	git(src, "checkout", "-q", "--detach", "main")
-	git(src, "merge", "-q", "--no-ff", "-m", "Merge pr into main", r.head)
-	r.merge = git(src, "rev-parse", "HEAD")
-	git(src, "update-ref", "refs/pull/1/head", r.head)
-	git(src, "update-ref", "refs/pull/1/merge", r.merge)
-	r.bare = filepath.Join(t.TempDir(), "origin.git")
-	git(".", "clone", "-q", "--bare", src, r.bare)
-	git(r.bare, "fetch", "-q", src, "+refs/pull/*:refs/pull/*")
-	git(r.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
-	git(r.bare, "config", "uploadpack.allowFilter", "true")
+	head := len(prCommits) + 1
+	// The merge's tree is the PR's: main has not moved since the fork.
+	commit("refs/pull/1/merge", 1000, "Merge pr into main")
+	fmt.Fprintf(&s, "from :1\nmerge :%d\ndeleteall\n", head)
+	put(tree)
+	fmt.Fprintf(&s, "reset refs/pull/1/head\nfrom :%d\n", head)
+
+	r := &prRepo{bare: filepath.Join(t.TempDir(), "origin.git")}
+	gittest.Run(t, ".", "init", "-q", "--bare", "-b", "main", r.bare)
+	gittest.FastImport(t, r.bare, s.String())
+	revs := strings.Fields(gittest.Run(t, r.bare, "rev-parse", "main", "pr", "refs/pull/1/merge"))
+	if len(revs) != 3 {
+		t.Fatalf("rev-parse: %q", revs)
+	}
+	r.base, r.head, r.merge = revs[0], revs[1], revs[2]
+	cfg, err := os.OpenFile(filepath.Join(r.bare, "config"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = cfg.WriteString("[uploadpack]\n\tallowAnySHA1InWant = true\n\tallowFilter = true\n")
+		if cerr := cfg.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev, err := json.Marshal(map[string]any{"number": 1, "pull_request": map[string]any{"number": 1,
 		"base": map[string]string{"sha": r.base, "ref": "main"}, "head": map[string]string{"sha": r.head, "ref": "pr"}},
 		"repository": map[string]string{"default_branch": "main"}})

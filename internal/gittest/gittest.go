@@ -80,3 +80,23 @@ func FastImport(t testing.TB, dir, stream string) {
 		t.Fatalf("git fast-import: %v\n%s", err, out)
 	}
 }
+
+// QuotePath quotes a path for a FastImport stream, as git quotes paths
+// (C style, octal escapes), so any name goes through.
+func QuotePath(p string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&b, "\\%03o", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
