@@ -112,3 +112,11 @@ func mdText(s string) string {
 	}
 	return b.String()
 }
+
+// MarkdownCode is s as a code span safe inside a Markdown table cell, for
+// other writers of the job summary (see mdCode).
+func MarkdownCode(s string) string { return mdCode(s) }
+
+// MarkdownText is s as plain text safe inside a Markdown table cell, for
+// other writers of the job summary (see mdText).
+func MarkdownText(s string) string { return mdText(s) }

@@ -412,14 +412,14 @@ func AppendAllowSummary(path string, notices []AllowNotice, who string) error {
 	b.WriteString("| Location | Credential | Comment added in |\n|---|---|---|\n")
 	for _, n := range notices {
 		rule, _ := rules.ByID(n.Rule)
-		loc := fmt.Sprintf("`%s:%d`", mdCell(n.Path), n.HeadLine)
+		loc := report.MarkdownCode(fmt.Sprintf("%s:%d", n.Path, n.HeadLine))
 		switch {
 		case n.Member:
-			loc = fmt.Sprintf("`%s:%d` (in an archive)", mdCell(n.Path), n.Line)
+			loc = report.MarkdownCode(fmt.Sprintf("%s:%d", n.Path, n.Line)) + " (in an archive)"
 		case n.HeadLine == 0:
-			loc = fmt.Sprintf("`%s` (no longer in HEAD)", mdCell(n.Path))
+			loc = report.MarkdownCode(n.Path) + " (no longer in HEAD)"
 		}
-		fmt.Fprintf(&b, "| %s | %s `%s` | `%.12s` |\n", loc, mdCell(rule.Title), mdCell(n.Redacted), n.Commit)
+		fmt.Fprintf(&b, "| %s | %s %s | `%.12s` |\n", loc, report.MarkdownText(rule.Title), report.MarkdownCode(n.Redacted), n.Commit)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -449,8 +449,3 @@ func escapeData(s string) string { return report.EscapeData(report.Sanitize(s)) 
 // escapeProperty escapes a workflow command's property value, control
 // characters included.
 func escapeProperty(s string) string { return report.EscapeProperty(report.Sanitize(s)) }
-
-// mdCell escapes text for a Markdown table cell.
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(report.Sanitize(s))
-}
