@@ -53,13 +53,25 @@ func (br *bitReader) refill() {
 // read as zeros and are counted in over.
 func (br *bitReader) read(k uint) uint64 {
 	if br.n < k {
-		br.refill()
-		if br.n < k {
-			v := br.v << (k - br.n) & (1<<k - 1)
-			br.over += k - br.n
-			br.n = 0
-			return v
-		}
+		return br.readSlow(k)
+	}
+	return br.get(k)
+}
+
+// get returns the next k bits, k <= 32, of the at least k loaded.
+func (br *bitReader) get(k uint) uint64 {
+	br.n -= k
+	return br.v >> br.n & (1<<k - 1)
+}
+
+// readSlow is read when the loaded bits do not suffice.
+func (br *bitReader) readSlow(k uint) uint64 {
+	br.refill()
+	if br.n < k {
+		v := br.v << (k - br.n) & (1<<k - 1)
+		br.over += k - br.n
+		br.n = 0
+		return v
 	}
 	br.n -= k
 	return br.v >> br.n & (1<<k - 1)

@@ -162,6 +162,7 @@ func TestFrames(t *testing.T) {
 			return append(b[:6:6], append([]byte{0}, b[6:]...)...)
 		}(), string(hello), nil},
 
+		{"large window, small content", frame{size: 7, window: 20 << 3, blocks: [][]byte{block(true, 0, 7, hello)}}.bytes(), "", ErrWindowTooLarge},
 		{"dictionary", frame{size: -1, did: 7, blocks: [][]byte{block(true, 0, 7, hello)}}.bytes(), "", ErrDictionary},
 		{"window too large", frame{size: -1, window: 11 << 3, blocks: [][]byte{block(true, 0, 7, hello)}}.bytes(), "", ErrWindowTooLarge},
 		{"single segment too large", frame{single: true, size: 1 << 21, blocks: [][]byte{block(true, 0, 7, hello)}}.bytes(), "", ErrWindowTooLarge},

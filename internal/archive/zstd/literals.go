@@ -242,7 +242,27 @@ func (h *huffTable) decode(dst, src []byte) error {
 	}
 	mb := h.maxBits
 	mask := uint64(1)<<mb - 1
-	for i := range dst {
+	i := 0
+	// While 8 bytes are left to load, a refill leaves at least 57 bits:
+	// enough for four codes of at most 11 bits.
+	for ; br.off >= 8 && i+4 <= len(dst); i += 4 {
+		br.refill()
+		v, n := br.v, br.n
+		e := h.e[v>>(n-mb)&mask]
+		n -= uint(e & 0xFF)
+		dst[i] = byte(e >> 8)
+		e = h.e[v>>(n-mb)&mask]
+		n -= uint(e & 0xFF)
+		dst[i+1] = byte(e >> 8)
+		e = h.e[v>>(n-mb)&mask]
+		n -= uint(e & 0xFF)
+		dst[i+2] = byte(e >> 8)
+		e = h.e[v>>(n-mb)&mask]
+		n -= uint(e & 0xFF)
+		dst[i+3] = byte(e >> 8)
+		br.n = n
+	}
+	for ; i < len(dst); i++ {
 		if br.n < mb {
 			br.refill()
 		}

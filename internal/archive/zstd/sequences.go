@@ -1,5 +1,7 @@
 package zstd
 
+import "encoding/binary"
+
 // Literal length and match length codes: the baseline of each code and the
 // number of extra bits read after it (RFC 8878 section 3.1.1.3.2.1.1).
 var (
@@ -73,6 +75,9 @@ func (z *Reader) sequences(b, lits []byte) error {
 		if len(b) != 0 {
 			return corrupt("%d bytes after an empty sequences section", len(b))
 		}
+		if len(lits) > z.outMax {
+			return corrupt("block decodes to more than %d bytes", z.outMax)
+		}
 		z.hist = append(z.hist, lits...)
 		return nil
 	}
@@ -104,12 +109,23 @@ func (z *Reader) sequences(b, lits []byte) error {
 	mlS := br.read(uint(mlT.log))
 	rep := z.rep
 	out := z.hist[:cap(z.hist)]
-	pos, end, window := start, start+z.blockMax, z.window
+	pos, end, window := start, start+z.outMax, z.window
 	for i := nseq; i > 0; i-- {
 		lle, ofe, mle := llT.e[llS], ofT.e[ofS], mlT.e[mlS]
-		ofv := 1<<ofe.sym + int(br.read(uint(ofe.sym)))
-		ml := int(mlBase[mle.sym]) + int(br.read(uint(mlBits[mle.sym])))
-		ll := int(llBase[lle.sym]) + int(br.read(uint(llBits[lle.sym])))
+		ofb, mlb, llb := uint(ofe.sym), uint(mlBits[mle.sym]), uint(llBits[lle.sym])
+		if br.n < 57 {
+			br.refill()
+		}
+		var ofv, ml, ll int
+		if br.n >= ofb+mlb+llb {
+			ofv = 1<<ofb + int(br.get(ofb))
+			ml = int(mlBase[mle.sym]) + int(br.get(mlb))
+			ll = int(llBase[lle.sym]) + int(br.get(llb))
+		} else {
+			ofv = 1<<ofb + int(br.read(ofb))
+			ml = int(mlBase[mle.sym]) + int(br.read(mlb))
+			ll = int(llBase[lle.sym]) + int(br.read(llb))
+		}
 		var offset int
 		if ofv > 3 {
 			offset = ofv - 3
@@ -137,26 +153,50 @@ func (z *Reader) sequences(b, lits []byte) error {
 			}
 		}
 		if i > 1 {
-			llS = uint64(lle.base) + br.read(uint(lle.nb))
-			mlS = uint64(mle.base) + br.read(uint(mle.nb))
-			ofS = uint64(ofe.base) + br.read(uint(ofe.nb))
+			if br.n < 26 {
+				br.refill()
+			}
+			if br.n >= uint(lle.nb+mle.nb+ofe.nb) {
+				llS = uint64(lle.base) + br.get(uint(lle.nb))
+				mlS = uint64(mle.base) + br.get(uint(mle.nb))
+				ofS = uint64(ofe.base) + br.get(uint(ofe.nb))
+			} else {
+				llS = uint64(lle.base) + br.read(uint(lle.nb))
+				mlS = uint64(mle.base) + br.read(uint(mle.nb))
+				ofS = uint64(ofe.base) + br.read(uint(ofe.nb))
+			}
 		}
 
 		if ll > len(lits) {
 			return corrupt("sequence needs %d literals, %d are left", ll, len(lits))
 		}
 		if ll+ml > end-pos {
-			return corrupt("block decodes to more than %d bytes", z.blockMax)
+			return corrupt("block decodes to more than %d bytes", z.outMax)
 		}
-		pos += copy(out[pos:], lits[:ll])
+		if ll <= 16 && len(lits) >= 16 && len(out)-pos >= 16 {
+			// Short literals: two words, what lies past ll is
+			// overwritten later.
+			binary.LittleEndian.PutUint64(out[pos:], binary.LittleEndian.Uint64(lits))
+			binary.LittleEndian.PutUint64(out[pos+8:], binary.LittleEndian.Uint64(lits[8:]))
+			pos += ll
+		} else {
+			pos += copy(out[pos:], lits[:ll])
+		}
 		lits = lits[ll:]
 		if offset > pos || offset > window {
 			return corrupt("match offset %d reaches before the window", offset)
 		}
 		src := pos - offset
-		if ml <= offset {
+		switch {
+		case offset >= 8 && ml <= 64 && len(out)-pos >= ml+8:
+			// Word by word: with offset >= 8 each word read is complete
+			// before it is read, even when the match overlaps itself.
+			for j := 0; j < ml; j += 8 {
+				binary.LittleEndian.PutUint64(out[pos+j:], binary.LittleEndian.Uint64(out[src+j:]))
+			}
+		case ml <= offset:
 			copy(out[pos:pos+ml], out[src:])
-		} else {
+		default:
 			// The match overlaps its own output: copy what is there, in
 			// growing steps that keep the period.
 			for j, stop := pos, pos+ml; j < stop; {
@@ -169,7 +209,7 @@ func (z *Reader) sequences(b, lits []byte) error {
 		return corrupt("sequences bit stream not consumed exactly")
 	}
 	if len(lits) > end-pos {
-		return corrupt("block decodes to more than %d bytes", z.blockMax)
+		return corrupt("block decodes to more than %d bytes", z.outMax)
 	}
 	pos += copy(out[pos:], lits)
 	z.hist = out[:pos]

@@ -78,6 +78,7 @@ type Reader struct {
 	lastBlock bool
 	window    int // window size in bytes
 	blockMax  int // largest block, compressed or not
+	outMax    int // largest output the current block may have
 	hasSize   bool
 	size      uint64 // content size, if hasSize
 	produced  uint64
@@ -207,6 +208,9 @@ func (z *Reader) frameHeader() error {
 	if single {
 		window = z.size
 	}
+	// The window the header declares must be within the limit, even when
+	// the content is smaller (klauspost and the zstd command refuse it
+	// too); memory grows with the output actually made.
 	if window > uint64(z.maxWindow) {
 		return fmt.Errorf("%w: frame needs %d bytes, the limit is %d", ErrWindowTooLarge, window, z.maxWindow)
 	}
@@ -255,9 +259,19 @@ func (z *Reader) nextBlock() error {
 	if size > z.blockMax {
 		return corrupt("block of %d bytes exceeds the frame's limit of %d", size, z.blockMax)
 	}
-	z.reserve(z.blockMax)
+	// A block may not make the content longer than the header says, nor
+	// need more room than that.
+	z.outMax = z.blockMax
+	if z.hasSize {
+		z.outMax = int(min(uint64(z.outMax), z.size-z.produced))
+	}
+	typ := (h >> 1) & 3
+	if typ < 2 && size > z.outMax {
+		return corrupt("block of %d bytes exceeds the frame's content size or block limit", size)
+	}
+	z.reserve(z.outMax)
 	start := len(z.hist)
-	switch (h >> 1) & 3 {
+	switch typ {
 	case 0: // raw
 		z.hist = z.hist[:start+size]
 		if _, err := io.ReadFull(z.in, z.hist[start:]); err != nil {
@@ -317,9 +331,15 @@ func (z *Reader) reserve(n int) {
 		}
 	}
 	// Sliding copies the window once per window of output at most, and the
-	// buffer never exceeds two windows and a block.
-	c := min(max(2*cap(z.hist), len(z.hist)+n, initialBuffer), 2*z.window+z.blockMax)
-	h := make([]byte, len(z.hist), max(c, len(z.hist)+n))
+	// buffer never exceeds two windows and a block, nor what the content
+	// size says is left. Growing eightfold keeps reallocation cheap while
+	// memory follows the output actually made.
+	limit := 2*z.window + z.blockMax
+	if z.hasSize {
+		limit = int(min(uint64(limit), uint64(len(z.hist))+z.size-z.produced))
+	}
+	c := max(min(max(8*cap(z.hist), initialBuffer), limit), len(z.hist)+n)
+	h := make([]byte, len(z.hist), c)
 	copy(h, z.hist)
 	z.hist = h
 }
