@@ -65,7 +65,7 @@ func seeds(tb testing.TB) [][]byte {
 	text := []byte("The quick brown fox jumps over the lazy dog; the lazy dog sleeps. 0123456789 the quick fox\n")
 	var out [][]byte
 	for _, o := range [][]kzstd.EOption{
-		{kzstd.WithEncoderLevel(kzstd.SpeedFastest)},
+		{kzstd.WithEncoderLevel(kzstd.SpeedFastest), kzstd.WithEncoderCRC(false)},
 		{kzstd.WithEncoderLevel(kzstd.SpeedBestCompression), kzstd.WithEncoderCRC(false)},
 		{kzstd.WithEncoderLevel(kzstd.SpeedBetterCompression), kzstd.WithWindowSize(1 << 10), kzstd.WithSingleSegment(false)},
 		{kzstd.WithNoEntropyCompression(true)},
@@ -95,6 +95,13 @@ func seeds(tb testing.TB) [][]byte {
 		tb.Fatal(err)
 	}
 	out = append(out, buf.Bytes())
+	// Hand-made: direct Huffman weights in four streams, and two-byte
+	// sequence counts with RLE tables.
+	lits := []byte("abbaabababbbaaabbbababaab")
+	blk := append(huffAB(lits, 4), 0)
+	out = append(out, frame{size: -1, window: 2 << 3, blocks: [][]byte{block(true, 2, len(blk), blk)}}.bytes())
+	many, _ := manySequences(300)
+	out = append(out, many)
 	return out
 }
 
