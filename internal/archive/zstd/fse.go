@@ -8,6 +8,10 @@ type fseEntry struct {
 	sym  uint8
 	nb   uint8
 	base uint16
+	// For sequence codes, what the symbol means: the value is value plus
+	// extra bits read from the stream.
+	extra uint8
+	value uint32
 }
 
 // fseTable is an FSE decoding table (RFC 8878 section 4.1).
@@ -140,4 +144,19 @@ func (t *fseTable) build(norm []int16, log uint) error {
 func (t *fseTable) rle(sym uint8) {
 	t.log = 0
 	t.e[0] = fseEntry{sym: sym}
+}
+
+// setValues fills in what each state's symbol means as a code of kind.
+func (t *fseTable) setValues(kind seqKind) {
+	for i := range 1 << t.log {
+		e := &t.e[i]
+		switch kind.id {
+		case codeLL:
+			e.value, e.extra = llBase[e.sym], llBits[e.sym]
+		case codeML:
+			e.value, e.extra = mlBase[e.sym], mlBits[e.sym]
+		default:
+			e.value, e.extra = 1<<e.sym, e.sym
+		}
+	}
 }

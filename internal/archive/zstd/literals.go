@@ -240,29 +240,42 @@ func (h *huffTable) decode(dst, src []byte) error {
 	if err := br.init(src); err != nil {
 		return err
 	}
+	i := 0
+	for ; br.off >= 8 && i+4 <= len(dst); i += 4 {
+		h.four(&br, dst[i:i+4])
+	}
+	return h.tail(&br, dst[i:])
+}
+
+// four decodes four symbols into d. The caller makes sure br has 8 bytes
+// left to load: a refill then leaves at least 57 bits, enough for four
+// codes of at most 11 bits.
+func (h *huffTable) four(br *bitReader, d []byte) {
+	br.refill()
 	mb := h.maxBits
 	mask := uint64(1)<<mb - 1
-	i := 0
-	// While 8 bytes are left to load, a refill leaves at least 57 bits:
-	// enough for four codes of at most 11 bits.
-	for ; br.off >= 8 && i+4 <= len(dst); i += 4 {
-		br.refill()
-		v, n := br.v, br.n
-		e := h.e[v>>(n-mb)&mask]
-		n -= uint(e & 0xFF)
-		dst[i] = byte(e >> 8)
-		e = h.e[v>>(n-mb)&mask]
-		n -= uint(e & 0xFF)
-		dst[i+1] = byte(e >> 8)
-		e = h.e[v>>(n-mb)&mask]
-		n -= uint(e & 0xFF)
-		dst[i+2] = byte(e >> 8)
-		e = h.e[v>>(n-mb)&mask]
-		n -= uint(e & 0xFF)
-		dst[i+3] = byte(e >> 8)
-		br.n = n
-	}
-	for ; i < len(dst); i++ {
+	v, n := br.v, br.n
+	e := h.e[v>>(n-mb)&mask]
+	n -= uint(e & 0xFF)
+	d[0] = byte(e >> 8)
+	e = h.e[v>>(n-mb)&mask]
+	n -= uint(e & 0xFF)
+	d[1] = byte(e >> 8)
+	e = h.e[v>>(n-mb)&mask]
+	n -= uint(e & 0xFF)
+	d[2] = byte(e >> 8)
+	e = h.e[v>>(n-mb)&mask]
+	n -= uint(e & 0xFF)
+	d[3] = byte(e >> 8)
+	br.n = n
+}
+
+// tail decodes the symbols that fill dst, checking each against the end of
+// the stream, and checks the stream is then consumed exactly.
+func (h *huffTable) tail(br *bitReader, dst []byte) error {
+	mb := h.maxBits
+	mask := uint64(1)<<mb - 1
+	for i := range dst {
 		if br.n < mb {
 			br.refill()
 		}
@@ -285,7 +298,8 @@ func (h *huffTable) decode(dst, src []byte) error {
 	return nil
 }
 
-// decode4 decodes the four streams behind a jump table that fill dst.
+// decode4 decodes the four streams behind a jump table that fill dst,
+// interleaved: the four are independent, so the processor overlaps them.
 func (h *huffTable) decode4(dst, src []byte) error {
 	if len(src) < 6 {
 		return corrupt("truncated Huffman jump table")
@@ -301,10 +315,22 @@ func (h *huffTable) decode4(dst, src []byte) error {
 	if 3*seg > len(dst) {
 		return corrupt("too few literals for four streams")
 	}
-	parts := [4][]byte{src[:s1], src[s1 : s1+s2], src[s1+s2 : s1+s2+s3], src[s1+s2+s3:]}
-	for i, p := range parts {
-		end := min((i+1)*seg, len(dst))
-		if err := h.decode(dst[i*seg:end], p); err != nil {
+	var br [4]bitReader
+	for i, p := range [4][]byte{src[:s1], src[s1 : s1+s2], src[s1+s2 : s1+s2+s3], src[s1+s2+s3:]} {
+		if err := br[i].init(p); err != nil {
+			return err
+		}
+	}
+	d0, d1, d2, d3 := dst[:seg], dst[seg:2*seg], dst[2*seg:3*seg], dst[3*seg:]
+	i := 0
+	for ; i+4 <= len(d3) && br[0].off >= 8 && br[1].off >= 8 && br[2].off >= 8 && br[3].off >= 8; i += 4 {
+		h.four(&br[0], d0[i:i+4])
+		h.four(&br[1], d1[i:i+4])
+		h.four(&br[2], d2[i:i+4])
+		h.four(&br[3], d3[i:i+4])
+	}
+	for k, d := range [4][]byte{d0, d1, d2, d3} {
+		if err := h.tail(&br[k], d[i:]); err != nil {
 			return err
 		}
 	}

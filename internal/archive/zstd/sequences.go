@@ -33,8 +33,16 @@ var (
 	ofDefault = [29]int16{1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1}
 )
 
+// The three sequence codes.
+const (
+	codeLL = iota
+	codeOF
+	codeML
+)
+
 // seqKind describes one of the three sequence code alphabets.
 type seqKind struct {
+	id     int
 	name   string
 	maxSym int
 	maxLog uint
@@ -90,13 +98,13 @@ func (z *Reader) sequences(b, lits []byte) error {
 	}
 	b = b[1:]
 	var err error
-	if z.ll, b, err = z.seqTable(modes>>6, b, z.ll, &z.llOwn, &z.llPre, seqKind{"literal length", 35, 9}); err != nil {
+	if z.ll, b, err = z.seqTable(modes>>6, b, z.ll, &z.llOwn, &z.llPre, seqKind{codeLL, "literal length", 35, 9}); err != nil {
 		return err
 	}
-	if z.of, b, err = z.seqTable(modes>>4&3, b, z.of, &z.ofOwn, &z.ofPre, seqKind{"offset", 31, 8}); err != nil {
+	if z.of, b, err = z.seqTable(modes>>4&3, b, z.of, &z.ofOwn, &z.ofPre, seqKind{codeOF, "offset", 31, 8}); err != nil {
 		return err
 	}
-	if z.ml, b, err = z.seqTable(modes>>2&3, b, z.ml, &z.mlOwn, &z.mlPre, seqKind{"match length", 52, 9}); err != nil {
+	if z.ml, b, err = z.seqTable(modes>>2&3, b, z.ml, &z.mlOwn, &z.mlPre, seqKind{codeML, "match length", 52, 9}); err != nil {
 		return err
 	}
 	var br bitReader
@@ -111,20 +119,22 @@ func (z *Reader) sequences(b, lits []byte) error {
 	out := z.hist[:cap(z.hist)]
 	pos, end, window := start, start+z.outMax, z.window
 	for i := nseq; i > 0; i-- {
-		lle, ofe, mle := llT.e[llS], ofT.e[ofS], mlT.e[mlS]
-		ofb, mlb, llb := uint(ofe.sym), uint(mlBits[mle.sym]), uint(llBits[lle.sym])
+		// States are below 512 by construction; the mask tells the
+		// compiler so.
+		lle, ofe, mle := llT.e[llS&511], ofT.e[ofS&511], mlT.e[mlS&511]
+		ofb, mlb, llb := uint(ofe.extra), uint(mle.extra), uint(lle.extra)
 		if br.n < 57 {
 			br.refill()
 		}
 		var ofv, ml, ll int
 		if br.n >= ofb+mlb+llb {
-			ofv = 1<<ofb + int(br.get(ofb))
-			ml = int(mlBase[mle.sym]) + int(br.get(mlb))
-			ll = int(llBase[lle.sym]) + int(br.get(llb))
+			ofv = int(ofe.value) + int(br.get(ofb))
+			ml = int(mle.value) + int(br.get(mlb))
+			ll = int(lle.value) + int(br.get(llb))
 		} else {
-			ofv = 1<<ofb + int(br.read(ofb))
-			ml = int(mlBase[mle.sym]) + int(br.read(mlb))
-			ll = int(llBase[lle.sym]) + int(br.read(llb))
+			ofv = int(ofe.value) + int(br.read(ofb))
+			ml = int(mle.value) + int(br.read(mlb))
+			ll = int(lle.value) + int(br.read(llb))
 		}
 		var offset int
 		if ofv > 3 {
@@ -235,6 +245,7 @@ func (z *Reader) seqTable(mode byte, b []byte, prev, own, pre *fseTable, k seqKi
 			return nil, nil, corrupt("%s code %d exceeds %d", k.name, b[0], k.maxSym)
 		}
 		own.rle(b[0])
+		own.setValues(k)
 		return own, b[1:], nil
 	case 2:
 		var norm [256]int16
@@ -245,6 +256,7 @@ func (z *Reader) seqTable(mode byte, b []byte, prev, own, pre *fseTable, k seqKi
 		if err := own.build(norm[:nsym], log); err != nil {
 			return nil, nil, err
 		}
+		own.setValues(k)
 		return own, b[n:], nil
 	}
 	if prev == nil {
@@ -259,5 +271,8 @@ func (z *Reader) buildPredefined() {
 	_ = z.llPre.build(llDefault[:], 6)
 	_ = z.ofPre.build(ofDefault[:], 5)
 	_ = z.mlPre.build(mlDefault[:], 6)
+	z.llPre.setValues(seqKind{id: codeLL})
+	z.ofPre.setValues(seqKind{id: codeOF})
+	z.mlPre.setValues(seqKind{id: codeML})
 	z.predefined = true
 }
