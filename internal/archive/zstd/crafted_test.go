@@ -2,6 +2,8 @@ package zstd
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -143,5 +145,87 @@ func TestManySequences(t *testing.T) {
 	data, _ := manySequences(maxBlockSize/3 + 1)
 	if _, err := decode(data, 1<<20); err == nil {
 		t.Fatal("a block decoding to more than 128 KiB was accepted")
+	}
+}
+
+// oneMatch is a compressed block of one sequence with no literals: a
+// three-byte match at offset, every table RLE.
+func oneMatch(offset int) []byte {
+	v := offset + 3 // offset values 1 to 3 are repeat codes
+	code := 0
+	for v>>(code+1) != 0 {
+		code++
+	}
+	var w bitWriter
+	w.write(uint64(v-1<<code), uint(code))
+	return append([]byte{0, 1, 1<<6 | 1<<4 | 1<<2, 0, byte(code), 0}, w.close()...)
+}
+
+// TestMatchBounds: a match may reach back the whole window, not further,
+// even when more output precedes it.
+func TestMatchBounds(t *testing.T) {
+	kib := bytes.Repeat([]byte("0123456789abcdef"), 64)
+	mk := func(offset int) []byte {
+		m := oneMatch(offset)
+		return frame{size: -1, window: 0, blocks: [][]byte{ // a 1 KiB window
+			block(false, 0, len(kib), kib),
+			block(false, 0, len(kib), kib),
+			block(true, 2, len(m), m),
+		}}.bytes()
+	}
+	for _, off := range []int{1, 16, 1000, 1024} {
+		got, err := decode(mk(off), 1<<20)
+		want := append(bytes.Clone(kib), kib...)
+		for range 3 {
+			want = append(want, want[len(want)-off])
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("offset %d: %q..., %v", off, got[min(len(got), 2048):], err)
+		}
+		compare(t, mk(off), true)
+	}
+	for _, off := range []int{1025, 2048, 2049, 1 << 20} {
+		if _, err := decode(mk(off), 1<<20); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("offset %d beyond a 1 KiB window: err = %v", off, err)
+		}
+		compare(t, mk(off), true) // klauspost refuses it too
+	}
+	// Before any output, no offset is valid.
+	m := oneMatch(1)
+	if _, err := decode(frame{size: -1, blocks: [][]byte{block(true, 2, len(m), m)}}.bytes(), 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("match before any output: err = %v", err)
+	}
+}
+
+// TestMemoryBound: however much a frame decodes to, the buffer stays within
+// two windows and a block.
+func TestMemoryBound(t *testing.T) {
+	blocks := make([][]byte, 200)
+	for i := range blocks {
+		blocks[i] = block(i == len(blocks)-1, 1, 64<<10, []byte{byte(i)})
+	}
+	data := frame{size: -1, window: 6 << 3, blocks: blocks}.bytes() // 64 KiB window
+	r, err := NewReader(bytes.NewReader(data), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5000)
+	var total, most int
+	for {
+		n, err := r.Read(buf)
+		total += n
+		most = max(most, cap(r.hist))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if total != len(blocks)*64<<10 {
+		t.Fatalf("decoded %d bytes", total)
+	}
+	if limit := 2*64<<10 + 64<<10; most > limit {
+		t.Fatalf("buffer grew to %d bytes, over %d", most, limit)
 	}
 }
