@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -233,5 +234,8 @@ func TestPartialReads(t *testing.T) {
 func TestWindowLimit(t *testing.T) {
 	if _, err := NewReader(bytes.NewReader(nil), 1000); err == nil {
 		t.Fatal("a limit below 1 KiB was accepted")
+	}
+	if _, err := NewReader(bytes.NewReader(nil), math.MaxInt64); err == nil {
+		t.Fatal("a limit that overflows the buffer size was accepted")
 	}
 }

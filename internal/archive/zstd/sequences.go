@@ -193,7 +193,7 @@ func (z *Reader) sequences(b, lits []byte) error {
 			pos += copy(out[pos:], lits[:ll])
 		}
 		lits = lits[ll:]
-		if offset > pos || offset > window {
+		if offset > pos || offset > window || offset <= 0 { // <= 0: overflow on 32-bit platforms
 			return corrupt("match offset %d reaches before the window", offset)
 		}
 		src := pos - offset

@@ -5,7 +5,9 @@
 // whose package initialisation runs on every start-up, and gemscan starts
 // once per commit in a pre-commit hook. Nothing here is computed at package
 // initialisation: each Reader builds the tables it needs on first use.
-// TestRoundTrip and FuzzZstd check it against klauspost's decoder.
+// TestKlauspost and TestCLI check it on what klauspost's encoder and the
+// zstd command write; FuzzZstd and TestCorruption against klauspost's
+// decoder on anything else.
 //
 // The decoder fails closed: malformed or truncated input is an error, never a
 // panic or a short read, and memory is bounded by the window limit given to
@@ -18,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Error is a zstd decoding error that can be matched with errors.Is.
@@ -44,6 +47,8 @@ const (
 	maxBlockSize  = 128 << 10
 	minWindowLog  = 10
 	initialBuffer = 64 << 10
+	// maxWindowLimit keeps two windows and a block within an int.
+	maxWindowLimit = math.MaxInt/2 - maxBlockSize
 )
 
 // corrupt returns an ErrCorrupt that says what is wrong.
@@ -102,8 +107,8 @@ type Reader struct {
 // twice maxWindow, allocated as output grows). Nothing is read from r until
 // the first Read.
 func NewReader(r io.Reader, maxWindow int64) (*Reader, error) {
-	if maxWindow < 1<<minWindowLog {
-		return nil, fmt.Errorf("zstd: window limit %d is below the format's minimum of %d", maxWindow, 1<<minWindowLog)
+	if maxWindow < 1<<minWindowLog || maxWindow > maxWindowLimit {
+		return nil, fmt.Errorf("zstd: window limit %d is outside %d to %d", maxWindow, 1<<minWindowLog, int64(maxWindowLimit))
 	}
 	return &Reader{in: bufio.NewReaderSize(r, 32<<10), maxWindow: maxWindow}, nil
 }
