@@ -118,23 +118,34 @@ func (z *Reader) sequences(b, lits []byte) error {
 	rep := z.rep
 	out := z.hist[:cap(z.hist)]
 	pos, end, window := start, start+z.outMax, z.window
+	// The bit reader's state lives in locals through the loop, so that it
+	// stays in registers; the rare slow paths go through br.
+	v, n, off, in := br.v, br.n, br.off, br.in
 	for i := nseq; i > 0; i-- {
 		// States are below 512 by construction; the mask tells the
 		// compiler so.
 		lle, ofe, mle := llT.e[llS&511], ofT.e[ofS&511], mlT.e[mlS&511]
 		ofb, mlb, llb := uint(ofe.extra), uint(mle.extra), uint(lle.extra)
-		if br.n < 57 {
-			br.refill()
+		if off >= 8 { // refill to at least 57 bits, as bitReader.refill
+			k := (63 - n) >> 3
+			v = v<<(k*8) | binary.LittleEndian.Uint64(in[off-8:])>>(64-k*8)
+			off -= int(k)
+			n += k * 8
 		}
 		var ofv, ml, ll int
-		if br.n >= ofb+mlb+llb {
-			ofv = int(ofe.value) + int(br.get(ofb))
-			ml = int(mle.value) + int(br.get(mlb))
-			ll = int(lle.value) + int(br.get(llb))
+		if n >= ofb+mlb+llb {
+			n -= ofb
+			ofv = int(ofe.value) + int(v>>n&(1<<ofb-1))
+			n -= mlb
+			ml = int(mle.value) + int(v>>n&(1<<mlb-1))
+			n -= llb
+			ll = int(lle.value) + int(v>>n&(1<<llb-1))
 		} else {
+			br.v, br.n, br.off = v, n, off
 			ofv = int(ofe.value) + int(br.read(ofb))
 			ml = int(mle.value) + int(br.read(mlb))
 			ll = int(lle.value) + int(br.read(llb))
+			v, n, off = br.v, br.n, br.off
 		}
 		var offset int
 		if ofv > 3 {
@@ -163,17 +174,26 @@ func (z *Reader) sequences(b, lits []byte) error {
 			}
 		}
 		if i > 1 {
-			if br.n < 26 {
-				br.refill()
+			lnb, mnb, onb := uint(lle.nb), uint(mle.nb), uint(ofe.nb)
+			if n < 26 && off >= 8 {
+				k := (63 - n) >> 3
+				v = v<<(k*8) | binary.LittleEndian.Uint64(in[off-8:])>>(64-k*8)
+				off -= int(k)
+				n += k * 8
 			}
-			if br.n >= uint(lle.nb+mle.nb+ofe.nb) {
-				llS = uint64(lle.base) + br.get(uint(lle.nb))
-				mlS = uint64(mle.base) + br.get(uint(mle.nb))
-				ofS = uint64(ofe.base) + br.get(uint(ofe.nb))
+			if n >= lnb+mnb+onb {
+				n -= lnb
+				llS = uint64(lle.base) + v>>n&(1<<lnb-1)
+				n -= mnb
+				mlS = uint64(mle.base) + v>>n&(1<<mnb-1)
+				n -= onb
+				ofS = uint64(ofe.base) + v>>n&(1<<onb-1)
 			} else {
-				llS = uint64(lle.base) + br.read(uint(lle.nb))
-				mlS = uint64(mle.base) + br.read(uint(mle.nb))
-				ofS = uint64(ofe.base) + br.read(uint(ofe.nb))
+				br.v, br.n, br.off = v, n, off
+				llS = uint64(lle.base) + br.read(lnb)
+				mlS = uint64(mle.base) + br.read(mnb)
+				ofS = uint64(ofe.base) + br.read(onb)
+				v, n, off = br.v, br.n, br.off
 			}
 		}
 
@@ -215,6 +235,7 @@ func (z *Reader) sequences(b, lits []byte) error {
 		}
 		pos += ml
 	}
+	br.v, br.n, br.off = v, n, off
 	if !br.done() {
 		return corrupt("sequences bit stream not consumed exactly")
 	}
