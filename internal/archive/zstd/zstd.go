@@ -26,6 +26,7 @@ import (
 // Error is a zstd decoding error that can be matched with errors.Is.
 type Error string
 
+// Error returns the message, which starts with "zstd: ".
 func (e Error) Error() string { return string(e) }
 
 // Errors that decoding may wrap.
