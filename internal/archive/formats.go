@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/gemscan-dev/gemscan/internal/archive/zstd"
 )
 
 // Zip compression methods that archive/zip does not register itself.
@@ -32,7 +33,7 @@ func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
 		if err != nil {
 			return io.NopCloser(errReader{err})
 		}
-		return d.IOReadCloser()
+		return io.NopCloser(d)
 	})
 	var encrypted, unsupported int
 	for _, f := range zr.File {
@@ -129,23 +130,17 @@ func decompressor(f Format, r io.Reader) (io.Reader, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return d, d.Close, nil
+		return d, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("no decompressor for %s", f)
 }
 
-// maxZstdMemory bounds what a zstd decoder may allocate.
-const maxZstdMemory = 2 * MaxXzDict
-
-// newZstd returns a single-threaded zstd decoder whose window, and so its
-// memory, is bounded whatever the frame header asks for.
-func newZstd(r io.Reader) (*zstd.Decoder, error) {
-	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(MaxXzDict), zstd.WithDecoderMaxMemory(maxZstdMemory))
-	if err != nil {
-		return nil, fmt.Errorf("zstd: %w", err)
-	}
-	return d, nil
+// newZstd returns a zstd decoder whose window, and so its memory (about
+// twice the window), is bounded whatever the frame header asks for. It is
+// our own (internal/archive/zstd): klauspost's zstd package cost start-up
+// time in every run, used or not (issue #14).
+func newZstd(r io.Reader) (*zstd.Reader, error) {
+	return zstd.NewReader(r, MaxXzDict)
 }
 
 // newXz returns an xz decoder; checkXz must have bounded its dictionaries.
