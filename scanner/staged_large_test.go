@@ -100,13 +100,13 @@ func TestCacheTreeMatchesGit(t *testing.T) {
 					n++
 				}
 			}
-			if c.hash.String() != trees[path] || c.count != n {
+			if c.hash.String() != trees[path] || int(c.count) != n {
 				t.Errorf("%s: hash %s, %d entries; git says %s, %d", path, c.hash, c.count, trees[path], n)
 			}
 			checked++
 		}
-		for k, i := 0, c.index+1; k < c.subtrees; k++ {
-			kid := &c.nodes[i]
+		for k, i := int32(0), c.index+1; k < c.subtrees; k++ {
+			kid := &(*c.nodes)[i]
 			if c.child(kid.name) != kid {
 				t.Errorf("%s: child(%q) is not its subdirectory", path, kid.name)
 			}

@@ -88,7 +88,7 @@ func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
 
 // vouched reports whether ct, the cache-tree entry of entries[lo:hi],
 // gives the directory's hash.
-func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && ct.count == hi-lo }
+func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && int(ct.count) == hi-lo }
 
 // hashEntries is hash computed from the directory's entries (and its
 // subdirectories' cache-tree entries), whatever its own cache-tree entry
