@@ -1,12 +1,17 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
 
 // urfave/cli recomputes a flag's names, through a regular expression, each
 // time it asks for them, and it asks for every flag's names while looking
 // up each flag: some 700 regular-expression replacements before a command
 // with 25 flags runs, a few percent of a pre-commit check. These wrappers
-// compute them once; everything else is the embedded flag's.
+// compute them once, without the regular expression when no name needs it;
+// everything else is the embedded flag's.
 
 type boolFlag struct {
 	*cli.BoolFlag
@@ -15,7 +20,7 @@ type boolFlag struct {
 
 func (f *boolFlag) Names() []string {
 	if f.names == nil {
-		f.names = f.BoolFlag.Names()
+		f.names = flagNames(f.Name, f.Aliases)
 	}
 	return f.names
 }
@@ -27,9 +32,24 @@ type stringFlag struct {
 
 func (f *stringFlag) Names() []string {
 	if f.names == nil {
-		f.names = f.StringFlag.Names()
+		f.names = flagNames(f.Name, f.Aliases)
 	}
 	return f.names
+}
+
+// flagNames is cli.FlagNames, which cuts each name at its first comma or
+// space with a regular expression: names without either (all of
+// gemscan's) are taken as they are, without one.
+func flagNames(name string, aliases []string) []string {
+	if strings.ContainsAny(name, ", ") {
+		return cli.FlagNames(name, aliases)
+	}
+	for _, a := range aliases {
+		if strings.ContainsAny(a, ", ") {
+			return cli.FlagNames(name, aliases)
+		}
+	}
+	return append([]string{name}, aliases...)
 }
 
 // namesOnce wraps the command's boolean and string flags (all but a few
