@@ -18,7 +18,12 @@ if [ -z "$repo" ]; then
   repo="$cache/gosrc-history"
   [ -d "$repo/.git" ] || python3 bench/mkrepo.py "$repo" 4000 >/dev/null
 fi
-build_release "$out/gemscan" ./cmd/gemscan
+build_release "$out/gemscan.linked" ./cmd/gemscan
+installed "$out/gemscan.linked" "$out/gemscan" # timed as installed: see lib.sh
+if [ -n "${BASELINE_BIN:-}" ]; then
+  installed "$BASELINE_BIN" "$out/baseline-gemscan"
+  BASELINE_BIN=$out/baseline-gemscan
+fi
 cd "$repo"
 [ -f .git/index ] || git checkout -q -f main
 echo "repository: $repo: $(git count-objects -v | awk '/^(count|in-pack):/ {s+=$2} END {print s}') objects, $(git ls-files | wc -l) files in the index"
