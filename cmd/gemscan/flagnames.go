@@ -37,6 +37,30 @@ func (f *stringFlag) Names() []string {
 	return f.names
 }
 
+type uintFlag struct {
+	*cli.UintFlag
+	names []string
+}
+
+func (f *uintFlag) Names() []string {
+	if f.names == nil {
+		f.names = flagNames(f.Name, f.Aliases)
+	}
+	return f.names
+}
+
+type float64Flag struct {
+	*cli.Float64Flag
+	names []string
+}
+
+func (f *float64Flag) Names() []string {
+	if f.names == nil {
+		f.names = flagNames(f.Name, f.Aliases)
+	}
+	return f.names
+}
+
 // flagNames is cli.FlagNames, which cuts each name at its first comma or
 // space with a regular expression: names without either (all of
 // gemscan's) are taken as they are, without one.
@@ -52,8 +76,8 @@ func flagNames(name string, aliases []string) []string {
 	return append([]string{name}, aliases...)
 }
 
-// namesOnce wraps the command's boolean and string flags (all but a few
-// of gemscan's) so that their names are computed once.
+// namesOnce wraps the command's flags of the types gemscan uses so that
+// their names are computed once.
 func namesOnce(flags []cli.Flag) []cli.Flag {
 	out := make([]cli.Flag, len(flags))
 	for i, f := range flags {
@@ -62,6 +86,10 @@ func namesOnce(flags []cli.Flag) []cli.Flag {
 			out[i] = &boolFlag{BoolFlag: f}
 		case *cli.StringFlag:
 			out[i] = &stringFlag{StringFlag: f}
+		case *cli.UintFlag:
+			out[i] = &uintFlag{UintFlag: f}
+		case *cli.Float64Flag:
+			out[i] = &float64Flag{Float64Flag: f}
 		default:
 			out[i] = f
 		}
