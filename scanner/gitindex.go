@@ -296,40 +296,91 @@ func parseIndexBody(data, body []byte, version uint32) (*indexEntries, *cacheTre
 }
 
 // cacheTree is one directory of the index's cache-tree extension: the tree
-// hash git would write for it, when still valid. All directories of an
-// extension live in one slice, each followed by its subdirectories (as
-// the extension lists them): a thousand directories cost one allocation,
-// not a thousand.
-//
-// A node takes 64 bytes, not the 96 of int fields and a slice header in
-// each: an index of 1.4k directories is 33 fresh pages, a page fault each,
-// before the comparison with HEAD starts (bench/staged.sh).
+// hash git would write for it, when still valid. A nil *cacheTree is no
+// directory (no extension, or none by that name).
 type cacheTree struct {
-	name     string
-	hash     plumbing.Hash
-	count    int32        // index entries the directory covers; < 0 when invalid
-	subtrees int32        // direct subdirectories
-	index    int32        // this directory's place in nodes
-	end      int32        // the place in nodes just past its subdirectories
-	nodes    *[]cacheTree // the whole extension, shared
+	nodes *cacheNodes
+	i     int32 // the directory's place in nodes.at
 }
 
-func (c *cacheTree) valid() bool { return c != nil && c.count >= 0 }
+// cacheNodes are the directories of a cache-tree extension, each followed
+// by its subdirectories (as the extension lists them), read from the
+// extension's bytes on demand: 8 bytes a directory, where whole nodes (a
+// name, a hash, counts) took 64 to 96, and an index of 1.4k directories
+// had a fresh process fault in 22 to 33 pages before the comparison with
+// HEAD started (bench/staged.sh).
+type cacheNodes struct {
+	ext []byte // the extension's body (the index's memory)
+	at  []cacheNodeAt
+}
+
+type cacheNodeAt struct {
+	off uint32 // where the directory's entry (its name) starts in ext
+	end int32  // the place in at just past its subdirectories
+}
+
+// node reads directory i's entry, which parseCacheTree checked.
+func (n *cacheNodes) node(i int32) (name string, count, subtrees int, hash plumbing.Hash) {
+	b := n.ext[n.at[i].off:]
+	nul := bytes.IndexByte(b, 0)
+	name = unsafe.String(unsafe.SliceData(b), nul)
+	count, b, _ = parseTreeCount(b[nul+1:], ' ')
+	subtrees, b, _ = parseTreeCount(b, '\n')
+	if count >= 0 {
+		copy(hash[:], b)
+	}
+	return name, count, subtrees, hash
+}
+
+// name returns directory i's name.
+func (n *cacheNodes) name(i int32) string {
+	b := n.ext[n.at[i].off:]
+	return unsafe.String(unsafe.SliceData(b), bytes.IndexByte(b, 0))
+}
+
+func (c *cacheTree) valid() bool { return c != nil && c.count() >= 0 }
+
+// count returns how many index entries the directory covers; < 0 when its
+// entry is invalid.
+func (c *cacheTree) count() int {
+	_, n, _, _ := c.nodes.node(c.i)
+	return n
+}
+
+// hash returns the directory's tree hash; zero when its entry is invalid.
+func (c *cacheTree) hash() plumbing.Hash {
+	_, _, _, h := c.nodes.node(c.i)
+	return h
+}
+
+// name returns the directory's name ("" for the root).
+func (c *cacheTree) name() string { return c.nodes.name(c.i) }
+
+// kids calls fn for each direct subdirectory, in the extension's order.
+func (c *cacheTree) kids(fn func(i int32) bool) {
+	_, _, subtrees, _ := c.nodes.node(c.i)
+	for k, i := 0, c.i+1; k < subtrees; k++ {
+		if !fn(i) {
+			return
+		}
+		i = c.nodes.at[i].end
+	}
+}
 
 // child returns the subdirectory named name, or nil.
 func (c *cacheTree) child(name string) *cacheTree {
 	if c == nil {
 		return nil
 	}
-	nodes := *c.nodes
-	for k, i := int32(0), c.index+1; k < c.subtrees; k++ {
-		n := &nodes[i]
-		if n.name == name {
-			return n
+	var found *cacheTree
+	c.kids(func(i int32) bool {
+		if c.nodes.name(i) == name {
+			found = &cacheTree{nodes: c.nodes, i: i}
+			return false
 		}
-		i = n.end
-	}
-	return nil
+		return true
+	})
+	return found
 }
 
 // minEntrySize is the smallest an index entry can be: stat data, hash and
@@ -391,33 +442,33 @@ func readExtensions(data []byte) (*cacheTree, error) {
 // parseCacheTree reads a cache-tree extension: its root and, depth-first,
 // every subdirectory. Nesting is bounded as trees are.
 func parseCacheTree(b []byte) (*cacheTree, []byte, error) {
+	if int64(len(b)) > math.MaxUint32 {
+		return nil, nil, fmt.Errorf("%d bytes, more than an index can hold", len(b))
+	}
 	// Each directory's name ends with the one NUL outside its hash: an
 	// upper bound on their number, so that the slice need not grow; but
 	// hostile bytes must not choose a large allocation, and appending
-	// past the bound is only slower (pointers are taken once it is built).
-	nodes := make([]cacheTree, 0, min(bytes.Count(b, []byte{0})+1, 1<<13))
-	rest, err := parseCacheTreeNode(b, 0, &nodes)
+	// past the bound is only slower.
+	nodes := &cacheNodes{ext: b, at: make([]cacheNodeAt, 0, min(bytes.Count(b, []byte{0})+1, 1<<13))}
+	rest, err := parseCacheTreeNode(b, 0, nodes)
 	if err != nil {
 		return nil, nil, err
 	}
-	shared := &nodes
-	for i := range nodes {
-		nodes[i].nodes = shared
-	}
-	return &nodes[0], rest, nil
+	return &cacheTree{nodes: nodes}, rest, nil
 }
 
 // parseCacheTreeNode reads one directory and its subdirectories, depth
-// levels below the root, into nodes.
-func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error) {
+// levels below the root, from b, the rest of nodes.ext.
+func parseCacheTreeNode(b []byte, depth int, nodes *cacheNodes) ([]byte, error) {
 	if depth > maxTreeDepth {
 		return nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
 	}
+	off := len(nodes.ext) - len(b)
 	nul := bytes.IndexByte(b, 0)
 	if nul < 0 {
 		return nil, errors.New("unterminated name")
 	}
-	// The name shares the index's memory, as entries' names do.
+	// The name only for errors: no copy of every directory's.
 	name := unsafe.String(unsafe.SliceData(b), nul)
 	b = b[nul+1:]
 	count, b, ok1 := parseTreeCount(b, ' ')
@@ -425,17 +476,15 @@ func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error)
 	if !ok1 || !ok2 || subtrees < 0 {
 		return nil, fmt.Errorf("entry %q: bad counts", name)
 	}
-	i := len(*nodes)
+	i := len(nodes.at)
 	if i >= math.MaxInt32 {
 		return nil, fmt.Errorf("more than %d directories", math.MaxInt32)
 	}
-	// (parseTreeCount's counts have at most 9 digits: they fit.)
-	*nodes = append(*nodes, cacheTree{name: name, count: int32(count), subtrees: int32(subtrees), index: int32(i)})
+	nodes.at = append(nodes.at, cacheNodeAt{off: uint32(off)})
 	if count >= 0 {
 		if len(b) < 20 {
 			return nil, fmt.Errorf("entry %q: truncated hash", name)
 		}
-		copy((*nodes)[i].hash[:], b[:20])
 		b = b[20:]
 	}
 	for k := 0; k < subtrees; k++ {
@@ -444,28 +493,28 @@ func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error)
 			return nil, err
 		}
 	}
-	(*nodes)[i].end = int32(len(*nodes))
-	if err := checkSubtreeNames(*nodes, i); err != nil {
+	nodes.at[i].end = int32(len(nodes.at))
+	if err := checkSubtreeNames(nodes, int32(i), subtrees); err != nil {
 		return nil, fmt.Errorf("entry %q: %w", name, err)
 	}
 	return b, nil
 }
 
-// checkSubtreeNames refuses a directory of the cache-tree, nodes[i],
-// that lists a subdirectory twice: git's reader keeps the last, child
-// the first, and they may name different trees.
-func checkSubtreeNames(nodes []cacheTree, i int) error {
-	n := nodes[i].subtrees
+// checkSubtreeNames refuses a directory of the cache-tree, nodes.at[i]
+// with n subdirectories, that lists a subdirectory twice: git's reader
+// keeps the last, child the first, and they may name different trees.
+func checkSubtreeNames(nodes *cacheNodes, i int32, n int) error {
 	if n < 2 {
 		return nil
 	}
+	at := nodes.at
 	// git keeps a directory's subdirectories sorted by name length, then
 	// bytes (cache-tree.c's subtree_name_cmp), and writes them so: names
 	// in that strictly increasing order cannot repeat, and honest indexes
 	// need nothing more than this one pass.
 	sorted := true
-	for a := i + 1; nodes[a].end < nodes[i].end; a = int(nodes[a].end) {
-		x, y := nodes[a].name, nodes[nodes[a].end].name
+	for a := i + 1; at[a].end < at[i].end; a = at[a].end {
+		x, y := nodes.name(a), nodes.name(at[a].end)
 		if len(x) > len(y) || len(x) == len(y) && x >= y {
 			sorted = false
 			break
@@ -478,8 +527,8 @@ func checkSubtreeNames(nodes []cacheTree, i int) error {
 	if n > 16 {
 		seen = make(map[string]bool, n)
 	}
-	for a := i + 1; a < int(nodes[i].end); a = int(nodes[a].end) {
-		name := nodes[a].name
+	for a := i + 1; a < at[i].end; a = at[a].end {
+		name := nodes.name(a)
 		if seen != nil {
 			if seen[name] {
 				return fmt.Errorf("subdirectory %q listed twice", name)
@@ -487,8 +536,8 @@ func checkSubtreeNames(nodes []cacheTree, i int) error {
 			seen[name] = true
 			continue
 		}
-		for b := int(nodes[a].end); b < int(nodes[i].end); b = int(nodes[b].end) {
-			if nodes[b].name == name {
+		for b := at[a].end; b < at[i].end; b = at[b].end {
+			if nodes.name(b) == name {
 				return fmt.Errorf("subdirectory %q listed twice", name)
 			}
 		}

@@ -72,21 +72,21 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e int, name string), sub
 // and git commit take it.
 func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
 	if vouched(lo, hi, ct) {
-		return dirHash{ct.hash, true}
+		return dirHash{ct.hash(), true}
 	}
 	if ct.valid() && t.err == nil {
 		// git takes a valid entry's tree (and skips as many index
 		// entries as it counts) whatever the entries below it are.
 		t.err = fmt.Errorf("%w: its cache-tree (TREE extension) says %s holds %d entries, and the index has %d there: "+
 			"git would commit the tree %s it names, which gemscan cannot judge from the entries",
-			errBadIndex, displayDir(dir), ct.count, hi-lo, ct.hash)
+			errBadIndex, displayDir(dir), ct.count(), hi-lo, ct.hash())
 	}
 	return t.hashEntries(lo, hi, dir, ct)
 }
 
 // vouched reports whether ct, the cache-tree entry of entries[lo:hi],
 // gives the directory's hash.
-func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && int(ct.count) == hi-lo }
+func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && ct.count() == hi-lo }
 
 // hashEntries is hash computed from the directory's entries (and its
 // subdirectories' cache-tree entries), whatever its own cache-tree entry
@@ -176,9 +176,9 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		// that key unread. They must agree.
 		if r := t.hashEntries(lo, hi, dir, ct); t.err != nil {
 			return t.err
-		} else if !r.ok || r.hash != ct.hash {
+		} else if h := ct.hash(); !r.ok || r.hash != h {
 			return fmt.Errorf("%w: its cache-tree (TREE extension) names tree %s for %s, which its entries do not make: "+
-				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, ct.hash, displayDir(dir))
+				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, h, displayDir(dir))
 		}
 	}
 	var head []odb.TreeEntry
