@@ -66,3 +66,13 @@ page_faults() {
 installed() {
   cp "$1" "$2.tmp" && mv -f "$2.tmp" "$2"
 }
+
+# faults JSON: the median page faults of each command of an interleave
+# export (bench/interleave).
+faults() {
+  python3 - "$1" <<'PY'
+import json, sys
+for x in json.load(open(sys.argv[1]))["results"]:
+    print(f'page faults (median): {x["page_faults_median"]:6.0f}  {x["command"]}')
+PY
+}
