@@ -34,21 +34,31 @@ func (e exitCode) Error() string { return "exit " + strconv.Itoa(int(e)) }
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	vars           map[string]string
+	vars           map[string]string // when set (tests), instead of environ
+	// environ is the process's environment, KEY=value, read by get: the
+	// few variables a run reads cost less to look up than a map of all
+	// of them (a CI job's hundred) to build.
+	environ []string
 	// usageFailed is set when the CLI library reported a usage error
 	// without returning one (an unknown command).
 	usageFailed bool
 }
 
-func (e *env) get(k string) string { return e.vars[k] }
-
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, vars: map[string]string{}}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			e.vars[k] = v
+func (e *env) get(k string) string {
+	if e.vars != nil {
+		return e.vars[k]
+	}
+	// The last definition wins, as it did in a map built in order.
+	for i := len(e.environ) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(e.environ[i], k); ok && strings.HasPrefix(v, "=") {
+			return v[1:]
 		}
 	}
+	return ""
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, environ: environ}
 	if isVersionArgs(args) {
 		printVersion(stdout)
 		return exitClean
