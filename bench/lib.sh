@@ -54,3 +54,25 @@ page_faults() {
   n=$(perf stat -x, -e page-faults -r 20 "$@" 2>&1 >/dev/null | awk -F, '/page-faults/ {print $1}' || true)
   echo "page faults: ${n:-?} for $*"
 }
+
+# installed SRC DST: copies the binary SRC to DST as installing it would
+# (cp, a download, a package): that copy is what users run. The file the Go
+# linker writes (it preallocates and maps its output) faults its pages in
+# more slowly on this machine's kernel (6.18, ext4) than a copy of the same
+# bytes, even after its page cache is dropped: a freshly linked gemscan
+# took 1.3 ms more CPU per `gemscan version` (5.1 vs 3.8 ms) and per
+# `gemscan staged` than its copy, and a baseline copied into place looked
+# that much faster than the build it was compared with.
+installed() {
+  cp "$1" "$2.tmp" && mv -f "$2.tmp" "$2"
+}
+
+# faults JSON: the median page faults of each command of an interleave
+# export (bench/interleave).
+faults() {
+  python3 - "$1" <<'PY'
+import json, sys
+for x in json.load(open(sys.argv[1]))["results"]:
+    print(f'page faults (median): {x["page_faults_median"]:6.0f}  {x["command"]}')
+PY
+}

@@ -4,6 +4,9 @@
 # comparing the index with HEAD: the lower bound) and `gitleaks git
 # --pre-commit --staged` with a Gemini-only config when gitleaks is
 # installed. Prints the ratios.
+# The commands run in turns (bench/interleave), so that the machine's
+# changing load weighs on each alike, and every binary is timed as
+# installed (installed in lib.sh).
 #
 #   bench/staged.sh [REPO]   default: ~/.cache/gemscan-bench/gosrc-history (see git.sh;
 #                            the Go toolchain's src/, ~11.5k files)
@@ -12,13 +15,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-need hyperfine hyperfine
 repo="${1:-}"
 if [ -z "$repo" ]; then
   repo="$cache/gosrc-history"
   [ -d "$repo/.git" ] || python3 bench/mkrepo.py "$repo" 4000 >/dev/null
 fi
-build_release "$out/gemscan" ./cmd/gemscan
+go build -o "$out/interleave" ./bench/interleave
+build_release "$out/gemscan.linked" ./cmd/gemscan
+installed "$out/gemscan.linked" "$out/gemscan" # timed as installed: see lib.sh
+if [ -n "${BASELINE_BIN:-}" ]; then
+  installed "$BASELINE_BIN" "$out/baseline-gemscan"
+  BASELINE_BIN=$out/baseline-gemscan
+fi
 cd "$repo"
 [ -f .git/index ] || git checkout -q -f main
 echo "repository: $repo: $(git count-objects -v | awk '/^(count|in-pack):/ {s+=$2} END {print s}') objects, $(git ls-files | wc -l) files in the index"
@@ -41,9 +49,7 @@ if command -v gitleaks >/dev/null; then
   names+=("gitleaks --pre-commit --staged")
 fi
 load before
-hyperfine -N -i -w 5 -r "${RUNS:-100}" --export-json "$out/staged.json" "${cmds[@]}" >/dev/null
+"$out/interleave" -w 5 -r "${RUNS:-100}" -json "$out/staged.json" "${cmds[@]}"
 load after
 ratios "$out/staged.json" "gemscan staged <= 1.3x git diff --cached --quiet" "${names[@]}" "git diff --cached --quiet"
-page_faults "$out/gemscan" staged
-[ -z "${BASELINE_BIN:-}" ] || page_faults "$BASELINE_BIN" staged
-page_faults git diff --cached --quiet
+faults "$out/staged.json"

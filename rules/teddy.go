@@ -43,7 +43,7 @@ const (
 // lower-case letters and white space are common, other printable bytes
 // uncommon and the rest rare.
 func teddyFreq(c byte) float64 {
-	if f, ok := byteFreq[c]; ok {
+	if f, ok := measuredFreq(c); ok {
 		return f
 	}
 	switch {

@@ -14,9 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// indexEntry is what the staged scan needs of one index entry: 24 bytes,
-// as a fresh process faults in every page of a large index's entries
-// (12k entries: 288 KB, not the 480 KB a copied hash would make them).
+// indexEntry is one index entry, as parseIndex returns them (the staged
+// scan reads them from indexEntries instead).
 type indexEntry struct {
 	Name        string
 	hashAt      uint32 // where the entry's object name is in the index file
@@ -28,6 +27,85 @@ type indexEntry struct {
 // hash returns the entry's object name from index, the file parsed.
 func (e *indexEntry) hash(index []byte) plumbing.Hash {
 	return plumbing.Hash(index[e.hashAt : e.hashAt+20])
+}
+
+// indexEntries are the entries of an index file, read from its bytes on
+// demand: 8 bytes an entry in versions 2 and 3, where a fresh process
+// faults in every page it writes (11.5k entries as indexEntry: 276 KB,
+// 68 page faults, a quarter of a millisecond of a pre-commit check;
+// here 92 KB). Version 4's prefix-compressed names are kept expanded.
+type indexEntries struct {
+	data  []byte    // the index file
+	at    []entryAt // each entry's place in data
+	names []string  // version 4: each entry's name
+}
+
+// entryAt is where an entry starts in the index file, and the length of
+// its name.
+type entryAt struct {
+	off, nameLen uint32
+}
+
+// Len returns the number of entries.
+func (x *indexEntries) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.at)
+}
+
+func (x *indexEntries) flags(i int) uint16 {
+	return binary.BigEndian.Uint16(x.data[x.at[i].off+60:])
+}
+
+// extended reports whether entry i has extended flags (versions 3 and 4).
+func (x *indexEntries) extended(i int) bool { return x.flags(i)&0x4000 != 0 }
+
+// Name returns entry i's path, which shares the index's memory in versions
+// 2 and 3.
+func (x *indexEntries) Name(i int) string {
+	if x.names != nil {
+		return x.names[i]
+	}
+	a := x.at[i]
+	start := a.off + 62
+	if x.extended(i) {
+		start += 2
+	}
+	return unsafe.String(&x.data[start], int(a.nameLen))
+}
+
+// Mode returns entry i's mode.
+func (x *indexEntries) Mode(i int) uint16 {
+	return uint16(binary.BigEndian.Uint32(x.data[x.at[i].off+24:]))
+}
+
+// Stage returns entry i's merge stage.
+func (x *indexEntries) Stage(i int) uint8 { return uint8(x.flags(i) >> 12 & 3) }
+
+// IntentToAdd reports whether entry i was added with git add -N.
+func (x *indexEntries) IntentToAdd(i int) bool {
+	return x.extended(i) && binary.BigEndian.Uint16(x.data[x.at[i].off+62:])&0x2000 != 0
+}
+
+// hash returns entry i's object name.
+func (x *indexEntries) hash(i int) plumbing.Hash {
+	off := x.at[i].off + 40
+	return plumbing.Hash(x.data[off : off+20])
+}
+
+// entry returns entry i as an indexEntry.
+func (x *indexEntries) entry(i int) indexEntry {
+	return indexEntry{Name: x.Name(i), hashAt: x.at[i].off + 40, Mode: x.Mode(i), Stage: x.Stage(i), IntentToAdd: x.IntentToAdd(i)}
+}
+
+// all returns every entry as an indexEntry.
+func (x *indexEntries) all() []indexEntry {
+	out := make([]indexEntry, x.Len())
+	for i := range out {
+		out[i] = x.entry(i)
+	}
+	return out
 }
 
 // Index entry modes.
@@ -64,7 +142,10 @@ func parseIndexWithTree(data []byte) ([]indexEntry, *cacheTree, error) {
 	if verr := verify(); verr != nil {
 		return nil, nil, verr
 	}
-	return entries, tree, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return entries.all(), tree, nil
 }
 
 // asyncChecksumSize is the index size from which its checksum is computed
@@ -77,7 +158,7 @@ const asyncChecksumSize = 256 << 10
 // released, until verify (which may be called more than once) has
 // returned, and its error, a checksum mismatch, takes precedence over
 // err (corrupt bytes fail to parse in arbitrary ways).
-func parseIndexVerifyLater(data []byte) (entries []indexEntry, tree *cacheTree, verify func() error, err error) {
+func parseIndexVerifyLater(data []byte) (entries *indexEntries, tree *cacheTree, verify func() error, err error) {
 	noCheck := func() error { return nil }
 	if len(data) < 12+sha1.Size || string(data[:4]) != "DIRC" {
 		return nil, nil, noCheck, fmt.Errorf("%w: no DIRC signature", errBadIndex)
@@ -113,7 +194,7 @@ func parseIndexVerifyLater(data []byte) (entries []indexEntry, tree *cacheTree, 
 
 // parseIndexBody reads the entries and extensions of body, an index of
 // the given version without its trailer (data is the whole file).
-func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree, error) {
+func parseIndexBody(data, body []byte, version uint32) (*indexEntries, *cacheTree, error) {
 	count := int64(binary.BigEndian.Uint32(data[8:12]))
 	// Each entry takes at least its fixed 62 bytes: refuse a count the
 	// file cannot hold before allocating for it.
@@ -123,36 +204,37 @@ func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree
 	if int64(len(data)) > math.MaxUint32 {
 		return nil, nil, fmt.Errorf("%w: %d bytes, more than an index can hold", errBadIndex, len(data))
 	}
+	full := data
 	data = body
-	out := make([]indexEntry, count)
+	out := &indexEntries{data: full, at: make([]entryAt, count)}
+	if version == 4 {
+		out.names = make([]string, count)
+	}
 	// Names are substrings of one string view of the index: no copy per
 	// entry. The caller must not modify data afterwards.
 	names := unsafe.String(&data[0], len(data))
 	pos := 12
-	var prev string
+	var prev, name string
+	var prevStage uint8
 	var orderErr error
 	nameBytes, maxNameBytes := 0, 8*len(data)+1<<20
-	for i := range out {
+	for i := range out.at {
 		const fixed = 62 // stat data (40), hash (20), flags (2)
 		if pos+fixed > len(data) {
 			return nil, nil, fmt.Errorf("%w: truncated entry %d", errBadIndex, i)
 		}
 		start := pos
-		e := &out[i]
 		mode := binary.BigEndian.Uint32(data[pos+24:])
 		if mode > 0xffff {
 			return nil, nil, fmt.Errorf("%w: entry %d has mode %o", errBadIndex, i, mode)
 		}
-		e.Mode = uint16(mode)
-		e.hashAt = uint32(pos + 40)
 		flags := binary.BigEndian.Uint16(data[pos+60:])
-		e.Stage = uint8(flags >> 12 & 3)
+		stage := uint8(flags >> 12 & 3)
 		pos += fixed
 		if flags&0x4000 != 0 {
 			if version < 3 || pos+2 > len(data) {
 				return nil, nil, fmt.Errorf("%w: extended flags in entry %d", errBadIndex, i)
 			}
-			e.IntentToAdd = binary.BigEndian.Uint16(data[pos:])&0x2000 != 0
 			pos += 2
 		}
 		if version == 4 {
@@ -171,34 +253,37 @@ func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree
 			if nameBytes += len(prev) - int(strip) + end; nameBytes > maxNameBytes {
 				return nil, nil, fmt.Errorf("%w: entry names expand to more than %d bytes", errBadIndex, maxNameBytes)
 			}
-			e.Name = prev[:len(prev)-int(strip)] + string(data[pos:pos+end])
+			name = prev[:len(prev)-int(strip)] + string(data[pos:pos+end])
+			out.names[i] = name
 			pos += end + 1
 		} else {
 			end := bytes.IndexByte(data[pos:], 0)
 			if end < 0 {
 				return nil, nil, fmt.Errorf("%w: unterminated name in entry %d", errBadIndex, i)
 			}
-			e.Name = names[pos : pos+end]
+			name = names[pos : pos+end]
+			out.at[i].nameLen = uint32(end)
 			// Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
 			pos = start + (pos+end-start+8)&^7
 			if pos > len(data) {
 				return nil, nil, fmt.Errorf("%w: truncated entry %d", errBadIndex, i)
 			}
 		}
+		out.at[i].off = uint32(start)
 		// The staged scan's grouping relies on git's order (by name, then
 		// stage), which git itself checks; and its directory walk recurses
 		// once per path component.
-		if i > 0 && orderErr == nil && (e.Name < prev || e.Name == prev && e.Stage <= out[i-1].Stage) {
+		if i > 0 && orderErr == nil && (name < prev || name == prev && stage <= prevStage) {
 			// Reported after the extensions: a split index's entries
 			// are not in order, and its "link" says so first.
-			orderErr = fmt.Errorf("%w: entry %d (%q) is out of order", errBadIndex, i, e.Name)
+			orderErr = fmt.Errorf("%w: entry %d (%q) is out of order", errBadIndex, i, name)
 		}
 		// (A name shorter than maxTreeDepth bytes cannot hold that many
 		// slashes: nearly every name skips the count.)
-		if len(e.Name) >= maxTreeDepth && strings.Count(e.Name, "/") >= maxTreeDepth {
+		if len(name) >= maxTreeDepth && strings.Count(name, "/") >= maxTreeDepth {
 			return nil, nil, fmt.Errorf("%w: entry %d is nested deeper than %d directories", errBadIndex, i, maxTreeDepth)
 		}
-		prev = e.Name
+		prev, prevStage = name, stage
 	}
 	tree, err := readExtensions(data[pos:])
 	if err != nil {
@@ -211,35 +296,91 @@ func parseIndexBody(data, body []byte, version uint32) ([]indexEntry, *cacheTree
 }
 
 // cacheTree is one directory of the index's cache-tree extension: the tree
-// hash git would write for it, when still valid. All directories of an
-// extension live in one slice, each followed by its subdirectories (as
-// the extension lists them): a thousand directories cost one allocation,
-// not a thousand.
+// hash git would write for it, when still valid. A nil *cacheTree is no
+// directory (no extension, or none by that name).
 type cacheTree struct {
-	name     string
-	count    int // index entries the directory covers; < 0 when invalid
-	hash     plumbing.Hash
-	subtrees int         // direct subdirectories
-	index    int         // this directory's place in nodes
-	end      int         // the place in nodes just past its subdirectories
-	nodes    []cacheTree // the whole extension, shared
+	nodes *cacheNodes
+	i     int32 // the directory's place in nodes.at
 }
 
-func (c *cacheTree) valid() bool { return c != nil && c.count >= 0 }
+// cacheNodes are the directories of a cache-tree extension, each followed
+// by its subdirectories (as the extension lists them), read from the
+// extension's bytes on demand: 8 bytes a directory, where whole nodes (a
+// name, a hash, counts) took 64 to 96, and an index of 1.4k directories
+// had a fresh process fault in 22 to 33 pages before the comparison with
+// HEAD started (bench/staged.sh).
+type cacheNodes struct {
+	ext []byte // the extension's body (the index's memory)
+	at  []cacheNodeAt
+}
+
+type cacheNodeAt struct {
+	off uint32 // where the directory's entry (its name) starts in ext
+	end int32  // the place in at just past its subdirectories
+}
+
+// node reads directory i's entry, which parseCacheTree checked.
+func (n *cacheNodes) node(i int32) (name string, count, subtrees int, hash plumbing.Hash) {
+	b := n.ext[n.at[i].off:]
+	nul := bytes.IndexByte(b, 0)
+	name = unsafe.String(unsafe.SliceData(b), nul)
+	count, b, _ = parseTreeCount(b[nul+1:], ' ')
+	subtrees, b, _ = parseTreeCount(b, '\n')
+	if count >= 0 {
+		copy(hash[:], b)
+	}
+	return name, count, subtrees, hash
+}
+
+// name returns directory i's name.
+func (n *cacheNodes) name(i int32) string {
+	b := n.ext[n.at[i].off:]
+	return unsafe.String(unsafe.SliceData(b), bytes.IndexByte(b, 0))
+}
+
+func (c *cacheTree) valid() bool { return c != nil && c.count() >= 0 }
+
+// count returns how many index entries the directory covers; < 0 when its
+// entry is invalid.
+func (c *cacheTree) count() int {
+	_, n, _, _ := c.nodes.node(c.i)
+	return n
+}
+
+// hash returns the directory's tree hash; zero when its entry is invalid.
+func (c *cacheTree) hash() plumbing.Hash {
+	_, _, _, h := c.nodes.node(c.i)
+	return h
+}
+
+// name returns the directory's name ("" for the root).
+func (c *cacheTree) name() string { return c.nodes.name(c.i) }
+
+// kids calls fn for each direct subdirectory, in the extension's order.
+func (c *cacheTree) kids(fn func(i int32) bool) {
+	_, _, subtrees, _ := c.nodes.node(c.i)
+	for k, i := 0, c.i+1; k < subtrees; k++ {
+		if !fn(i) {
+			return
+		}
+		i = c.nodes.at[i].end
+	}
+}
 
 // child returns the subdirectory named name, or nil.
 func (c *cacheTree) child(name string) *cacheTree {
 	if c == nil {
 		return nil
 	}
-	for k, i := 0, c.index+1; k < c.subtrees; k++ {
-		n := &c.nodes[i]
-		if n.name == name {
-			return n
+	var found *cacheTree
+	c.kids(func(i int32) bool {
+		if c.nodes.name(i) == name {
+			found = &cacheTree{nodes: c.nodes, i: i}
+			return false
 		}
-		i = n.end
-	}
-	return nil
+		return true
+	})
+	return found
 }
 
 // minEntrySize is the smallest an index entry can be: stat data, hash and
@@ -301,32 +442,33 @@ func readExtensions(data []byte) (*cacheTree, error) {
 // parseCacheTree reads a cache-tree extension: its root and, depth-first,
 // every subdirectory. Nesting is bounded as trees are.
 func parseCacheTree(b []byte) (*cacheTree, []byte, error) {
+	if int64(len(b)) > math.MaxUint32 {
+		return nil, nil, fmt.Errorf("%d bytes, more than an index can hold", len(b))
+	}
 	// Each directory's name ends with the one NUL outside its hash: an
 	// upper bound on their number, so that the slice need not grow; but
 	// hostile bytes must not choose a large allocation, and appending
-	// past the bound is only slower (pointers are taken once it is built).
-	nodes := make([]cacheTree, 0, min(bytes.Count(b, []byte{0})+1, 1<<13))
-	rest, err := parseCacheTreeNode(b, 0, &nodes)
+	// past the bound is only slower.
+	nodes := &cacheNodes{ext: b, at: make([]cacheNodeAt, 0, min(bytes.Count(b, []byte{0})+1, 1<<13))}
+	rest, err := parseCacheTreeNode(b, 0, nodes)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range nodes {
-		nodes[i].nodes = nodes
-	}
-	return &nodes[0], rest, nil
+	return &cacheTree{nodes: nodes}, rest, nil
 }
 
 // parseCacheTreeNode reads one directory and its subdirectories, depth
-// levels below the root, into nodes.
-func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error) {
+// levels below the root, from b, the rest of nodes.ext.
+func parseCacheTreeNode(b []byte, depth int, nodes *cacheNodes) ([]byte, error) {
 	if depth > maxTreeDepth {
 		return nil, fmt.Errorf("nested deeper than %d directories", maxTreeDepth)
 	}
+	off := len(nodes.ext) - len(b)
 	nul := bytes.IndexByte(b, 0)
 	if nul < 0 {
 		return nil, errors.New("unterminated name")
 	}
-	// The name shares the index's memory, as entries' names do.
+	// The name only for errors: no copy of every directory's.
 	name := unsafe.String(unsafe.SliceData(b), nul)
 	b = b[nul+1:]
 	count, b, ok1 := parseTreeCount(b, ' ')
@@ -334,13 +476,15 @@ func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error)
 	if !ok1 || !ok2 || subtrees < 0 {
 		return nil, fmt.Errorf("entry %q: bad counts", name)
 	}
-	i := len(*nodes)
-	*nodes = append(*nodes, cacheTree{name: name, count: count, subtrees: subtrees, index: i})
+	i := len(nodes.at)
+	if i >= math.MaxInt32 {
+		return nil, fmt.Errorf("more than %d directories", math.MaxInt32)
+	}
+	nodes.at = append(nodes.at, cacheNodeAt{off: uint32(off)})
 	if count >= 0 {
 		if len(b) < 20 {
 			return nil, fmt.Errorf("entry %q: truncated hash", name)
 		}
-		copy((*nodes)[i].hash[:], b[:20])
 		b = b[20:]
 	}
 	for k := 0; k < subtrees; k++ {
@@ -349,27 +493,42 @@ func parseCacheTreeNode(b []byte, depth int, nodes *[]cacheTree) ([]byte, error)
 			return nil, err
 		}
 	}
-	(*nodes)[i].end = len(*nodes)
-	if err := checkSubtreeNames(*nodes, i); err != nil {
+	nodes.at[i].end = int32(len(nodes.at))
+	if err := checkSubtreeNames(nodes, int32(i), subtrees); err != nil {
 		return nil, fmt.Errorf("entry %q: %w", name, err)
 	}
 	return b, nil
 }
 
-// checkSubtreeNames refuses a directory of the cache-tree, nodes[i],
-// that lists a subdirectory twice: git's reader keeps the last, child
-// the first, and they may name different trees.
-func checkSubtreeNames(nodes []cacheTree, i int) error {
-	n := nodes[i].subtrees
+// checkSubtreeNames refuses a directory of the cache-tree, nodes.at[i]
+// with n subdirectories, that lists a subdirectory twice: git's reader
+// keeps the last, child the first, and they may name different trees.
+func checkSubtreeNames(nodes *cacheNodes, i int32, n int) error {
 	if n < 2 {
+		return nil
+	}
+	at := nodes.at
+	// git keeps a directory's subdirectories sorted by name length, then
+	// bytes (cache-tree.c's subtree_name_cmp), and writes them so: names
+	// in that strictly increasing order cannot repeat, and honest indexes
+	// need nothing more than this one pass.
+	sorted := true
+	for a := i + 1; at[a].end < at[i].end; a = at[a].end {
+		x, y := nodes.name(a), nodes.name(at[a].end)
+		if len(x) > len(y) || len(x) == len(y) && x >= y {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
 		return nil
 	}
 	var seen map[string]bool
 	if n > 16 {
 		seen = make(map[string]bool, n)
 	}
-	for a := i + 1; a < nodes[i].end; a = nodes[a].end {
-		name := nodes[a].name
+	for a := i + 1; a < at[i].end; a = at[a].end {
+		name := nodes.name(a)
 		if seen != nil {
 			if seen[name] {
 				return fmt.Errorf("subdirectory %q listed twice", name)
@@ -377,8 +536,8 @@ func checkSubtreeNames(nodes []cacheTree, i int) error {
 			seen[name] = true
 			continue
 		}
-		for b := nodes[a].end; b < nodes[i].end; b = nodes[b].end {
-			if nodes[b].name == name {
+		for b := at[a].end; b < at[i].end; b = at[b].end {
+			if nodes.name(b) == name {
 				return fmt.Errorf("subdirectory %q listed twice", name)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -257,4 +258,45 @@ func FuzzParseIndex(f *testing.F) {
 		}
 		_ = tree
 	})
+}
+
+// TestCacheTreeDuplicateSubtrees: a directory of the cache-tree listing a
+// subdirectory twice is refused whatever the order of the names (git's,
+// which checkSubtreeNames takes in one pass, or any other) and however
+// many there are; distinct names in any order are read.
+func TestCacheTreeDuplicateSubtrees(t *testing.T) {
+	t.Parallel()
+	tree := func(names ...string) []byte {
+		b := []byte("\x00-1 " + strconv.Itoa(len(names)) + "\n")
+		for _, n := range names {
+			b = append(b, n+"\x00-1 0\n"...)
+		}
+		return b
+	}
+	many := func(dup bool) []string {
+		var ns []string
+		for i := range 20 {
+			ns = append(ns, "d"+strconv.Itoa(i))
+		}
+		if dup {
+			ns = append(ns, "d7")
+		}
+		return ns
+	}
+	for name, c := range map[string]struct {
+		names []string
+		dup   bool
+	}{
+		"git's order":          {[]string{"b", "z", "aa", "ab"}, false},
+		"other order":          {[]string{"z", "b", "ab", "aa"}, false},
+		"adjacent duplicate":   {[]string{"a", "b", "b"}, true},
+		"duplicate apart":      {[]string{"b", "a", "c", "b"}, true},
+		"many, distinct":       {many(false), false},
+		"many, one duplicated": {many(true), true},
+	} {
+		_, _, err := parseCacheTree(tree(c.names...))
+		if c.dup != (err != nil && strings.Contains(err.Error(), "listed twice")) {
+			t.Errorf("%s: %v (want a duplicate error: %v)", name, err, c.dup)
+		}
+	}
 }

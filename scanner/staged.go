@@ -109,7 +109,7 @@ type staged struct {
 	cwd                    string // the directory the scan runs in (absolute, as Find saw it)
 	db                     *odb.DB
 	index                  []byte // the index file's bytes (mapped), which entries point into
-	entries                []indexEntry
+	entries                *indexEntries
 	cacheTree              *cacheTree
 	head                   plumbing.Hash // HEAD's tree; zero before the first commit
 	changed                []change
@@ -306,10 +306,10 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 	todo := s.changed
 	allLines := opts.AllLines
 	if opts.Files != nil {
-		byPath := make(map[string]*indexEntry, len(s.entries))
-		for i := range s.entries {
-			if e := &s.entries[i]; e.Stage == stageMerged {
-				byPath[e.Name] = e
+		byPath := make(map[string]int, s.entries.Len())
+		for i := range s.entries.Len() {
+			if s.entries.Stage(i) == stageMerged {
+				byPath[s.entries.Name(i)] = i
 			}
 		}
 		todo = nil
@@ -325,9 +325,9 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 			}
 			if c, ok := isChanged[f]; ok {
 				todo = append(todo, c)
-			} else if e, ok := byPath[f]; ok && e.Mode != modeGitlink {
+			} else if e, ok := byPath[f]; ok && s.entries.Mode(e) != modeGitlink {
 				// Listed but unchanged: an all-files run judges it whole.
-				todo = append(todo, change{path: f, new: e.hash(s.index)})
+				todo = append(todo, change{path: f, new: s.entries.hash(e)})
 				if !allLines {
 					res.Stats.Notes = append(res.Stats.Notes, NoteWholeFiles)
 				}
@@ -438,11 +438,12 @@ func (s *staged) scan(res *Result, opts StagedOptions) {
 // ignoreFile reads the staged .gemscanignore at the top of the work tree.
 // One that is staged but cannot be read is an error (and hides nothing).
 func (s *staged) ignoreFile() (ignoreSet, error) {
-	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].Name >= IgnoreFile })
-	if i == len(s.entries) || s.entries[i].Name != IgnoreFile || s.entries[i].Stage != stageMerged {
+	x := s.entries
+	i := sort.Search(x.Len(), func(i int) bool { return x.Name(i) >= IgnoreFile })
+	if i == x.Len() || x.Name(i) != IgnoreFile || x.Stage(i) != stageMerged {
 		return nil, nil
 	}
-	data, err := s.db.ReadType(s.entries[i].hash(s.index), odb.Blob)
+	data, err := s.db.ReadType(x.hash(i), odb.Blob)
 	if err != nil {
 		return nil, fmt.Errorf("read staged %s: %w", IgnoreFile, err)
 	}

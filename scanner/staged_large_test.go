@@ -100,23 +100,23 @@ func TestCacheTreeMatchesGit(t *testing.T) {
 					n++
 				}
 			}
-			if c.hash.String() != trees[path] || c.count != n {
-				t.Errorf("%s: hash %s, %d entries; git says %s, %d", path, c.hash, c.count, trees[path], n)
+			if c.hash().String() != trees[path] || c.count() != n {
+				t.Errorf("%s: hash %s, %d entries; git says %s, %d", path, c.hash(), c.count(), trees[path], n)
 			}
 			checked++
 		}
-		for k, i := 0, c.index+1; k < c.subtrees; k++ {
-			kid := &c.nodes[i]
-			if c.child(kid.name) != kid {
-				t.Errorf("%s: child(%q) is not its subdirectory", path, kid.name)
+		c.kids(func(i int32) bool {
+			kid := &cacheTree{nodes: c.nodes, i: i}
+			if got := c.child(kid.name()); got == nil || got.i != i {
+				t.Errorf("%s: child(%q) is not its subdirectory", path, kid.name())
 			}
-			p := kid.name
+			p := kid.name()
 			if path != "" {
-				p = path + "/" + kid.name
+				p = path + "/" + kid.name()
 			}
 			walk(kid, p)
-			i = kid.end
-		}
+			return true
+		})
 	}
 	walk(root, "")
 	slices.Sort(invalid)

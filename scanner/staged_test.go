@@ -207,7 +207,7 @@ func TestCacheTreeAgreesWithHashing(t *testing.T) {
 			t.Fatal("git wrote no cache-tree")
 		}
 		tr := s.newTreeOf()
-		if err := s.compare(tr, 0, len(s.entries), "", s.cacheTree, s.head); err != nil {
+		if err := s.compare(tr, 0, s.entries.Len(), "", s.cacheTree, s.head); err != nil {
 			t.Fatal(err)
 		}
 		var paths []string
@@ -247,15 +247,15 @@ func TestStagedSplitAndSparseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	sparse := false
-	for _, e := range s.entries {
+	for _, e := range s.entries.all() {
 		sparse = sparse || e.Mode == modeTree && e.Name == "out/"
 	}
 	if !sparse {
-		t.Fatalf("git wrote no sparse directory entry: %+v", s.entries)
+		t.Fatalf("git wrote no sparse directory entry: %+v", s.entries.all())
 	}
 	// Without the cache-tree too: the sparse entry hashes as a subtree.
 	tr := s.newTreeOf()
-	if err := s.compare(tr, 0, len(s.entries), "", nil, s.head); err != nil || len(s.changed) != 1 || s.changed[0].path != "in/a.txt" {
+	if err := s.compare(tr, 0, s.entries.Len(), "", nil, s.head); err != nil || len(s.changed) != 1 || s.changed[0].path != "in/a.txt" {
 		t.Fatalf("without cache-tree: %v, %+v", err, s.changed)
 	}
 	s.close()

@@ -21,8 +21,7 @@ const stageMerged = 0
 // directory the index's cache-tree still vouches for costs nothing; the
 // others are hashed from their entries (once: results are memoised).
 type treeOf struct {
-	index   []byte // the index file, which holds the entries' object names
-	entries []indexEntry
+	entries *indexEntries
 	memo    map[string]dirHash
 	buf     []byte
 	h       hash.Hash
@@ -40,20 +39,19 @@ type dirHash struct {
 // ("a/b/").
 func (t *treeOf) groupEnd(i, hi int, dir string) int {
 	return i + sort.Search(hi-i, func(k int) bool {
-		n := t.entries[i+k].Name
+		n := t.entries.Name(i + k)
 		return !strings.HasPrefix(n, dir) && n > dir
 	})
 }
 
 // each calls file for each entry directly in dir and sub for each
 // subdirectory's range, in index (= tree) order.
-func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name string), sub func(lo, hi int, name string)) {
+func (t *treeOf) each(lo, hi int, dir string, file func(e int, name string), sub func(lo, hi int, name string)) {
 	for i := lo; i < hi; {
-		e := &t.entries[i]
-		rest := e.Name[len(dir):]
-		if e.Mode == modeTree {
+		rest := t.entries.Name(i)[len(dir):]
+		if t.entries.Mode(i) == modeTree {
 			// A sparse directory entry ("out/"): one entry, like a file.
-			file(e, strings.TrimSuffix(rest, "/"))
+			file(i, strings.TrimSuffix(rest, "/"))
 			i++
 			continue
 		}
@@ -64,7 +62,7 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name stri
 			i = j
 			continue
 		}
-		file(e, rest)
+		file(i, rest)
 		i++
 	}
 }
@@ -74,21 +72,21 @@ func (t *treeOf) each(lo, hi int, dir string, file func(e *indexEntry, name stri
 // and git commit take it.
 func (t *treeOf) hash(lo, hi int, dir string, ct *cacheTree) dirHash {
 	if vouched(lo, hi, ct) {
-		return dirHash{ct.hash, true}
+		return dirHash{ct.hash(), true}
 	}
 	if ct.valid() && t.err == nil {
 		// git takes a valid entry's tree (and skips as many index
 		// entries as it counts) whatever the entries below it are.
 		t.err = fmt.Errorf("%w: its cache-tree (TREE extension) says %s holds %d entries, and the index has %d there: "+
 			"git would commit the tree %s it names, which gemscan cannot judge from the entries",
-			errBadIndex, displayDir(dir), ct.count, hi-lo, ct.hash)
+			errBadIndex, displayDir(dir), ct.count(), hi-lo, ct.hash())
 	}
 	return t.hashEntries(lo, hi, dir, ct)
 }
 
 // vouched reports whether ct, the cache-tree entry of entries[lo:hi],
 // gives the directory's hash.
-func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && ct.count == hi-lo }
+func vouched(lo, hi int, ct *cacheTree) bool { return ct.valid() && ct.count() == hi-lo }
 
 // hashEntries is hash computed from the directory's entries (and its
 // subdirectories' cache-tree entries), whatever its own cache-tree entry
@@ -100,37 +98,39 @@ func (t *treeOf) hashEntries(lo, hi int, dir string, ct *cacheTree) dirHash {
 	// Children first: their hashes go into this directory's object.
 	type kid struct {
 		name  string
-		entry *indexEntry
+		entry int // < 0 for a subdirectory
 		sub   dirHash
 	}
 	var kids []kid
 	ok := true
-	t.each(lo, hi, dir, func(e *indexEntry, name string) {
-		if e.Stage != stageMerged || e.IntentToAdd {
+	x := t.entries
+	t.each(lo, hi, dir, func(e int, name string) {
+		if x.Stage(e) != stageMerged || x.IntentToAdd(e) {
 			ok = false
 		}
 		kids = append(kids, kid{name: name, entry: e})
 	}, func(l, h int, name string) {
 		r := t.hash(l, h, dir+name+"/", ct.child(name))
 		ok = ok && r.ok
-		kids = append(kids, kid{name: name, sub: r})
+		kids = append(kids, kid{name: name, entry: -1, sub: r})
 	})
 	res := dirHash{ok: ok}
 	if ok {
 		b := t.buf[:0]
 		for _, k := range kids {
-			if k.entry == nil {
+			if k.entry < 0 {
 				b = append(b, "40000 "...)
 				b = append(b, k.name...)
 				b = append(b, 0)
 				b = append(b, k.sub.hash[:]...)
 				continue
 			}
-			b = strconv.AppendUint(b, uint64(k.entry.Mode), 8)
+			b = strconv.AppendUint(b, uint64(x.Mode(k.entry)), 8)
 			b = append(b, ' ')
 			b = append(b, k.name...)
 			b = append(b, 0)
-			b = append(b, t.index[k.entry.hashAt:k.entry.hashAt+20]...)
+			h := x.hash(k.entry)
+			b = append(b, h[:]...)
 		}
 		t.buf = b
 		if t.h == nil {
@@ -150,11 +150,11 @@ func (t *treeOf) hashEntries(lo, hi int, dir string, ct *cacheTree) dirHash {
 // changes finds the staged files that differ from HEAD, reading HEAD's tree
 // only where the index's directory hashes differ from it.
 func (s *staged) changes() error {
-	return s.compare(s.newTreeOf(), 0, len(s.entries), "", s.cacheTree, s.head)
+	return s.compare(s.newTreeOf(), 0, s.entries.Len(), "", s.cacheTree, s.head)
 }
 
 func (s *staged) newTreeOf() *treeOf {
-	return &treeOf{index: s.index, entries: s.entries, memo: map[string]dirHash{}}
+	return &treeOf{entries: s.entries, memo: map[string]dirHash{}}
 }
 
 func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headTree plumbing.Hash) error {
@@ -176,9 +176,9 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		// that key unread. They must agree.
 		if r := t.hashEntries(lo, hi, dir, ct); t.err != nil {
 			return t.err
-		} else if !r.ok || r.hash != ct.hash {
+		} else if h := ct.hash(); !r.ok || r.hash != h {
 			return fmt.Errorf("%w: its cache-tree (TREE extension) names tree %s for %s, which its entries do not make: "+
-				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, ct.hash, displayDir(dir))
+				"git would commit that tree, which gemscan cannot judge from the entries", errBadIndex, h, displayDir(dir))
 		}
 	}
 	var head []odb.TreeEntry
@@ -205,15 +205,16 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		inHead[key] = e
 	}
 	var err error
-	t.each(lo, hi, dir, func(e *indexEntry, name string) {
-		if e.Mode == modeTree {
+	x := s.entries
+	t.each(lo, hi, dir, func(e int, name string) {
+		if x.Mode(e) == modeTree {
 			// A sparse index keeps a directory outside the sparse cone
 			// as one entry with its tree's hash.
 			old, had := inHead[name+"/"]
 			delete(inHead, name+"/")
-			if (!had || old.Hash != e.hash(s.index)) && err == nil {
+			if (!had || old.Hash != x.hash(e)) && err == nil {
 				err = fmt.Errorf("%s: a sparse-index directory differs from HEAD; gemscan reads only expanded entries "+
-					"(run 'git sparse-checkout disable' or scan with 'gemscan dir')", e.Name)
+					"(run 'git sparse-checkout disable' or scan with 'gemscan dir')", x.Name(e))
 			}
 			return
 		}
@@ -222,16 +223,16 @@ func (s *staged) compare(t *treeOf, lo, hi int, dir string, ct *cacheTree, headT
 		// A symbolic link's blob (its target) is committed as any file's
 		// and scanned as gemscan git scans it; a gitlink names a commit
 		// of another repository.
-		if e.Stage != stageMerged || e.IntentToAdd || e.Mode == modeGitlink {
+		if x.Stage(e) != stageMerged || x.IntentToAdd(e) || x.Mode(e) == modeGitlink {
 			return
 		}
-		h := e.hash(s.index)
+		h := x.hash(e)
 		if had && old.Hash == h {
 			return
 		}
 		// A copy: the entry's name lives in the index's mapping, which
 		// ends with the scan, and paths outlive it in findings.
-		c := change{path: strings.Clone(e.Name), new: h}
+		c := change{path: strings.Clone(x.Name(e)), new: h}
 		if had && old.IsBlob() {
 			c.old = old.Hash
 		}

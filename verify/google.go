@@ -78,14 +78,24 @@ func parseGoogleError(body []byte) googleError {
 	return e
 }
 
-// restrictions names the reasons that mean "valid key, not allowed here".
-var restrictions = map[string]string{
-	"SERVICE_DISABLED":              "the Generative Language API is disabled in the key's project",
-	"API_KEY_SERVICE_BLOCKED":       "the key is restricted to other APIs",
-	"API_KEY_HTTP_REFERRER_BLOCKED": "the key is restricted to certain websites (HTTP referrers)",
-	"API_KEY_IP_ADDRESS_BLOCKED":    "the key is restricted to certain IP addresses",
-	"API_KEY_ANDROID_APP_BLOCKED":   "the key is restricted to certain Android apps",
-	"API_KEY_IOS_APP_BLOCKED":       "the key is restricted to certain iOS apps",
+// restriction explains the reasons that mean "valid key, not allowed
+// here". (A function, not a map every process would build at start-up.)
+func restriction(reason string) (string, bool) {
+	switch reason {
+	case "SERVICE_DISABLED":
+		return "the Generative Language API is disabled in the key's project", true
+	case "API_KEY_SERVICE_BLOCKED":
+		return "the key is restricted to other APIs", true
+	case "API_KEY_HTTP_REFERRER_BLOCKED":
+		return "the key is restricted to certain websites (HTTP referrers)", true
+	case "API_KEY_IP_ADDRESS_BLOCKED":
+		return "the key is restricted to certain IP addresses", true
+	case "API_KEY_ANDROID_APP_BLOCKED":
+		return "the key is restricted to certain Android apps", true
+	case "API_KEY_IOS_APP_BLOCKED":
+		return "the key is restricted to certain iOS apps", true
+	}
+	return "", false
 }
 
 // The key's project, in Google's error metadata ("projects/my-app-1234",
@@ -169,7 +179,7 @@ func classifyGoogle(rule string, r *response) scanner.Verification {
 			"this does not tell whether the key is live")
 	}
 	for _, reason := range reasons {
-		if why, ok := restrictions[reason]; ok {
+		if why, ok := restriction(reason); ok {
 			d := fmt.Sprintf("the key is valid but %s%s (%s)", why, inProject, reason)
 			if reason == "API_KEY_SERVICE_BLOCKED" && !standard {
 				d += "; an AQ. key refused this way may be a Vertex AI express-mode key, which works on Vertex AI"

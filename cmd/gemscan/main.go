@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -33,12 +34,59 @@ const interruptGrace = 3 * time.Second
 // interrupted scan is incomplete, whatever it found so far). A second signal
 // ends the process at once; a scan that has not stopped interruptGrace
 // after the first is ended with status 2 and no report.
+//
+// gemscan staged, the pre-commit check, installs its signal handling
+// beside the check instead of before it: see notifyBeside.
 func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	notify := signal.NotifyContext
+	if len(args) >= 2 && args[1] == "staged" {
+		notify = notifyBeside
+	}
+	ctx, stop := notify(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return interruptible(ctx, stop, interruptGrace, os.Exit, stderr, func(ctx context.Context) int {
 		return run(ctx, args, stdin, stdout, stderr, environ)
 	})
+}
+
+// notifyBeside is signal.NotifyContext that installs the handling from a
+// goroutine, while the caller goes on. The Go runtime starts three threads
+// for signal handling (the receiving loop's, and a locked one and its
+// template for the signal masks): on a 2-core VM, 1.2 ms of gemscan
+// staged's 11 (bench/staged.sh), of which this takes some 0.4 ms off the
+// check's critical path. A signal arriving before the handling is
+// installed, the first millisecond or so, has its default action, as one
+// arriving during the process's initialisation always has: the process
+// dies of it, a failure for git's hook and any shell, never a clean exit.
+// stop waits for the installation before undoing it.
+func notifyBeside(parent context.Context, sigs ...os.Signal) (context.Context, context.CancelFunc) {
+	ctx, stop, _ := notifyBesideInstalled(parent, sigs...)
+	return ctx, stop
+}
+
+// notifyBesideInstalled is notifyBeside that also returns a channel closed
+// once the handling is installed.
+func notifyBesideInstalled(parent context.Context, sigs ...os.Signal) (context.Context, context.CancelFunc, <-chan struct{}) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	installed := make(chan struct{})
+	go func() {
+		signal.Notify(ch, sigs...)
+		close(installed)
+		select {
+		case <-ch:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			<-installed
+			signal.Stop(ch)
+			cancel()
+		})
+	}, installed
 }
 
 // interruptible runs cli under ctx, whose end means an interrupt. Then it

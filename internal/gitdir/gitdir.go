@@ -138,12 +138,16 @@ func IsGitDir(dir string) bool {
 // ErrUnsupported is wrapped by CheckSupported's errors.
 var ErrUnsupported = errors.New("gemscan cannot read this repository")
 
-// knownExtensions are the repository extensions (git's extensions.*)
+// knownExtension reports whether name is one of the repository extensions (git's extensions.*)
 // that leave objects and refs where gemscan reads them. objectFormat and
 // refStorage are checked for their values.
-var knownExtensions = map[string]bool{
-	"noop": true, "noop-v1": true, "preciousobjects": true, "partialclone": true,
-	"worktreeconfig": true, "objectformat": true, "refstorage": true,
+// (A function, not a map every process would build at start-up.)
+func knownExtension(name string) bool {
+	switch name {
+	case "noop", "noop-v1", "preciousobjects", "partialclone", "worktreeconfig", "objectformat", "refstorage":
+		return true
+	}
+	return false
 }
 
 // CheckSupported fails for repositories gemscan cannot read, as git fails
@@ -179,7 +183,7 @@ func CheckSupported(d Dirs) error {
 			return fmt.Errorf("%w: %s uses %s object names, which gemscan does not read yet (only sha1)", ErrUnsupported, d.CommonDir, v)
 		case e.Key == "refstorage" && v != "files":
 			return fmt.Errorf("%w: %s stores its refs as %q (extensions.refStorage), which gemscan does not read yet (only files)", ErrUnsupported, d.CommonDir, v)
-		case version >= 1 && !knownExtensions[e.Key]:
+		case version >= 1 && !knownExtension(e.Key):
 			return fmt.Errorf("%w: %s uses the repository extension %q, which gemscan does not know", ErrUnsupported, d.CommonDir, e.Key)
 		}
 	}

@@ -26,12 +26,10 @@ func TestFIFOsAreRefused(t *testing.T) {
 			t.Skipf("mkfifo: %v", err)
 		}
 	}
+	// A copy of the shared repository's refs, where the FIFO goes.
 	repo := func(t *testing.T) string {
-		dir := t.TempDir()
-		gittest.Run(t, dir, "init", "-q", "-b", "main")
-		gittest.RunAt(t, dir, 1, "commit", "-q", "--allow-empty", "-m", "one")
-		gittest.Run(t, dir, "pack-refs", "--all")
-		return dir
+		main, _ := refsRepo(t)
+		return copyRefs(t, main)
 	}
 	for _, c := range []struct {
 		name, file string

@@ -16,37 +16,6 @@ import (
 	"github.com/gemscan-dev/gemscan/internal/gittest"
 )
 
-// refsRepo builds a repository with packed and loose refs (one loose ref
-// overriding its packed line), an annotated tag, a symbolic ref, a
-// nested branch, and a linked worktree with per-worktree refs.
-func refsRepo(t *testing.T) (main, wt string) {
-	t.Helper()
-	gittest.Need(t)
-	root := t.TempDir()
-	main = filepath.Join(root, "main")
-	wt = filepath.Join(root, "wt")
-	gittest.Run(t, root, "init", "-q", "-b", "main", main)
-	for i, step := range [][]string{
-		{"commit", "-q", "--allow-empty", "-m", "one"},
-		{"branch", "a"},
-		{"branch", "b"},
-		{"branch", "nested/deeper/c"},
-		{"tag", "v1"},
-		{"tag", "-a", "-m", "annotated", "v2"},
-		{"update-ref", "refs/pull/7/head", "HEAD"},
-		{"pack-refs", "--all"},
-		{"commit", "-q", "--allow-empty", "-m", "two"},
-		{"branch", "-f", "b"}, // loose now, its packed line stale
-		{"symbolic-ref", "refs/heads/sym", "refs/heads/a"},
-		{"worktree", "add", "-q", "-b", "wtb", wt},
-	} {
-		gittest.RunAt(t, main, i, step...)
-	}
-	gittest.Run(t, wt, "update-ref", "refs/bisect/bad", "HEAD~1")
-	gittest.Run(t, wt, "update-ref", "refs/worktree/mine", "HEAD")
-	return main, wt
-}
-
 func open(t *testing.T, dir string) Dirs {
 	t.Helper()
 	d, err := Open(dir)
@@ -179,7 +148,7 @@ func TestRefsFailClosed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			main, _ := refsRepo(t)
-			d := open(t, main)
+			d := open(t, copyRefs(t, main))
 			tc.setup(t, d.GitDir)
 			if _, err := d.Refs().Resolve(plumbing.ReferenceName(tc.ref)); err == nil || errors.Is(err, plumbing.ErrReferenceNotFound) {
 				t.Errorf("resolve %s: %v, want an error", tc.ref, err)
