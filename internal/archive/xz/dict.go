@@ -14,7 +14,7 @@ type dict struct {
 }
 
 // initialDict is the buffer a dictionary starts with, before it grows.
-const initialDict = 64 << 10
+const initialDict = 16 << 10
 
 // reset empties the dictionary and sets its size; it keeps the buffer.
 // The caller has copied out every unread byte.
@@ -45,6 +45,8 @@ func (d *dict) reaches(dist uint32) bool {
 
 // wrap makes room at pos == len(buf): the buffer grows while it is smaller
 // than the dictionary, and wraps to its start once it is not.
+//
+//go:noinline
 func (d *dict) wrap() {
 	if len(d.buf) < d.size {
 		n := min(2*len(d.buf), d.size)

@@ -28,26 +28,39 @@ var (
 	errRangeInit = errors.New("xz: corrupt LZMA data: bad range coder start")
 	errDistance  = errors.New("xz: corrupt LZMA data: match distance beyond the dictionary")
 	errEndMarker = errors.New("xz: corrupt LZMA data: end marker inside an LZMA2 chunk")
+	errOverrun   = errors.New("xz: corrupt LZMA2 data: chunk shorter than its symbols")
 )
 
 type prob uint16
 
-// rangeDec decodes bits from one LZMA2 chunk's compressed bytes. Reading
-// past their end yields zeros and moves pos past len(in), which the chunk
-// end check reports: the decode loop is bounded by its output, not by the
-// input, so it cannot run away.
+// rangeDec decodes bits from one LZMA2 chunk's compressed bytes.
+//
+// in holds the chunk's end bytes followed by rcPad zero bytes, so that the
+// bit decoder needs no end-of-input branch and stays small enough to
+// inline. Decoding checks before each symbol that it has not read past
+// end; a symbol reads at most one byte per bit it decodes, fewer than 50
+// (a match: 2 kind bits, 10 length bits, 6 slot bits, 26 direct bits and 4
+// align bits), so a symbol started before end never reads past the
+// padding. The decode loop is bounded by its output, so corrupt input ends
+// in an error, never a runaway.
 type rangeDec struct {
 	in   []byte
+	end  int
 	pos  int
 	rng  uint32
 	code uint32
 }
 
-func (rc *rangeDec) init(in []byte) error {
-	if len(in) < 5 || in[0] != 0 {
+// rcPad is the zero padding after a chunk's bytes in rangeDec.in.
+const rcPad = 64
+
+// init starts decoding in[:end]; in has rcPad bytes more.
+func (rc *rangeDec) init(in []byte, end int) error {
+	if end < 5 || in[0] != 0 {
 		return errRangeInit
 	}
 	rc.in = in
+	rc.end = end
 	rc.pos = 5
 	rc.rng = 0xFFFFFFFF
 	rc.code = uint32(in[1])<<24 | uint32(in[2])<<16 | uint32(in[3])<<8 | uint32(in[4])
@@ -57,33 +70,38 @@ func (rc *rangeDec) init(in []byte) error {
 	return nil
 }
 
-func (rc *rangeDec) next() uint32 {
-	var b byte
-	if rc.pos < len(rc.in) {
-		b = rc.in[rc.pos]
+// overrun reports whether decoding read past the chunk's bytes.
+func (rc *rangeDec) overrun() bool { return rc.pos > rc.end }
+
+// finish normalizes after the last bit (the bit decoders normalize before
+// each bit, not after) and reports whether the chunk's bytes were all used
+// and the range coder ended cleanly.
+func (rc *rangeDec) finish() bool {
+	if rc.rng < 1<<24 {
+		rc.rng <<= 8
+		rc.code = rc.code<<8 | uint32(rc.in[rc.pos])
+		rc.pos++
 	}
-	rc.pos++
-	return uint32(b)
+	return rc.pos == rc.end && rc.code == 0
 }
 
 // bit decodes one bit with the probability *p and adapts it.
 func (rc *rangeDec) bit(p *prob) uint32 {
+	if rc.rng < 1<<24 {
+		rc.rng <<= 8
+		rc.code = rc.code<<8 | uint32(rc.in[rc.pos])
+		rc.pos++
+	}
 	bound := (rc.rng >> probBits) * uint32(*p)
-	var b uint32
 	if rc.code < bound {
 		rc.rng = bound
 		*p += (1<<probBits - *p) >> moveBits
-	} else {
-		rc.rng -= bound
-		rc.code -= bound
-		*p -= *p >> moveBits
-		b = 1
+		return 0
 	}
-	if rc.rng < 1<<24 {
-		rc.rng <<= 8
-		rc.code = rc.code<<8 | rc.next()
-	}
-	return b
+	rc.rng -= bound
+	rc.code -= bound
+	*p -= *p >> moveBits
+	return 1
 }
 
 // tree decodes a bits-wide symbol, most significant bit first.
@@ -110,15 +128,16 @@ func (rc *rangeDec) reverse(probs []prob, bits uint32) uint32 {
 func (rc *rangeDec) direct(bits uint32) uint32 {
 	var res uint32
 	for range bits {
+		if rc.rng < 1<<24 {
+			rc.rng <<= 8
+			rc.code = rc.code<<8 | uint32(rc.in[rc.pos])
+			rc.pos++
+		}
 		rc.rng >>= 1
 		rc.code -= rc.rng
 		t := 0 - rc.code>>31 // all ones if code went below zero
 		rc.code += rc.rng & t
 		res = res<<1 + t + 1
-		if rc.rng < 1<<24 {
-			rc.rng <<= 8
-			rc.code = rc.code<<8 | rc.next()
-		}
 	}
 	return res
 }
@@ -246,6 +265,9 @@ func (z *lzmaDec) decode(d *dict, n int) error {
 	state := z.state
 	defer func() { z.state = state }()
 	for n > 0 {
+		if rc.overrun() {
+			return errOverrun
+		}
 		posState := uint32(d.total) & pbMask
 		if rc.bit(&z.isMatch[state<<4|posState]) == 0 {
 			prev := uint32(d.prev())

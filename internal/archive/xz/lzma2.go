@@ -26,9 +26,15 @@ const maxChunk = 1 << 16
 
 func (l *lzma2) start(in *input, d *dict, z *lzmaDec, dictSize int) {
 	*l = lzma2{in: in, d: d, z: z, dictSize: dictSize, chunk: l.chunk, needDictReset: true, needProps: true}
-	if l.chunk == nil {
-		l.chunk = make([]byte, maxChunk)
+}
+
+// buf returns n bytes of the chunk buffer, which grows to maxChunk as
+// chunks need.
+func (l *lzma2) buf(n int) []byte {
+	if cap(l.chunk) < n {
+		l.chunk = make([]byte, min(maxChunk+rcPad, max(n, 2*cap(l.chunk))))
 	}
+	return l.chunk[:n]
 }
 
 // step decodes some bytes into the dictionary, whose unread bytes have all
@@ -43,24 +49,25 @@ func (l *lzma2) step() error {
 		}
 		l.lzmaLeft -= n
 		rc := &l.z.rc
-		if rc.pos > len(rc.in) {
-			return fmt.Errorf("xz: corrupt LZMA2 data: chunk shorter than its symbols")
+		if rc.overrun() {
+			return errOverrun
 		}
 		if l.lzmaLeft == 0 {
 			if l.z.pending > 0 {
 				return fmt.Errorf("xz: corrupt LZMA2 data: match runs past the end of its chunk")
 			}
-			if rc.pos != len(rc.in) || rc.code != 0 {
+			if !rc.finish() {
 				return fmt.Errorf("xz: corrupt LZMA2 data: chunk longer than its symbols")
 			}
 		}
 		return nil
 	case l.rawLeft > 0:
 		n := min(l.rawLeft, l.d.size)
-		if err := l.in.full(l.chunk[:n], "LZMA2 stored chunk"); err != nil {
+		b := l.buf(n)
+		if err := l.in.full(b, "LZMA2 stored chunk"); err != nil {
 			return err
 		}
-		l.d.write(l.chunk[:n])
+		l.d.write(b)
 		l.rawLeft -= n
 		return nil
 	}
@@ -77,6 +84,9 @@ func (l *lzma2) header() error {
 		l.eos = true
 		return nil
 	}
+	if control > 2 && control < 0x80 {
+		return fmt.Errorf("xz: corrupt LZMA2 data: invalid control byte %#x", control)
+	}
 	if control >= 0xe0 || control == 1 {
 		l.d.reset(l.dictSize)
 		l.needDictReset = false
@@ -86,9 +96,6 @@ func (l *lzma2) header() error {
 	}
 	var h [5]byte
 	if control < 0x80 {
-		if control > 2 {
-			return fmt.Errorf("xz: corrupt LZMA2 data: invalid control byte %#x", control)
-		}
 		if err := l.in.full(h[:2], "LZMA2 chunk header"); err != nil {
 			return err
 		}
@@ -115,10 +122,12 @@ func (l *lzma2) header() error {
 	if control >= 0xa0 {
 		l.z.reset()
 	}
-	if err := l.in.full(l.chunk[:csize], "LZMA2 chunk"); err != nil {
+	b := l.buf(csize + rcPad)
+	if err := l.in.full(b[:csize], "LZMA2 chunk"); err != nil {
 		return err
 	}
-	if err := l.z.rc.init(l.chunk[:csize]); err != nil {
+	clear(b[csize:])
+	if err := l.z.rc.init(b, csize); err != nil {
 		return err
 	}
 	l.lzmaLeft = usize
