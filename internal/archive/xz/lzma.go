@@ -29,6 +29,7 @@ var (
 	errDistance  = errors.New("xz: corrupt LZMA data: match distance beyond the dictionary")
 	errEndMarker = errors.New("xz: corrupt LZMA data: end marker inside an LZMA2 chunk")
 	errOverrun   = errors.New("xz: corrupt LZMA2 data: chunk shorter than its symbols")
+	errLcLp      = errors.New("xz: corrupt LZMA2 data: lc + lp over 4")
 )
 
 type prob uint16
@@ -204,7 +205,7 @@ func (z *lzmaDec) setProps(b byte) error {
 	}
 	lc, lp, pb := uint(b%9), uint(b/9%5), uint(b/45)
 	if lc+lp > maxLcLp {
-		return fmt.Errorf("xz: corrupt LZMA2 data: lc=%d + lp=%d over %d", lc, lp, maxLcLp)
+		return fmt.Errorf("%w (lc=%d, lp=%d)", errLcLp, lc, lp)
 	}
 	z.lc, z.lp, z.pb = lc, lp, pb
 	return nil
