@@ -83,7 +83,7 @@ type Reader struct {
 // for it: the dictionary is the decoder's memory (it grows with the output,
 // up to the dictionary size).
 func NewReader(r io.Reader, maxDict int64) (*Reader, error) {
-	xr := &Reader{in: input{r: bufio.NewReaderSize(r, 32<<10)}, maxDict: maxDict}
+	xr := &Reader{in: input{r: bufio.NewReaderSize(r, 16<<10)}, maxDict: maxDict}
 	var h [12]byte
 	if err := xr.in.full(h[:], "stream header"); err != nil {
 		return nil, err
