@@ -63,15 +63,19 @@ func (d *dict) wrap() {
 	d.full = true
 }
 
-// put appends one byte.
+// put appends one byte; the caller accounts for it with added.
 func (d *dict) put(b byte) {
 	if d.pos == len(d.buf) {
 		d.wrap()
 	}
 	d.buf[d.pos] = b
 	d.pos++
-	d.total++
-	d.unread++
+}
+
+// added counts n bytes put or copied into the dictionary.
+func (d *dict) added(n int) {
+	d.total += int64(n)
+	d.unread += n
 }
 
 // back returns the byte dist bytes back (1 is the last byte written);
@@ -93,7 +97,7 @@ func (d *dict) prev() byte {
 }
 
 // copyMatch appends n bytes copied from dist bytes back; the caller has
-// checked 1 <= dist <= avail().
+// checked 1 <= dist <= avail(), and accounts for them with added.
 func (d *dict) copyMatch(dist, n int) {
 	for n > 0 {
 		if d.pos == len(d.buf) {
@@ -115,14 +119,13 @@ func (d *dict) copyMatch(dist, n int) {
 			copy(b[d.pos:d.pos+k], b[src:src+k])
 		}
 		d.pos += k
-		d.total += int64(k)
-		d.unread += k
 		n -= k
 	}
 }
 
 // write appends p.
 func (d *dict) write(p []byte) {
+	d.added(len(p))
 	for len(p) > 0 {
 		if d.pos == len(d.buf) {
 			d.wrap()
@@ -130,8 +133,6 @@ func (d *dict) write(p []byte) {
 		k := copy(d.buf[d.pos:], p)
 		p = p[k:]
 		d.pos += k
-		d.total += int64(k)
-		d.unread += k
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // is fast and its memory bounded.
 const (
 	fuzzMaxDict = 1 << 20
-	fuzzMaxOut  = 1 << 20
+	fuzzMaxOut  = 256 << 10
 )
 
 // readCapped reads r to its end or to fuzzMaxOut bytes.

@@ -253,11 +253,22 @@ func (z *lzmaDec) decodeDist(l uint32) uint32 {
 // call cut short first, then new symbols. A match longer than what is left
 // of n is cut and its tail kept in pending.
 func (z *lzmaDec) decode(d *dict, n int) error {
+	left, err := z.decodeN(d, n)
+	d.added(n - left)
+	return err
+}
+
+// decodeN is decode, returning how many of the n bytes it did not write
+// (an error stops it early) and leaving d.total and d.unread to its
+// caller: dict.put stays small enough to inline.
+func (z *lzmaDec) decodeN(d *dict, n int) (int, error) {
+	pos := uint32(d.total) // the LZMA position of the next byte
 	if z.pending > 0 {
 		k := min(z.pending, n)
 		d.copyMatch(int(z.rep[0])+1, k)
 		z.pending -= k
 		n -= k
+		pos += uint32(k)
 	}
 	rc := &z.rc
 	pbMask := uint32(1)<<z.pb - 1
@@ -267,17 +278,17 @@ func (z *lzmaDec) decode(d *dict, n int) error {
 	defer func() { z.state = state }()
 	for n > 0 {
 		if rc.overrun() {
-			return errOverrun
+			return n, errOverrun
 		}
-		posState := uint32(d.total) & pbMask
+		posState := pos & pbMask
 		if rc.bit(&z.isMatch[state<<4|posState]) == 0 {
 			prev := uint32(d.prev())
-			ls := (uint32(d.total)&lpMask)<<lc | prev>>(8-lc)
+			ls := (pos&lpMask)<<lc | prev>>(8-lc)
 			probs := z.lit[ls*litSize : ls*litSize+litSize]
 			sym := uint32(1)
 			if state >= 7 {
 				if !d.reaches(z.rep[0]) {
-					return errDistance
+					return n, errDistance
 				}
 				match := uint32(d.back(int(z.rep[0]) + 1))
 				for sym < 0x100 {
@@ -295,6 +306,7 @@ func (z *lzmaDec) decode(d *dict, n int) error {
 			}
 			d.put(byte(sym))
 			n--
+			pos++
 			switch {
 			case state < 4:
 				state = 0
@@ -316,13 +328,13 @@ func (z *lzmaDec) decode(d *dict, n int) error {
 			}
 			z.rep[0] = z.decodeDist(l)
 			if z.rep[0] == endMarker {
-				return errEndMarker
+				return n, errEndMarker
 			}
 		} else {
 			if rc.bit(&z.isRepG0[state]) == 0 {
 				if rc.bit(&z.isRep0Long[state<<4|posState]) == 0 {
 					if !d.reaches(z.rep[0]) {
-						return errDistance
+						return n, errDistance
 					}
 					if state < 7 {
 						state = 9
@@ -331,6 +343,7 @@ func (z *lzmaDec) decode(d *dict, n int) error {
 					}
 					d.put(d.back(int(z.rep[0]) + 1))
 					n--
+					pos++
 					continue
 				}
 			} else {
@@ -357,13 +370,14 @@ func (z *lzmaDec) decode(d *dict, n int) error {
 			}
 		}
 		if !d.reaches(z.rep[0]) {
-			return errDistance
+			return n, errDistance
 		}
 		length := int(l) + minMatch
 		k := min(length, n)
 		d.copyMatch(int(z.rep[0])+1, k)
 		n -= k
+		pos += uint32(k)
 		z.pending = length - k
 	}
-	return nil
+	return 0, nil
 }

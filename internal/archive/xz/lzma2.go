@@ -20,6 +20,10 @@ type lzma2 struct {
 	eos           bool // the end-of-data control byte was read
 }
 
+// maxStep bounds the bytes one step decodes, so that a Read returns soon
+// and what it copies out is still in the cache.
+const maxStep = 64 << 10
+
 // maxChunk is the most compressed bytes an LZMA2 chunk (or stored bytes a
 // stored chunk) holds.
 const maxChunk = 1 << 16
@@ -43,7 +47,7 @@ func (l *lzma2) buf(n int) []byte {
 func (l *lzma2) step() error {
 	switch {
 	case l.lzmaLeft > 0:
-		n := min(l.lzmaLeft, l.d.size)
+		n := min(l.lzmaLeft, l.d.size, maxStep)
 		if err := l.z.decode(l.d, n); err != nil {
 			return err
 		}
@@ -62,7 +66,7 @@ func (l *lzma2) step() error {
 		}
 		return nil
 	case l.rawLeft > 0:
-		n := min(l.rawLeft, l.d.size)
+		n := min(l.rawLeft, l.d.size, maxStep)
 		b := l.buf(n)
 		if err := l.in.full(b, "LZMA2 stored chunk"); err != nil {
 			return err

@@ -359,7 +359,8 @@ func checkMatches(id byte, h hash.Hash, stored []byte) bool {
 // padding and the next stream's header, or the end of the file.
 func (r *Reader) index() error {
 	crc := crc32.NewIEEE()
-	crc.Write([]byte{0})
+	var one [1]byte // the indicator byte, then each byte read
+	crc.Write(one[:])
 	size := int64(1)
 	next := func() (uint64, error) {
 		var v uint64
@@ -368,7 +369,8 @@ func (r *Reader) index() error {
 			if err != nil {
 				return 0, err
 			}
-			crc.Write([]byte{b})
+			one[0] = b
+			crc.Write(one[:])
 			size++
 			if i > 0 && b == 0 {
 				return 0, errors.New("xz: index: bad integer")

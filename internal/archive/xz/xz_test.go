@@ -134,6 +134,7 @@ func TestRoundTripCLI(t *testing.T) {
 		{"check-sha256", text, []string{"--check=sha256"}},
 		{"blocks", text, []string{"--block-size=5000"}},
 		{"blocks-tiny", text[:400], []string{"-0", "--block-size=1"}},
+		{"threaded-sizes-in-headers", text, []string{"-T2", "--block-size=20000"}},
 		{"lc0-lp0-pb0", text, []string{"--lzma2=lc=0,lp=0,pb=0"}},
 		{"lc4-lp0-pb4", text, []string{"--lzma2=lc=4,lp=0,pb=4"}},
 		{"lc0-lp4-pb2", text, []string{"--lzma2=lc=0,lp=4,pb=2"}},
