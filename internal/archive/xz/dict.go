@@ -109,13 +109,22 @@ func (d *dict) copyMatch(dist, n int) {
 		}
 		k := min(n, len(d.buf)-d.pos, len(d.buf)-src)
 		b := d.buf
-		if src < d.pos && dist < k {
+		switch {
+		case k <= 16:
+			// Short matches are most of them: a byte loop beats a call
+			// to memmove, and copies forward as LZ77 means when the
+			// copy overlaps its source.
+			dst, s := b[d.pos:d.pos+k], b[src:src+k]
+			for i := range dst {
+				dst[i] = s[i]
+			}
+		case src < d.pos && dist < k:
 			// The copy overlaps its source: the bytes repeat with period
 			// dist, so copy what is written so far, doubling each time.
 			for done := 0; done < k; {
 				done += copy(b[d.pos+done:d.pos+k], b[src:d.pos+done])
 			}
-		} else {
+		default:
 			copy(b[d.pos:d.pos+k], b[src:src+k])
 		}
 		d.pos += k
