@@ -141,6 +141,7 @@ func TestRoundTripCLI(t *testing.T) {
 		{"lc1-lp3-pb1", text, []string{"--lzma2=lc=1,lp=3,pb=1"}},
 		{"dict-4k", text, []string{"--lzma2=dict=4KiB"}},
 		{"dict-4k-repetitive", repetitive, []string{"--lzma2=dict=4KiB"}},
+		{"dict-4k-random", random, []string{"--lzma2=dict=4KiB"}}, // stored chunks larger than the dictionary
 		{"dict-6k", text, []string{"--lzma2=dict=6KiB,mode=fast"}},
 	}
 	for p := range 10 {
@@ -290,6 +291,8 @@ func TestCraftedFiles(t *testing.T) {
 		name, want string
 		data       []byte
 	}{
+		{"not-xz", "not an xz stream", []byte("\x1f\x8b\x08\x00 this is gzip, not xz")},
+		{"empty", "stream header: unexpected EOF", nil},
 		{"check-id-2", "unsupported check ID 0x2", xzFile(2, 0, []byte{0x21, 1, 0}, lz, crc, 5)},
 		{"check-id-15", "unsupported check ID 0xf", xzFile(15, 0, []byte{0x21, 1, 0}, lz, crc, 5)},
 		{"unknown-filter", "unsupported filter ID 0x42", xzFile(checkCRC32, 0, []byte{0x42, 1, 0}, lz, crc, 5)},
