@@ -36,7 +36,7 @@ type prob uint16
 
 // rangeDec decodes bits from one LZMA2 chunk's compressed bytes.
 //
-// in holds the chunk's end bytes followed by rcPad zero bytes, so that the
+// in[:end] holds the chunk's bytes and rcPad zero bytes follow, so that the
 // bit decoder needs no end-of-input branch and stays small enough to
 // inline. Decoding checks before each symbol that it has not read past
 // end; a symbol reads at most one byte per bit it decodes, fewer than 50
