@@ -178,13 +178,16 @@ func compare(t *testing.T, got []byte, err error, want []byte, oerr error) {
 // ulikunitz/xz does not enforce.
 func lenient(err error, got, want []byte) bool {
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) && bytes.Equal(got, want):
+	case errors.Is(err, io.ErrUnexpectedEOF) && bytes.HasPrefix(want, got):
 		// ulikunitz/xz takes the end of its input for the end of the
 		// data: in .xz where a block header (or the index) should start,
 		// so that a file cut between blocks reads as a shorter clean one
 		// (TestTruncated checks that every cut is an error here), and in
 		// raw LZMA2 anywhere, even inside a chunk, though LZMA2 data ends
-		// with a zero control byte.
+		// with a zero control byte. Nor does it hold a chunk to the
+		// compressed size its header declares: it decodes the symbols
+		// there are, where we read the declared bytes first and find
+		// them missing, having written less.
 		return true
 	case errors.Is(err, errLcLp):
 		// LZMA2 limits lc + lp to 4 (LZMA allows lc up to 8).
