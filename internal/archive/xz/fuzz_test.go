@@ -45,7 +45,10 @@ func bigDictPossible(data []byte) bool {
 // the oracle decodes the input we must produce the same bytes or an error
 // lenient accepts as a rule the oracle does not enforce; where we decode
 // it, the oracle must too. Either way nothing may panic, hang or allocate
-// more than the small dictionary limit allows.
+// more than the small dictionary limit allows. The first byte picks how
+// the rest is read: when it is odd, the rest has its CRC32s repaired
+// first (repairCRCs), so that mutations get past them. Both decoders stop
+// at fuzzMaxOut bytes, which keeps each exec fast.
 func FuzzXz(f *testing.F) {
 	for _, s := range xzSeeds(f) {
 		f.Add(append([]byte{0}, s...))
