@@ -26,6 +26,7 @@ const (
 
 var (
 	errRangeInit = errors.New("xz: corrupt LZMA data: bad range coder start")
+	errTinyChunk = errors.New("xz: corrupt LZMA2 data: LZMA chunk under 5 bytes, the range coder's start")
 	errDistance  = errors.New("xz: corrupt LZMA data: match distance beyond the dictionary")
 	errEndMarker = errors.New("xz: corrupt LZMA data: end marker inside an LZMA2 chunk")
 	errOverrun   = errors.New("xz: corrupt LZMA2 data: chunk shorter than its symbols")
@@ -57,7 +58,10 @@ const rcPad = 64
 
 // init starts decoding in[:end]; in has rcPad bytes more.
 func (rc *rangeDec) init(in []byte, end int) error {
-	if end < 5 || in[0] != 0 {
+	if end < 5 {
+		return errTinyChunk
+	}
+	if in[0] != 0 {
 		return errRangeInit
 	}
 	rc.in = in
