@@ -31,6 +31,7 @@ var (
 	errEndMarker = errors.New("xz: corrupt LZMA data: end marker inside an LZMA2 chunk")
 	errOverrun   = errors.New("xz: corrupt LZMA2 data: chunk shorter than its symbols")
 	errLcLp      = errors.New("xz: corrupt LZMA2 data: lc + lp over 4")
+	errChunkEnd  = errors.New("xz: corrupt LZMA2 data: chunk does not end where its symbols do")
 )
 
 type prob uint16

@@ -61,7 +61,7 @@ func (l *lzma2) step() error {
 				return fmt.Errorf("xz: corrupt LZMA2 data: match runs past the end of its chunk")
 			}
 			if !rc.finish() {
-				return fmt.Errorf("xz: corrupt LZMA2 data: chunk does not end where its symbols do")
+				return errChunkEnd
 			}
 		}
 		return nil
