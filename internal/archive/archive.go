@@ -123,7 +123,7 @@ type Limits struct {
 	MaxRatio   int64
 	RatioFloor int64
 	// MaxBuffer bounds a nested archive that must be held in memory to be
-	// read (zip and xz need random access).
+	// read (zip needs random access).
 	MaxBuffer int64
 }
 
@@ -194,12 +194,12 @@ func Walk(ctx context.Context, name string, r io.ReaderAt, size int64, lim Limit
 	return w.st, err
 }
 
-// MaxStreamHold bounds a zip or xz stream that WalkReader must hold in
-// memory to read.
+// MaxStreamHold bounds a zip stream that WalkReader must hold in memory
+// to read.
 const MaxStreamHold = 256 << 20
 
-// WalkReader is Walk for a stream (standard input): formats that need
-// random access are held in memory, up to MaxStreamHold bytes.
+// WalkReader is Walk for a stream (standard input): a zip, which needs
+// random access, is held in memory, up to MaxStreamHold bytes.
 func WalkReader(ctx context.Context, name string, r io.Reader, lim Limits, fn func(Member) error) (Stats, error) {
 	w := &walker{ctx: ctx, lim: lim, fn: fn}
 	br := bufio.NewReader(&inputCounter{r: r, w: w})
@@ -215,7 +215,7 @@ func WalkReader(ctx context.Context, name string, r io.Reader, lim Limits, fn fu
 		return w.st, nil
 	}
 	w.st.Archives++
-	if f == Zip || f == Xz {
+	if f == Zip {
 		data, err := readBounded(br, MaxStreamHold)
 		if err != nil {
 			return w.st, fmt.Errorf("read %s: %w", name, err)
@@ -304,15 +304,6 @@ func (w *walker) openAt(path string, f Format, r io.ReaderAt, size int64, depth 
 	switch f {
 	case Zip:
 		return w.zip(path, r, size, depth)
-	case Xz:
-		if err := checkXz(r, size, MaxXzDict); err != nil {
-			return &pathError{path: path, err: err}
-		}
-		dr, err := newXz(io.NewSectionReader(r, 0, size))
-		if err != nil {
-			return &pathError{path: path, err: err}
-		}
-		return w.decompressed(path, dr, depth)
 	case Bzip2:
 		if size <= w.lim.MaxBuffer {
 			// Held whole, its blocks are decoded in parallel.
@@ -333,11 +324,11 @@ func (w *walker) openAt(path string, f Format, r io.ReaderAt, size int64, depth 
 	return w.openStream(path, f, io.NewSectionReader(r, 0, size), depth)
 }
 
-// openStream opens an archive read front to back; zip and xz are held in
-// memory first, up to MaxBuffer bytes.
+// openStream opens an archive read front to back; a zip is held in memory
+// first, up to MaxBuffer bytes.
 func (w *walker) openStream(path string, f Format, r io.Reader, depth int) error {
 	switch f {
-	case Zip, Xz:
+	case Zip:
 		data, err := readBounded(r, w.lim.MaxBuffer)
 		if err != nil {
 			return &pathError{path: path, err: err}

@@ -4,7 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"os/exec"
 	"reflect"
@@ -269,6 +272,9 @@ func TestXzDictionary(t *testing.T) {
 		t.Fatal("no LZMA2 filter in the block header")
 	}
 	data[12+i+2] = 40
+	// Keep the block header's CRC32 right: the decoder checks it first.
+	hsize := (int(data[12]) + 1) * 4
+	binary.LittleEndian.PutUint32(data[12+hsize-4:], crc32.ChecksumIEEE(data[12:12+hsize-4]))
 	got := walk(t, "big.xz", data, DefaultLimits())
 	if !errors.Is(got.err, ErrLimit) || !strings.Contains(got.err.Error(), "dictionary") {
 		t.Fatalf("err = %v", got.err)
@@ -434,4 +440,22 @@ func TestZstdWindow(t *testing.T) {
 		t.Fatalf("walk = %+v, want an error", got)
 	}
 	t.Log(got.err)
+}
+
+// TestXzStreamed: an .xz inside another archive is decoded as it is read,
+// however large: it is no longer held in memory (it was, up to MaxBuffer,
+// and skipped with a note beyond), and its dictionary limit still holds.
+func TestXzStreamed(t *testing.T) {
+	var text bytes.Buffer
+	for i := 0; text.Len() < 200_000; i++ {
+		fmt.Fprintf(&text, "line %d: %x\n", i, i*2654435761)
+	}
+	text.WriteString("GEMINI_API_KEY=value\n")
+	outer := mkTar(t, file{Name: "logs/app.log.xz", Data: mkXz(t, text.Bytes())})
+	lim := DefaultLimits()
+	lim.MaxBuffer = 1 << 10
+	got := walk(t, "dump.tar", outer, lim)
+	if got.err != nil || len(got.stats.Notes) != 0 || got.members["dump.tar!logs/app.log.xz"] != text.String() {
+		t.Fatalf("err %v, notes %v, members %d: want the .xz read whole", got.err, got.stats.Notes, len(got.members))
+	}
 }

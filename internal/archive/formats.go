@@ -9,8 +9,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ulikunitz/xz"
-
+	"github.com/gemscan-dev/gemscan/internal/archive/xz"
 	"github.com/gemscan-dev/gemscan/internal/archive/zstd"
 )
 
@@ -125,6 +124,12 @@ func decompressor(f Format, r io.Reader) (io.Reader, func(), error) {
 		return zr, func() { zr.Close() }, nil
 	case Bzip2:
 		return bzip2.NewReader(r), func() {}, nil
+	case Xz:
+		dr, err := newXz(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return dr, func() {}, nil
 	case Zstd:
 		d, err := newZstd(r)
 		if err != nil {
@@ -143,13 +148,31 @@ func newZstd(r io.Reader) (*zstd.Reader, error) {
 	return zstd.NewReader(r, MaxXzDict)
 }
 
-// newXz returns an xz decoder; checkXz must have bounded its dictionaries.
+// newXz returns an xz decoder that refuses, before allocating it, a
+// dictionary over MaxXzDict (xz -9 uses 64 MiB): that error wraps ErrLimit.
+// It is our own (internal/archive/xz): ulikunitz/xz cost start-up time in
+// every run, used or not (issue #14).
 func newXz(r io.Reader) (io.Reader, error) {
-	xr, err := xz.NewReader(r)
+	xr, err := xz.NewReader(r, MaxXzDict)
 	if err != nil {
-		return nil, fmt.Errorf("xz: %w", err)
+		return nil, xzLimit(err)
 	}
-	return xr, nil
+	return xzReader{xr}, nil
+}
+
+// xzReader marks the dictionary limit's errors as ErrLimit.
+type xzReader struct{ r *xz.Reader }
+
+func (x xzReader) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	return n, xzLimit(err)
+}
+
+func xzLimit(err error) error {
+	if errors.Is(err, xz.ErrDictTooLarge) {
+		return fmt.Errorf("%w: %w", ErrLimit, err)
+	}
+	return err
 }
 
 type errReader struct{ err error }
