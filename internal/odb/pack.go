@@ -1,7 +1,9 @@
 package odb
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -46,6 +49,53 @@ type packIndex struct {
 	names  []byte // count × 20, sorted
 	off32  []byte // count × 4
 	off64  []byte // 8 bytes per offset past 2 GiB
+
+	// The objects in pack order: byOff[k] is the position in the index
+	// of the object at offs[k], offs ascending. It tells where each
+	// object's compressed bytes end (the next object's offset), so an
+	// object is read whole in one read. Nil when some offset cannot be
+	// read (an error planPack reports).
+	offs  []int64
+	byOff []int32
+}
+
+// sortOffsets fills offs and byOff.
+func (ix *packIndex) sortOffsets(count int64) {
+	type ent struct {
+		off int64
+		pos int32
+	}
+	ents := make([]ent, count)
+	for i := range ents {
+		off, ok := ix.offset(i)
+		if !ok {
+			return
+		}
+		ents[i] = ent{off, int32(i)}
+	}
+	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.off, b.off) })
+	ix.offs, ix.byOff = make([]int64, count), make([]int32, count)
+	for k, e := range ents {
+		ix.offs[k], ix.byOff[k] = e.off, e.pos
+	}
+}
+
+// end returns where the compressed bytes of the object at off end: the
+// next object's offset, or the pack's trailing checksum; false when off is
+// not where an object starts.
+func (p *pack) end(off int64) (int64, bool) {
+	ix := p.idx.Load()
+	if ix == nil || ix.offs == nil {
+		return 0, false
+	}
+	k, ok := slices.BinarySearch(ix.offs, off)
+	if !ok {
+		return 0, false
+	}
+	if k+1 < len(ix.offs) {
+		return ix.offs[k+1], true
+	}
+	return p.size - 20, true
 }
 
 // idx v2 layout.
@@ -169,6 +219,7 @@ func (p *pack) loadIndex() (*packIndex, error) {
 			p.err = fmt.Errorf("read pack index %s.idx: %d bytes of large offsets, not a multiple of 8", p.path, len(ix.off64))
 			return
 		}
+		ix.sortOffsets(n)
 		p.idx.Store(ix)
 	})
 	return p.idx.Load(), p.err
@@ -341,13 +392,72 @@ func (p *pack) header(off int64) (header, error) {
 	return parseHeader(buf[:n], off)
 }
 
-// inflater is a reusable zlib decoder with its input buffer.
+// window serves a pack's bytes from a buffer read ahead: objects stored
+// close together in the pack (a delta family, mostly) then cost one read
+// between them instead of one each.
+type window struct {
+	p   *pack
+	off int64
+	buf []byte
+}
+
+// windowSize is how much a window reads ahead; an object whose compressed
+// bytes exceed half of it is read on its own.
+const windowSize = 256 << 10
+
+// slice returns the pack's bytes [off, end), reading a new window when the
+// current one does not hold them; false when they are too many for one.
+func (w *window) slice(p *pack, off, end int64) ([]byte, bool, error) {
+	if end-off > windowSize/2 || off < 0 || end < off {
+		return nil, false, nil
+	}
+	if w.p == p && off >= w.off && end <= w.off+int64(len(w.buf)) {
+		return w.buf[off-w.off : end-w.off], true, nil
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, windowSize)
+	}
+	n := min(int64(windowSize), p.size-off)
+	if n < end-off {
+		return nil, false, fmt.Errorf("read pack %s at %d: %w", p.path, off, io.ErrUnexpectedEOF)
+	}
+	m, err := p.f.ReadAt(w.buf[:n], off)
+	if int64(m) < end-off {
+		w.p = nil
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, false, fmt.Errorf("read pack %s at %d: %w", p.path, off, err)
+	}
+	w.p, w.off, w.buf = p, off, w.buf[:m]
+	return w.buf[:end-off], true, nil
+}
+
+// inflater is a reusable zlib decoder with its input buffers. flate reads
+// a *bytes.Reader or a *bufio.Reader through fast paths of its own, several
+// times faster than calling ReadByte through an interface for every byte:
+// an object whose compressed bytes are in memory is read through mem, any
+// other through br, which reads src.
 type inflater struct {
 	src chunkReader
+	br  *bufio.Reader
+	mem bytes.Reader
 	zr  io.ReadCloser
 }
 
-var inflaters = sync.Pool{New: func() any { return &inflater{} }}
+var inflaters = sync.Pool{New: func() any {
+	inf := &inflater{}
+	inf.br = bufio.NewReaderSize(&inf.src, 16<<10)
+	return inf
+}}
+
+// done returns inf to the pool, holding on to no caller's data.
+func (inf *inflater) done() {
+	inf.src.ctx, inf.src.r = nil, nil
+	inf.br.Reset(&inf.src)
+	inf.mem.Reset(nil)
+	inflaters.Put(inf)
+}
 
 // chunkReader reads a pack from an offset in chunks that start small and
 // double, so inflating a small object reads little more than the object,
@@ -434,16 +544,35 @@ func (c *chunkReader) ReadByte() (byte, error) {
 // read: the whole extent when it is known, or a guess.
 func inflate(ctx context.Context, r io.ReaderAt, off, end int64, first int, dst []byte) error {
 	inf := inflaters.Get().(*inflater)
-	defer func() {
-		inf.src.ctx, inf.src.r = nil, nil
-		inflaters.Put(inf)
-	}()
+	defer inf.done()
 	inf.src.reset(ctx, r, off, end, max(first, 64))
+	inf.br.Reset(&inf.src)
+	return inf.inflate(ctx, inf.br, dst)
+}
+
+// inflateMem decompresses the zlib stream src, which must hold exactly
+// len(dst) bytes once inflated. Reading from memory lets flate take its
+// fast path; the caller bounds the work (see memInflateMax).
+func inflateMem(ctx context.Context, src, dst []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	inf := inflaters.Get().(*inflater)
+	defer inf.done()
+	inf.mem.Reset(src)
+	return inf.inflate(ctx, &inf.mem, dst)
+}
+
+// memInflateMax is the largest object inflated from memory in one go: the
+// context is checked before it, so a cancel waits for at most this much.
+const memInflateMax = 16 << 20
+
+func (inf *inflater) inflate(ctx context.Context, src io.Reader, dst []byte) error {
 	var err error
 	if inf.zr == nil {
-		inf.zr, err = zlib.NewReader(&inf.src)
+		inf.zr, err = zlib.NewReader(src)
 	} else {
-		err = inf.zr.(zlib.Resetter).Reset(&inf.src, nil)
+		err = inf.zr.(zlib.Resetter).Reset(src, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("corrupt zlib stream: %w", err)
@@ -467,16 +596,14 @@ func inflate(ctx context.Context, r io.ReaderAt, off, end int64, first int, dst 
 // the delta.
 func inflatePrefix(ctx context.Context, r io.ReaderAt, off, end int64, dst []byte) error {
 	inf := inflaters.Get().(*inflater)
-	defer func() {
-		inf.src.ctx, inf.src.r = nil, nil
-		inflaters.Put(inf)
-	}()
+	defer inf.done()
 	inf.src.reset(ctx, r, off, end, 64)
+	inf.br.Reset(&inf.src)
 	var err error
 	if inf.zr == nil {
-		inf.zr, err = zlib.NewReader(&inf.src)
+		inf.zr, err = zlib.NewReader(inf.br)
 	} else {
-		err = inf.zr.(zlib.Resetter).Reset(&inf.src, nil)
+		err = inf.zr.(zlib.Resetter).Reset(inf.br, nil)
 	}
 	if err == nil {
 		_, err = io.ReadFull(inf.zr, dst)
