@@ -583,12 +583,20 @@ func (inf *inflater) inflate(ctx context.Context, src io.Reader, dst []byte) err
 		}
 		return fmt.Errorf("corrupt zlib stream: %w", err)
 	}
-	// The stream must end here: one more byte is corruption.
+	// The stream must end here: one more byte is corruption, and so is
+	// an end whose checksum does not match (ReadFull drops the error that
+	// comes with the last bytes; the reader keeps it for this read).
 	var one [1]byte
-	if n, _ := inf.zr.Read(one[:]); n != 0 {
+	switch n, err := inf.zr.Read(one[:]); {
+	case n != 0:
 		return errors.New("corrupt zlib stream: longer than its header says")
+	case err == io.EOF:
+		return nil
+	case err == nil:
+		return errors.New("corrupt zlib stream: no end after the declared size")
+	default:
+		return fmt.Errorf("corrupt zlib stream: %w", err)
 	}
-	return nil
 }
 
 // inflatePrefix decompresses the first len(dst) bytes of the zlib stream at
