@@ -567,3 +567,23 @@ func TestHostileZlibChecksum(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileLooseZlibChecksum: the same for a loose object.
+func TestHostileLooseZlibChecksum(t *testing.T) {
+	dir := objectsDir(t)
+	content := []byte("loose checksummed content\n")
+	name := gittest.ForgeLoose(t, dir, "", "blob", content)
+	p := filepath.Join(dir, name[:2], name[2:])
+	z, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z[len(z)-1] ^= 0xff
+	if err := os.WriteFile(p, z, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, dir)
+	if _, err := db.ReadType(plumbing.NewHash(name), Blob); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("read: error %v, want a checksum error", err)
+	}
+}
