@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -416,5 +418,97 @@ func TestViewsAndRecycledBuffers(t *testing.T) {
 	}
 	if len(all) == 0 {
 		t.Fatal("nothing read")
+	}
+}
+
+// BenchmarkIndexSearch looks names up in an index of 400,000, the size of
+// git/git's: a history scan makes a lookup per commit and tree it reads.
+func BenchmarkIndexSearch(b *testing.B) {
+	const n = 400000
+	names := make([]byte, 0, n*20)
+	for i := 0; i < n; i++ {
+		h := sha1.Sum([]byte(strconv.Itoa(i)))
+		names = append(names, h[:]...)
+	}
+	hashes := make([]plumbing.Hash, n)
+	for i := range hashes {
+		copy(hashes[i][:], names[i*20:])
+	}
+	slices.SortFunc(hashes, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+	var fan [256]uint32
+	sorted := make([]byte, 0, n*20)
+	for _, h := range hashes {
+		sorted = append(sorted, h[:]...)
+		for c := int(h[0]); c < 256; c++ {
+			fan[c]++
+		}
+	}
+	ix := &packIndex{fanout: &fan, names: sorted}
+	i := 0
+	for b.Loop() {
+		h := hashes[i*7919%n]
+		if m, ok := ix.search(h); !ok || ix.hash(m) != h {
+			b.Fatalf("%s not found", h)
+		}
+		i++
+	}
+}
+
+// TestIndexSearch checks the interpolating search against a plain binary
+// search on indexes whose names are spread evenly (real ones) and on
+// forged ones that crowd names together or share long prefixes: every
+// name is found, and made-up names between them are not.
+func TestIndexSearch(t *testing.T) {
+	shapes := map[string]func(i int) plumbing.Hash{
+		"sha1": func(i int) plumbing.Hash { return plumbing.Hash(sha1.Sum([]byte(strconv.Itoa(i)))) },
+		"shared prefix": func(i int) plumbing.Hash {
+			var h plumbing.Hash
+			h[0], h[1] = 0x42, 0x42
+			h[17], h[18], h[19] = byte(i>>16), byte(i>>8), byte(i)
+			return h
+		},
+		"crowded": func(i int) plumbing.Hash {
+			var h plumbing.Hash
+			h[0] = 0x42
+			if i%100 == 0 {
+				h[1] = 0xff // a few far away, most packed near the start
+			}
+			h[2], h[3], h[10] = byte(i>>8), byte(i), byte(i*7)
+			return h
+		},
+	}
+	for name, shape := range shapes {
+		t.Run(name, func(t *testing.T) {
+			var hashes []plumbing.Hash
+			seen := map[plumbing.Hash]bool{}
+			for i := 0; i < 5000; i++ {
+				if h := shape(i); !seen[h] {
+					seen[h] = true
+					hashes = append(hashes, h)
+				}
+			}
+			slices.SortFunc(hashes, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+			var fan [256]uint32
+			var names []byte
+			for _, h := range hashes {
+				names = append(names, h[:]...)
+				for c := int(h[0]); c < 256; c++ {
+					fan[c]++
+				}
+			}
+			ix := &packIndex{fanout: &fan, names: names}
+			for i, h := range hashes {
+				if m, ok := ix.search(h); !ok || m != i {
+					t.Fatalf("%s: found %v at %d, want %d", h, ok, m, i)
+				}
+				miss := h
+				miss[19] ^= 0x80
+				miss[12] ^= 0x01
+				_, want := slices.BinarySearchFunc(hashes, miss, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+				if _, ok := ix.search(miss); ok != want {
+					t.Fatalf("%s: found %v, want %v", miss, ok, want)
+				}
+			}
+		})
 	}
 }

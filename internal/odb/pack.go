@@ -232,9 +232,38 @@ func (ix *packIndex) search(h plumbing.Hash) (int, bool) {
 		lo = int(ix.fanout[h[0]-1])
 	}
 	hi := int(ix.fanout[h[0]])
-	for lo < hi {
+	// Names are uniformly distributed: interpolating on their first eight
+	// bytes lands next to the name in two or three probes, each a cache
+	// miss in an index of megabytes, where halving takes a dozen. Every
+	// other step halves, so a forged index is searched in O(log n) all
+	// the same.
+	key := binary.BigEndian.Uint64(h[:8])
+	names := ix.names
+	prefix := func(i int) uint64 { return binary.BigEndian.Uint64(names[i*20 : i*20+8]) }
+	for step := 0; lo < hi; step++ {
 		m := int(uint(lo+hi) >> 1)
-		switch c := bytes.Compare(ix.names[m*20:m*20+20], h[:]); {
+		if step%2 == 0 && hi-lo > 8 {
+			kl, kh := prefix(lo), prefix(hi-1)
+			if key <= kl {
+				m = lo
+			} else if key >= kh {
+				m = hi - 1
+			} else {
+				m = lo + int(float64(key-kl)/float64(kh-kl)*float64(hi-1-lo))
+				m = min(max(m, lo), hi-1)
+			}
+		}
+		k := prefix(m)
+		c := 0
+		switch {
+		case k < key:
+			c = -1
+		case k > key:
+			c = 1
+		default:
+			c = bytes.Compare(names[m*20+8:m*20+20], h[8:])
+		}
+		switch {
 		case c == 0:
 			return m, true
 		case c < 0:
