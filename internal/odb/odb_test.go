@@ -26,24 +26,53 @@ func git(t testing.TB, dir string, args ...string) string {
 
 // makeRepo returns a fresh copy of a history whose files change a little
 // each commit, so that a repack stores most blobs as deltas. The history is
-// built once (80 git commands) and copied for each test, which may change
-// its copy.
+// built once (80 git commands) and copied for each test that changes it;
+// tests that only read it share one (looseRepo, packedRepo): on a
+// filesystem where creating files is slow, every copy costs.
 func makeRepo(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(looseRepo(t))); err != nil {
+		t.Fatalf("copy the test history: %v", err)
+	}
+	return dir
+}
+
+// looseRepo returns the history, its objects loose, shared: read it only.
+func looseRepo(t testing.TB) string {
 	t.Helper()
 	gittest.Need(t)
 	repoTemplate.once.Do(func() { repoTemplate.dir, repoTemplate.err = buildRepo(t) })
 	if repoTemplate.err != nil {
 		t.Fatalf("build the test history: %v", repoTemplate.err)
 	}
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(repoTemplate.dir)); err != nil {
-		t.Fatalf("copy the test history: %v", err)
-	}
-	return dir
+	return repoTemplate.dir
 }
 
-// repoTemplate is the history makeRepo copies, removed by TestMain.
-var repoTemplate struct {
+// packedRepo returns the history repacked into one pack of delta chains
+// up to 50 deep (git repack -a -d -f --depth=50), shared: read it only.
+func packedRepo(t testing.TB) string {
+	t.Helper()
+	loose := looseRepo(t)
+	packedTemplate.once.Do(func() {
+		dir, err := os.MkdirTemp("", "gemscan-odb-packed-")
+		if err == nil {
+			err = os.CopyFS(dir, os.DirFS(loose))
+		}
+		if err == nil {
+			_, err = gittest.Try(dir, 0, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+		}
+		packedTemplate.dir, packedTemplate.err = dir, err
+	})
+	if packedTemplate.err != nil {
+		t.Fatalf("repack the test history: %v", packedTemplate.err)
+	}
+	return packedTemplate.dir
+}
+
+// repoTemplate and packedTemplate are the shared histories, removed by
+// TestMain.
+var repoTemplate, packedTemplate struct {
 	once sync.Once
 	dir  string
 	err  error
@@ -51,8 +80,10 @@ var repoTemplate struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if repoTemplate.dir != "" {
-		os.RemoveAll(repoTemplate.dir)
+	for _, dir := range []string{repoTemplate.dir, packedTemplate.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -144,13 +175,12 @@ func checkBlobs(t *testing.T, dir string) {
 
 func TestBlobsLoose(t *testing.T) {
 	t.Parallel()
-	checkBlobs(t, makeRepo(t))
+	checkBlobs(t, looseRepo(t))
 }
 
 func TestBlobsPackedWithDeltas(t *testing.T) {
 	t.Parallel()
-	dir := makeRepo(t)
-	git(t, dir, "gc", "-q", "--aggressive")
+	dir := packedRepo(t)
 	out := git(t, dir, "verify-pack", "-v", filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir)))
 	if !strings.Contains(out, "chain length") {
 		t.Fatalf("repack made no deltas:\n%s", out)
@@ -172,8 +202,7 @@ func TestBlobsMixedPacksAndLoose(t *testing.T) {
 
 func TestAlternates(t *testing.T) {
 	t.Parallel()
-	src := makeRepo(t)
-	git(t, src, "gc", "-q")
+	src := packedRepo(t)
 	clone := filepath.Join(t.TempDir(), "clone")
 	git(t, filepath.Dir(clone), "clone", "-q", "--shared", src, clone)
 	os.WriteFile(filepath.Join(clone, "own.txt"), []byte("only in the clone\n"), 0o644)
@@ -218,8 +247,7 @@ func TestCorruptObjectNamed(t *testing.T) {
 // bucket read from the file) and after (the index in memory).
 func TestIndexLookup(t *testing.T) {
 	t.Parallel()
-	dir := makeRepo(t)
-	git(t, dir, "repack", "-q", "-a", "-d")
+	dir := packedRepo(t)
 	idx := filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir))
 	f, err := os.Open(idx)
 	if err != nil {
@@ -273,8 +301,7 @@ func TestIndexLookup(t *testing.T) {
 // BenchmarkReadTree reads every commit's root tree, oldest first, as a
 // history diff does, through a freshly opened database each time.
 func BenchmarkReadTree(b *testing.B) {
-	dir := makeRepo(b)
-	git(b, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	dir := packedRepo(b)
 	var trees []plumbing.Hash
 	for _, l := range strings.Fields(git(b, dir, "log", "--reverse", "--format=%T")) {
 		trees = append(trees, plumbing.NewHash(l))
@@ -341,8 +368,7 @@ func BenchmarkApplyDelta(b *testing.B) {
 // reused (still matching after all the reads).
 func TestViewsAndRecycledBuffers(t *testing.T) {
 	t.Parallel()
-	dir := makeRepo(t)
-	git(t, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	dir := packedRepo(t)
 	var objs []plumbing.Hash
 	for _, l := range strings.Split(git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"), "\n") {
 		if h, typ, _ := strings.Cut(l, " "); typ == "tree" || typ == "commit" {
