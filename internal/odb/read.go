@@ -155,8 +155,19 @@ func (db *DB) locate(h plumbing.Hash) (*pack, int64, bool) {
 // refused with errWrongType once its type is known, before its content is
 // inflated.
 func (db *DB) read(ctx context.Context, h plumbing.Hash, want Type) (object, error) {
+	if it, ok := db.cache.getName(h); ok {
+		if want != 0 && it.t != want {
+			db.cache.unpin(it)
+			return object{}, errWrongType{it.t, want}
+		}
+		return object{t: it.t, data: it.data, it: it}, nil
+	}
 	if p, off, ok := db.locate(h); ok {
-		return db.readPacked(ctx, p, off, want)
+		o, err := db.readPacked(ctx, p, off, want)
+		if err == nil && o.it != nil {
+			db.cache.name(o.it, h)
+		}
+		return o, err
 	}
 	t, data, err := db.readLooseAny(ctx, h, want)
 	return object{t: t, data: data}, err
