@@ -472,6 +472,7 @@ type inflater struct {
 	br  *bufio.Reader
 	mem bytes.Reader
 	zr  io.ReadCloser
+	one [1]byte // the read past the end (a local would escape to the heap)
 }
 
 var inflaters = sync.Pool{New: func() any {
@@ -615,8 +616,7 @@ func (inf *inflater) inflate(ctx context.Context, src io.Reader, dst []byte) err
 	// The stream must end here: one more byte is corruption, and so is
 	// an end whose checksum does not match (ReadFull drops the error that
 	// comes with the last bytes; the reader keeps it for this read).
-	var one [1]byte
-	switch n, err := inf.zr.Read(one[:]); {
+	switch n, err := inf.zr.Read(inf.one[:]); {
 	case n != 0:
 		return errors.New("corrupt zlib stream: longer than its header says")
 	case err == io.EOF:
