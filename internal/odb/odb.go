@@ -251,7 +251,7 @@ type baseCache struct {
 	// once as its parent's, skips the index lookup.
 	byName map[plumbing.Hash]*cacheItem
 	head   *cacheItem // most recent
-	tail  *cacheItem
+	tail   *cacheItem
 
 	free      [64][][]byte // spare buffers by bits.Len of their capacity
 	freeBytes int
