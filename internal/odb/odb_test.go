@@ -88,6 +88,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// buildRepo writes the history with one git fast-import (one process, not
+// 80 adds and commits), unpacks its objects loose as commits made one by
+// one leave them, and checks HEAD out.
 func buildRepo(t testing.TB) (string, error) {
 	dir, err := os.MkdirTemp("", "gemscan-odb-history-")
 	if err != nil {
@@ -98,21 +101,51 @@ func buildRepo(t testing.TB) (string, error) {
 	for i := 0; i < 200; i++ {
 		lines = append(lines, fmt.Sprintf("line %d of a file that changes slowly", i))
 	}
+	var s strings.Builder
 	for c := 0; c < 40; c++ {
 		lines[(c*7)%len(lines)] = fmt.Sprintf("edited in commit %d", c)
+		msg := fmt.Sprintf("c%d\n", c)
+		fmt.Fprintf(&s, "commit refs/heads/main\ncommitter Ada <ada@example.invalid> 1704067200 +0000\ndata %d\n%s", len(msg), msg)
 		for f := 0; f < 3; f++ {
-			p := filepath.Join(dir, fmt.Sprintf("dir%d", f), "file.txt")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return dir, err
-			}
-			if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+fmt.Sprintf("\nfile %d\n", f)), 0o644); err != nil {
+			content := strings.Join(lines, "\n") + fmt.Sprintf("\nfile %d\n", f)
+			fmt.Fprintf(&s, "M 100644 inline dir%d/file.txt\ndata %d\n%s\n", f, len(content), content)
+		}
+	}
+	if err := gitStdin(dir, s.String(), "fast-import", "--quiet"); err != nil {
+		return dir, err
+	}
+	packs, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*"))
+	if err != nil || len(packs) != 2 {
+		return dir, fmt.Errorf("fast-import left %v (%v), want one pack and its index", packs, err)
+	}
+	var pack []byte
+	for _, p := range packs {
+		if strings.HasSuffix(p, ".pack") {
+			if pack, err = os.ReadFile(p); err != nil {
 				return dir, err
 			}
 		}
-		git(t, dir, "add", "-A")
-		git(t, dir, "commit", "-q", "-m", fmt.Sprintf("c%d", c))
+		if err := os.Remove(p); err != nil {
+			return dir, err
+		}
 	}
+	if err := gitStdin(dir, string(pack), "unpack-objects", "-q"); err != nil {
+		return dir, err
+	}
+	git(t, dir, "reset", "-q", "--hard")
 	return dir, nil
+}
+
+// gitStdin runs git in dir with input on its standard input.
+func gitStdin(dir, input string, args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = gittest.Env(0)
+	cmd.Stdin = strings.NewReader(input)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 func blobHash(data []byte) plumbing.Hash {
