@@ -202,16 +202,18 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 	if err != nil {
 		return nil, err
 	}
-	if ix.offs == nil {
+	order := ix.sorted()
+	if order == nil {
 		for i := 0; i < int(p.count); i++ {
 			if _, ok := ix.offset(i); !ok {
 				return nil, fmt.Errorf("pack %s index: object %s has a large offset the index does not hold", p.path, ix.hash(i))
 			}
 		}
+		return nil, fmt.Errorf("pack %s index: its offsets cannot be sorted", p.path)
 	}
-	n := len(ix.offs)
+	n := len(order.offs)
 	// The index's tables in pack order are shared: the plan only reads them.
-	pl := &packPlan{p: p, ix: ix, pos: ix.byOff, offs: ix.offs, hdr: make([]uint8, n),
+	pl := &packPlan{p: p, ix: ix, pos: order.byOff, offs: order.offs, hdr: make([]uint8, n),
 		sizes: make([]int64, n), types: make([]Type, n), base: make([]int32, n), ext: map[int32]plumbing.Hash{},
 		emit: make([]bool, n), needed: make([]bool, n)}
 	// An object that cannot be read fails alone: its error is kept, and

@@ -592,7 +592,7 @@ func BenchmarkInflateObjects(b *testing.B) {
 	}
 	var streams []stream
 	var total int64
-	for k, off := range ix.offs {
+	for k, off := range ix.sorted().offs {
 		end, _ := p.end(off)
 		raw := make([]byte, end-off)
 		if _, err := p.f.ReadAt(raw, off); err != nil {

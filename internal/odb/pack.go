@@ -50,34 +50,46 @@ type packIndex struct {
 	off32  []byte // count × 4
 	off64  []byte // 8 bytes per offset past 2 GiB
 
-	// The objects in pack order: byOff[k] is the position in the index
-	// of the object at offs[k], offs ascending. It tells where each
-	// object's compressed bytes end (the next object's offset), so an
-	// object is read whole in one read. Nil when some offset cannot be
-	// read (an error planPack reports).
+	// order is the objects in pack order, sorted on first need (the
+	// blob pass): a scan of a few commits does not pay for it.
+	orderOnce sync.Once
+	order     atomic.Pointer[packOrder]
+	count     int64
+}
+
+// packOrder is a pack's objects in pack order: byOff[k] is the position in
+// the index of the object at offs[k], offs ascending. It tells where each
+// object's compressed bytes end (the next object's offset), so an object
+// is read whole in one read.
+type packOrder struct {
 	offs  []int64
 	byOff []int32
 }
 
-// sortOffsets fills offs and byOff.
-func (ix *packIndex) sortOffsets(count int64) {
-	type ent struct {
-		off int64
-		pos int32
-	}
-	ents := make([]ent, count)
-	for i := range ents {
-		off, ok := ix.offset(i)
-		if !ok {
-			return
+// sorted returns the objects in pack order, sorting them the first time;
+// nil when some offset cannot be read (an error planPack reports).
+func (ix *packIndex) sorted() *packOrder {
+	ix.orderOnce.Do(func() {
+		type ent struct {
+			off int64
+			pos int32
 		}
-		ents[i] = ent{off, int32(i)}
-	}
-	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.off, b.off) })
-	ix.offs, ix.byOff = make([]int64, count), make([]int32, count)
-	for k, e := range ents {
-		ix.offs[k], ix.byOff[k] = e.off, e.pos
-	}
+		ents := make([]ent, ix.count)
+		for i := range ents {
+			off, ok := ix.offset(i)
+			if !ok {
+				return
+			}
+			ents[i] = ent{off, int32(i)}
+		}
+		slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.off, b.off) })
+		o := &packOrder{offs: make([]int64, ix.count), byOff: make([]int32, ix.count)}
+		for k, e := range ents {
+			o.offs[k], o.byOff[k] = e.off, e.pos
+		}
+		ix.order.Store(o)
+	})
+	return ix.order.Load()
 }
 
 // end returns where the compressed bytes of the object at off end: the
@@ -85,15 +97,19 @@ func (ix *packIndex) sortOffsets(count int64) {
 // not where an object starts.
 func (p *pack) end(off int64) (int64, bool) {
 	ix := p.idx.Load()
-	if ix == nil || ix.offs == nil {
+	if ix == nil {
 		return 0, false
 	}
-	k, ok := slices.BinarySearch(ix.offs, off)
+	o := ix.order.Load() // not sorted yet: the caller reads as it can
+	if o == nil {
+		return 0, false
+	}
+	k, ok := slices.BinarySearch(o.offs, off)
 	if !ok {
 		return 0, false
 	}
-	if k+1 < len(ix.offs) {
-		return ix.offs[k+1], true
+	if k+1 < len(o.offs) {
+		return o.offs[k+1], true
 	}
 	return p.size - 20, true
 }
@@ -219,7 +235,7 @@ func (p *pack) loadIndex() (*packIndex, error) {
 			p.err = fmt.Errorf("read pack index %s.idx: %d bytes of large offsets, not a multiple of 8", p.path, len(ix.off64))
 			return
 		}
-		ix.sortOffsets(n)
+		ix.count = n
 		p.idx.Store(ix)
 	})
 	return p.idx.Load(), p.err
