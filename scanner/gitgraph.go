@@ -276,12 +276,16 @@ func (h *history) linksOf(x int32) []int32 {
 	return h.links[n.linkAt : n.linkAt+n.nLinks]
 }
 
+// readCommit reads and parses commit c. Its content is only viewed:
+// CommitInfo copies what it keeps, so the buffer goes back to the
+// database for the next object (85k commits in git/git's history).
 func (h *history) readCommit(c plumbing.Hash) (odb.CommitInfo, error) {
-	data, err := h.r.db.ReadType(c, odb.Commit)
+	v, err := h.r.db.ReadView(context.Background(), c, odb.Commit)
 	if err != nil {
 		return odb.CommitInfo{}, fmt.Errorf("read commit: %w", err)
 	}
-	info, err := odb.ParseCommit(data)
+	info, err := odb.ParseCommit(v.Data)
+	v.Release()
 	if err != nil {
 		return info, fmt.Errorf("commit %s: %w", c, err)
 	}

@@ -2,13 +2,11 @@ package odb
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -204,27 +202,20 @@ func planPack(ctx context.Context, p *pack, packIndex int, want func(plumbing.Ha
 	if err != nil {
 		return nil, err
 	}
-	type ent struct {
-		off int64
-		pos int32
-	}
-	ents := make([]ent, 0, p.count)
-	for i := 0; i < int(p.count); i++ {
-		off, ok := ix.offset(i)
-		if !ok {
-			return nil, fmt.Errorf("pack %s index: object %s has a large offset the index does not hold", p.path, ix.hash(i))
+	order := ix.sorted()
+	if order == nil {
+		for i := 0; i < int(p.count); i++ {
+			if _, ok := ix.offset(i); !ok {
+				return nil, fmt.Errorf("pack %s index: object %s has a large offset the index does not hold", p.path, ix.hash(i))
+			}
 		}
-		ents = append(ents, ent{off, int32(i)})
+		return nil, fmt.Errorf("pack %s index: its offsets cannot be sorted", p.path)
 	}
-	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.off, b.off) })
-	n := len(ents)
-	pl := &packPlan{p: p, ix: ix, pos: make([]int32, n), offs: make([]int64, n), hdr: make([]uint8, n),
+	n := len(order.offs)
+	// The index's tables in pack order are shared: the plan only reads them.
+	pl := &packPlan{p: p, ix: ix, pos: order.byOff, offs: order.offs, hdr: make([]uint8, n),
 		sizes: make([]int64, n), types: make([]Type, n), base: make([]int32, n), ext: map[int32]plumbing.Hash{},
 		emit: make([]bool, n), needed: make([]bool, n)}
-	for i, e := range ents {
-		pl.pos[i], pl.offs[i] = e.pos, e.off
-	}
-	ents = nil
 	// An object that cannot be read fails alone: its error is kept, and
 	// the deltas on it inherit it; every other object is still planned.
 	failed := map[int32]planFailure{}
@@ -500,6 +491,7 @@ type walker struct {
 	stats  *walkStats
 
 	delta []byte   // the delta being applied
+	win   window   // pack bytes read ahead
 	free  [][]byte // spare object buffers (two at most)
 	hint  [20]byte // a delta's first bytes: its two sizes, 10 bytes each at most
 
@@ -623,10 +615,25 @@ func (w *walker) inflateDelta(pl *packPlan, i int32) ([]byte, error) {
 		w.delta = make([]byte, pl.sizes[i])
 	}
 	d := w.delta[:pl.sizes[i]]
-	if err := inflate(w.ctx, pl.p.f, pl.data(i), pl.end(i), int(pl.extent(i)), d); err != nil {
+	if err := w.inflate(pl, i, d); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// inflate inflates object i into dst, from the walker's window when its
+// compressed bytes fit one.
+func (w *walker) inflate(pl *packPlan, i int32, dst []byte) error {
+	if int64(len(dst)) <= memInflateMax {
+		src, ok, err := w.win.slice(pl.p, pl.data(i), pl.end(i))
+		if err != nil {
+			return err
+		}
+		if ok {
+			return inflateMem(w.ctx, src, dst)
+		}
+	}
+	return inflate(w.ctx, pl.p.f, pl.data(i), pl.end(i), int(pl.extent(i)), dst)
 }
 
 // resultSize reads the size a delta declares for its result from the
@@ -857,7 +864,7 @@ func (w *walker) rootData(pl *packPlan, root int32, lim int64) ([]byte, error) {
 		return nil, err
 	}
 	data := w.get(pl.sizes[root])
-	if err := inflate(w.ctx, pl.p.f, pl.data(root), pl.end(root), int(pl.extent(root)), data); err != nil {
+	if err := w.inflate(pl, root, data); err != nil {
 		w.put(data)
 		return nil, err
 	}

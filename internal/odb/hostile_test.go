@@ -535,3 +535,55 @@ func TestTooLargeDeltaInFamily(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileZlibChecksum: a blob whose content is intact but whose zlib
+// checksum is not is corrupt, read alone or in the blob pass; its
+// neighbours are still read.
+func TestHostileZlibChecksum(t *testing.T) {
+	dir := objectsDir(t)
+	content := []byte("checksummed content\n")
+	z := gittest.Deflate(content)
+	z[len(z)-1] ^= 0xff // the adler-32 trailer's last byte
+	// A blob's pack header: type 3, the size in the low four bits and on.
+	raw := append([]byte{0x30 | 0x80 | byte(len(content)&15), byte(len(content) >> 4)}, z...)
+	bad := gittest.ObjectName("blob", content)
+	names := gittest.ForgePack(t, dir, []gittest.PackObject{
+		{Type: gittest.PackBlob, Data: []byte("first\n")},
+		{Name: bad, Raw: raw},
+		{Type: gittest.PackBlob, Data: []byte("third\n")},
+	})
+	db := openDB(t, dir)
+	if err := db.LoadIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ReadType(plumbing.NewHash(bad), Blob); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("read: error %v, want a checksum error", err)
+	}
+	visited, _, errs := blobsPass(t, db, 0)
+	wantOneError(t, errs, bad, "checksum")
+	for _, i := range []int{0, 2} {
+		if visited[plumbing.NewHash(names[i])] != 1 {
+			t.Errorf("blob %d not visited", i)
+		}
+	}
+}
+
+// TestHostileLooseZlibChecksum: the same for a loose object.
+func TestHostileLooseZlibChecksum(t *testing.T) {
+	dir := objectsDir(t)
+	content := []byte("loose checksummed content\n")
+	name := gittest.ForgeLoose(t, dir, "", "blob", content)
+	p := filepath.Join(dir, name[:2], name[2:])
+	z, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z[len(z)-1] ^= 0xff
+	if err := os.WriteFile(p, z, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, dir)
+	if _, err := db.ReadType(plumbing.NewHash(name), Blob); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("read: error %v, want a checksum error", err)
+	}
+}

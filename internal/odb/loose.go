@@ -89,9 +89,15 @@ func inflateLoose(r io.Reader, fileSize int64, want Type, max int64) (Type, []by
 	if _, err := io.ReadFull(zr, data); err != nil {
 		return 0, nil, fmt.Errorf("corrupt loose object: %w", err)
 	}
+	// As for packed objects: the stream ends here, its checksum matching.
 	var one [1]byte
-	if n, _ := zr.Read(one[:]); n != 0 {
+	switch n, err := zr.Read(one[:]); {
+	case n != 0:
 		return 0, nil, errors.New("corrupt loose object: longer than its header says")
+	case err == nil:
+		return 0, nil, errors.New("corrupt loose object: no end after the declared size")
+	case err != io.EOF:
+		return 0, nil, fmt.Errorf("corrupt loose object: %w", err)
 	}
 	return t, data, nil
 }

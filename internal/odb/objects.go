@@ -257,54 +257,16 @@ var (
 	modeDir  = binary.LittleEndian.Uint64([]byte("40000 \x00\x00"))
 )
 
-// entryLen returns the length of the well-formed entry at the start of d,
-// checked as Next checks it, or 0 when there is none. It reads eight bytes
-// at a time: a diff steps over millions of entries with it.
-func entryLen(d []byte) int {
-	i := 0 // the name's start
-	if len(d) >= 8 {
-		w := binary.LittleEndian.Uint64(d)
-		switch {
-		case w&0x00ffffffffffffff == modeFile:
-			i = 7
-		case w&0x0000ffffffffffff == modeDir:
-			i = 6
-		}
-	}
-	if i == 0 {
-		for ; i < len(d) && d[i] != ' '; i++ {
-			if d[i]-'0' > 7 || i > 7 {
-				return 0
-			}
-		}
-		if i == 0 || i >= len(d) {
-			return 0
-		}
-		i++
-	}
-	// The name ends at the first NUL.
-	j := i
-	for ; j+8 <= len(d); j += 8 {
-		w := binary.LittleEndian.Uint64(d[j:])
-		if z := (w - 0x0101010101010101) &^ w & 0x8080808080808080; z != 0 {
-			j += bits.TrailingZeros64(z) / 8
-			goto found
-		}
-	}
-	for j < len(d) && d[j] != 0 {
-		j++
-	}
-found:
-	if j+21 > len(d) {
-		return 0
-	}
-	return j + 21
-}
-
-// commonPrefix returns how many bytes a and b start with in common.
+// commonPrefix returns how many bytes a and b start with in common. It
+// compares blocks with bytes.Equal (vector instructions) first: a diff
+// compares gigabytes of identical tree bytes.
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
+	const block = 256
+	for i+block <= n && bytes.Equal(a[i:i+block], b[i:i+block]) {
+		i += block
+	}
 	for ; i+8 <= n; i += 8 {
 		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
 			return i + bits.TrailingZeros64(x)/8
@@ -325,15 +287,64 @@ func commonPrefix(a, b []byte) int {
 func (it *TreeIter) SkipSame(other *TreeIter) int {
 	a := it.Data
 	same := commonPrefix(a, other.Data)
-	n, at := 0, 0
-	for {
-		l := entryLen(a[at:])
-		if l == 0 || at+l > same {
-			break
-		}
-		at += l
-		n++
-	}
+	n, at := countEntries(a[:same])
 	it.Data, other.Data = a[at:], other.Data[at:]
 	return n
+}
+
+// countEntries returns how many well-formed entries d starts with, and
+// where they end, checking each as Next does. It reads eight bytes at a
+// time: a diff steps over millions of entries with it.
+func countEntries(d []byte) (n, at int) {
+	for {
+		rest := d[at:]
+		i := 0 // the name's start
+		if len(rest) >= 8 {
+			w := binary.LittleEndian.Uint64(rest)
+			switch {
+			case w&0x00ffffffffffffff == modeFile:
+				i = 7
+			case w&0x0000ffffffffffff == modeDir:
+				i = 6
+			}
+		}
+		if i == 0 {
+			if i = modeLen(rest); i == 0 {
+				return n, at
+			}
+		}
+		// The name ends at the first NUL.
+		j := i
+		for ; j+8 <= len(rest); j += 8 {
+			w := binary.LittleEndian.Uint64(rest[j:])
+			if z := (w - 0x0101010101010101) &^ w & 0x8080808080808080; z != 0 {
+				j += bits.TrailingZeros64(z) / 8
+				goto found
+			}
+		}
+		for j < len(rest) && rest[j] != 0 {
+			j++
+		}
+	found:
+		if j+21 > len(rest) {
+			return n, at
+		}
+		at += j + 21
+		n++
+	}
+}
+
+// modeLen returns the length of the mode and its space at the start of d,
+// or 0 when d does not start with one.
+func modeLen(d []byte) int {
+	i := 0
+	for ; i < len(d) && d[i] != ' '; i++ {
+		if d[i]-'0' > 7 || i > 7 {
+			return 0
+		}
+	}
+	if i == 0 || i >= len(d) {
+		return 0
+	}
+	return i + 1
 }

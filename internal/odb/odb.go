@@ -246,8 +246,12 @@ type baseCache struct {
 	max   int
 	size  int // bytes held by cached objects' buffers
 	items map[cacheKey]*cacheItem
-	head  *cacheItem // most recent
-	tail  *cacheItem
+	// byName finds the objects read by name (Read, ReadView), so reading
+	// one again, as a history diff reads each tree once as a commit's and
+	// once as its parent's, skips the index lookup.
+	byName map[plumbing.Hash]*cacheItem
+	head   *cacheItem // most recent
+	tail   *cacheItem
 
 	free      [64][][]byte // spare buffers by bits.Len of their capacity
 	freeBytes int
@@ -260,6 +264,8 @@ type cacheKey struct {
 
 type cacheItem struct {
 	key        cacheKey
+	name       plumbing.Hash // set when named in byName
+	named      bool
 	t          Type
 	depth      int // delta chain depth
 	data       []byte
@@ -270,7 +276,35 @@ type cacheItem struct {
 }
 
 func newBaseCache(max int) *baseCache {
-	return &baseCache{max: max, items: map[cacheKey]*cacheItem{}}
+	return &baseCache{max: max, items: map[cacheKey]*cacheItem{}, byName: map[plumbing.Hash]*cacheItem{}}
+}
+
+// getName returns the cached object named h, pinned.
+func (c *baseCache) getName(h plumbing.Hash) (*cacheItem, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.byName[h]
+	if !ok {
+		return nil, false
+	}
+	it.pins++
+	c.unlink(it)
+	c.pushFront(it)
+	return it, true
+}
+
+// name records that it, pinned by the caller, is object h.
+func (c *baseCache) name(it *cacheItem, h plumbing.Hash) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if it.gone || it.named {
+		return
+	}
+	if old, ok := c.byName[h]; ok {
+		old.named = false // another copy of h (in another pack)
+	}
+	it.name, it.named = h, true
+	c.byName[h] = it
 }
 
 // get returns a cached object, pinned: its content stays as it is until
@@ -327,6 +361,9 @@ func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) *cacheItem {
 		old := c.tail
 		c.unlink(old)
 		delete(c.items, old.key)
+		if old.named {
+			delete(c.byName, old.name)
+		}
 		c.size -= cap(old.data)
 		old.gone = true
 		if old.pins == 0 && !old.lent {

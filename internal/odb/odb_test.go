@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,24 +26,53 @@ func git(t testing.TB, dir string, args ...string) string {
 
 // makeRepo returns a fresh copy of a history whose files change a little
 // each commit, so that a repack stores most blobs as deltas. The history is
-// built once (80 git commands) and copied for each test, which may change
-// its copy.
+// built once (80 git commands) and copied for each test that changes it;
+// tests that only read it share one (looseRepo, packedRepo): on a
+// filesystem where creating files is slow, every copy costs.
 func makeRepo(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(looseRepo(t))); err != nil {
+		t.Fatalf("copy the test history: %v", err)
+	}
+	return dir
+}
+
+// looseRepo returns the history, its objects loose, shared: read it only.
+func looseRepo(t testing.TB) string {
 	t.Helper()
 	gittest.Need(t)
 	repoTemplate.once.Do(func() { repoTemplate.dir, repoTemplate.err = buildRepo(t) })
 	if repoTemplate.err != nil {
 		t.Fatalf("build the test history: %v", repoTemplate.err)
 	}
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(repoTemplate.dir)); err != nil {
-		t.Fatalf("copy the test history: %v", err)
-	}
-	return dir
+	return repoTemplate.dir
 }
 
-// repoTemplate is the history makeRepo copies, removed by TestMain.
-var repoTemplate struct {
+// packedRepo returns the history repacked into one pack of delta chains
+// up to 50 deep (git repack -a -d -f --depth=50), shared: read it only.
+func packedRepo(t testing.TB) string {
+	t.Helper()
+	loose := looseRepo(t)
+	packedTemplate.once.Do(func() {
+		dir, err := os.MkdirTemp("", "gemscan-odb-packed-")
+		if err == nil {
+			err = os.CopyFS(dir, os.DirFS(loose))
+		}
+		if err == nil {
+			_, err = gittest.Try(dir, 0, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+		}
+		packedTemplate.dir, packedTemplate.err = dir, err
+	})
+	if packedTemplate.err != nil {
+		t.Fatalf("repack the test history: %v", packedTemplate.err)
+	}
+	return packedTemplate.dir
+}
+
+// repoTemplate and packedTemplate are the shared histories, removed by
+// TestMain.
+var repoTemplate, packedTemplate struct {
 	once sync.Once
 	dir  string
 	err  error
@@ -49,12 +80,17 @@ var repoTemplate struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if repoTemplate.dir != "" {
-		os.RemoveAll(repoTemplate.dir)
+	for _, dir := range []string{repoTemplate.dir, packedTemplate.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
 
+// buildRepo writes the history with one git fast-import (one process, not
+// 80 adds and commits), unpacks its objects loose as commits made one by
+// one leave them, and checks HEAD out.
 func buildRepo(t testing.TB) (string, error) {
 	dir, err := os.MkdirTemp("", "gemscan-odb-history-")
 	if err != nil {
@@ -65,21 +101,51 @@ func buildRepo(t testing.TB) (string, error) {
 	for i := 0; i < 200; i++ {
 		lines = append(lines, fmt.Sprintf("line %d of a file that changes slowly", i))
 	}
+	var s strings.Builder
 	for c := 0; c < 40; c++ {
 		lines[(c*7)%len(lines)] = fmt.Sprintf("edited in commit %d", c)
+		msg := fmt.Sprintf("c%d\n", c)
+		fmt.Fprintf(&s, "commit refs/heads/main\ncommitter Ada <ada@example.invalid> 1704067200 +0000\ndata %d\n%s", len(msg), msg)
 		for f := 0; f < 3; f++ {
-			p := filepath.Join(dir, fmt.Sprintf("dir%d", f), "file.txt")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return dir, err
-			}
-			if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+fmt.Sprintf("\nfile %d\n", f)), 0o644); err != nil {
+			content := strings.Join(lines, "\n") + fmt.Sprintf("\nfile %d\n", f)
+			fmt.Fprintf(&s, "M 100644 inline dir%d/file.txt\ndata %d\n%s\n", f, len(content), content)
+		}
+	}
+	if err := gitStdin(dir, s.String(), "fast-import", "--quiet"); err != nil {
+		return dir, err
+	}
+	packs, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*"))
+	if err != nil || len(packs) != 2 {
+		return dir, fmt.Errorf("fast-import left %v (%v), want one pack and its index", packs, err)
+	}
+	var pack []byte
+	for _, p := range packs {
+		if strings.HasSuffix(p, ".pack") {
+			if pack, err = os.ReadFile(p); err != nil {
 				return dir, err
 			}
 		}
-		git(t, dir, "add", "-A")
-		git(t, dir, "commit", "-q", "-m", fmt.Sprintf("c%d", c))
+		if err := os.Remove(p); err != nil {
+			return dir, err
+		}
 	}
+	if err := gitStdin(dir, string(pack), "unpack-objects", "-q"); err != nil {
+		return dir, err
+	}
+	git(t, dir, "reset", "-q", "--hard")
 	return dir, nil
+}
+
+// gitStdin runs git in dir with input on its standard input.
+func gitStdin(dir, input string, args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = gittest.Env(0)
+	cmd.Stdin = strings.NewReader(input)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 func blobHash(data []byte) plumbing.Hash {
@@ -142,13 +208,12 @@ func checkBlobs(t *testing.T, dir string) {
 
 func TestBlobsLoose(t *testing.T) {
 	t.Parallel()
-	checkBlobs(t, makeRepo(t))
+	checkBlobs(t, looseRepo(t))
 }
 
 func TestBlobsPackedWithDeltas(t *testing.T) {
 	t.Parallel()
-	dir := makeRepo(t)
-	git(t, dir, "gc", "-q", "--aggressive")
+	dir := packedRepo(t)
 	out := git(t, dir, "verify-pack", "-v", filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir)))
 	if !strings.Contains(out, "chain length") {
 		t.Fatalf("repack made no deltas:\n%s", out)
@@ -170,8 +235,7 @@ func TestBlobsMixedPacksAndLoose(t *testing.T) {
 
 func TestAlternates(t *testing.T) {
 	t.Parallel()
-	src := makeRepo(t)
-	git(t, src, "gc", "-q")
+	src := packedRepo(t)
 	clone := filepath.Join(t.TempDir(), "clone")
 	git(t, filepath.Dir(clone), "clone", "-q", "--shared", src, clone)
 	os.WriteFile(filepath.Join(clone, "own.txt"), []byte("only in the clone\n"), 0o644)
@@ -216,8 +280,7 @@ func TestCorruptObjectNamed(t *testing.T) {
 // bucket read from the file) and after (the index in memory).
 func TestIndexLookup(t *testing.T) {
 	t.Parallel()
-	dir := makeRepo(t)
-	git(t, dir, "repack", "-q", "-a", "-d")
+	dir := packedRepo(t)
 	idx := filepath.Join(dir, ".git", "objects", "pack", mustGlob(t, dir))
 	f, err := os.Open(idx)
 	if err != nil {
@@ -271,8 +334,7 @@ func TestIndexLookup(t *testing.T) {
 // BenchmarkReadTree reads every commit's root tree, oldest first, as a
 // history diff does, through a freshly opened database each time.
 func BenchmarkReadTree(b *testing.B) {
-	dir := makeRepo(b)
-	git(b, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	dir := packedRepo(b)
 	var trees []plumbing.Hash
 	for _, l := range strings.Fields(git(b, dir, "log", "--reverse", "--format=%T")) {
 		trees = append(trees, plumbing.NewHash(l))
@@ -339,8 +401,7 @@ func BenchmarkApplyDelta(b *testing.B) {
 // reused (still matching after all the reads).
 func TestViewsAndRecycledBuffers(t *testing.T) {
 	t.Parallel()
-	dir := makeRepo(t)
-	git(t, dir, "repack", "-q", "-a", "-d", "-f", "--depth=50")
+	dir := packedRepo(t)
 	var objs []plumbing.Hash
 	for _, l := range strings.Split(git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"), "\n") {
 		if h, typ, _ := strings.Cut(l, " "); typ == "tree" || typ == "commit" {
@@ -416,5 +477,143 @@ func TestViewsAndRecycledBuffers(t *testing.T) {
 	}
 	if len(all) == 0 {
 		t.Fatal("nothing read")
+	}
+}
+
+// BenchmarkIndexSearch looks names up in an index of 400,000, the size of
+// git/git's: a history scan makes a lookup per commit and tree it reads.
+func BenchmarkIndexSearch(b *testing.B) {
+	const n = 400000
+	names := make([]byte, 0, n*20)
+	for i := 0; i < n; i++ {
+		h := sha1.Sum([]byte(strconv.Itoa(i)))
+		names = append(names, h[:]...)
+	}
+	hashes := make([]plumbing.Hash, n)
+	for i := range hashes {
+		copy(hashes[i][:], names[i*20:])
+	}
+	slices.SortFunc(hashes, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+	var fan [256]uint32
+	sorted := make([]byte, 0, n*20)
+	for _, h := range hashes {
+		sorted = append(sorted, h[:]...)
+		for c := int(h[0]); c < 256; c++ {
+			fan[c]++
+		}
+	}
+	ix := &packIndex{fanout: &fan, names: sorted}
+	i := 0
+	for b.Loop() {
+		h := hashes[i*7919%n]
+		if m, ok := ix.search(h); !ok || ix.hash(m) != h {
+			b.Fatalf("%s not found", h)
+		}
+		i++
+	}
+}
+
+// TestIndexSearch checks the interpolating search against a plain binary
+// search on indexes whose names are spread evenly (real ones) and on
+// forged ones that crowd names together or share long prefixes: every
+// name is found, and made-up names between them are not.
+func TestIndexSearch(t *testing.T) {
+	shapes := map[string]func(i int) plumbing.Hash{
+		"sha1": func(i int) plumbing.Hash { return plumbing.Hash(sha1.Sum([]byte(strconv.Itoa(i)))) },
+		"shared prefix": func(i int) plumbing.Hash {
+			var h plumbing.Hash
+			h[0], h[1] = 0x42, 0x42
+			h[17], h[18], h[19] = byte(i>>16), byte(i>>8), byte(i)
+			return h
+		},
+		"crowded": func(i int) plumbing.Hash {
+			var h plumbing.Hash
+			h[0] = 0x42
+			if i%100 == 0 {
+				h[1] = 0xff // a few far away, most packed near the start
+			}
+			h[2], h[3], h[10] = byte(i>>8), byte(i), byte(i*7)
+			return h
+		},
+	}
+	for name, shape := range shapes {
+		t.Run(name, func(t *testing.T) {
+			var hashes []plumbing.Hash
+			seen := map[plumbing.Hash]bool{}
+			for i := 0; i < 5000; i++ {
+				if h := shape(i); !seen[h] {
+					seen[h] = true
+					hashes = append(hashes, h)
+				}
+			}
+			slices.SortFunc(hashes, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+			var fan [256]uint32
+			var names []byte
+			for _, h := range hashes {
+				names = append(names, h[:]...)
+				for c := int(h[0]); c < 256; c++ {
+					fan[c]++
+				}
+			}
+			ix := &packIndex{fanout: &fan, names: names}
+			for i, h := range hashes {
+				if m, ok := ix.search(h); !ok || m != i {
+					t.Fatalf("%s: found %v at %d, want %d", h, ok, m, i)
+				}
+				miss := h
+				miss[19] ^= 0x80
+				miss[12] ^= 0x01
+				_, want := slices.BinarySearchFunc(hashes, miss, func(x, y plumbing.Hash) int { return bytes.Compare(x[:], y[:]) })
+				if _, ok := ix.search(miss); ok != want {
+					t.Fatalf("%s: found %v, want %v", miss, ok, want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInflateObjects inflates every object of a repacked history from
+// memory, as a history scan reads its commits, trees and deltas: most
+// streams are a few hundred bytes, so the cost is mostly per stream.
+func BenchmarkInflateObjects(b *testing.B) {
+	db, err := Open(filepath.Join(packedRepo(b), ".git", "objects"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	p := db.packs[0]
+	ix, err := p.loadIndex()
+	if err != nil {
+		b.Fatal(err)
+	}
+	type stream struct {
+		src  []byte
+		size int64
+	}
+	var streams []stream
+	var total int64
+	for k, off := range ix.sorted().offs {
+		end, _ := p.end(off)
+		raw := make([]byte, end-off)
+		if _, err := p.f.ReadAt(raw, off); err != nil {
+			b.Fatal(err)
+		}
+		h, err := parseHeader(raw, off)
+		if err != nil {
+			b.Fatalf("object %d: %v", k, err)
+		}
+		streams = append(streams, stream{raw[h.data-off:], h.size})
+		total += h.size
+	}
+	dst := make([]byte, 1<<20)
+	ctx := context.Background()
+	b.SetBytes(total)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range streams {
+			if err := inflateMem(ctx, s.src, dst[:s.size]); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

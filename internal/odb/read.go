@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -154,8 +155,19 @@ func (db *DB) locate(h plumbing.Hash) (*pack, int64, bool) {
 // refused with errWrongType once its type is known, before its content is
 // inflated.
 func (db *DB) read(ctx context.Context, h plumbing.Hash, want Type) (object, error) {
+	if it, ok := db.cache.getName(h); ok {
+		if want != 0 && it.t != want {
+			db.cache.unpin(it)
+			return object{}, errWrongType{it.t, want}
+		}
+		return object{t: it.t, data: it.data, it: it}, nil
+	}
 	if p, off, ok := db.locate(h); ok {
-		return db.readPacked(ctx, p, off, want)
+		o, err := db.readPacked(ctx, p, off, want)
+		if err == nil && o.it != nil {
+			db.cache.name(o.it, h)
+		}
+		return o, err
 	}
 	t, data, err := db.readLooseAny(ctx, h, want)
 	return object{t: t, data: data}, err
@@ -182,6 +194,65 @@ type link struct {
 	p   *pack
 	off int64
 	h   header
+	// raw holds its compressed bytes when they were read with its header
+	// (see readAhead); end is where they end, 0 when unknown.
+	raw []byte
+	end int64
+}
+
+// rawMax bounds the compressed bytes read with an object's header, and
+// rawBudget those read for one chain: objects past them are read again,
+// as a stream, when they are inflated.
+const (
+	rawMax    = 64 << 10
+	rawBudget = 256 << 10
+)
+
+// scratch holds the compressed bytes of a chain's objects while it is
+// resolved.
+type scratch struct{ buf []byte }
+
+var scratches = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, rawBudget)} }}
+
+// readLink reads the header of the object at (p, off) and, when the index
+// tells where its bytes end and they are few, those bytes with it: one
+// read instead of two. sc receives the bytes; nil reads the header only.
+func (p *pack) readLink(off int64, sc *scratch) (link, error) {
+	l := link{p: p, off: off}
+	if end, ok := p.end(off); ok && end > off {
+		l.end = end
+		if n := end - off; sc != nil && n <= rawMax && int64(len(sc.buf))+n <= int64(cap(sc.buf)) {
+			at := len(sc.buf)
+			buf := sc.buf[at : at+int(n)]
+			if _, err := p.f.ReadAt(buf, off); err != nil {
+				return l, fmt.Errorf("read pack %s at %d: %w", p.path, off, err)
+			}
+			hd, err := parseHeader(buf, off)
+			if err != nil {
+				return l, err
+			}
+			sc.buf = sc.buf[:at+int(n)]
+			l.h, l.raw = hd, buf[hd.data-off:]
+			return l, nil
+		}
+	}
+	hd, err := p.header(off)
+	l.h = hd
+	return l, err
+}
+
+// inflateLink inflates the object of l into dst.
+func inflateLink(ctx context.Context, l link, dst []byte) error {
+	if l.raw != nil && len(dst) <= memInflateMax {
+		return inflateMem(ctx, l.raw, dst)
+	}
+	end, first := l.end, int(min(max(l.h.size/2, 4<<10), 64<<10))
+	if end == 0 {
+		end = l.p.size
+	} else {
+		first = int(end - l.h.data)
+	}
+	return inflate(ctx, l.p.f, l.h.data, end, first, dst)
 }
 
 // chainEnd is where a delta chain bottoms out: an object already in the
@@ -199,7 +270,7 @@ type chainEnd struct {
 // whole, reading headers only. It refuses chains deeper than git writes and
 // chains that come back to an object they passed (REF_DELTAs naming each
 // other, across packs too). The links come back top object first.
-func (db *DB) chain(ctx context.Context, p *pack, off int64, useCache bool) ([]link, chainEnd, error) {
+func (db *DB) chain(ctx context.Context, p *pack, off int64, useCache bool, sc *scratch) ([]link, chainEnd, error) {
 	var links []link
 	var seen map[cacheKey]bool
 	for {
@@ -218,11 +289,11 @@ func (db *DB) chain(ctx context.Context, p *pack, off int64, useCache bool) ([]l
 		if !p.validOffset(off) {
 			return nil, chainEnd{}, fmt.Errorf("pack %s: %w: offset %d is outside the pack", p.path, errBadHeader, off)
 		}
-		hd, err := p.header(off)
+		l, err := p.readLink(off, sc)
 		if err != nil {
 			return nil, chainEnd{}, fmt.Errorf("pack %s at %d: %w", p.path, off, err)
 		}
-		l := link{p, off, hd}
+		hd := l.h
 		if hd.t != ofsDelta && hd.t != refDelta {
 			return links, chainEnd{t: hd.t, whole: l}, nil
 		}
@@ -252,7 +323,7 @@ func (db *DB) chain(ctx context.Context, p *pack, off int64, useCache bool) ([]l
 
 // typeAt returns the type of the object at (p, off) from headers alone.
 func (db *DB) typeAt(ctx context.Context, p *pack, off int64) (Type, error) {
-	_, end, err := db.chain(ctx, p, off, true)
+	_, end, err := db.chain(ctx, p, off, true, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -300,7 +371,12 @@ func (db *DB) looseType(ctx context.Context, h plumbing.Hash) (Type, error) {
 // result, whatever the chain's depth. Buffers come from the cache's spares
 // and go back to them.
 func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (object, error) {
-	links, end, err := db.chain(ctx, p, off, true)
+	sc := scratches.Get().(*scratch)
+	defer func() {
+		sc.buf = sc.buf[:0]
+		scratches.Put(sc)
+	}()
+	links, end, err := db.chain(ctx, p, off, true, sc)
 	if err != nil {
 		return object{}, err
 	}
@@ -339,7 +415,7 @@ func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (ob
 			return object{}, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
 		}
 		data := c.alloc(int(w.h.size))
-		if err := inflate(ctx, w.p.f, w.h.data, w.p.size, int(min(max(w.h.size/2, 4<<10), 64<<10)), data); err != nil {
+		if err := inflateLink(ctx, w, data); err != nil {
 			c.recycle(data)
 			return object{}, fmt.Errorf("pack %s at %d: %w", w.p.path, w.off, err)
 		}
@@ -357,7 +433,7 @@ func (db *DB) readPacked(ctx context.Context, p *pack, off int64, want Type) (ob
 			return object{}, fmt.Errorf("pack %s at %d: delta: %w", l.p.path, l.off, err)
 		}
 		delta := c.alloc(int(l.h.size))
-		if err := inflate(ctx, l.p.f, l.h.data, l.p.size, int(min(max(l.h.size/2, 4<<10), 64<<10)), delta); err != nil {
+		if err := inflateLink(ctx, l, delta); err != nil {
 			c.recycle(delta)
 			db.release(cur)
 			return object{}, fmt.Errorf("pack %s at %d: %w", l.p.path, l.off, err)
