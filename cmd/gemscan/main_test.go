@@ -240,7 +240,12 @@ func buildGemscan(t *testing.T) string {
 			return
 		}
 		testBinary.path = filepath.Join(testBinary.dir, "gemscan")
-		if out, err := exec.Command(goTool, "build", "-o", testBinary.path, ".").CombinedOutput(); err != nil {
+		// Built as a release is (TestVersionFromLdflags checks the
+		// stamps), and as the pre-commit test's go install builds, so
+		// the two share compiled packages.
+		build := exec.Command(goTool, "build", "-trimpath", "-ldflags", testLdflags, "-o", testBinary.path, ".")
+		build.Env = append(build.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
 			testBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})

@@ -2,25 +2,23 @@ package main
 
 import (
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"testing"
 )
 
-// TestVersionFromLdflags builds gemscan the way a release does and checks
-// that `gemscan version` and `--version` print what the linker flags say.
+// testLdflags stamps the gemscan that buildGemscan builds, as a release's
+// linker flags do.
+const testLdflags = "-X main.buildVersion=v9.8.7 -X main.buildCommit=0123456789abcdef0123456789abcdef01234567 -X main.buildDate=2026-11-30T12:00:00Z"
+
+// TestVersionFromLdflags checks that `gemscan version` and `--version` of a
+// binary built the way a release is (buildGemscan) print what the linker
+// flags say.
 func TestVersionFromLdflags(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}
-	bin := filepath.Join(t.TempDir(), "gemscan")
-	ld := "-X main.buildVersion=v9.8.7 -X main.buildCommit=0123456789abcdef0123456789abcdef01234567 -X main.buildDate=2026-11-30T12:00:00Z"
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", ld, "-o", bin, ".")
-	build.Env = append(build.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildGemscan(t)
 	want := regexp.MustCompile(`^gemscan v9\.8\.7 \(commit 0123456789ab, built 2026-11-30T12:00:00Z, go1\.[0-9.]+[^,]*, [a-z0-9]+/[a-z0-9]+\)\n$`)
 	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
 		out, err := exec.Command(bin, args...).Output()
