@@ -283,14 +283,7 @@ func newBaseCache(max int) *baseCache {
 func (c *baseCache) getName(h plumbing.Hash) (*cacheItem, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	it, ok := c.byName[h]
-	if !ok {
-		return nil, false
-	}
-	it.pins++
-	c.unlink(it)
-	c.pushFront(it)
-	return it, true
+	return c.pin(c.byName[h])
 }
 
 // name records that it, pinned by the caller, is object h.
@@ -312,8 +305,13 @@ func (c *baseCache) name(it *cacheItem, h plumbing.Hash) {
 func (c *baseCache) get(k cacheKey) (*cacheItem, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	it, ok := c.items[k]
-	if !ok {
+	return c.pin(c.items[k])
+}
+
+// pin pins it (nil: not cached) and makes it the most recently used.
+// c.mu must be held.
+func (c *baseCache) pin(it *cacheItem) (*cacheItem, bool) {
+	if it == nil {
 		return nil, false
 	}
 	it.pins++
