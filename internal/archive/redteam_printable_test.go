@@ -91,3 +91,24 @@ func TestRedteamPrintableLongRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRedteamPrintableTwoByteLength: resources.arsc stores a UTF-8 string
+// of 256 or more bytes behind two-byte lengths (0x80|len>>8, len&0xff),
+// twice; when len&0xff is printable ('A' for 321 bytes) it starts the run,
+// glued to the string: "AAIza…", where the key rules (which want a word
+// boundary before a key) find nothing. `gemscan dir` on an APK whose
+// resources.arsc holds such a string starting with a key exits 0.
+func TestRedteamPrintableTwoByteLength(t *testing.T) {
+	t.Skip("known: internal/archive/printable.go lengthPrefixed only strips one- or two-byte lengths equal to the run's length; the low byte of arsc's two-byte UTF-8 lengths (0x81 0x41 = 321) is glued to a key starting the string and the key is missed; the lead must also strip (or cut at) a printable byte that follows a 0x80-0xff length byte, or emit the run from its second byte as well")
+	key := testkeys.New(14).APIKey()
+	for _, lo := range []byte{0x41, 0x61, 0x31} {
+		s := key + "-" + strings.Repeat("y", 0x100+int(lo)-len(key)-1)
+		data := append([]byte{0, 1, 0, 0x81, lo, 0x81, lo}, s...)
+		data = append(data, 0, 0)
+		got := string(Printable(data))
+		i := strings.Index(got, key)
+		if i < 0 || i > 0 && got[i-1] != '\n' {
+			t.Errorf("length low byte %q: the key is not at the start of a run in %q", lo, got[:min(len(got), 60)])
+		}
+	}
+}
