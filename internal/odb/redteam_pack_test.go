@@ -37,32 +37,43 @@ func TestRedteamPackStreamVsGap(t *testing.T) {
 		"empty":                              nil,
 	}
 	for what, z := range cases {
-		t.Run(what, func(t *testing.T) {
-			dir := objectsDir(t)
-			names := gittest.ForgePack(t, dir, []gittest.PackObject{
-				{Type: gittest.PackBlob, Data: []byte("first\n")},
-				{Name: name, Raw: rawBlob(len(content), z)},
-				{Type: gittest.PackBlob, Data: []byte("third\n")},
-			})
-			db := openDB(t, dir)
-			if err := db.LoadIndexes(); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.ReadType(plumbing.NewHash(name), Blob); err == nil {
-				t.Errorf("read: no error")
-			}
-			visited, _, errs := blobsPass(t, db, 0)
-			if len(errs) != 1 || !strings.Contains(errs[0].Error(), name) {
-				t.Fatalf("errors %v: want one naming %s", errs, name)
-			}
-			if visited[plumbing.NewHash(name)] != 0 {
-				t.Errorf("the forged blob was visited")
-			}
-			for _, i := range []int{0, 2} {
-				if visited[plumbing.NewHash(names[i])] != 1 {
-					t.Errorf("blob %d not visited", i)
-				}
-			}
-		})
+		t.Run(what, func(t *testing.T) { forgedMiddle(t, name, rawBlob(len(content), z), false) })
+		t.Run(what+", last in the pack", func(t *testing.T) { forgedMiddle(t, name, rawBlob(len(content), z), true) })
+	}
+}
+
+// forgedMiddle packs raw (named name) between two good blobs, or after
+// them when last, and checks it is one error and the others are read.
+func forgedMiddle(t *testing.T, name string, raw []byte, last bool) {
+	dir := objectsDir(t)
+	objs := []gittest.PackObject{
+		{Type: gittest.PackBlob, Data: []byte("first\n")},
+		{Name: name, Raw: raw},
+		{Type: gittest.PackBlob, Data: []byte("third\n")},
+	}
+	good := []int{0, 2}
+	if last {
+		objs[1], objs[2] = objs[2], objs[1]
+		good = []int{0, 1}
+	}
+	names := gittest.ForgePack(t, dir, objs)
+	db := openDB(t, dir)
+	if err := db.LoadIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ReadType(plumbing.NewHash(name), Blob); err == nil {
+		t.Errorf("read: no error")
+	}
+	visited, _, errs := blobsPass(t, db, 0)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), name) {
+		t.Fatalf("errors %v: want one naming %s", errs, name)
+	}
+	if visited[plumbing.NewHash(name)] != 0 {
+		t.Errorf("the forged blob was visited")
+	}
+	for _, i := range good {
+		if visited[plumbing.NewHash(names[i])] != 1 {
+			t.Errorf("blob %d not visited", i)
+		}
 	}
 }
