@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +70,7 @@ func Detect(head []byte) Format {
 	case len(head) >= 10 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' && head[3] >= '1' && head[3] <= '9' &&
 		(string(head[4:10]) == "\x31\x41\x59\x26\x53\x59" || string(head[4:10]) == "\x17\x72\x45\x38\x50\x90"):
 		return Bzip2
-	case len(head) >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd:
+	case zstdMagic(head) || zstdSkippableFirst(head):
 		return Zstd
 	case len(head) >= 6 && string(head[:6]) == "\xfd7zXZ\x00":
 		return Xz
@@ -77,6 +78,24 @@ func Detect(head []byte) Format {
 		return Tar
 	}
 	return None
+}
+
+func zstdMagic(b []byte) bool {
+	return len(b) >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd
+}
+
+// zstdSkippableFirst reports whether head starts with a zstd skippable
+// frame (magic 0x184D2A50 to 0x184D2A5F, little-endian), as pzstd writes
+// before every frame, followed by a zstd frame when head reaches that far.
+func zstdSkippableFirst(head []byte) bool {
+	if len(head) < 8 || head[0]&0xf0 != 0x50 || head[1] != 0x2a || head[2] != 0x4d || head[3] != 0x18 {
+		return false
+	}
+	next := 8 + int64(binary.LittleEndian.Uint32(head[4:8]))
+	if next+4 > int64(len(head)) {
+		return true // the decoder judges what follows
+	}
+	return zstdMagic(head[next:])
 }
 
 // tarChecksum reports whether a tar header's checksum field (octal, at
