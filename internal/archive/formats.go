@@ -17,6 +17,7 @@ import (
 const (
 	zipBzip2 = 12
 	zipZstd  = 93
+	zipXz    = 95
 )
 
 // zip walks a zip archive's members in directory order.
@@ -29,6 +30,13 @@ func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
 	zr.RegisterDecompressor(zipBzip2, func(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) })
 	zr.RegisterDecompressor(zipZstd, func(r io.Reader) io.ReadCloser {
 		d, err := newZstd(r)
+		if err != nil {
+			return io.NopCloser(errReader{err})
+		}
+		return io.NopCloser(d)
+	})
+	zr.RegisterDecompressor(zipXz, func(r io.Reader) io.ReadCloser {
+		d, err := newXz(r)
 		if err != nil {
 			return io.NopCloser(errReader{err})
 		}
