@@ -5,8 +5,13 @@ import "io"
 // MinRun is the shortest run of printable characters Printable keeps.
 const MinRun = 6
 
-// maxRun bounds a run held before it is written out: a longer run is split.
-const maxRun = 64 << 10
+// maxRun bounds a run held before it is written out: a longer run is split,
+// and its last runCarry bytes start the next piece, so a credential that
+// straddles the cut is whole on the next line.
+const (
+	maxRun   = 64 << 10
+	runCarry = 256
+)
 
 // Printable returns the runs of at least MinRun printable ASCII characters
 // in binary data — single bytes, or UTF-16LE code units (the character then
@@ -74,6 +79,15 @@ func end(out []byte, run *[]byte) []byte {
 	return out
 }
 
+// cut writes a run that reached maxRun, as end does, and keeps its last
+// runCarry bytes as the start of the next piece.
+func cut(out []byte, run *[]byte) []byte {
+	r := *run
+	out = end(out, run)
+	*run = r[:copy(r, r[len(r)-runCarry:])]
+	return out
+}
+
 // lengthPrefixed drops the length byte that binary formats store before a
 // string, when it happens to be printable and so joins the run: compiled
 // resource tables (a UTF-16 length unit, or UTF-16 and UTF-8 length bytes),
@@ -116,7 +130,7 @@ func (p *printer) write(out, data []byte) []byte {
 		if c == 0 && printableByte(p.lead[b]) {
 			p.u16[b] = append(p.u16[b], p.lead[b])
 			if len(p.u16[b]) >= maxRun {
-				out = end(out, &p.u16[b])
+				out = cut(out, &p.u16[b])
 			}
 		} else if len(p.u16[b]) > 0 {
 			out = end(out, &p.u16[b])
@@ -139,7 +153,7 @@ func (p *printer) span(out, s []byte, a int) []byte {
 	for _, c := range s[:n] {
 		p.ascii = append(p.ascii, c)
 		if len(p.ascii) >= maxRun {
-			out = end(out, &p.ascii)
+			out = cut(out, &p.ascii)
 		}
 		b := 1 - a
 		if len(p.u16[b]) > 0 {
@@ -157,7 +171,7 @@ func (p *printer) span(out, s []byte, a int) []byte {
 		p.ascii = append(p.ascii, rest[:take]...)
 		rest = rest[take:]
 		if len(p.ascii) >= maxRun {
-			out = end(out, &p.ascii)
+			out = cut(out, &p.ascii)
 		}
 	}
 	last := (a + len(s) - n - 1) & 1 // the alignment of s's last byte

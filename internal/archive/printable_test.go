@@ -17,7 +17,7 @@ func printableByByte(data []byte) []byte {
 		if printableByte(c) {
 			ascii = append(ascii, c)
 			if len(ascii) >= maxRun {
-				out = end(out, &ascii)
+				out = cut(out, &ascii)
 			}
 		} else {
 			out = end(out, &ascii)
@@ -27,7 +27,7 @@ func printableByByte(data []byte) []byte {
 		if c == 0 && printableByte(lead[b]) {
 			u16[b] = append(u16[b], lead[b])
 			if len(u16[b]) >= maxRun {
-				out = end(out, &u16[b])
+				out = cut(out, &u16[b])
 			}
 		} else {
 			out = end(out, &u16[b])
