@@ -152,8 +152,13 @@ func decompressor(f Format, r io.Reader) (io.Reader, func(), error) {
 // twice the window), is bounded whatever the frame header asks for. It is
 // our own (internal/archive/zstd): klauspost's zstd package cost start-up
 // time in every run, used or not (issue #14).
-func newZstd(r io.Reader) (*zstd.Reader, error) {
-	return zstd.NewReader(r, MaxXzDict)
+// A window over the limit is an error wrapping ErrLimit.
+func newZstd(r io.Reader) (io.Reader, error) {
+	d, err := zstd.NewReader(r, MaxXzDict)
+	if err != nil {
+		return nil, err
+	}
+	return limitReader{d, zstd.ErrWindowTooLarge}, nil
 }
 
 // newXz returns an xz decoder that refuses, before allocating it, a
@@ -163,21 +168,25 @@ func newZstd(r io.Reader) (*zstd.Reader, error) {
 func newXz(r io.Reader) (io.Reader, error) {
 	xr, err := xz.NewReader(r, MaxXzDict)
 	if err != nil {
-		return nil, xzLimit(err)
+		return nil, asLimit(err, xz.ErrDictTooLarge)
 	}
-	return xzReader{xr}, nil
+	return limitReader{xr, xz.ErrDictTooLarge}, nil
 }
 
-// xzReader marks the dictionary limit's errors as ErrLimit.
-type xzReader struct{ r *xz.Reader }
-
-func (x xzReader) Read(p []byte) (int, error) {
-	n, err := x.r.Read(p)
-	return n, xzLimit(err)
+// limitReader marks a decoder's memory-limit errors (limit) as ErrLimit,
+// as every other limit of a walk is.
+type limitReader struct {
+	r     io.Reader
+	limit error
 }
 
-func xzLimit(err error) error {
-	if errors.Is(err, xz.ErrDictTooLarge) {
+func (l limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	return n, asLimit(err, l.limit)
+}
+
+func asLimit(err, limit error) error {
+	if err != nil && errors.Is(err, limit) {
 		return fmt.Errorf("%w: %w", ErrLimit, err)
 	}
 	return err
