@@ -128,6 +128,14 @@ func scanMember(ctx context.Context, det *rules.Detector, r io.Reader, file, pat
 			text = archive.Printable(buf)
 		}
 		fs, allowed = ScanBytes(det, text, file, path)
+		if ok && bytes.IndexByte(buf, 0) >= 0 {
+			// Read as text, its head holding no NUL, yet a NUL further on:
+			// binary after all (a resource table, a .dex), where a UTF-16
+			// string reads as "A\x00I\x00z\x00…". Its printable runs are
+			// scanned too, for what the text did not show.
+			more, moreAllowed := ScanBytes(det, archive.Printable(buf), file, path)
+			fs, allowed = addUnseen(fs, more), addUnseen(allowed, moreAllowed)
+		}
 		return fs, allowed, nil
 	}
 	var rest io.Reader = io.MultiReader(bytes.NewReader(buf), r)
@@ -144,6 +152,23 @@ func scanMember(ctx context.Context, det *rules.Detector, r io.Reader, file, pat
 		err = u // "read FILE: …": the archive's walk names the member
 	}
 	return fs, allowed, err
+}
+
+// addUnseen appends to fs the findings of more whose rule and value fs
+// does not hold.
+func addUnseen(fs, more []Finding) []Finding {
+	type key struct{ rule, value string }
+	seen := map[key]bool{}
+	for _, f := range fs {
+		seen[key{f.Rule, f.Value}] = true
+	}
+	for _, f := range more {
+		if k := (key{f.Rule, f.Value}); !seen[k] {
+			seen[k] = true
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 // addNotes adds notes to a stats' notes, keeping them sorted so that
