@@ -136,9 +136,13 @@ func TestArchiveDir(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 archives, 6 members, 3 files", st)
 	}
 
-	// Depth 1: the wheel is noted, not opened.
+	// Depth 1: the wheel is not opened: noted, and an error (the scan
+	// fails closed), the other findings still reported.
 	res = ScanPaths(context.Background(), []string{dir}, Options{MaxArchiveDepth: 1})
-	archNoErrors(t, res)
+	if len(res.Errors) != 1 || !errors.Is(res.Errors[0], archive.ErrNotScanned) ||
+		!strings.Contains(res.Errors[0].Error(), "deps.tar.gz!wheels/pkg-1.0-py3-none-any.whl: nested zip") {
+		t.Errorf("depth 1: errors %v, want the wheel's", res.Errors)
+	}
 	if len(res.Findings) != 3 || len(res.Stats.Notes) != 1 || !strings.Contains(res.Stats.Notes[0], "deps.tar.gz!wheels/pkg-1.0-py3-none-any.whl: nested zip") {
 		t.Errorf("depth 1: %d findings, notes %q", len(res.Findings), res.Stats.Notes)
 	}

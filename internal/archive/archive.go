@@ -6,8 +6,12 @@
 // Untrusted archives are bounded three ways: nesting depth, the bytes
 // decompressed per outermost archive, and the ratio of those bytes to the
 // archive's own size (zip bombs). Exceeding the last two is an error
-// wrapping ErrLimit; a nested archive past the depth limit is skipped with a
-// note.
+// wrapping ErrLimit. What a walk cannot open (a nested archive past the
+// depth limit, one too large to hold, a member compressed with a method it
+// does not know) is not skipped quietly: the walk goes on with the rest and
+// then returns an error wrapping ErrNotScanned, so the scan fails closed.
+// Encrypted members are only noted: their content is not readable without
+// a password.
 package archive
 
 import (
@@ -168,6 +172,11 @@ func DefaultLimits() Limits {
 // MaxRatio.
 var ErrLimit = errors.New("archive limit exceeded (a decompression bomb?)")
 
+// ErrNotScanned is wrapped by the error a walk returns when part of an
+// archive could not be opened (too deeply nested, too large to hold, an
+// unknown compression method): the rest was walked, that part was not.
+var ErrNotScanned = errors.New("part of the archive was not scanned")
+
 // Member is one file inside an archive.
 type Member struct {
 	// Path is the archive's name, "!", and the member's name within it;
@@ -210,7 +219,7 @@ func Walk(ctx context.Context, name string, r io.ReaderAt, size int64, lim Limit
 	}
 	w.st.Archives++
 	err := w.openAt(name, f, r, size, 1)
-	return w.st, err
+	return w.st, w.end(err)
 }
 
 // MaxStreamHold bounds a zip stream that WalkReader must hold in memory
@@ -243,9 +252,9 @@ func WalkReader(ctx context.Context, name string, r io.Reader, lim Limits, fn fu
 			return w.st, fmt.Errorf("%s: %w: a %s stream over %d bytes cannot be held in memory to be read (save it to a file)",
 				name, ErrLimit, f, MaxStreamHold)
 		}
-		return w.st, w.openAt(name, f, bytes.NewReader(data), int64(len(data)), 1)
+		return w.st, w.end(w.openAt(name, f, bytes.NewReader(data), int64(len(data)), 1))
 	}
-	return w.st, w.openStream(name, f, br, 1)
+	return w.st, w.end(w.openStream(name, f, br, 1))
 }
 
 type walker struct {
@@ -255,6 +264,7 @@ type walker struct {
 	st       Stats
 	expanded int64 // bytes decompressed so far
 	input    int64 // bytes of the outermost archive (read so far, for a stream)
+	unopened error // the first part not opened (ErrNotScanned), returned at the end
 }
 
 // check enforces MaxExpanded and MaxRatio.
@@ -273,6 +283,23 @@ func (w *walker) check() error {
 
 func (w *walker) note(format string, args ...any) {
 	w.st.Notes = append(w.st.Notes, fmt.Sprintf(format, args...))
+}
+
+// notOpened notes a part of the archive the walk cannot open and keeps the
+// first such as the walk's error, returned once the rest is walked.
+func (w *walker) notOpened(format string, args ...any) {
+	w.note(format, args...)
+	if w.unopened == nil {
+		w.unopened = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNotScanned)
+	}
+}
+
+// end is the walk's error: err, or else the first part not opened.
+func (w *walker) end(err error) error {
+	if err == nil {
+		err = w.unopened
+	}
+	return err
 }
 
 // expanding counts the bytes a decompressor yields against the limits.
@@ -353,7 +380,7 @@ func (w *walker) openStream(path string, f Format, r io.Reader, depth int) error
 			return &pathError{path: path, err: err}
 		}
 		if data == nil {
-			w.note("%s: a nested %s archive over %d bytes is not opened (it would have to be held in memory)", path, f, w.lim.MaxBuffer)
+			w.notOpened("%s: a nested %s archive over %d bytes is not opened (it would have to be held in memory)", path, f, w.lim.MaxBuffer)
 			return nil
 		}
 		return w.openAt(path, f, bytes.NewReader(data), int64(len(data)), depth)
@@ -416,7 +443,7 @@ func (w *walker) member(path string, r io.Reader, size int64) error {
 // nested opens an archive found inside one at depth, if the limit allows.
 func (w *walker) nested(path string, f Format, r io.Reader, depth int) error {
 	if depth >= w.lim.MaxDepth {
-		w.note("%s: nested %s archive deeper than the archive depth limit (%d) is not opened", path, f, w.lim.MaxDepth)
+		w.notOpened("%s: nested %s archive deeper than the archive depth limit (%d, --max-archive-depth) is not opened", path, f, w.lim.MaxDepth)
 		return nil
 	}
 	w.st.Archives++

@@ -194,12 +194,13 @@ func TestNested(t *testing.T) {
 	if got.err != nil || got.members[path] != "the key\n" || got.stats.Archives != 3 || got.stats.Members != 1 {
 		t.Fatalf("walk = %+v, want %s", got, path)
 	}
-	// One level fewer allowed: the innermost archive is noted, not opened.
+	// One level fewer allowed: the innermost archive is not opened, which
+	// is noted and fails the walk (a key could be inside).
 	lim := DefaultLimits()
 	lim.MaxDepth = 2
 	got = walk(t, "top", data, lim)
-	if got.err != nil || len(got.members) != 0 || len(got.stats.Notes) != 1 ||
-		!strings.Contains(got.stats.Notes[0], "top!inner.tgz!inner.zip: nested zip archive deeper than the archive depth limit (2)") {
+	if !errors.Is(got.err, ErrNotScanned) || len(got.members) != 0 || len(got.stats.Notes) != 1 ||
+		!strings.Contains(got.stats.Notes[0], "top!inner.tgz!inner.zip: nested zip archive deeper than the archive depth limit (2, --max-archive-depth)") {
 		t.Fatalf("depth 2: %+v", got)
 	}
 	// Depth 0 opens nothing.
@@ -209,11 +210,11 @@ func TestNested(t *testing.T) {
 	}
 }
 
-// TestNestingBomb: 42.zip-style nesting ends at the depth limit with a note.
+// TestNestingBomb: 42.zip-style nesting ends at the depth limit, an error.
 func TestNestingBomb(t *testing.T) {
 	data, _ := nest(t, []byte("x"), 40)
 	got := walk(t, "bomb.zip", data, DefaultLimits())
-	if got.err != nil || len(got.members) != 0 || got.stats.Archives != DefaultMaxDepth || len(got.stats.Notes) != 1 {
+	if !errors.Is(got.err, ErrNotScanned) || len(got.members) != 0 || got.stats.Archives != DefaultMaxDepth || len(got.stats.Notes) != 1 {
 		t.Fatalf("walk = %+v", got)
 	}
 	// gzip of gzip of gzip…: each layer is a level.
@@ -222,7 +223,7 @@ func TestNestingBomb(t *testing.T) {
 		g = mkGzip(t, g)
 	}
 	got = walk(t, "bomb.gz", g, DefaultLimits())
-	if got.err != nil || len(got.members) != 0 || got.stats.Archives != DefaultMaxDepth || len(got.stats.Notes) != 1 {
+	if !errors.Is(got.err, ErrNotScanned) || len(got.members) != 0 || got.stats.Archives != DefaultMaxDepth || len(got.stats.Notes) != 1 {
 		t.Fatalf("gzip layers: %+v", got)
 	}
 }
@@ -370,14 +371,15 @@ func (o *oneByteEvery) Read(p []byte) (int, error) {
 }
 
 func TestNotesSorted(t *testing.T) {
-	// Two nested archives past the limit give one note each.
+	// Two nested archives past the limit give one note each, and the walk
+	// goes on past the first (then fails, naming it).
 	inner := mkZip(t, file{Name: "x", Data: []byte("x")})
-	data := mkZip(t, file{Name: "b.zip", Data: inner}, file{Name: "a.zip", Data: inner})
+	data := mkZip(t, file{Name: "b.zip", Data: inner}, file{Name: "a.zip", Data: inner}, file{Name: "c.txt", Data: []byte("c")})
 	lim := DefaultLimits()
 	lim.MaxDepth = 1
 	got := walk(t, "top.zip", data, lim)
 	sort.Strings(got.stats.Notes)
-	if got.err != nil || len(got.stats.Notes) != 2 || !strings.HasPrefix(got.stats.Notes[0], "top.zip!a.zip") {
+	if !errors.Is(got.err, ErrNotScanned) || got.members["top.zip!c.txt"] != "c" || len(got.stats.Notes) != 2 || !strings.HasPrefix(got.stats.Notes[0], "top.zip!a.zip") {
 		t.Fatalf("%+v", got)
 	}
 }

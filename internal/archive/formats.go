@@ -73,7 +73,7 @@ func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
 		w.note("%s: %d encrypted member(s) not scanned", path, encrypted)
 	}
 	if unsupported > 0 {
-		w.note("%s: %d member(s) compressed with an unsupported method not scanned", path, unsupported)
+		w.notOpened("%s: %d member(s) compressed with an unsupported method not scanned", path, unsupported)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package archive
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"hash/crc32"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +32,28 @@ func TestRedteamZipXzMethod(t *testing.T) {
 	got := walk(t, "a.zip", buf.Bytes(), DefaultLimits())
 	if got.err != nil || !hasContent(got, "GEMINI_API_KEY=value") {
 		t.Fatalf("err %v, notes %v: the XZ member was not read", got.err, got.stats.Notes)
+	}
+}
+
+// TestZipUnknownMethodFailsClosed: a member compressed with a method
+// gemscan cannot read (14, LZMA) is named and fails the walk, which still
+// reads the other members.
+func TestZipUnknownMethodFailsClosed(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "conf.env", Method: 14, CompressedSize64: 4, UncompressedSize64: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("abcd"))
+	w2, _ := zw.Create("plain.txt")
+	w2.Write([]byte("plain"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := walk(t, "a.zip", buf.Bytes(), DefaultLimits())
+	if !errors.Is(got.err, ErrNotScanned) || got.members["a.zip!plain.txt"] != "plain" ||
+		!strings.Contains(got.err.Error(), "a.zip: 1 member(s) compressed with an unsupported method not scanned") {
+		t.Fatalf("err %v, members %v: want the LZMA member named as not scanned, the rest read", got.err, got.members)
 	}
 }
