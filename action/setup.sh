@@ -177,7 +177,7 @@ build() {
     env -u GOFLAGS -u GOOS -u GOARCH -u GOARM -u GOAMD64 -u GOARM64 -u GO386 -u GOEXPERIMENT -u GOWORK \
       -u GOBIN -u CC -u CGO_CFLAGS -u CGO_LDFLAGS \
       CGO_ENABLED=0 GOTOOLCHAIN=auto GOFLAGS=-mod=readonly \
-      go build -trimpath -tags urfave_cli_no_docs -o "$dir/gemscan$exe" ./cmd/gemscan)
+      go build -trimpath -tags urfave_cli_no_docs -ldflags='-s -w' -o "$dir/gemscan$exe" ./cmd/gemscan)
   say "gemscan built from source"
   install "$dir/gemscan$exe"
 }

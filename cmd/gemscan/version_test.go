@@ -8,7 +8,7 @@ import (
 
 // testLdflags stamps the gemscan that buildGemscan builds, as a release's
 // linker flags do.
-const testLdflags = "-X main.buildVersion=v9.8.7 -X main.buildCommit=0123456789abcdef0123456789abcdef01234567 -X main.buildDate=2026-11-30T12:00:00Z"
+const testLdflags = "-s -w -X main.buildVersion=v9.8.7 -X main.buildCommit=0123456789abcdef0123456789abcdef01234567 -X main.buildDate=2026-11-30T12:00:00Z"
 
 // TestVersionFromLdflags checks that `gemscan version` and `--version` of a
 // binary built the way a release is (buildGemscan) print what the linker
