@@ -29,23 +29,14 @@ var (
 	gzipOf    = archivetest.Gzip
 )
 
-// wide encodes ASCII s as UTF-16LE, as compiled Android resources do.
-func wide(s string) []byte {
-	var b []byte
-	for _, c := range []byte(s) {
-		b = append(b, c, 0)
-	}
-	return b
-}
-
 // arsc is a stand-in for a compiled resource table: binary framing around
 // a UTF-16LE string pool holding the resource's name and value.
 func arsc(name, value string) []byte {
 	b := []byte{0x02, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x1c, 0x00}
 	b = append(b, byte(len(name)), 0)
-	b = append(b, wide(name)...)
+	b = append(b, archivetest.UTF16LE(name)...)
 	b = append(b, 0, 0, byte(len(value)), 0)
-	b = append(b, wide(value)...)
+	b = append(b, archivetest.UTF16LE(value)...)
 	return append(b, 0, 0, 0xff, 0xfe, 0x01)
 }
 
@@ -198,7 +189,7 @@ func TestArchiveLargeMembers(t *testing.T) {
 		}
 	}
 	bin = append(bin, 0xff)
-	bin = append(bin, wide("x="+k.AQKey)...)
+	bin = append(bin, archivetest.UTF16LE("x="+k.AQKey)...)
 	// UTF-16LE text with a byte-order mark, too large to be read whole.
 	u16 := []byte{0xff, 0xfe}
 	for _, c := range text[len(text)-memberBuffer/2:] {

@@ -5,17 +5,10 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 	"github.com/gemscan-dev/gemscan/rules"
 )
-
-func utf16leOf(s string) []byte {
-	var b []byte
-	for _, c := range []byte(s) {
-		b = append(b, c, 0)
-	}
-	return b
-}
 
 // TestRedteamMemberUTF16AfterNulFreeHead: an archive member (an APK's
 // resources.arsc, a .dex) is read for its printable runs, UTF-16LE ones
@@ -28,14 +21,14 @@ func TestRedteamMemberUTF16AfterNulFreeHead(t *testing.T) {
 	key := testkeys.New(941).APIKey()
 	det := rules.NewDetector()
 	for _, n := range []int{100, 5000, memberBuffer/2 + 10} {
-		withNul := append(append([]byte{0}, bytes.Repeat([]byte{0x80, 0x01}, n)...), utf16leOf(key)...)
+		withNul := append(append([]byte{0}, bytes.Repeat([]byte{0x80, 0x01}, n)...), archivetest.UTF16LE(key)...)
 		if fs, _, err := scanMember(context.Background(), det, bytes.NewReader(withNul), "a.apk", "a.apk!x.bin"); err != nil || len(fs) != 1 {
 			t.Fatalf("head of %d pairs, with a NUL: findings %d, err %v: want the key", n, len(fs), err)
 		}
 	}
 	// Held whole (up to memberBuffer), a member whose head holds no NUL
 	// but whose body does is read for its printable runs too.
-	noNul := append(append(bytes.Repeat([]byte{0x80, 0x01}, 5000), utf16leOf(key)...), 0, 0, 5)
+	noNul := append(append(bytes.Repeat([]byte{0x80, 0x01}, 5000), archivetest.UTF16LE(key)...), 0, 0, 5)
 	if fs, _, err := scanMember(context.Background(), det, bytes.NewReader(noNul), "a.apk", "a.apk!x.bin"); err != nil || len(fs) != 1 {
 		t.Errorf("head of 5000 pairs, no NUL: findings %d, err %v: want the UTF-16 key", len(fs), err)
 	}
@@ -46,7 +39,7 @@ func TestRedteamMemberUTF16AfterNulFreeHead(t *testing.T) {
 	}
 	t.Skip("known: a member too large to hold (over memberBuffer) is streamed, read for its printable runs only if a NUL is in its first binarySniff bytes: a UTF-16LE key after a NUL-free head is missed there")
 	n := memberBuffer/2 + 10
-	noNul = append(append(bytes.Repeat([]byte{0x80, 0x01}, n), utf16leOf(key)...), 0, 0, 5)
+	noNul = append(append(bytes.Repeat([]byte{0x80, 0x01}, n), archivetest.UTF16LE(key)...), 0, 0, 5)
 	if fs, _, err := scanMember(context.Background(), det, bytes.NewReader(noNul), "a.apk", "a.apk!x.bin"); err != nil || len(fs) != 1 {
 		t.Errorf("head of %d pairs, no NUL: findings %d, err %v: want the UTF-16 key", n, len(fs), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
 	"github.com/gemscan-dev/gemscan/internal/testkeys"
 )
 
@@ -21,14 +22,6 @@ func printableAll(t *testing.T, data []byte) string {
 	return string(out)
 }
 
-func utf16le(s string) []byte {
-	var b []byte
-	for _, c := range []byte(s) {
-		b = append(b, c, 0)
-	}
-	return b
-}
-
 // TestRedteamPrintableKeyShapes: a key in a binary member, as ASCII, as
 // UTF-16LE at either alignment and behind a length byte, comes out whole,
 // read whole and read a byte at a time.
@@ -37,9 +30,9 @@ func TestRedteamPrintableKeyShapes(t *testing.T) {
 	cases := map[string][]byte{
 		"ascii":           append(append([]byte{0, 1, 2}, key...), 0, 3),
 		"length prefixed": append(append([]byte{0, 1, byte(len(key))}, key...), 0, 3),
-		"utf16 even":      append(append([]byte{0xff, 0xfe}, utf16le(key)...), 0, 0, 9),
-		"utf16 odd":       append(append([]byte{0xff, 0xfe, 0x81}, utf16le(key)...), 0, 0, 9),
-		"utf16 prefixed":  append(append([]byte{0xff, 0xfe, byte(len(key)), 0}, utf16le(key)...), 0, 0, 9),
+		"utf16 even":      append(append([]byte{0xff, 0xfe}, archivetest.UTF16LE(key)...), 0, 0, 9),
+		"utf16 odd":       append(append([]byte{0xff, 0xfe, 0x81}, archivetest.UTF16LE(key)...), 0, 0, 9),
+		"utf16 prefixed":  append(append([]byte{0xff, 0xfe, byte(len(key)), 0}, archivetest.UTF16LE(key)...), 0, 0, 9),
 	}
 	for name, data := range cases {
 		// Shifted across 64 KiB, the reader's chunk size.
@@ -89,11 +82,7 @@ func TestRedteamPrintableLongRun(t *testing.T) {
 		if got := string(Printable(data)); !strings.Contains(got, key) {
 			t.Errorf("key at %d of a %d-byte run: lost at the maxRun (%d) cut", at, len(run), maxRun)
 		}
-		var wide []byte
-		for _, c := range run {
-			wide = append(wide, c, 0)
-		}
-		if got := string(Printable(append([]byte{0x81}, wide...))); !strings.Contains(got, key) {
+		if got := string(Printable(append([]byte{0x81}, archivetest.UTF16LE(string(run))...))); !strings.Contains(got, key) {
 			t.Errorf("UTF-16 key at %d of a %d-unit run: lost at the maxRun (%d) cut", at, len(run), maxRun)
 		}
 	}

@@ -101,3 +101,13 @@ func Bzip2(t testing.TB, data []byte, level int) []byte {
 	}
 	return out
 }
+
+// UTF16LE encodes ASCII s as UTF-16LE with no byte-order mark, as compiled
+// Android resources and .NET metadata store strings inside binary members.
+func UTF16LE(s string) []byte {
+	b := make([]byte, 0, 2*len(s))
+	for _, c := range []byte(s) {
+		b = append(b, c, 0)
+	}
+	return b
+}
