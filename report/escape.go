@@ -72,11 +72,11 @@ func QuoteName(s string) string {
 	return s
 }
 
-// mdCode shows s as a Markdown code span that is safe inside a table cell:
-// control characters escaped, the fence longer than any run of backticks in
-// s, and pipes escaped (GitHub splits table cells before it parses code
+// MarkdownCode shows s as a Markdown code span that is safe inside a table
+// cell (every writer of the job summary uses it): control characters
+// escaped, the fence longer than any run of backticks in s, and pipes escaped (GitHub splits table cells before it parses code
 // spans). Nothing inside a code span renders as a link, HTML or emphasis.
-func mdCode(s string) string {
+func MarkdownCode(s string) string {
 	t := strings.ReplaceAll(Sanitize(s), "|", `\|`)
 	longest, run := 0, 0
 	for i := 0; i < len(t); i++ {
@@ -95,11 +95,11 @@ func mdCode(s string) string {
 	return fence + t + fence
 }
 
-// mdText shows s as plain Markdown text that is safe inside a table cell:
-// control characters escaped and every ASCII punctuation character
+// MarkdownText shows s as plain Markdown text that is safe inside a table
+// cell: control characters escaped and every ASCII punctuation character
 // backslash-escaped, so no emphasis, link, autolink ("https://…",
 // "www.…"), HTML tag, entity or cell break can form.
-func mdText(s string) string {
+func MarkdownText(s string) string {
 	t := Sanitize(s)
 	var b strings.Builder
 	b.Grow(len(t) + 8)
@@ -112,11 +112,3 @@ func mdText(s string) string {
 	}
 	return b.String()
 }
-
-// MarkdownCode is s as a code span safe inside a Markdown table cell, for
-// other writers of the job summary (see mdCode).
-func MarkdownCode(s string) string { return mdCode(s) }
-
-// MarkdownText is s as plain text safe inside a Markdown table cell, for
-// other writers of the job summary (see mdText).
-func MarkdownText(s string) string { return mdText(s) }

@@ -58,11 +58,11 @@ func TestMarkdown(t *testing.T) {
 		{"line\r\nbreak", "`line\\r\\nbreak`", `line\\r\\nbreak`},
 		{"www.evil.example", "`www.evil.example`", `www\.evil\.example`},
 	} {
-		if got := mdCode(c.in); got != c.code {
-			t.Errorf("mdCode(%q) = %s, want %s", c.in, got, c.code)
+		if got := MarkdownCode(c.in); got != c.code {
+			t.Errorf("MarkdownCode(%q) = %s, want %s", c.in, got, c.code)
 		}
-		if got := mdText(c.in); got != c.text {
-			t.Errorf("mdText(%q) = %s, want %s", c.in, got, c.text)
+		if got := MarkdownText(c.in); got != c.text {
+			t.Errorf("MarkdownText(%q) = %s, want %s", c.in, got, c.text)
 		}
 	}
 }

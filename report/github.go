@@ -162,7 +162,7 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 		ew.printf("❌ **%d Gemini %s found**", n, plural(n, "credential", "credentials"))
 	}
 	if st.Commits > 0 {
-		ew.printf(" in %d %s (%s).\n\n", st.Commits, plural(int(st.Commits), "commit", "commits"), mdCode(r.Target))
+		ew.printf(" in %d %s (%s).\n\n", st.Commits, plural(int(st.Commits), "commit", "commits"), MarkdownCode(r.Target))
 	} else {
 		ew.printf(" (%d %s scanned).\n\n", st.Files, plural(int(st.Files), "file", "files"))
 	}
@@ -187,7 +187,7 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 			if f.Commit != "" {
 				commit = fmt.Sprintf("`%.12s`", f.Commit)
 			}
-			ew.printf("| %s | %s %s | %s | %s |\n", mdCode(fmt.Sprintf("%s:%d", f.File, f.Line)), mdText(rule.Title), mdCode(f.Redacted()), commit, mdText(status))
+			ew.printf("| %s | %s %s | %s | %s |\n", MarkdownCode(fmt.Sprintf("%s:%d", f.File, f.Line)), MarkdownText(rule.Title), MarkdownCode(f.Redacted()), commit, MarkdownText(status))
 		}
 		ew.printf("\n### What to do\n\n")
 		ew.printf("1. **Revoke** each credential with its provider first: a key that reached a pushed commit is leaked, " +
@@ -202,14 +202,14 @@ func writeMarkdownSummary(w io.Writer, r *Report) error {
 			ew.printf("\n> ⚠️ … and %d more errors: the step's log lists every one.\n", len(res.Errors)-i)
 			break
 		}
-		ew.printf("\n> ⚠️ %s\n", mdCode(err.Error()))
+		ew.printf("\n> ⚠️ %s\n", MarkdownCode(err.Error()))
 	}
 	for i, n := range st.Notes {
 		if i == maxSummaryRows {
 			ew.printf("\n> ℹ️ … and %d more notes: the JSON report lists every one.\n", len(st.Notes)-i)
 			break
 		}
-		ew.printf("\n> ℹ️ %s\n", mdCode(n))
+		ew.printf("\n> ℹ️ %s\n", MarkdownCode(n))
 	}
 	return ew.err
 }
@@ -239,8 +239,8 @@ func writeSuppressedMarkdown(ew *errWriter, res *scanner.Result) {
 		if s.Commit != "" {
 			commit = fmt.Sprintf("`%.12s`", s.Commit)
 		}
-		by := mdText(string(s.Reason)) + " " + mdCode(s.Source)
-		ew.printf("| %s | %s %s | %s | %s |\n", mdCode(fmt.Sprintf("%s:%d", s.File, s.Line)), mdText(rule.Title), mdCode(s.Redacted()), by, commit)
+		by := MarkdownText(string(s.Reason)) + " " + MarkdownCode(s.Source)
+		ew.printf("| %s | %s %s | %s | %s |\n", MarkdownCode(fmt.Sprintf("%s:%d", s.File, s.Line)), MarkdownText(rule.Title), MarkdownCode(s.Redacted()), by, commit)
 	}
 	if more := sup.Total() - int64(min(len(list), maxSummaryRows)); more > 0 {
 		ew.printf("\n… and %d more: the JSON report lists them (up to %d).\n", more, scanner.MaxListedSuppressed)
