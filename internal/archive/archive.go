@@ -288,9 +288,10 @@ func (w *walker) note(format string, args ...any) {
 // notOpened notes a part of the archive the walk cannot open and keeps the
 // first such as the walk's error, returned once the rest is walked.
 func (w *walker) notOpened(format string, args ...any) {
-	w.note(format, args...)
+	msg := fmt.Sprintf(format, args...)
+	w.st.Notes = append(w.st.Notes, msg)
 	if w.unopened == nil {
-		w.unopened = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNotScanned)
+		w.unopened = fmt.Errorf("%s: %w", msg, ErrNotScanned)
 	}
 }
 
