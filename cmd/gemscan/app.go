@@ -223,7 +223,7 @@ func scanFlags(e *env) []cli.Flag {
 		&cli.BoolFlag{Name: "no-redact", Usage: "show credentials in full (they are redacted by default; report files are then written mode 0600)"},
 		&cli.BoolFlag{Name: "no-color", Usage: "no colour in text output (also: NO_COLOR=1, TERM=dumb, or output that is not a terminal)"},
 		&cli.StringFlag{Name: "baseline", Usage: "hide findings whose fingerprint is listed in `FILE`, an earlier JSON report"},
-		&cli.UintFlag{Name: "max-archive-depth", Value: 3, Usage: "open archives (zip, jar, apk, tar, gz, …) nested up to `N` deep; 0: do not open archives"},
+		&cli.UintFlag{Name: "max-archive-depth", Value: 3, Usage: "open archives (zip, jar, apk, tar, gz, …) nested up to `N` deep (one nested deeper fails the scan: exit 2); 0: do not open archives"},
 		&cli.BoolFlag{Name: "verify", Usage: "check each credential with its provider (one harmless call each; see 'gemscan verify --help')"},
 	}, verifyFlags(e)...)
 }
