@@ -633,7 +633,7 @@ func (w *walker) inflate(pl *packPlan, i int32, dst []byte) error {
 			return inflateMem(w.ctx, src, dst)
 		}
 	}
-	return inflate(w.ctx, pl.p.f, pl.data(i), pl.end(i), int(pl.extent(i)), dst)
+	return inflateAt(w.ctx, pl.p.f, pl.data(i), pl.end(i), int(pl.extent(i)), dst)
 }
 
 // resultSize reads the size a delta declares for its result from the

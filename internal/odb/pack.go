@@ -19,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/klauspost/compress/zlib"
 
+	"github.com/gemscan-dev/gemscan/internal/inflate"
+
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )
 
@@ -478,15 +480,13 @@ func (w *window) slice(p *pack, off, end int64) ([]byte, bool, error) {
 	return w.buf[:end-off], true, nil
 }
 
-// inflater is a reusable zlib decoder with its input buffers. flate reads
-// a *bytes.Reader or a *bufio.Reader through fast paths of its own, several
-// times faster than calling ReadByte through an interface for every byte:
-// an object whose compressed bytes are in memory is read through mem, any
-// other through br, which reads src.
+// inflater is a reusable zlib decoder with its input buffers, for objects
+// whose compressed bytes are not in memory (see inflateMem for those). flate
+// reads a *bufio.Reader through a fast path of its own, several times faster
+// than calling ReadByte through an interface for every byte: br reads src.
 type inflater struct {
 	src chunkReader
 	br  *bufio.Reader
-	mem bytes.Reader
 	zr  io.ReadCloser
 	one [1]byte // the read past the end (a local would escape to the heap)
 }
@@ -501,7 +501,6 @@ var inflaters = sync.Pool{New: func() any {
 func (inf *inflater) done() {
 	inf.src.ctx, inf.src.r = nil, nil
 	inf.br.Reset(&inf.src)
-	inf.mem.Reset(nil)
 	inflaters.Put(inf)
 }
 
@@ -585,10 +584,10 @@ func (c *chunkReader) ReadByte() (byte, error) {
 	return b, nil
 }
 
-// inflate decompresses the zlib stream at off, which ends by end, into dst,
+// inflateAt decompresses the zlib stream at off, which ends by end, into dst,
 // which must have exactly the inflated size. first is the size of the first
 // read: the whole extent when it is known, or a guess.
-func inflate(ctx context.Context, r io.ReaderAt, off, end int64, first int, dst []byte) error {
+func inflateAt(ctx context.Context, r io.ReaderAt, off, end int64, first int, dst []byte) error {
 	inf := inflaters.Get().(*inflater)
 	defer inf.done()
 	inf.src.reset(ctx, r, off, end, max(first, 64))
@@ -597,17 +596,22 @@ func inflate(ctx context.Context, r io.ReaderAt, off, end int64, first int, dst 
 }
 
 // inflateMem decompresses the zlib stream src, which must hold exactly
-// len(dst) bytes once inflated. Reading from memory lets flate take its
-// fast path; the caller bounds the work (see memInflateMax).
+// len(dst) bytes once inflated, with a decoder made for whole streams in
+// memory (the caller bounds the work: see memInflateMax).
 func inflateMem(ctx context.Context, src, dst []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	inf := inflaters.Get().(*inflater)
-	defer inf.done()
-	inf.mem.Reset(src)
-	return inf.inflate(ctx, &inf.mem, dst)
+	d := memDecoders.Get().(*inflate.Decoder)
+	_, err := d.Zlib(dst, src)
+	memDecoders.Put(d)
+	if err != nil {
+		return fmt.Errorf("corrupt zlib stream: %w", err)
+	}
+	return nil
 }
+
+var memDecoders = sync.Pool{New: func() any { return new(inflate.Decoder) }}
 
 // memInflateMax is the largest object inflated from memory in one go: the
 // context is checked before it, so a cancel waits for at most this much.

@@ -252,7 +252,7 @@ func inflateLink(ctx context.Context, l link, dst []byte) error {
 	} else {
 		first = int(end - l.h.data)
 	}
-	return inflate(ctx, l.p.f, l.h.data, end, first, dst)
+	return inflateAt(ctx, l.p.f, l.h.data, end, first, dst)
 }
 
 // chainEnd is where a delta chain bottoms out: an object already in the
