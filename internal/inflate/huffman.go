@@ -35,6 +35,26 @@ var (
 	distExtra   = [30]uint8{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
 )
 
+// symbolEntries holds each symbol's entry (without its code length), so
+// that building a table looks them up rather than computes them.
+type symbolEntries struct {
+	litlen [288]uint32
+	dist   [32]uint32
+	codes  [19]uint32
+}
+
+func (e *symbolEntries) fill() {
+	for sym := range e.litlen {
+		e.litlen[sym] = litlenEntry(sym)
+	}
+	for sym := range e.dist {
+		e.dist[sym] = distEntry(sym)
+	}
+	for sym := range e.codes {
+		e.codes[sym] = uint32(sym) << 16
+	}
+}
+
 // litlenEntry is the entry (without its code length) for literal/length
 // symbol sym.
 func litlenEntry(sym int) uint32 {
@@ -58,16 +78,13 @@ func distEntry(sym int) uint32 {
 	return fInvalid
 }
 
-// codelenEntry is the entry for code-length symbol sym: its value is sym.
-func codelenEntry(sym int) uint32 { return uint32(sym) << 16 }
-
 // build fills table for the canonical Huffman code whose code lengths are
 // lens (0: the symbol has no code), with primary bits and subtables after
-// them. entry gives a symbol's entry without its length. It refuses an
+// them. entry holds each symbol's entry without its length. It refuses an
 // over-subscribed code and an incomplete one, except (as zlib and Go's
 // compress/flate do) a code of a single one-bit code, whose other half is
 // left invalid, and the empty code, which decodes nothing.
-func build(table []uint32, primary uint, lens []uint8, entry func(int) uint32) bool {
+func build(table []uint32, primary uint, lens []uint8, entry []uint32) bool {
 	var count [32]uint16 // lengths are below 16; the rest keeps lookups past 15 in range
 	for _, l := range lens {
 		count[l]++
@@ -99,7 +116,7 @@ func build(table []uint32, primary uint, lens []uint8, entry func(int) uint32) b
 		if codes == 1 {
 			for sym, l := range lens {
 				if l == 1 {
-					e := entry(sym) | 1
+					e := entry[sym] | 1
 					for i := 0; i < 1<<primary; i += 2 {
 						table[i] = e
 					}
@@ -134,7 +151,7 @@ func build(table []uint32, primary uint, lens []uint8, entry func(int) uint32) b
 	if l <= int(primary) {
 		for {
 			for n := count[l]; n > 0; n-- {
-				table[codeword] = entry(int(next[0])) | uint32(l)
+				table[codeword] = entry[next[0]] | uint32(l)
 				next = next[1:]
 				if codeword == end-1 {
 					// The last code (all ones): replicate to the full size.
@@ -184,7 +201,7 @@ func build(table []uint32, primary uint, lens []uint8, entry func(int) uint32) b
 			}
 			table[prefix] = fSub | uint32(start)<<16 | uint32(subBits)<<8 | uint32(primary)
 		}
-		e := entry(int(next[0])) | uint32(l)
+		e := entry[next[0]] | uint32(l)
 		next = next[1:]
 		for i := start + codeword>>primary; i < end; i += 1 << (l - int(primary)) {
 			table[i] = e

@@ -40,7 +40,8 @@ type Decoder struct {
 	// The fixed code's tables, built on first use.
 	fixedLitlen [litlenSize]uint32
 	fixedDist   [distSize]uint32
-	fixed       bool
+	entries     symbolEntries
+	ready       bool // entries and the fixed tables are built
 	lens        [288 + 32]uint8
 }
 
@@ -75,6 +76,11 @@ func (d *Decoder) Zlib(dst, src []byte) (int, error) {
 // Deflate decodes the raw deflate stream at the start of src into dst,
 // which it must fill exactly, and returns how many bytes of src it took.
 func (d *Decoder) Deflate(dst, src []byte) (int, error) {
+	if !d.ready {
+		d.entries.fill()
+		d.buildFixed()
+		d.ready = true
+	}
 	s := state{src: src, dst: dst}
 	for {
 		s.refill()
@@ -86,9 +92,6 @@ func (d *Decoder) Deflate(dst, src []byte) (int, error) {
 		case 0:
 			err = s.stored()
 		case 1:
-			if !d.fixed {
-				d.buildFixed()
-			}
 			err = s.codes(&d.fixedLitlen, &d.fixedDist)
 		case 2:
 			if err = d.dynamic(&s); err == nil {
@@ -198,13 +201,12 @@ func (d *Decoder) buildFixed() {
 			lens[i] = 8
 		}
 	}
-	build(d.fixedLitlen[:], litlenBits, lens[:], litlenEntry)
+	build(d.fixedLitlen[:], litlenBits, lens[:], d.entries.litlen[:])
 	var dl [32]uint8
 	for i := range dl {
 		dl[i] = 5
 	}
-	build(d.fixedDist[:], distBits, dl[:], distEntry)
-	d.fixed = true
+	build(d.fixedDist[:], distBits, dl[:], d.entries.dist[:])
 }
 
 // codeOrder is the order in which a dynamic block's header gives the
@@ -229,7 +231,7 @@ func (d *Decoder) dynamic(s *state) error {
 		cl[codeOrder[i]] = uint8(s.bitbuf & 7)
 		s.consume(3)
 	}
-	if !build(d.codelen[:], codelenBits, cl[:], codelenEntry) {
+	if !build(d.codelen[:], codelenBits, cl[:], d.entries.codes[:]) {
 		return fmt.Errorf("%w: code-length code", ErrCorrupt)
 	}
 	lens := d.lens[:nlit+ndist]
@@ -279,10 +281,10 @@ func (d *Decoder) dynamic(s *state) error {
 	if s.overrun() {
 		return io.ErrUnexpectedEOF
 	}
-	if !build(d.litlen[:], litlenBits, lens[:nlit], litlenEntry) {
+	if !build(d.litlen[:], litlenBits, lens[:nlit], d.entries.litlen[:]) {
 		return fmt.Errorf("%w: literal/length code", ErrCorrupt)
 	}
-	if !build(d.dist[:], distBits, lens[nlit:], distEntry) {
+	if !build(d.dist[:], distBits, lens[nlit:], d.entries.dist[:]) {
 		return fmt.Errorf("%w: distance code", ErrCorrupt)
 	}
 	return nil

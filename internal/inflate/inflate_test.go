@@ -256,6 +256,8 @@ func bitsToBytes(name, s string) []byte {
 // the single one-bit code and the empty code are not.
 func TestBuildCompleteness(t *testing.T) {
 	var table [litlenSize]uint32
+	var entries symbolEntries
+	entries.fill()
 	for _, tc := range []struct {
 		lens []uint8
 		ok   bool
@@ -269,7 +271,7 @@ func TestBuildCompleteness(t *testing.T) {
 		{[]uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15}, true},
 		{[]uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, false},
 	} {
-		if got := build(table[:], litlenBits, tc.lens, litlenEntry); got != tc.ok {
+		if got := build(table[:], litlenBits, tc.lens, entries.litlen[:]); got != tc.ok {
 			t.Errorf("lengths %v: build %v, want %v", tc.lens, got, tc.ok)
 		}
 	}
