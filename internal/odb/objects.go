@@ -250,11 +250,14 @@ func CompareEntries(a, b RawEntry) int {
 	return 0
 }
 
-// The two modes most entries have, with their space, as little-endian
-// words: "100644 " and "40000 ".
-var (
-	modeFile = binary.LittleEndian.Uint64([]byte("100644 \x00"))
-	modeDir  = binary.LittleEndian.Uint64([]byte("40000 \x00\x00"))
+// The modes git writes, with their space, as little-endian words:
+// "100644 ", "100755 ", "120000 ", "160000 " and "40000 ".
+const (
+	modeFile    = 0x20343436303031
+	modeExec    = 0x20353537303031
+	modeLink    = 0x20303030303231
+	modeGitlink = 0x20303030303631
+	modeDir     = 0x203030303034
 )
 
 // commonPrefix returns how many bytes a and b start with in common. It
@@ -301,11 +304,13 @@ func countEntries(d []byte) (n, at int) {
 		i := 0 // the name's start
 		if len(rest) >= 8 {
 			w := binary.LittleEndian.Uint64(rest)
-			switch {
-			case w&0x00ffffffffffffff == modeFile:
+			switch w & 0x00ffffffffffffff {
+			case modeFile, modeExec, modeLink, modeGitlink:
 				i = 7
-			case w&0x0000ffffffffffff == modeDir:
-				i = 6
+			default:
+				if w&0x0000ffffffffffff == modeDir {
+					i = 6
+				}
 			}
 		}
 		if i == 0 {

@@ -359,11 +359,19 @@ func BenchmarkReadTree(b *testing.B) {
 
 // BenchmarkSkipSame compares a tree of 1,200 entries with a copy of it
 // whose last entry differs, as diffing a directory where one file changed.
+// Its modes are mixed as in git's t/: mostly executables.
 func BenchmarkSkipSame(b *testing.B) {
 	var tree []byte
 	for i := 0; i < 1200; i++ {
 		name := fmt.Sprintf("t%04d-%s.sh", i, strings.Repeat("x", i%17))
-		tree = append(tree, gittest.TreeEntry("100644", name, gittest.ObjectName("blob", []byte(name)))...)
+		mode := "100755"
+		switch i % 16 {
+		case 0:
+			mode = "40000"
+		case 1, 2:
+			mode = "100644"
+		}
+		tree = append(tree, gittest.TreeEntry(mode, name, gittest.ObjectName("blob", []byte(name)))...)
 	}
 	other := bytes.Clone(tree)
 	other[len(other)-1]++
