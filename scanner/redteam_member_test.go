@@ -3,6 +3,7 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
@@ -42,5 +43,32 @@ func TestRedteamMemberUTF16AfterNulFreeHead(t *testing.T) {
 	noNul = append(append(bytes.Repeat([]byte{0x80, 0x01}, n), archivetest.UTF16LE(key)...), 0, 0, 5)
 	if fs, _, err := scanMember(context.Background(), det, bytes.NewReader(noNul), "a.apk", "a.apk!x.bin"); err != nil || len(fs) != 1 {
 		t.Errorf("head of %d pairs, no NUL: findings %d, err %v: want the UTF-16 key", n, len(fs), err)
+	}
+}
+
+// TestRedteamMemberGluedLengthKey: in a binary member, a key that a
+// printable length byte hides (a 66-byte run "AIza…" whose 'A' reads as
+// its length, or the low byte of a two-byte length glued to the key) is
+// found, and found once: the line written for it does not repeat a key
+// the run's own line shows.
+func TestRedteamMemberGluedLengthKey(t *testing.T) {
+	det := rules.NewDetector()
+	g := testkeys.New(942)
+	for _, key := range []string{g.APIKey(), g.AQKey()} {
+		pad := func(n int) string { return strings.Repeat("9", n) }
+		arscLen := 0x100 + 0x41 // 0x81 0x41: 321 bytes, its low byte 'A'
+		cases := map[string][]byte{
+			"run as long as its first letter": []byte("\x00\x01\x02" + key + "&x=" + pad(int(key[0])+1-len(key)-3) + "\x00\x03"),
+			"two-byte length glued":           []byte("\x00\x01\x00\x81\x41\x81\x41" + key + "&" + pad(arscLen-len(key)-1) + "\x00\x00"),
+			"length byte stripped":            []byte("\x00\x01" + string(rune(len(key)+4)) + key + "&x=9" + "\x00\x03"),
+			"after a space":                   []byte("\x00\x01\x02 " + key + "&x=9\x00\x03"),
+			"glued to a letter, no length":    []byte("\x00\x01\x02x" + key + "&x=9\x00\x03"),
+		}
+		for name, data := range cases {
+			fs, _, err := scanMember(context.Background(), det, bytes.NewReader(data), "a.apk", "a.apk!classes.dex")
+			if err != nil || len(fs) != 1 || fs[0].Value != key {
+				t.Errorf("%s, key %.4s…: findings %v, err %v: want the key once", name, key, located(fs), err)
+			}
+		}
 	}
 }
