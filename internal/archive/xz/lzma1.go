@@ -55,7 +55,8 @@ const AloneHeaderLen = 13
 // IsAlone reports whether h, a file's first bytes (at least
 // AloneHeaderLen+1 of them), looks like a .lzma header followed by LZMA
 // data, by xz's rules for telling .lzma from other data: a valid
-// properties byte, a dictionary size of 2^n or 2^n + 2^(n-1), an
+// properties byte, a dictionary size of 2^n or 2^n + 2^(n-1) (at least
+// 4 KiB, which xz does not ask: a run of zero bytes is not .lzma), an
 // uncompressed size that is unknown or under 256 GiB, and a range coder
 // that starts with a zero byte.
 func IsAlone(h []byte) bool {
@@ -63,7 +64,12 @@ func IsAlone(h []byte) bool {
 		return false
 	}
 	dict := binary.LittleEndian.Uint32(h[1:5])
+	if dict < minLZMA1Dict {
+		return false // no encoder writes one (and zeros would pass)
+	}
 	if dict != 0xFFFFFFFF {
+		// Round up to 2^n or 2^n + 2^(n-1): the first shift by 2, not 1,
+		// keeps the bit below the top one as it is.
 		d := dict - 1
 		d |= d >> 2
 		d |= d >> 3

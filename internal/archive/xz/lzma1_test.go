@@ -166,6 +166,9 @@ func TestIsAlone(t *testing.T) {
 		{head(0x5d, 3<<20, 1000, 0), true},
 		{head(0x5d, 0xFFFFFFFF, 1000, 0), true},
 		{head(0x5d, 5<<20, 1000, 0), false},   // not 2^n or 2^n + 2^(n-1)
+		{head(0x5d, 3<<20+1, 1000, 0), false}, // nor this
+		{head(0, 0, 0, 0), false},             // zeros
+		{head(0, 2048, 0, 0), false},          // under 4 KiB
 		{head(0x5d, 1<<23, 1<<40, 0), false},  // 1 TiB declared
 		{head(0x5d, 1<<23, 1000, 1), false},   // a range coder starts with 0
 		{head(225, 1<<23, 1<<64-1, 0), false}, // properties out of range
