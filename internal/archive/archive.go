@@ -85,7 +85,7 @@ func Detect(head []byte) Format {
 		return Xz
 	case len(head) >= 512 && string(head[257:262]) == "ustar" && tarChecksum(head[:512]):
 		return Tar
-	case xz.IsAlone(head[:min(len(head), xz.AloneHeaderLen+1)]):
+	case len(head) > xz.AloneHeaderLen && head[xz.AloneHeaderLen] == 0 && xz.IsAlone(head[:xz.AloneHeaderLen+1]):
 		// .lzma has no magic: its header is checked as xz checks it.
 		return Lzma
 	}

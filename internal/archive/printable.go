@@ -78,6 +78,10 @@ func printableByte(c byte) bool { return c >= 0x20 && c < 0x7f || c == '\t' }
 // line of its own (see gluedKey).
 func end(out []byte, run *[]byte) []byte {
 	r := *run
+	if len(r) < MinRun {
+		*run = r[:0] // nor does it hold a credential
+		return out
+	}
 	k := lengthPrefixed(r)
 	out = gluedKey(out, r, k)
 	if len(r)-k >= MinRun {
@@ -114,8 +118,19 @@ func lengthPrefixed(run []byte) int {
 	return 0
 }
 
-// keyPrefixes are the literals every plain credential starts with.
-var keyPrefixes = rules.Keywords()
+// keyPrefixes are the literals every plain credential starts with, and
+// keyFirst their first bytes.
+var (
+	keyPrefixes = rules.Keywords()
+	keyFirst    = firstBytes(keyPrefixes)
+)
+
+func firstBytes(ss []string) (t [256]bool) {
+	for _, s := range ss {
+		t[s[0]] = true
+	}
+	return t
+}
 
 // maxGlued is the most bytes of a string's length fields that can join
 // its run: the UTF-16 and UTF-8 lengths of a resource table's string, or
@@ -132,7 +147,7 @@ const maxGlued = 2
 // only, so nothing else in run is written twice.
 func gluedKey(out, run []byte, skip int) []byte {
 	for i := 0; i <= maxGlued && i < len(run); i++ {
-		if i == skip || i > skip && !tokenByte(run[i-1]) {
+		if !keyFirst[run[i]] || i == skip || i > skip && !tokenByte(run[i-1]) {
 			continue // end's line shows it, or shows it as a word
 		}
 		for _, p := range keyPrefixes {
