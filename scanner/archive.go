@@ -116,7 +116,9 @@ func (a *archiveScan) member(ctx context.Context, det *rules.Detector, file, pat
 }
 
 // scanMember scans one member's content: text as text (UTF-16 with a
-// byte-order mark transcoded), anything else for its printable runs.
+// byte-order mark transcoded), anything else for its printable runs. Text
+// with a NUL past its first binarySniff bytes is read both ways, from that
+// NUL on when the member is too large to hold (see printableSide).
 func scanMember(ctx context.Context, det *rules.Detector, r io.Reader, file, path string) (fs, allowed []Finding, err error) {
 	buf, err := io.ReadAll(io.LimitReader(r, memberBuffer+1))
 	if err != nil {
