@@ -133,9 +133,14 @@ func TestZipLzmaMethod(t *testing.T) {
 	}{
 		"end marker": {marked, 2},
 		"size":       {zipLzmaMember(sized.Bytes()), 0},
+		"empty":      {zipLzmaMember(mkLzma(t, nil)), 2},
 	} {
-		got := walk(t, "a.zip", zipWithMethod(t, 14, c.flags, "conf.env", c.raw, text), DefaultLimits())
-		if got.err != nil || got.members["a.zip!conf.env"] != string(text) || got.members["a.zip!plain.txt"] != "plain" {
+		want := text
+		if name == "empty" {
+			want = nil
+		}
+		got := walk(t, "a.zip", zipWithMethod(t, 14, c.flags, "conf.env", c.raw, want), DefaultLimits())
+		if got.err != nil || got.members["a.zip!conf.env"] != string(want) || got.members["a.zip!plain.txt"] != "plain" {
 			t.Errorf("%s: err %v, notes %v: the LZMA member was not read", name, got.err, got.stats.Notes)
 		}
 	}

@@ -135,10 +135,6 @@ func NewLZMA1Reader(r io.Reader, props byte, dictSize uint32, size, maxDict int6
 		return nil, fmt.Errorf("%w: %d bytes (over %d)", ErrDictTooLarge, dict, maxDict)
 	}
 	lr := &LZMA1Reader{r: r, left: size}
-	if size == 0 {
-		lr.err = io.EOF
-		return lr, nil
-	}
 	if err := lr.z.setProps(props); err != nil {
 		return nil, err
 	}
