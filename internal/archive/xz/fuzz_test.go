@@ -342,7 +342,8 @@ func FuzzLZMA1(f *testing.F) {
 	})
 }
 
-// lenientLZMA1 is lenient for LZMA1.
+// lenientLZMA1 reports whether our error err, on a .lzma file the oracle
+// decoded, comes from a limit of ours that the format does not have.
 func lenientLZMA1(err error, got, want []byte) bool {
 	switch {
 	case errors.Is(err, ErrLZMAProps):

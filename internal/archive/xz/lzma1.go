@@ -163,14 +163,18 @@ func (lr *LZMA1Reader) fill() error {
 		rc.end -= rc.pos
 		rc.pos = 0
 	}
-	for len(lr.buf) < lzma1Buf && !lr.eof {
+	for empty := 0; len(lr.buf) < lzma1Buf && !lr.eof; {
 		n, err := lr.r.Read(lr.buf[len(lr.buf):lzma1Buf])
 		lr.buf = lr.buf[:len(lr.buf)+n]
-		if errors.Is(err, io.EOF) {
+		if empty++; n > 0 {
+			empty = 0
+		}
+		switch {
+		case errors.Is(err, io.EOF):
 			lr.eof = true
-		} else if err != nil {
+		case err != nil:
 			return fmt.Errorf("lzma: read: %w", err)
-		} else if n == 0 {
+		case empty >= 100: // as io.ReadFull's callers give up
 			return fmt.Errorf("lzma: read: %w", io.ErrNoProgress)
 		}
 	}
