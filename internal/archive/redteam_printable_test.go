@@ -67,6 +67,13 @@ func TestRedteamPrintableRunLikeLengthByte(t *testing.T) {
 		if got := string(Printable(data)); !strings.Contains(got, key) {
 			t.Errorf("run of %d bytes starting with %q: printable output %q lost the key", len(run), key[:4], got)
 		}
+		data16 := append(append([]byte{0xff, 0xfe}, archivetest.UTF16LE(run)...), 0, 0, 9)
+		if got := string(Printable(data16)); !strings.Contains(got, key) {
+			t.Errorf("UTF-16 run of %d units starting with %q: printable output %q lost the key", len(run), key[:4], got)
+		}
+		if got := printableAll(t, data16); !strings.Contains(got, key) {
+			t.Errorf("UTF-16 run of %d units starting with %q: the reader lost the key", len(run), key[:4])
+		}
 	}
 }
 
