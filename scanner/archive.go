@@ -116,7 +116,9 @@ func (a *archiveScan) member(ctx context.Context, det *rules.Detector, file, pat
 }
 
 // scanMember scans one member's content: text as text (UTF-16 with a
-// byte-order mark transcoded), anything else for its printable runs.
+// byte-order mark transcoded), anything else for its printable runs. Text
+// with a NUL past its first binarySniff bytes is read both ways, from that
+// NUL on when the member is too large to hold (see printableSide).
 func scanMember(ctx context.Context, det *rules.Detector, r io.Reader, file, path string) (fs, allowed []Finding, err error) {
 	buf, err := io.ReadAll(io.LimitReader(r, memberBuffer+1))
 	if err != nil {
@@ -139,19 +141,141 @@ func scanMember(ctx context.Context, det *rules.Detector, r io.Reader, file, pat
 		return fs, allowed, nil
 	}
 	var rest io.Reader = io.MultiReader(bytes.NewReader(buf), r)
+	var side *printableSide
 	if bytes.IndexByte(buf[:binarySniff], 0) >= 0 {
 		// Binary, or UTF-16 (which the printable runs read too).
 		rest = archive.NewPrintableReader(rest)
+	} else {
+		// Text so far; a NUL further on starts a scan of its printable
+		// runs beside the text's.
+		side = &printableSide{ctx: ctx, det: det, file: file, path: path, r: rest}
+		rest = side
 	}
 	set, _, err := scanStream(ctx, det, rest, file, path)
-	fs, allowed = set.list, set.allowed
 	if err == nil {
 		err = set.capErr(file)
+	}
+	fs, allowed = set.list, set.allowed
+	if more, serr := side.finish(err); more != nil {
+		fs, allowed = addUnseen(fs, more.list), addUnseen(allowed, more.allowed)
+		if err == nil {
+			err = serr
+		}
+		if err == nil {
+			err = more.capErr(file)
+		}
 	}
 	if u := errors.Unwrap(err); u != nil {
 		err = u // "read FILE: …": the archive's walk names the member
 	}
 	return fs, allowed, err
+}
+
+// lateCarry is how many bytes before a streamed member's first NUL its
+// printable scan starts with: the start of a UTF-16 string (one byte),
+// and context for what follows.
+const lateCarry = 4 << 10
+
+// printableSide passes a streamed member, read as text, through to the
+// text scan and, once a NUL byte shows (binary after all: a UTF-16 string
+// there reads as "A\x00I\x00z\x00…", which the text scan misses), also to
+// a scan of its printable runs on a goroutine of its own, from lateCarry
+// bytes before that NUL; its lines are counted from there. The two scans
+// read in step through a pipe, so memory stays bounded.
+type printableSide struct {
+	ctx        context.Context
+	det        *rules.Detector
+	file, path string
+	r          io.Reader
+
+	mu       sync.Mutex // feed may run on a read the text scan abandoned
+	tail     []byte     // the last lateCarry bytes, until a NUL shows
+	pw       *io.PipeWriter
+	finished bool
+	done     chan struct{}
+	set      *findingSet // the printable scan's, once done is closed
+	err      error
+}
+
+// Read reads for the text scan.
+func (s *printableSide) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.feed(p[:n])
+	}
+	return n, err
+}
+
+// feed passes b to the printable scan, starting it at the first NUL. A
+// failed write means that scan ended early: finish reports why.
+func (s *printableSide) feed(b []byte) {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
+		return
+	}
+	pw := s.pw
+	var head []byte
+	if pw == nil {
+		if bytes.IndexByte(b, 0) < 0 {
+			s.keep(b)
+			s.mu.Unlock()
+			return
+		}
+		pw = s.start()
+		head = s.tail
+		s.tail = nil
+	}
+	s.mu.Unlock()
+	if _, err := pw.Write(head); err == nil {
+		pw.Write(b) //nolint:errcheck // the scan's own error is finish's
+	}
+}
+
+// keep keeps the last lateCarry bytes of what was read, b included.
+func (s *printableSide) keep(b []byte) {
+	if len(b) >= lateCarry {
+		s.tail = append(s.tail[:0], b[len(b)-lateCarry:]...)
+		return
+	}
+	if len(s.tail)+len(b) > 2*lateCarry {
+		s.tail = s.tail[:copy(s.tail, s.tail[len(s.tail)-lateCarry:])]
+	}
+	s.tail = append(s.tail, b...)
+}
+
+// start starts the printable scan, reading from the pipe it returns.
+func (s *printableSide) start() *io.PipeWriter {
+	pr, pw := io.Pipe()
+	s.pw, s.done = pw, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.set, _, s.err = scanStream(s.ctx, s.det, archive.NewPrintableReader(pr), s.file, s.path)
+		pr.CloseWithError(errSideEnded) // a write after this fails, never blocks
+	}()
+	return pw
+}
+
+// errSideEnded is what a write to a printable scan that ended gets.
+var errSideEnded = errors.New("the scan of printable runs ended")
+
+// finish ends the printable scan once the text scan has ended with
+// textErr, waits for it, and returns its findings (nil if no NUL showed)
+// and error. s may be nil.
+func (s *printableSide) finish(textErr error) (*findingSet, error) {
+	if s == nil {
+		return nil, nil
+	}
+	s.mu.Lock()
+	s.finished = true
+	pw := s.pw
+	s.mu.Unlock()
+	if pw == nil {
+		return nil, nil
+	}
+	pw.CloseWithError(textErr) // nil: the printable scan reads to EOF
+	<-s.done
+	return s.set, s.err
 }
 
 // addUnseen appends to fs the findings of more whose rule and value fs

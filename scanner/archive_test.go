@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/gemscan-dev/gemscan/internal/archive"
 	"github.com/gemscan-dev/gemscan/internal/archive/archivetest"
@@ -465,4 +468,67 @@ func TestArchiveGitBzip2Blocks(t *testing.T) {
 	if len(res.Errors) != 0 || len(res.Findings) != 2 || res.Findings[0].Value != k.APIKey || res.Findings[1].Value != k.APIKey {
 		t.Fatalf("errors %v, findings %v; want the key in both and no error", res.Errors, located(res.Findings))
 	}
+}
+
+// lzmaFile is data as a .lzma file (ulikunitz/xz's writer: an end marker,
+// no size, as the xz command writes).
+func lzmaFile(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := lzma.WriterConfig{DictCap: 1 << 16}.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// zipLzmaWriter compresses a zip member with method 14: on Close it writes
+// the LZMA SDK version, the properties' size and properties, then the LZMA
+// data of what was written.
+type zipLzmaWriter struct {
+	t   testing.TB
+	w   io.Writer
+	buf bytes.Buffer
+}
+
+func (z *zipLzmaWriter) Write(p []byte) (int, error) { return z.buf.Write(p) }
+
+func (z *zipLzmaWriter) Close() error {
+	f := lzmaFile(z.t, z.buf.Bytes())
+	_, err := z.w.Write(append(append([]byte{9, 20, 5, 0}, f[:5]...), f[13:]...))
+	return err
+}
+
+// TestArchiveLzma: keys in a .lzma file and in a zip member compressed
+// with LZMA (method 14, as Python's zipfile and 7-Zip write it) are found
+// and located.
+func TestArchiveLzma(t *testing.T) {
+	t.Parallel()
+	k := testkeys.New(64).Set()
+	dir := t.TempDir()
+	writeFile(t, dir, "conf.env.lzma", lzmaFile(t, []byte("# conf\nGOOGLE_KEY="+k.APIKey+"\n")))
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	zw.RegisterCompressor(14, func(w io.Writer) (io.WriteCloser, error) { return &zipLzmaWriter{t: t, w: w}, nil })
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "app/settings.py", Method: 14, Flags: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "import os\n\nGEMINI_API_KEY = \""+k.MasterKey+"\"\n")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "dist/app.zip", zb.Bytes())
+
+	res := ScanPaths(context.Background(), []string{dir}, Options{Workers: 2})
+	archNoErrors(t, res)
+	d := filepath.ToSlash(dir)
+	expectLocated(t, res.Findings,
+		d+"/conf.env.lzma:2 google-api-key="+k.APIKey,
+		d+"/dist/app.zip!app/settings.py:3 gemini-exchange-key="+k.MasterKey,
+	)
 }

@@ -1,6 +1,6 @@
 // Package archive walks the members of archives and compressed files —
 // zip (and .jar, .war, .apk, .aar, wheels, .nupkg, Office documents), tar,
-// gzip, bzip2, zstd and xz — nested up to a depth limit, streaming each
+// gzip, bzip2, zstd, xz and lzma — nested up to a depth limit, streaming each
 // member to a callback without extracting anything to disk.
 //
 // Untrusted archives are bounded three ways: nesting depth, the bytes
@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gemscan-dev/gemscan/internal/archive/xz"
 )
 
 // Format is a kind of archive or compressed stream.
@@ -37,6 +39,7 @@ const (
 	Bzip2
 	Zstd
 	Xz
+	Lzma
 )
 
 func (f Format) String() string {
@@ -53,6 +56,8 @@ func (f Format) String() string {
 		return "zstd"
 	case Xz:
 		return "xz"
+	case Lzma:
+		return "lzma"
 	}
 	return "none"
 }
@@ -80,6 +85,9 @@ func Detect(head []byte) Format {
 		return Xz
 	case len(head) >= 512 && string(head[257:262]) == "ustar" && tarChecksum(head[:512]):
 		return Tar
+	case len(head) > xz.AloneHeaderLen && head[xz.AloneHeaderLen] == 0 && xz.IsAlone(head[:xz.AloneHeaderLen+1]):
+		// .lzma has no magic: its header is checked as xz checks it.
+		return Lzma
 	}
 	return None
 }
@@ -157,8 +165,9 @@ const (
 	DefaultMaxRatio    = 1000
 	DefaultRatioFloor  = 16 << 20
 	DefaultMaxBuffer   = 32 << 20
-	// MaxXzDict bounds the dictionary an xz stream may ask for (xz -9
-	// uses 64 MiB); the decoder allocates it whole.
+	// MaxXzDict bounds the dictionary an xz or lzma stream (and the
+	// window a zstd frame) may ask for (xz -9 uses 64 MiB); the decoder's
+	// memory grows up to it.
 	MaxXzDict = 64 << 20
 )
 

@@ -112,12 +112,14 @@ func TestFormats(t *testing.T) {
 		{"app.tar.zst", func(t testing.TB) []byte { return mkZstd(t, mkTar(t, two...)) }, want("app.tar.zst")},
 		{"app.tar.xz", func(t testing.TB) []byte { return mkXz(t, mkTar(t, two...)) }, want("app.tar.xz")},
 		{"app.tar.bz2", func(t testing.TB) []byte { return mkBzip2(t, mkTar(t, two...)) }, want("app.tar.bz2")},
+		{"app.tar.lzma", func(t testing.TB) []byte { return mkLzma(t, mkTar(t, two...)) }, want("app.tar.lzma")},
 		{"app.zip.gz", func(t testing.TB) []byte { return mkGzip(t, mkZip(t, two...)) }, want("app.zip.gz")},
 		// A compressed single file is its own member.
 		{"app.env.gz", func(t testing.TB) []byte { return mkGzip(t, env) }, map[string]string{"app.env.gz": string(env)}},
 		{"app.env.bz2", func(t testing.TB) []byte { return mkBzip2(t, env) }, map[string]string{"app.env.bz2": string(env)}},
 		{"app.env.zst", func(t testing.TB) []byte { return mkZstd(t, env) }, map[string]string{"app.env.zst": string(env)}},
 		{"app.env.xz", func(t testing.TB) []byte { return mkXz(t, env) }, map[string]string{"app.env.xz": string(env)}},
+		{"app.env.lzma", func(t testing.TB) []byte { return mkLzma(t, env) }, map[string]string{"app.env.lzma": string(env)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.build(t)

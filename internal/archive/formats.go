@@ -16,6 +16,7 @@ import (
 // Zip compression methods that archive/zip does not register itself.
 const (
 	zipBzip2 = 12
+	zipLzma  = 14
 	zipZstd  = 93
 	zipXz    = 95
 )
@@ -53,6 +54,18 @@ func (w *walker) zip(path string, r io.ReaderAt, size int64, depth int) error {
 		if f.Flags&1 != 0 {
 			encrypted++
 			continue
+		}
+		if f.Method == zipLzma {
+			// Its decoder is told the member's size: the data may end
+			// without an end marker (bit 1 of the flags clear).
+			size := int64(min(f.UncompressedSize64, 1<<62))
+			zr.RegisterDecompressor(zipLzma, func(r io.Reader) io.ReadCloser {
+				d, err := newZipLzma(r, size)
+				if err != nil {
+					return io.NopCloser(errReader{err})
+				}
+				return io.NopCloser(d)
+			})
 		}
 		rc, err := f.Open()
 		if errors.Is(err, zip.ErrAlgorithm) {
@@ -144,6 +157,12 @@ func decompressor(f Format, r io.Reader) (io.Reader, func(), error) {
 			return nil, nil, err
 		}
 		return d, func() {}, nil
+	case Lzma:
+		d, err := newLzma(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("no decompressor for %s", f)
 }
@@ -171,6 +190,27 @@ func newXz(r io.Reader) (io.Reader, error) {
 		return nil, asLimit(err, xz.ErrDictTooLarge)
 	}
 	return limitReader{xr, xz.ErrDictTooLarge}, nil
+}
+
+// newLzma returns a reader of a .lzma file (xz's own decoder, LZMA1), its
+// dictionary bounded as newXz bounds it.
+func newLzma(r io.Reader) (io.Reader, error) {
+	lr, err := xz.NewAloneReader(r, MaxXzDict)
+	if err != nil {
+		return nil, asLimit(err, xz.ErrDictTooLarge)
+	}
+	return limitReader{lr, xz.ErrDictTooLarge}, nil
+}
+
+// newZipLzma returns a reader of a zip member compressed with method 14
+// (LZMA) whose uncompressed size is size, its dictionary bounded as
+// newXz bounds it.
+func newZipLzma(r io.Reader, size int64) (io.Reader, error) {
+	lr, err := xz.NewZipLZMAReader(r, size, MaxXzDict)
+	if err != nil {
+		return nil, asLimit(err, xz.ErrDictTooLarge)
+	}
+	return limitReader{lr, xz.ErrDictTooLarge}, nil
 }
 
 // limitReader marks a decoder's memory-limit errors (limit) as ErrLimit,

@@ -5,7 +5,25 @@ import (
 	"context"
 	"io"
 	"testing"
+
+	"github.com/ulikunitz/xz/lzma"
 )
+
+// lzmaOf is data as a .lzma file, by ulikunitz/xz's writer (an end
+// marker, no size, as the xz command writes).
+func lzmaOf(tb testing.TB, data []byte) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	w, err := lzma.WriterConfig{DictCap: 4096}.NewWriter(&b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
 
 // FuzzWalk: no input panics, and none makes the walk decompress more than
 // its limit allows (plus one read buffer per level).
@@ -18,6 +36,8 @@ func FuzzWalk(f *testing.F) {
 		mkZstd(f, []byte("hello hello\n")),
 		mkXz(f, mkTar(f, file{Name: "a", Data: []byte("x")})),
 		mkGzip(f, []byte("plain\n")),
+		lzmaOf(f, mkTar(f, file{Name: "a", Data: []byte("x")})),
+		zipWithMethod(f, 14, 2, "a.env", zipLzmaMember(lzmaOf(f, []byte("x=1\n"))), []byte("x=1\n")),
 	} {
 		f.Add(seed)
 	}

@@ -1,6 +1,10 @@
 package archive
 
-import "io"
+import (
+	"io"
+
+	"github.com/gemscan-dev/gemscan/rules"
+)
 
 // MinRun is the shortest run of printable characters Printable keeps.
 const MinRun = 6
@@ -70,12 +74,21 @@ type printer struct {
 func printableByte(c byte) bool { return c >= 0x20 && c < 0x7f || c == '\t' }
 
 // end writes a finished run to out if it is long enough, and empties it.
+// A credential that a glued length byte may hide is written first, on a
+// line of its own (see gluedKey).
 func end(out []byte, run *[]byte) []byte {
-	if r := lengthPrefixed(*run); len(r) >= MinRun {
-		out = append(out, r...)
+	r := *run
+	if len(r) < MinRun {
+		*run = r[:0] // nor does it hold a credential
+		return out
+	}
+	k := lengthPrefixed(r)
+	out = gluedKey(out, r, k)
+	if len(r)-k >= MinRun {
+		out = append(out, r[k:]...)
 		out = append(out, '\n')
 	}
-	*run = (*run)[:0]
+	*run = r[:0]
 	return out
 }
 
@@ -88,20 +101,78 @@ func cut(out []byte, run *[]byte) []byte {
 	return out
 }
 
-// lengthPrefixed drops the length byte that binary formats store before a
-// string, when it happens to be printable and so joins the run: compiled
-// resource tables (a UTF-16 length unit, or UTF-16 and UTF-8 length bytes),
-// .dex string data and .class constants. "5AQ.Ab…" is a 53-character key
-// after its length: left joined, it would not stand as a word of its own.
-func lengthPrefixed(run []byte) []byte {
+// lengthPrefixed returns how many bytes at the start of run are the length
+// that binary formats store before a string, when it happens to be
+// printable and so joins the run: compiled resource tables (a UTF-16
+// length unit, or UTF-16 and UTF-8 length bytes), .dex string data and
+// .class constants. "5AQ.Ab…" is a 53-character key after its length:
+// left joined, it would not stand as a word of its own.
+func lengthPrefixed(run []byte) int {
 	n := len(run)
 	switch {
 	case n >= 3 && run[0] == run[1] && int(run[0]) == n-2:
-		return run[2:]
+		return 2
 	case n >= 2 && int(run[0]) == n-1:
-		return run[1:]
+		return 1
 	}
-	return run
+	return 0
+}
+
+// keyPrefixes are the literals every plain credential starts with, and
+// keyFirst their first bytes.
+var (
+	keyPrefixes = rules.Keywords()
+	keyFirst    = firstBytes(keyPrefixes)
+)
+
+func firstBytes(ss []string) (t [256]bool) {
+	for _, s := range ss {
+		t[s[0]] = true
+	}
+	return t
+}
+
+// maxGlued is the most bytes of a string's length fields that can join
+// its run: the UTF-16 and UTF-8 lengths of a resource table's string, or
+// the low bytes of two-byte lengths (0x81 'A' 0x81 'A' before a 321-byte
+// string leaves one).
+const maxGlued = 2
+
+// gluedKey writes, on a line of its own, a credential that starts within
+// the first maxGlued bytes of run where the line end writes (run from
+// skip) does not show it as a word: a byte end strips as a length was the
+// credential's first letter (a 66-byte run "AIza…": 'A' is 65), or a
+// length byte end cannot tell from text is glued to it ("AAIza…" after
+// the 0x81 of a two-byte length). The line holds the credential's token
+// only, so nothing else in run is written twice.
+func gluedKey(out, run []byte, skip int) []byte {
+	for i := 0; i <= maxGlued && i < len(run); i++ {
+		if !keyFirst[run[i]] || i == skip || i > skip && !tokenByte(run[i-1]) {
+			continue // end's line shows it, or shows it as a word
+		}
+		for _, p := range keyPrefixes {
+			if len(run)-i < len(p) || string(run[i:i+len(p)]) != p {
+				continue
+			}
+			e := i + len(p)
+			for e < len(run) && tokenByte(run[e]) {
+				e++
+			}
+			if e < len(run) && (run[e] == '\\' || run[e] == '%') {
+				e = len(run) // an escape may go on with the token
+			}
+			out = append(out, run[i:e]...)
+			return append(out, '\n')
+		}
+	}
+	return out
+}
+
+// tokenByte reports whether c continues a token, as the rules read one: a
+// credential glued to such a byte is not a word of its own.
+func tokenByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' ||
+		c == '_' || c == '-' || c == '+' || c == '/'
 }
 
 func (p *printer) write(out, data []byte) []byte {

@@ -57,16 +57,22 @@ func TestRedteamPrintableKeyShapes(t *testing.T) {
 // whose length is one more than the key's first byte ('A' = 65, so 66
 // bytes) is taken for a length-prefixed string and loses its first
 // character: the key in `<NUL>AIza…(39)&x=999…(27)<NUL>` in an APK's
-// classes.dex is not found (gemscan dir exits 0); one byte more or less
-// and it is.
+// classes.dex was not found (gemscan dir exited 0); one byte more or less
+// and it was. The key is now also written on a line of its own.
 func TestRedteamPrintableRunLikeLengthByte(t *testing.T) {
-	t.Skip("known: internal/archive/printable.go lengthPrefixed strips run[0] whenever its value is len(run)-1 (run[0:2] for len-2), even when it is a key's first letter; a key that starts a 66-byte run (AIza…, AQ.…) is cut to \"Iza…\" and missed in binary members; the lead must keep the unstripped run too (or strip only when the rest still starts a word)")
 	g := testkeys.New(12)
 	for _, key := range []string{g.APIKey(), g.AQKey()} {
 		run := key + "&x=" + strings.Repeat("9", int(key[0])+1-len(key)-3)
 		data := append(append([]byte{0, 1, 2}, run...), 0, 3)
 		if got := string(Printable(data)); !strings.Contains(got, key) {
 			t.Errorf("run of %d bytes starting with %q: printable output %q lost the key", len(run), key[:4], got)
+		}
+		data16 := append(append([]byte{0xff, 0xfe}, archivetest.UTF16LE(run)...), 0, 0, 9)
+		if got := string(Printable(data16)); !strings.Contains(got, key) {
+			t.Errorf("UTF-16 run of %d units starting with %q: printable output %q lost the key", len(run), key[:4], got)
+		}
+		if got := printableAll(t, data16); !strings.Contains(got, key) {
+			t.Errorf("UTF-16 run of %d units starting with %q: the reader lost the key", len(run), key[:4])
 		}
 	}
 }
@@ -93,9 +99,9 @@ func TestRedteamPrintableLongRun(t *testing.T) {
 // twice; when len&0xff is printable ('A' for 321 bytes) it starts the run,
 // glued to the string: "AAIza…", where the key rules (which want a word
 // boundary before a key) find nothing. `gemscan dir` on an APK whose
-// resources.arsc holds such a string starting with a key exits 0.
+// resources.arsc held such a string starting with a key exited 0; the key
+// is now written first on a line of its own.
 func TestRedteamPrintableTwoByteLength(t *testing.T) {
-	t.Skip("known: internal/archive/printable.go lengthPrefixed only strips one- or two-byte lengths equal to the run's length; the low byte of arsc's two-byte UTF-8 lengths (0x81 0x41 = 321) is glued to a key starting the string and the key is missed; the lead must also strip (or cut at) a printable byte that follows a 0x80-0xff length byte, or emit the run from its second byte as well")
 	key := testkeys.New(14).APIKey()
 	for _, lo := range []byte{0x41, 0x61, 0x31} {
 		s := key + "-" + strings.Repeat("y", 0x100+int(lo)-len(key)-1)

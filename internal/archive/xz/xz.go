@@ -1,6 +1,7 @@
 // Package xz decodes the .xz file format: one or more streams, each a
 // sequence of blocks compressed with LZMA2, an index and a footer,
-// separated by stream padding.
+// separated by stream padding. It also decodes LZMA1, as .lzma files and
+// zip's method 14 store it (lzma1.go).
 //
 // It is written from the .xz file format specification (1.x) and the
 // LZMA/LZMA2 format as publicly documented, so that gemscan need not link
