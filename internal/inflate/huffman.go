@@ -18,8 +18,8 @@ const (
 )
 
 const (
-	litlenBits  = 11   // primary bits of the literal/length table
-	litlenSize  = 4096 // entries: primary and subtables (at most 2342 are used)
+	litlenBits  = 10   // primary bits of the literal/length table
+	litlenSize  = 2048 // entries: primary and subtables (at most 1334 are used)
 	distBits    = 8
 	distSize    = 512 // at most 402 are used
 	codelenBits = 7   // the code-length code's codes are at most 7 bits: no subtables

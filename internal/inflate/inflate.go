@@ -132,14 +132,14 @@ type state struct {
 // short.
 func (s *state) refill() {
 	if s.in+8 <= len(s.src) {
-		s.bitbuf |= binary.LittleEndian.Uint64(s.src[s.in:]) << s.bitsleft
+		s.bitbuf |= binary.LittleEndian.Uint64(s.src[s.in:]) << (s.bitsleft & 63)
 		s.in += int(63-s.bitsleft) >> 3
 		s.bitsleft |= 56
 		return
 	}
 	for s.bitsleft < 56 {
 		if s.in < len(s.src) {
-			s.bitbuf |= uint64(s.src[s.in]) << s.bitsleft
+			s.bitbuf |= uint64(s.src[s.in]) << (s.bitsleft & 63)
 		}
 		s.in++
 		s.bitsleft += 8
@@ -147,7 +147,7 @@ func (s *state) refill() {
 }
 
 func (s *state) consume(n uint) {
-	s.bitbuf >>= n
+	s.bitbuf >>= n & 63
 	s.bitsleft -= n
 }
 
@@ -301,13 +301,13 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 		// Refill to at least 56 bits: a length with its extra bits and a
 		// distance code take at most 15+5+15 = 35, its extra bits 13 more.
 		if in+8 <= len(src) {
-			bitbuf |= binary.LittleEndian.Uint64(src[in:]) << bitsleft
+			bitbuf |= binary.LittleEndian.Uint64(src[in:]) << (bitsleft & 63)
 			in += int(63-bitsleft) >> 3
 			bitsleft |= 56
 		} else {
 			for bitsleft < 56 {
 				if in < len(src) {
-					bitbuf |= uint64(src[in]) << bitsleft
+					bitbuf |= uint64(src[in]) << (bitsleft & 63)
 				}
 				in++
 				bitsleft += 8
@@ -321,26 +321,27 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 		if e&fSub != 0 {
 			e = litlen[(e>>16+uint32(bitbuf>>litlenBits)&(1<<(e>>8&extraMask)-1))&(litlenSize-1)]
 		}
-		bitbuf >>= e & 0xff
+		bitbuf >>= e & 63
 		bitsleft -= uint(e & 0xff)
 		if e&fLiteral != 0 {
-			if out >= len(dst) {
-				return ErrLonger
+			// Literals follow one another while the bits last: the next
+			// code's lookup is all that waits on the last.
+			for {
+				if out >= len(dst) {
+					return ErrLonger
+				}
+				dst[out] = byte(e >> 16)
+				out++
+				if bitsleft < 15 {
+					break
+				}
+				e = litlen[bitbuf&(1<<litlenBits-1)]
+				if e&(fLiteral|fSub) != fLiteral {
+					break // decoded again after the refill
+				}
+				bitbuf >>= e & 63
+				bitsleft -= uint(e & 0xff)
 			}
-			dst[out] = byte(e >> 16)
-			out++
-			// A second literal fits in what is left (at least 41 bits).
-			e = litlen[bitbuf&(1<<litlenBits-1)]
-			if e&(fLiteral|fSub) != fLiteral {
-				continue
-			}
-			bitbuf >>= e & 0xff
-			bitsleft -= uint(e & 0xff)
-			if out >= len(dst) {
-				return ErrLonger
-			}
-			dst[out] = byte(e >> 16)
-			out++
 			continue
 		}
 		if e&(fEnd|fInvalid) != 0 {
@@ -353,8 +354,8 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 			return fmt.Errorf("%w: invalid literal/length code", ErrCorrupt)
 		}
 		extra := uint(e >> 8 & extraMask)
-		length := int(e>>16) + int(bitbuf&(1<<extra-1))
-		bitbuf >>= extra
+		length := int(e>>16) + int(bitbuf&(1<<(extra&63)-1))
+		bitbuf >>= extra & 63
 		bitsleft -= extra
 		e = dist[bitbuf&(1<<distBits-1)]
 		if e&fSub != 0 {
@@ -363,17 +364,17 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 		if e&fInvalid != 0 {
 			return fmt.Errorf("%w: invalid distance code", ErrCorrupt)
 		}
-		bitbuf >>= e & 0xff
+		bitbuf >>= e & 63
 		bitsleft -= uint(e & 0xff)
 		if bitsleft < 13 {
 			if in+8 <= len(src) {
-				bitbuf |= binary.LittleEndian.Uint64(src[in:]) << bitsleft
+				bitbuf |= binary.LittleEndian.Uint64(src[in:]) << (bitsleft & 63)
 				in += int(63-bitsleft) >> 3
 				bitsleft |= 56
 			} else {
 				for bitsleft < 56 {
 					if in < len(src) {
-						bitbuf |= uint64(src[in]) << bitsleft
+						bitbuf |= uint64(src[in]) << (bitsleft & 63)
 					}
 					in++
 					bitsleft += 8
@@ -381,8 +382,8 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 			}
 		}
 		extra = uint(e >> 8 & extraMask)
-		distance := int(e>>16) + int(bitbuf&(1<<extra-1))
-		bitbuf >>= extra
+		distance := int(e>>16) + int(bitbuf&(1<<(extra&63)-1))
+		bitbuf >>= extra & 63
 		bitsleft -= extra
 		if distance > out {
 			return fmt.Errorf("%w: distance %d before the start", ErrCorrupt, distance)
@@ -391,6 +392,16 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 			return ErrLonger
 		}
 		from := out - distance
+		if distance >= 8 && length+8 <= len(dst)-out {
+			// Eight bytes at a time, each word's source already written;
+			// the last word may spill past the copy, into what later
+			// output overwrites.
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(dst[out+i:], binary.LittleEndian.Uint64(dst[from+i:]))
+			}
+			out += length
+			continue
+		}
 		if distance >= length {
 			copy(dst[out:out+length], dst[from:from+length])
 			out += length
