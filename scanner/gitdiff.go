@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -282,7 +283,8 @@ type treeChange struct {
 // against lists, in tree order, the entries of cur (the commit's tree at
 // prefix) that old (parent k's tree there, nil when absent or unreadable)
 // does not hold as they are. Runs of entries the two trees share byte for
-// byte are skipped without being decoded. Only for the first parent (k ==
+// byte are skipped without being decoded, and so is all that is left once
+// the rest of both trees is the same. Only for the first parent (k ==
 // 0) does it count the entries visited and record the removals. It returns
 // the error of an entry of cur that cannot be decoded, after the changes
 // before it; an entry of old that cannot be decoded is reported, and the
@@ -307,6 +309,14 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		pi := odb.TreeIter{Data: oi.Data}
 		if oHave {
 			pi.Data = oAt
+		}
+		// Both iterators stand where an entry starts: when what is left of
+		// the two trees is byte for byte the same, so are its entries, and
+		// nothing more differs. A diff mostly ends this way right after the
+		// entry that changed, without decoding the rest of a large tree.
+		if len(ci.Data) == len(pi.Data) && bytes.Equal(ci.Data, pi.Data) {
+			oi.Data, oHave = nil, false
+			break
 		}
 		if n := ci.SkipSame(&pi); n > 0 {
 			oi.Data, oHave = pi.Data, false
