@@ -8,6 +8,7 @@ package odb
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -241,15 +242,23 @@ func (db *DB) inAnyPack(h plumbing.Hash) bool { return db.inPackBefore(h, len(db
 // object to be built in, unless it was lent to a caller for good (Read).
 // A history diff reads gigabytes of trees this way without leaving them
 // to the garbage collector.
+//
+// Objects are found through two direct-mapped indexes, by pack offset and
+// by name: one slot each, a newcomer taking the slot of an object that
+// hashes alike. An object that lost its slot is only found no more (it is
+// read again if needed) and still leaves by the LRU order. A history scan
+// puts and evicts half a million objects: map deletions alone cost it a
+// third of a second.
 type baseCache struct {
-	mu    sync.Mutex
-	max   int
-	size  int // bytes held by cached objects' buffers
-	items map[cacheKey]*cacheItem
+	mu   sync.Mutex
+	max  int
+	size int // bytes held by cached objects' buffers
+	// items finds cached objects by pack offset; nil until the first put.
+	items *[cacheSlots]*cacheItem
 	// byName finds the objects read by name (Read, ReadView), so reading
 	// one again, as a history diff reads each tree once as a commit's and
 	// once as its parent's, skips the index lookup.
-	byName map[plumbing.Hash]*cacheItem
+	byName *[cacheSlots]*cacheItem
 	head   *cacheItem // most recent
 	tail   *cacheItem
 
@@ -275,15 +284,40 @@ type cacheItem struct {
 	prev, next *cacheItem
 }
 
+// cacheSlots is the size of the cache's indexes: several times the objects
+// a full cache holds (a few thousand trees of git's in 32 MiB).
+const (
+	cacheSlotBits = 15
+	cacheSlots    = 1 << cacheSlotBits
+)
+
+// keySlot and nameSlot are the index slots of a pack offset and a name.
+// Objects of two packs at the same offset share a slot: a repository has
+// a few packs at most, and one of them large.
+func keySlot(k cacheKey) int {
+	return int(uint64(k.off) * 0x9e3779b97f4a7c15 >> (64 - cacheSlotBits))
+}
+
+func nameSlot(h plumbing.Hash) int {
+	return int(binary.LittleEndian.Uint16(h[:2]) % cacheSlots)
+}
+
 func newBaseCache(max int) *baseCache {
-	return &baseCache{max: max, items: map[cacheKey]*cacheItem{}, byName: map[plumbing.Hash]*cacheItem{}}
+	return &baseCache{max: max}
 }
 
 // getName returns the cached object named h, pinned.
 func (c *baseCache) getName(h plumbing.Hash) (*cacheItem, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pin(c.byName[h])
+	if c.byName == nil {
+		return nil, false
+	}
+	it := c.byName[nameSlot(h)]
+	if it == nil || it.name != h {
+		return nil, false
+	}
+	return c.pin(it)
 }
 
 // name records that it, pinned by the caller, is object h.
@@ -293,11 +327,11 @@ func (c *baseCache) name(it *cacheItem, h plumbing.Hash) {
 	if it.gone || it.named {
 		return
 	}
-	if old, ok := c.byName[h]; ok {
-		old.named = false // another copy of h (in another pack)
+	if c.byName == nil {
+		c.byName = new([cacheSlots]*cacheItem)
 	}
 	it.name, it.named = h, true
-	c.byName[h] = it
+	c.byName[nameSlot(h)] = it
 }
 
 // get returns a cached object, pinned: its content stays as it is until
@@ -305,7 +339,14 @@ func (c *baseCache) name(it *cacheItem, h plumbing.Hash) {
 func (c *baseCache) get(k cacheKey) (*cacheItem, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pin(c.items[k])
+	if c.items == nil {
+		return nil, false
+	}
+	it := c.items[keySlot(k)]
+	if it == nil || it.key != k {
+		return nil, false
+	}
+	return c.pin(it)
 }
 
 // pin pins it (nil: not cached) and makes it the most recently used.
@@ -348,19 +389,27 @@ func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) *cacheItem {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[k]; ok {
+	if c.items == nil {
+		c.items = new([cacheSlots]*cacheItem)
+	}
+	slot := &c.items[keySlot(k)]
+	if *slot != nil && (*slot).key == k {
 		return nil
 	}
 	it := &cacheItem{key: k, t: t, data: data, depth: depth, pins: 1}
-	c.items[k] = it
+	*slot = it
 	c.pushFront(it)
 	c.size += cap(data)
 	for c.size > c.max && c.tail != nil && c.tail != it {
 		old := c.tail
 		c.unlink(old)
-		delete(c.items, old.key)
-		if old.named {
-			delete(c.byName, old.name)
+		if s := &c.items[keySlot(old.key)]; *s == old {
+			*s = nil
+		}
+		if old.named && c.byName != nil {
+			if s := &c.byName[nameSlot(old.name)]; *s == old {
+				*s = nil
+			}
 		}
 		c.size -= cap(old.data)
 		old.gone = true
