@@ -12,7 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/gemscan-dev/gemscan/internal/gittest"
+	"github.com/gemscan-dev/gemscan/internal/odb"
 )
 
 // benchHistory is a generated history shaped like a real project's: a root
@@ -86,7 +89,7 @@ func buildBenchHistory(dir string, commits int) error {
 	side := main
 	for i := 1; i <= commits; i++ {
 		if i%25 == 0 {
-			main = commit("main", main, side, []int{i * 7})
+			main = commit("main", main, side, []int{i * 7, i*7 + 1, i*7 + 2}) // edits of its own too
 			side = main
 			continue
 		}
@@ -179,6 +182,17 @@ func TestDiffRunsMerge(t *testing.T) {
 	if len(one.intros) < 800 || len(one.removals) == 0 || len(one.res.Errors) != 0 || one.res.Stats.Commits != 151 {
 		t.Fatalf("%d intros, %d commits, errors %v", len(one.intros), one.res.Stats.Commits, one.res.Errors)
 	}
+	// The diff skips what it can (subtrees, runs of entries and rests
+	// that are the same bytes, other parents past the first's changes):
+	// it finds what the rule finds on every commit's whole tree.
+	want := naiveIntros(t, repo, one)
+	got := map[string]bool{}
+	for _, in := range one.intros {
+		got[fmt.Sprintf("%s %s %d", one.paths.list[in.path], in.blob, in.order)] = true
+	}
+	if !maps.Equal(got, want) || len(got) != len(one.intros) {
+		t.Fatalf("the diff found %d intros (%d distinct), the whole trees %d", len(one.intros), len(got), len(want))
+	}
 	for _, size := range []int{1, 3, 7} {
 		h := diff(size)
 		if !slices.Equal(h.intros, one.intros) || !slices.Equal(h.paths.list, one.paths.list) ||
@@ -188,4 +202,67 @@ func TestDiffRunsMerge(t *testing.T) {
 				len(h.intros), len(h.paths.list), len(h.removals), len(one.intros), len(one.paths.list), len(one.removals), h.res.Errors)
 		}
 	}
+}
+
+// naiveIntros applies the diff's rule to every commit's whole tree,
+// flattened: a blob is new at a path when no parent had that blob there.
+// It returns "path blob order" for each. h is a diffed history of repo.
+func naiveIntros(t *testing.T, repo string, h *history) map[string]bool {
+	t.Helper()
+	r, err := openRepo(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	flat := map[plumbing.Hash]map[string]plumbing.Hash{}
+	var flatten func(tree plumbing.Hash, prefix string, into map[string]plumbing.Hash)
+	flatten = func(tree plumbing.Hash, prefix string, into map[string]plumbing.Hash) {
+		data, err := r.db.ReadType(tree, odb.Tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := odb.ParseTree(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			switch {
+			case e.IsTree():
+				flatten(e.Hash, prefix+e.Name+"/", into)
+			case e.IsBlob():
+				into[prefix+e.Name] = e.Hash
+			}
+		}
+	}
+	treeOf := func(tree plumbing.Hash) map[string]plumbing.Hash {
+		if m, ok := flat[tree]; ok {
+			return m
+		}
+		m := map[string]plumbing.Hash{}
+		flatten(tree, "", m)
+		flat[tree] = m
+		return m
+	}
+	want := map[string]bool{}
+	for _, i := range h.order {
+		n := &h.nodes[i]
+		var parents []map[string]plumbing.Hash
+		for _, p := range h.parentsOf(n) {
+			if j, ok := h.byH[p]; ok {
+				parents = append(parents, treeOf(h.nodes[j].tree))
+			}
+		}
+		for path, blob := range treeOf(n.tree) {
+			isNew := true
+			for _, pm := range parents {
+				if b, ok := pm[path]; ok && b == blob {
+					isNew = false
+				}
+			}
+			if isNew {
+				want[fmt.Sprintf("%s %s %d", path, blob, n.order)] = true
+			}
+		}
+	}
+	return want
 }

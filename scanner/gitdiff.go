@@ -285,11 +285,12 @@ type treeChange struct {
 // does not hold as they are. Runs of entries the two trees share byte for
 // byte are skipped without being decoded, and so is all that is left once
 // the rest of both trees is the same. Only for the first parent (k ==
-// 0) does it count the entries visited and record the removals. It returns
+// 0) does it count the entries visited and record the removals. When end is
+// not negative, it stops before the entries of cur past offset end. It returns
 // the error of an entry of cur that cannot be decoded, after the changes
 // before it; an entry of old that cannot be decoded is reported, and the
 // rest of old counts as absent.
-func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, old []byte, oldHash plumbing.Hash, k int, prefix string) ([]treeChange, error) {
+func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, old []byte, oldHash plumbing.Hash, k, end int, prefix string) ([]treeChange, error) {
 	first := k == 0
 	ci := odb.TreeIter{Data: cur}
 	oi := odb.TreeIter{Data: old}
@@ -325,6 +326,9 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 			}
 		}
 		off := len(cur) - len(ci.Data)
+		if end >= 0 && off > end {
+			break
+		}
 		ce, ok, err := ci.Next()
 		if err != nil {
 			return out, fmt.Errorf("tree %s (%s): %w", curHash, displayDir(prefix), err)
@@ -428,14 +432,28 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 	}()
 	var curErr error
 	for k := range lists {
+		if k > 0 && len(lists[0]) == 0 {
+			// Nothing differs from the first parent's: nothing is new,
+			// whatever the other parents hold.
+			for j := range lists[k:] {
+				lists[k+j] = lists[k+j][:0]
+			}
+			break
+		}
 		var oldView odb.View
 		var oldHash plumbing.Hash
 		if k < len(olds) {
 			oldHash = olds[k]
 			oldView, _ = d.readTree(oldHash, prefix)
 		}
+		// Another parent matters only for the entries that differ from
+		// the first's: its comparison stops past the last of them.
+		end := -1
+		if k > 0 {
+			end = lists[0][len(lists[0])-1].off
+		}
 		var err error
-		lists[k], err = d.against(lists[k][:0], curData, cur, oldView.Data, oldHash, k, prefix)
+		lists[k], err = d.against(lists[k][:0], curData, cur, oldView.Data, oldHash, k, end, prefix)
 		oldView.Release() // the lists keep no part of it
 		if err != nil && curErr == nil {
 			curErr = err
