@@ -461,11 +461,22 @@ func (c *baseCache) recycle(b []byte) {
 const maxFreeShare = 4
 
 func (c *baseCache) recycleLocked(b []byte) {
-	if cap(b) == 0 || c.freeBytes+cap(b) > c.max/maxFreeShare {
+	limit := c.max / maxFreeShare
+	k := bits.Len(uint(cap(b)))
+	if cap(b) == 0 || cap(b) > limit || k >= len(c.free) {
 		return // left to the collector
 	}
-	k := bits.Len(uint(cap(b)))
-	if k >= len(c.free) {
+	// Full: drop spares of smaller sizes first, so that those of a past
+	// phase (commits of a few hundred bytes) do not keep out the sizes
+	// read now (trees).
+	for j := 0; j < k && c.freeBytes+cap(b) > limit; j++ {
+		for _, old := range c.free[j] {
+			c.freeBytes -= cap(old)
+		}
+		clear(c.free[j])
+		c.free[j] = c.free[j][:0]
+	}
+	if c.freeBytes+cap(b) > limit {
 		return
 	}
 	c.free[k] = append(c.free[k], b[:0])
