@@ -2,6 +2,7 @@ package odb
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/klauspost/compress/zlib"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
 )

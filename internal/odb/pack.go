@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"compress/zlib"
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
@@ -17,11 +18,9 @@ import (
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/klauspost/compress/zlib"
-
-	"github.com/gemscan-dev/gemscan/internal/inflate"
 
 	"github.com/gemscan-dev/gemscan/internal/gitdir"
+	"github.com/gemscan-dev/gemscan/internal/inflate"
 )
 
 // pack is one pack file with its index. The index is not decoded until
