@@ -299,42 +299,45 @@ func (it *TreeIter) SkipSame(other *TreeIter) int {
 // where they end, checking each as Next does. It reads eight bytes at a
 // time: a diff steps over millions of entries with it.
 func countEntries(d []byte) (n, at int) {
+	// Offsets into d rather than re-sliced rests: the loop then keeps its
+	// state in registers.
 	for {
-		rest := d[at:]
 		i := 0 // the name's start
-		if len(rest) >= 8 {
-			w := binary.LittleEndian.Uint64(rest)
+		if at+8 <= len(d) {
+			w := binary.LittleEndian.Uint64(d[at:])
 			switch w & 0x00ffffffffffffff {
 			case modeFile, modeExec, modeLink, modeGitlink:
-				i = 7
+				i = at + 7
 			default:
 				if w&0x0000ffffffffffff == modeDir {
-					i = 6
+					i = at + 6
 				}
 			}
 		}
 		if i == 0 {
-			if i = modeLen(rest); i == 0 {
+			m := modeLen(d[at:])
+			if m == 0 {
 				return n, at
 			}
+			i = at + m
 		}
 		// The name ends at the first NUL.
 		j := i
-		for ; j+8 <= len(rest); j += 8 {
-			w := binary.LittleEndian.Uint64(rest[j:])
+		for ; j+8 <= len(d); j += 8 {
+			w := binary.LittleEndian.Uint64(d[j:])
 			if z := (w - 0x0101010101010101) &^ w & 0x8080808080808080; z != 0 {
 				j += bits.TrailingZeros64(z) / 8
 				goto found
 			}
 		}
-		for j < len(rest) && rest[j] != 0 {
+		for j < len(d) && d[j] != 0 {
 			j++
 		}
 	found:
-		if j+21 > len(rest) {
+		if j+21 > len(d) {
 			return n, at
 		}
-		at += j + 21
+		at = j + 21
 		n++
 	}
 }
