@@ -248,19 +248,22 @@ func (db *DB) inAnyPack(h plumbing.Hash) bool { return db.inPackBefore(h, len(db
 // hashes alike. An object that lost its slot is only found no more (it is
 // read again if needed) and still leaves by the LRU order. A history scan
 // puts and evicts half a million objects: map deletions alone cost it a
-// third of a second.
+// third of a second. The indexes start small and double as the objects
+// held outgrow them, so that a pre-commit check reading a few objects does
+// not pay for pages of slots.
 type baseCache struct {
 	mu   sync.Mutex
 	max  int
 	size int // bytes held by cached objects' buffers
-	// items finds cached objects by pack offset; nil until the first put.
-	items *[cacheSlots]*cacheItem
-	// byName finds the objects read by name (Read, ReadView), so reading
-	// one again, as a history diff reads each tree once as a commit's and
-	// once as its parent's, skips the index lookup.
-	byName *[cacheSlots]*cacheItem
-	head   *cacheItem // most recent
-	tail   *cacheItem
+	// items finds cached objects by pack offset; byName those read by
+	// name (Read, ReadView), so reading one again, as a history diff reads
+	// each tree once as a commit's and once as its parent's, skips the
+	// index lookup. Both have 1<<slotBits slots, nil until the first put.
+	items, byName []*cacheItem
+	slotBits      uint
+	count         int        // objects cached
+	head          *cacheItem // most recent
+	tail          *cacheItem
 
 	free      [64][][]byte // spare buffers by bits.Len of their capacity
 	freeBytes int
@@ -284,22 +287,48 @@ type cacheItem struct {
 	prev, next *cacheItem
 }
 
-// cacheSlots is the size of the cache's indexes: several times the objects
-// a full cache holds (a few thousand trees of git's in 32 MiB).
+// The cache's indexes start with 1<<minSlotBits slots and double while
+// the objects held fill more than half of them, up to 1<<maxSlotBits:
+// several times the objects a full cache holds (a few thousand trees of
+// git's in 32 MiB).
 const (
-	cacheSlotBits = 15
-	cacheSlots    = 1 << cacheSlotBits
+	minSlotBits = 8
+	maxSlotBits = 15
 )
 
 // keySlot and nameSlot are the index slots of a pack offset and a name.
 // Objects of two packs at the same offset share a slot: a repository has
 // a few packs at most, and one of them large.
-func keySlot(k cacheKey) int {
-	return int(uint64(k.off) * 0x9e3779b97f4a7c15 >> (64 - cacheSlotBits))
+func (c *baseCache) keySlot(k cacheKey) int {
+	return int(uint64(k.off) * 0x9e3779b97f4a7c15 >> (64 - c.slotBits))
 }
 
-func nameSlot(h plumbing.Hash) int {
-	return int(binary.LittleEndian.Uint16(h[:2]) % cacheSlots)
+func (c *baseCache) nameSlot(h plumbing.Hash) int {
+	return int(binary.LittleEndian.Uint32(h[:4]) >> (32 - c.slotBits))
+}
+
+// grow sizes the indexes for one object more, refilling them from the
+// cached objects (the most recent last, so that they win shared slots).
+// c.mu must be held.
+func (c *baseCache) grow() {
+	bits := c.slotBits
+	if bits == 0 {
+		bits = minSlotBits
+	}
+	for c.count+1 > 1<<bits/2 && bits < maxSlotBits {
+		bits++
+	}
+	if bits == c.slotBits {
+		return
+	}
+	c.slotBits = bits
+	c.items, c.byName = make([]*cacheItem, 1<<bits), make([]*cacheItem, 1<<bits)
+	for it := c.tail; it != nil; it = it.prev {
+		c.items[c.keySlot(it.key)] = it
+		if it.named {
+			c.byName[c.nameSlot(it.name)] = it
+		}
+	}
 }
 
 func newBaseCache(max int) *baseCache {
@@ -313,7 +342,7 @@ func (c *baseCache) getName(h plumbing.Hash) (*cacheItem, bool) {
 	if c.byName == nil {
 		return nil, false
 	}
-	it := c.byName[nameSlot(h)]
+	it := c.byName[c.nameSlot(h)]
 	if it == nil || it.name != h {
 		return nil, false
 	}
@@ -327,11 +356,8 @@ func (c *baseCache) name(it *cacheItem, h plumbing.Hash) {
 	if it.gone || it.named {
 		return
 	}
-	if c.byName == nil {
-		c.byName = new([cacheSlots]*cacheItem)
-	}
 	it.name, it.named = h, true
-	c.byName[nameSlot(h)] = it
+	c.byName[c.nameSlot(h)] = it
 }
 
 // get returns a cached object, pinned: its content stays as it is until
@@ -342,7 +368,7 @@ func (c *baseCache) get(k cacheKey) (*cacheItem, bool) {
 	if c.items == nil {
 		return nil, false
 	}
-	it := c.items[keySlot(k)]
+	it := c.items[c.keySlot(k)]
 	if it == nil || it.key != k {
 		return nil, false
 	}
@@ -389,25 +415,25 @@ func (c *baseCache) put(k cacheKey, t Type, data []byte, depth int) *cacheItem {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.items == nil {
-		c.items = new([cacheSlots]*cacheItem)
-	}
-	slot := &c.items[keySlot(k)]
+	c.grow()
+	slot := &c.items[c.keySlot(k)]
 	if *slot != nil && (*slot).key == k {
 		return nil
 	}
 	it := &cacheItem{key: k, t: t, data: data, depth: depth, pins: 1}
 	*slot = it
+	c.count++
 	c.pushFront(it)
 	c.size += cap(data)
 	for c.size > c.max && c.tail != nil && c.tail != it {
 		old := c.tail
 		c.unlink(old)
-		if s := &c.items[keySlot(old.key)]; *s == old {
+		c.count--
+		if s := &c.items[c.keySlot(old.key)]; *s == old {
 			*s = nil
 		}
-		if old.named && c.byName != nil {
-			if s := &c.byName[nameSlot(old.name)]; *s == old {
+		if old.named {
+			if s := &c.byName[c.nameSlot(old.name)]; *s == old {
 				*s = nil
 			}
 		}
