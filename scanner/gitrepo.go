@@ -150,7 +150,8 @@ type tip struct {
 }
 
 // tips lists the commits named by every ref (branches, tags, remotes,
-// stash, HEAD), or by the refs matching branches when given.
+// stash, HEAD, the other worktrees' HEADs and per-worktree refs), or by
+// the refs matching branches when given.
 func (r *repo) tips(branches []string) ([]tip, []error) {
 	var out []tip
 	var errs []error
@@ -208,6 +209,21 @@ func (r *repo) tips(branches []string) ([]tip, []error) {
 		add("HEAD", ref.Hash()) // a detached HEAD, or a branch listed above
 	case !errors.Is(err, plumbing.ErrReferenceNotFound):
 		errs = append(errs, fmt.Errorf("read HEAD: %w", err))
+	}
+	// git's --all also holds the other worktrees' HEADs and per-worktree
+	// refs (worktrees/<id>/HEAD, main-worktree/refs/bisect/bad): a
+	// detached HEAD there can hold commits no branch has.
+	others, bad, err := r.refs.OtherWorktrees()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list refs: %w", err))
+	}
+	for _, b := range bad {
+		if len(branches) == 0 || matchesRef(b.Name, branches) {
+			errs = append(errs, b)
+		}
+	}
+	for _, ref := range others {
+		add(ref.Name().String(), ref.Hash())
 	}
 	for _, b := range branches {
 		found := false
@@ -347,4 +363,31 @@ func hexHash(s string) (plumbing.Hash, bool) {
 		return plumbing.ZeroHash, true
 	}
 	return plumbing.NewHash(s), true
+}
+
+// otherWorktreeTips returns the commits named by the other worktrees'
+// HEADs and per-worktree refs, which git's --not --all excludes with the
+// refs under refs/ (tipsUnder's "refs/"). As tipsUnder does, it passes
+// over a ref naming a tree or a blob and fails on any other it cannot
+// read.
+func (r *repo) otherWorktreeTips() ([]plumbing.Hash, error) {
+	refs, bad, err := r.refs.OtherWorktrees()
+	if err != nil {
+		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	if len(bad) > 0 {
+		return nil, bad[0]
+	}
+	var out []plumbing.Hash
+	for _, ref := range refs {
+		c, err := r.peel(ref.Hash())
+		if err != nil {
+			if errors.Is(err, errNotCommit) {
+				continue
+			}
+			return nil, fmt.Errorf("ref %s: %w", ref.Name(), err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

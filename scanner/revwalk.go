@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -191,6 +192,13 @@ func (r *repo) tipsUnder(prefixes []string) ([]plumbing.Hash, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list refs: %w", err)
+	}
+	if slices.Contains(prefixes, "refs/") {
+		more, err := r.otherWorktreeTips()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
 	}
 	return out, nil
 }
