@@ -307,8 +307,10 @@ type treeChange struct {
 // prefix) that old (parent k's tree there, nil when absent or unreadable)
 // does not hold as they are. Runs of entries the two trees share byte for
 // byte are skipped without being decoded, and so is all that is left once
-// the rest of both trees is the same. Only for the first parent (k ==
-// 0) does it count the entries visited and record the removals. When end is
+// the rest of both trees is the same. It counts the entries it visits
+// against the commit's budget, whichever the parent (a forged merge may name
+// thousands); only for the first parent (k == 0) does it record the
+// removals. When end is
 // not negative, it stops before the entries of cur past offset end. It returns
 // the error of an entry of cur that cannot be decoded, after the changes
 // before it; an entry of old that cannot be decoded is reported, and the
@@ -344,7 +346,7 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		}
 		if n := ci.SkipSame(&pi); n > 0 {
 			oi.Data, oHave = pi.Data, false
-			if first && !d.visit(n) {
+			if !d.visit(n) {
 				return out, nil
 			}
 		}
@@ -359,7 +361,7 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		if !ok {
 			break
 		}
-		if first && !d.visit(1) {
+		if !d.visit(1) {
 			return out, nil
 		}
 		if !oHave {

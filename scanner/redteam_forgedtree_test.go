@@ -1,6 +1,8 @@
 package scanner
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,4 +163,36 @@ func TestRedteamMergeParentsMissing(t *testing.T) {
 	expectFindings(t, got,
 		found{rule: rules.GoogleAPI, path: "k1.txt", commit: m1, inHead: true, value: k1},
 		found{rule: rules.GoogleAPI, path: "k2.txt", commit: m2, inHead: true, value: k2})
+}
+
+// TestRedteamOctopusBudget: the budget of entries one commit's diff may
+// compare (maxDiffEntries) must hold for merges too. A forged merge of
+// twelve parents whose root trees each hold one other entry, its own tree
+// 600 entries: comparing it with every parent takes 12 × 600 entries, past
+// a budget of 1,000, though each comparison alone stays under it. Only
+// the first parent's comparisons were counted, so a merge of many parents
+// with a large tree (a commit may name thousands of parents) ran for
+// parents × entries, unbounded.
+func TestRedteamOctopusBudget(t *testing.T) {
+	t.Parallel()
+	f := newForged(t)
+	x := f.blob("x\n")
+	var es []treeEntry
+	for i := 0; i < 600; i++ {
+		es = append(es, treeEntry{"100644", fmt.Sprintf("f%04d", i), x})
+	}
+	var parents []string
+	for i := 0; i < 12; i++ {
+		parents = append(parents, f.commit(f.tree(treeEntry{"100644", fmt.Sprintf("p%02d", i), x})))
+	}
+	merge := f.commit(f.tree(es...), parents...)
+	setRef(t, f.gitDir, "refs/heads/main", merge)
+	res := scanGit(context.Background(), f.r.dir, GitOptions{}, 1000)
+	if !errorsMention(res.Errors, "more than 1000 entries") {
+		t.Fatalf("errors %v: the merge's comparisons went past the budget unchecked", res.Errors)
+	}
+	// Under the budget the same merge is scanned without error.
+	if res := scanGit(context.Background(), f.r.dir, GitOptions{}, 20000); len(res.Errors) != 0 {
+		t.Fatalf("errors under the budget: %v", res.Errors)
+	}
 }
