@@ -375,14 +375,14 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		}
 		if oHave && odb.CompareEntries(oe, ce) == 0 {
 			oHave = false // consumed: not a removal
-			ok, ck := kindOf(oe.Mode), kindOf(ce.Mode)
-			if oe.Hash == ce.Hash && ok == ck {
+			oKind := kindOf(oe.Mode)
+			if oe.Hash == ce.Hash && oKind == kindOf(ce.Mode) {
 				// The parent had it (only a file's mode may differ). A
 				// gitlink named like the blob that replaces it held no
 				// blob: its name is all the two share.
 				continue
 			}
-			out = append(out, treeChange{e: ce, off: off, base: oe.Hash, hasBase: ok == kindTree})
+			out = append(out, treeChange{e: ce, off: off, base: oe.Hash, hasBase: oKind == kindTree})
 			continue
 		}
 		out = append(out, treeChange{e: ce, off: off})
