@@ -258,15 +258,38 @@ func displayDir(prefix string) string {
 // parent's tree.
 func (d *differ) removed(prefix string, e odb.RawEntry) {
 	var p string
-	switch {
-	case e.IsTree():
+	switch kindOf(e.Mode) {
+	case kindTree:
 		p = prefix + string(e.Name) + "/"
-	case e.IsBlob():
+	case kindBlob:
 		p = prefix + string(e.Name)
 	default:
 		return
 	}
 	d.out.removals[p] = append(d.out.removals[p], d.order)
+}
+
+// entryKind is what git makes of a tree entry's mode, as its canon_mode
+// does: a directory, a file (regular, executable or symbolic link), or
+// anything else, which git takes for a gitlink. Forged trees may use modes
+// git never writes (40755, 120644, 100600); git still checks out the files
+// under them, so the diff reads them as git does.
+type entryKind uint8
+
+const (
+	kindGitlink entryKind = iota
+	kindTree
+	kindBlob
+)
+
+func kindOf(mode uint32) entryKind {
+	switch mode & 0o170000 {
+	case 0o040000:
+		return kindTree
+	case 0o100000, 0o120000:
+		return kindBlob
+	}
+	return kindGitlink
 }
 
 // treeChange is an entry of the commit's tree that one parent's tree does not
@@ -284,8 +307,10 @@ type treeChange struct {
 // prefix) that old (parent k's tree there, nil when absent or unreadable)
 // does not hold as they are. Runs of entries the two trees share byte for
 // byte are skipped without being decoded, and so is all that is left once
-// the rest of both trees is the same. Only for the first parent (k ==
-// 0) does it count the entries visited and record the removals. When end is
+// the rest of both trees is the same. It counts the entries it visits
+// against the commit's budget, whichever the parent (a forged merge may name
+// thousands); only for the first parent (k == 0) does it record the
+// removals. When end is
 // not negative, it stops before the entries of cur past offset end. It returns
 // the error of an entry of cur that cannot be decoded, after the changes
 // before it; an entry of old that cannot be decoded is reported, and the
@@ -321,7 +346,7 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		}
 		if n := ci.SkipSame(&pi); n > 0 {
 			oi.Data, oHave = pi.Data, false
-			if first && !d.visit(n) {
+			if !d.visit(n) {
 				return out, nil
 			}
 		}
@@ -336,7 +361,7 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		if !ok {
 			break
 		}
-		if first && !d.visit(1) {
+		if !d.visit(1) {
 			return out, nil
 		}
 		if !oHave {
@@ -350,10 +375,14 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		}
 		if oHave && odb.CompareEntries(oe, ce) == 0 {
 			oHave = false // consumed: not a removal
-			if oe.Hash == ce.Hash {
-				continue // the parent had it (only a mode may differ)
+			oKind := kindOf(oe.Mode)
+			if oe.Hash == ce.Hash && oKind == kindOf(ce.Mode) {
+				// The parent had it (only a file's mode may differ). A
+				// gitlink named like the blob that replaces it held no
+				// blob: its name is all the two share.
+				continue
 			}
-			out = append(out, treeChange{e: ce, off: off, base: oe.Hash, hasBase: oe.IsTree()})
+			out = append(out, treeChange{e: ce, off: off, base: oe.Hash, hasBase: oKind == kindTree})
 			continue
 		}
 		out = append(out, treeChange{e: ce, off: off})
@@ -496,14 +525,14 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 			continue
 		}
 		n := c.e
-		switch {
-		case n.IsTree():
+		switch kindOf(n.Mode) {
+		case kindTree:
 			d.tree(append([]plumbing.Hash(nil), bases...), n.Hash, prefix+string(n.Name)+"/")
-		case n.Mode == odb.ModeGitlink:
-			d.out.submods = append(d.out.submods, prefix+string(n.Name))
-		case n.IsBlob():
+		case kindBlob:
 			o := d.out
 			o.intros = append(o.intros, intro{path: o.paths.id(prefix + string(n.Name)), blob: n.Hash, order: d.order})
+		default:
+			d.out.submods = append(d.out.submods, prefix+string(n.Name))
 		}
 	}
 	if curErr != nil {
