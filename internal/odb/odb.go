@@ -304,7 +304,7 @@ func (c *baseCache) keySlot(k cacheKey) int {
 }
 
 func (c *baseCache) nameSlot(h plumbing.Hash) int {
-	return int(binary.LittleEndian.Uint32(h[:4]) >> (32 - c.slotBits))
+	return int(binary.BigEndian.Uint32(h[:4]) >> (32 - c.slotBits))
 }
 
 // grow sizes the indexes for one object more, refilling them from the

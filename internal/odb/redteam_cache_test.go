@@ -19,11 +19,12 @@ import (
 // and an object evicted while pinned keeps its content until unpinned.
 func TestRedteamCacheSlotCollisions(t *testing.T) {
 	c := newBaseCache(16 << 10)
+	c.grow() // the indexes' first size, which the few objects here keep
 	p1, p2 := &pack{path: "one"}, &pack{path: "two"}
 	// Two offsets of one pack in the same slot.
 	off1 := int64(12)
 	off2 := off1 + 1
-	for keySlot(cacheKey{p1, off2}) != keySlot(cacheKey{p1, off1}) {
+	for c.keySlot(cacheKey{p1, off2}) != c.keySlot(cacheKey{p1, off1}) {
 		off2++
 	}
 	a := c.put(cacheKey{p1, off1}, Blob, []byte("content of a"), 0)
@@ -50,7 +51,7 @@ func TestRedteamCacheSlotCollisions(t *testing.T) {
 			c.unpin(it)
 		}
 	}
-	// Names in one slot: the first two bytes decide it.
+	// Names in one slot: their first bytes decide it.
 	h1 := plumbing.NewHash("aaaa" + strings.Repeat("1", 36))
 	h2 := plumbing.NewHash("aaaa" + strings.Repeat("2", 36))
 	c.name(a, h1)
@@ -138,18 +139,19 @@ func TestRedteamViewsOfCollidingNames(t *testing.T) {
 	}
 	db := openDB(t, dir+"/.git/objects")
 	db.cache = newBaseCache(32 << 10)
+	db.cache.grow() // slots at the indexes' first size also share slots once they grow
 	if err := db.LoadIndexes(); err != nil {
 		t.Fatal(err)
 	}
 	bySlot := map[int][]plumbing.Hash{}
 	byKeySlot := map[int][]plumbing.Hash{}
 	for _, h := range names {
-		bySlot[nameSlot(h)] = append(bySlot[nameSlot(h)], h)
+		bySlot[db.cache.nameSlot(h)] = append(bySlot[db.cache.nameSlot(h)], h)
 		p, off, ok := db.locate(h)
 		if !ok {
 			t.Fatalf("%s not in the pack", h)
 		}
-		byKeySlot[keySlot(cacheKey{p, off})] = append(byKeySlot[keySlot(cacheKey{p, off})], h)
+		byKeySlot[db.cache.keySlot(cacheKey{p, off})] = append(byKeySlot[db.cache.keySlot(cacheKey{p, off})], h)
 	}
 	var groups [][]plumbing.Hash
 	for _, m := range []map[int][]plumbing.Hash{bySlot, byKeySlot} {
