@@ -211,13 +211,24 @@ func (h *history) checkMissing(ctx context.Context) {
 	for _, b := range h.missingLate {
 		missing[b] = true
 	}
+	var notBlobs []error
 	for b := range h.needed {
 		if !h.seen[b] && !missing[b] {
-			if _, _, err := h.r.db.Read(b); errors.Is(err, odb.ErrNotFound) {
+			switch t, err := h.r.db.TypeOf(ctx, b); {
+			case errors.Is(err, odb.ErrNotFound):
 				missing[b] = true
+			case err != nil:
+				notBlobs = append(notBlobs, fmt.Errorf("read a blob a tree names: %w", err))
+			case t != odb.Blob:
+				// A tree naming a tree (or a commit) as a file: git cannot
+				// check it out, and what it holds was not scanned as a file.
+				notBlobs = append(notBlobs, fmt.Errorf("object %s is a %s where a tree names a file: "+
+					"the repository is corrupt, and it was not scanned", b, t))
 			}
 		}
 	}
+	slices.SortFunc(notBlobs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	h.res.Errors = append(h.res.Errors, notBlobs...)
 	if err := missingBlobsError(len(missing), slices.Collect(maps.Keys(missing)), h.partial); err != nil {
 		h.res.Errors = append(h.res.Errors, err)
 	}

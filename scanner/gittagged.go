@@ -100,7 +100,7 @@ func (h *history) walkTaggedTree(ctx context.Context, det *rules.Detector, ref, 
 		switch {
 		case e.IsTree():
 			h.walkTaggedTree(ctx, det, ref, p+"/", e.Hash, depth+1, seen, known, budget)
-		case e.Mode == odb.ModeGitlink || e.Mode == odb.ModeSymlink:
+		case !e.IsBlob() || e.Mode&0o170000 == odb.ModeSymlink:
 		default:
 			h.scanTaggedBlob(det, ref, p, e.Hash, known, budget)
 		}

@@ -213,11 +213,6 @@ func TestRedteamNonCanonicalModesInHead(t *testing.T) {
 		{rule: rules.GoogleAPI, path: "d/s.txt", commit: c, inHead: true, value: kDir},
 		{rule: rules.GoogleGemini, path: "l", commit: c, inHead: true, value: kLink},
 	}
-	if len(got) == 2 && !got[0].inHead && !got[1].inHead {
-		t.Skip("known: history.lookup (scanner/gitattr.go) follows only mode 40000 and takes only modes " +
-			"100xxx/120000 for files, so keys under 40755 or 120644 entries are found but said not in HEAD; " +
-			"it should read modes as gitdiff's kindOf does")
-	}
 	expectFindings(t, got, want...)
 }
 
@@ -267,9 +262,6 @@ func TestRedteamBlobEntryNamesATree(t *testing.T) {
 	}
 	_, res = scanRepo(t, f.r.dir, GitOptions{})
 	if !errorsMention(res.Errors, sub) {
-		t.Skip("known: a whole-history scan passes clean when a file entry names a tree (or commit, tag): " +
-			"checkMissing (scanner/gitblobs.go) reads each needed blob the pass did not see and counts it " +
-			"missing only on ErrNotFound; it should report an object found with another type as an error " +
-			"naming it. Errors: " + strings.Join(errStrings(res.Errors), "; "))
+		t.Errorf("whole history: errors %v do not name %s", res.Errors, sub)
 	}
 }

@@ -118,11 +118,21 @@ const (
 	ModeSymlink = 0o120000
 )
 
-// IsTree reports whether the entry is a subdirectory.
-func (e TreeEntry) IsTree() bool { return e.Mode == ModeTree }
+// IsTree reports whether the entry is a subdirectory. Modes are read by
+// their type bits, as git reads them (canon_mode): git writes 40000, but
+// takes 40755 for a directory too, and a forged tree may write it.
+func (e TreeEntry) IsTree() bool { return isTree(e.Mode) }
 
-// IsBlob reports whether the entry is a file (regular, executable or link).
-func (e TreeEntry) IsBlob() bool { return e.Mode&0o170000 == 0o100000 || e.Mode == ModeSymlink }
+// IsBlob reports whether the entry is a file (regular, executable or link),
+// by its type bits as IsTree.
+func (e TreeEntry) IsBlob() bool { return isBlob(e.Mode) }
+
+func isTree(mode uint32) bool { return mode&0o170000 == 0o040000 }
+
+func isBlob(mode uint32) bool {
+	t := mode & 0o170000
+	return t == 0o100000 || t == 0o120000
+}
 
 // ParseTree decodes a tree object.
 func ParseTree(data []byte) ([]TreeEntry, error) {
@@ -183,11 +193,11 @@ type RawEntry struct {
 	Hash plumbing.Hash
 }
 
-// IsTree reports whether the entry is a subdirectory.
-func (e RawEntry) IsTree() bool { return e.Mode == ModeTree }
+// IsTree reports whether the entry is a subdirectory (see TreeEntry.IsTree).
+func (e RawEntry) IsTree() bool { return isTree(e.Mode) }
 
-// IsBlob reports whether the entry is a file (regular, executable or link).
-func (e RawEntry) IsBlob() bool { return e.Mode&0o170000 == 0o100000 || e.Mode == ModeSymlink }
+// IsBlob reports whether the entry is a file (see TreeEntry.IsBlob).
+func (e RawEntry) IsBlob() bool { return isBlob(e.Mode) }
 
 // TreeIter walks a tree object's entries without allocating.
 type TreeIter struct {

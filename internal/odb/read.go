@@ -340,6 +340,16 @@ func (db *DB) typeAt(ctx context.Context, p *pack, off int64) (Type, error) {
 	return end.t, nil
 }
 
+// TypeOf returns the type of object h, inflating no more than the headers
+// of its delta chain; ErrNotFound when the database does not hold it.
+func (db *DB) TypeOf(ctx context.Context, h plumbing.Hash) (Type, error) {
+	t, err := db.typeOf(ctx, h)
+	if err != nil {
+		return 0, fmt.Errorf("object %s: %w", h, err)
+	}
+	return t, nil
+}
+
 // typeOf returns the type of object h, inflating no more than headers.
 func (db *DB) typeOf(ctx context.Context, h plumbing.Hash) (Type, error) {
 	if p, off, ok := db.locate(h); ok {
