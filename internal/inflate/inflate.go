@@ -137,13 +137,20 @@ func (s *state) refill() {
 		s.bitsleft |= 56
 		return
 	}
-	for s.bitsleft < 56 {
-		if s.in < len(s.src) {
-			s.bitbuf |= uint64(s.src[s.in]) << (s.bitsleft & 63)
+	s.in, s.bitbuf, s.bitsleft = refillTail(s.src, s.in, s.bitbuf, s.bitsleft)
+}
+
+// refillTail is refill's byte-at-a-time path for the last 8 bytes of src
+// and past them, on the state as values (codes keeps it in locals).
+func refillTail(src []byte, in int, bitbuf uint64, bitsleft uint) (int, uint64, uint) {
+	for bitsleft < 56 {
+		if in < len(src) {
+			bitbuf |= uint64(src[in]) << (bitsleft & 63)
 		}
-		s.in++
-		s.bitsleft += 8
+		in++
+		bitsleft += 8
 	}
+	return in, bitbuf, bitsleft
 }
 
 func (s *state) consume(n uint) {
@@ -305,13 +312,7 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 			in += int(63-bitsleft) >> 3
 			bitsleft |= 56
 		} else {
-			for bitsleft < 56 {
-				if in < len(src) {
-					bitbuf |= uint64(src[in]) << (bitsleft & 63)
-				}
-				in++
-				bitsleft += 8
-			}
+			in, bitbuf, bitsleft = refillTail(src, in, bitbuf, bitsleft)
 			if in-int(bitsleft>>3) > len(src)+8 {
 				// Well past the end: the block cannot end in the input.
 				return io.ErrUnexpectedEOF
@@ -372,13 +373,7 @@ func (s *state) codes(litlen *[litlenSize]uint32, dist *[distSize]uint32) error 
 				in += int(63-bitsleft) >> 3
 				bitsleft |= 56
 			} else {
-				for bitsleft < 56 {
-					if in < len(src) {
-						bitbuf |= uint64(src[in]) << (bitsleft & 63)
-					}
-					in++
-					bitsleft += 8
-				}
+				in, bitbuf, bitsleft = refillTail(src, in, bitbuf, bitsleft)
 			}
 		}
 		extra = uint(e >> 8 & extraMask)
