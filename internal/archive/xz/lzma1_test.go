@@ -22,18 +22,7 @@ func lzmaCLI(tb testing.TB, data []byte, args ...string) []byte {
 // can also declare the size and leave the end marker out.
 func ulikunitzLzma(tb testing.TB, data []byte, cfg lzma.WriterConfig) []byte {
 	tb.Helper()
-	var b bytes.Buffer
-	w, err := cfg.NewWriter(&b)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		tb.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return b.Bytes()
+	return compressWith(tb, data, func(w io.Writer) (io.WriteCloser, error) { return cfg.NewWriter(w) })
 }
 
 func decodeAlone(data []byte, maxDict int64) ([]byte, error) {

@@ -71,8 +71,14 @@ func xzCLI(tb testing.TB, data []byte, args ...string) []byte {
 // ulikunitzXz compresses data with ulikunitz/xz's writer.
 func ulikunitzXz(tb testing.TB, data []byte, cfg xz.WriterConfig) []byte {
 	tb.Helper()
+	return compressWith(tb, data, func(w io.Writer) (io.WriteCloser, error) { return cfg.NewWriter(w) })
+}
+
+// compressWith compresses data with the writer newWriter makes.
+func compressWith(tb testing.TB, data []byte, newWriter func(io.Writer) (io.WriteCloser, error)) []byte {
+	tb.Helper()
 	var b bytes.Buffer
-	w, err := cfg.NewWriter(&b)
+	w, err := newWriter(&b)
 	if err != nil {
 		tb.Fatal(err)
 	}
