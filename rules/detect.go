@@ -121,6 +121,20 @@ func Keywords() []string {
 	return out
 }
 
+// KeywordAt returns the length of the literal of Keywords that b starts
+// with, or 0: where a plain credential would begin.
+func KeywordAt(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	for _, p := range prefixes {
+		if b[0] == p.lit[0] && len(b) >= len(p.lit) && string(b[:len(p.lit)]) == p.lit {
+			return len(p.lit)
+		}
+	}
+	return 0
+}
+
 // NewDetector builds a Detector with its keyword prefilter.
 func NewDetector() *Detector {
 	d := &Detector{}

@@ -17,6 +17,10 @@ func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
 // glued to one of these characters is part of a longer token, not a key.
 func isTokenChar(c byte) bool { return isKeyChar(c) || c == '+' || c == '/' }
 
+// IsTokenChar reports whether c would continue a token as the rules read
+// one: a credential glued to such a byte is not a word of its own.
+func IsTokenChar(c byte) bool { return isTokenChar(c) }
+
 // placeholderWords are fragments of template or documentation text,
 // matched case-insensitively. A word of placeholderLongWord letters or more
 // marks a body as a placeholder on its own: a random body holds one by

@@ -118,20 +118,6 @@ func lengthPrefixed(run []byte) int {
 	return 0
 }
 
-// keyPrefixes are the literals every plain credential starts with, and
-// keyFirst their first bytes.
-var (
-	keyPrefixes = rules.Keywords()
-	keyFirst    = firstBytes(keyPrefixes)
-)
-
-func firstBytes(ss []string) (t [256]bool) {
-	for _, s := range ss {
-		t[s[0]] = true
-	}
-	return t
-}
-
 // maxGlued is the most bytes of a string's length fields that can join
 // its run: the UTF-16 and UTF-8 lengths of a resource table's string, or
 // the low bytes of two-byte lengths (0x81 'A' 0x81 'A' before a 321-byte
@@ -147,32 +133,24 @@ const maxGlued = 2
 // only, so nothing else in run is written twice.
 func gluedKey(out, run []byte, skip int) []byte {
 	for i := 0; i <= maxGlued && i < len(run); i++ {
-		if !keyFirst[run[i]] || i == skip || i > skip && !tokenByte(run[i-1]) {
+		if i == skip || i > skip && !rules.IsTokenChar(run[i-1]) {
 			continue // end's line shows it, or shows it as a word
 		}
-		for _, p := range keyPrefixes {
-			if len(run)-i < len(p) || string(run[i:i+len(p)]) != p {
-				continue
-			}
-			e := i + len(p)
-			for e < len(run) && tokenByte(run[e]) {
-				e++
-			}
-			if e < len(run) && (run[e] == '\\' || run[e] == '%') {
-				e = len(run) // an escape may go on with the token
-			}
-			out = append(out, run[i:e]...)
-			return append(out, '\n')
+		n := rules.KeywordAt(run[i:])
+		if n == 0 {
+			continue
 		}
+		e := i + n
+		for e < len(run) && rules.IsTokenChar(run[e]) {
+			e++
+		}
+		if e < len(run) && (run[e] == '\\' || run[e] == '%') {
+			e = len(run) // an escape may go on with the token
+		}
+		out = append(out, run[i:e]...)
+		return append(out, '\n')
 	}
 	return out
-}
-
-// tokenByte reports whether c continues a token, as the rules read one: a
-// credential glued to such a byte is not a word of its own.
-func tokenByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' ||
-		c == '_' || c == '-' || c == '+' || c == '/'
 }
 
 func (p *printer) write(out, data []byte) []byte {
