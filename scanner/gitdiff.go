@@ -258,7 +258,7 @@ func displayDir(prefix string) string {
 // parent's tree.
 func (d *differ) removed(prefix string, e odb.RawEntry) {
 	var p string
-	switch kindOf(e.Mode) {
+	switch kindOf(e) {
 	case kindTree:
 		p = prefix + string(e.Name) + "/"
 	case kindBlob:
@@ -270,10 +270,10 @@ func (d *differ) removed(prefix string, e odb.RawEntry) {
 }
 
 // entryKind is what git makes of a tree entry's mode, as its canon_mode
-// does: a directory, a file (regular, executable or symbolic link), or
-// anything else, which git takes for a gitlink. Forged trees may use modes
-// git never writes (40755, 120644, 100600); git still checks out the files
-// under them, so the diff reads them as git does.
+// does (and odb's IsTree and IsBlob): a directory, a file (regular,
+// executable or symbolic link), or anything else, which git takes for a
+// gitlink. Forged trees may use modes git never writes (40755, 120644,
+// 100600); git still checks out the files under them.
 type entryKind uint8
 
 const (
@@ -282,11 +282,11 @@ const (
 	kindBlob
 )
 
-func kindOf(mode uint32) entryKind {
-	switch mode & 0o170000 {
-	case 0o040000:
+func kindOf(e odb.RawEntry) entryKind {
+	switch {
+	case e.IsTree():
 		return kindTree
-	case 0o100000, 0o120000:
+	case e.IsBlob():
 		return kindBlob
 	}
 	return kindGitlink
@@ -310,8 +310,8 @@ type treeChange struct {
 // the rest of both trees is the same. It counts the entries it visits
 // against the commit's budget, whichever the parent (a forged merge may name
 // thousands); only for the first parent (k == 0) does it record the
-// removals. When end is
-// not negative, it stops before the entries of cur past offset end. It returns
+// removals. When end is not negative, it stops before the entries of cur
+// past offset end. It returns
 // the error of an entry of cur that cannot be decoded, after the changes
 // before it; an entry of old that cannot be decoded is reported, and the
 // rest of old counts as absent.
@@ -375,8 +375,8 @@ func (d *differ) against(out []treeChange, cur []byte, curHash plumbing.Hash, ol
 		}
 		if oHave && odb.CompareEntries(oe, ce) == 0 {
 			oHave = false // consumed: not a removal
-			oKind := kindOf(oe.Mode)
-			if oe.Hash == ce.Hash && oKind == kindOf(ce.Mode) {
+			oKind := kindOf(oe)
+			if oe.Hash == ce.Hash && oKind == kindOf(ce) {
 				// The parent had it (only a file's mode may differ). A
 				// gitlink named like the blob that replaces it held no
 				// blob: its name is all the two share.
@@ -525,7 +525,7 @@ func (d *differ) tree(olds []plumbing.Hash, cur plumbing.Hash, prefix string) {
 			continue
 		}
 		n := c.e
-		switch kindOf(n.Mode) {
+		switch kindOf(n) {
 		case kindTree:
 			d.tree(append([]plumbing.Hash(nil), bases...), n.Hash, prefix+string(n.Name)+"/")
 		case kindBlob:

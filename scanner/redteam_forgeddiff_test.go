@@ -191,10 +191,10 @@ func TestRedteamForgedTreesNoMiss(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range es {
-				switch kindOf(e.Mode) {
-				case kindTree:
+				switch {
+				case e.IsTree():
 					flatten(e.Hash.String(), prefix+e.Name+"/", into)
-				case kindBlob:
+				case e.IsBlob():
 					into[prefix+e.Name+" "+e.Hash.String()] = true
 				}
 			}
